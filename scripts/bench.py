@@ -1,0 +1,367 @@
+#!/usr/bin/env python3
+"""End-to-end benchmark: `terraform plan` of `intersight_iam_o_auth_token` against intersight-sim.
+
+For each token count N it starts the simulator with `--latency-ms L`, then runs `terraform plan`
+R times with our defaults (page_size 1000, parallelism 4) and R times with the official
+provider's algorithm (page_size 100, parallelism 1), and prints medians and ranges of:
+  - plan wall time (the whole Terraform process);
+  - the provider's own read time (the `list read done` DEBUG log line, `elapsed_ms`);
+  - requests issued and max in flight (simulator `GET /_sim/stats`, reset before each run);
+  - peak RSS of the provider process (VmHWM polled from /proc every 10 ms);
+plus the lower bound rounds × L, rounds = 1 + ceil((ceil(N/P) - 1) / C), and the launch →
+handshake time of the bare provider binary.
+
+Only the standard library is used. Terraform: $TERRAFORM, else .venv/bin/terraform-1.15 (made by
+scripts/bootstrap), else /tmp/tfshim/terraform115.
+
+  scripts/bench.py                 # N = 1000, 10000, 50000; L = 50 ms; R = 5
+  scripts/bench.py --tokens 1000 10000 --runs 3
+  scripts/bench.py --quick         # N = 200, L = 5 ms, R = 2 (CI)
+"""
+
+import argparse
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RELEASE = os.path.join(ROOT, "target", "release")
+PROVIDER_BIN = os.path.join(RELEASE, "terraform-provider-intersight")
+SIM_BIN = os.path.join(RELEASE, "intersight-sim")
+MAGIC_COOKIE = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2"
+ANCHOR = "2026-11-23T10:00:00Z"
+
+OURS = {"name": "ours", "page_size": 1000, "parallelism": 4}
+OFFICIAL = {"name": "official", "page_size": 100, "parallelism": 1}
+
+
+def find_terraform():
+    env = os.environ.get("TERRAFORM")
+    if env:
+        return env
+    for candidate in (
+        os.path.join(ROOT, ".venv", "bin", "terraform-1.15"),
+        "/tmp/tfshim/terraform115",
+    ):
+        if os.access(candidate, os.X_OK):
+            return candidate
+    sys.exit("bench: no Terraform 1.15 found; run scripts/bootstrap or set TERRAFORM")
+
+
+def build():
+    subprocess.run(
+        ["cargo", "build", "--release", "-p", "terraform-provider-intersight", "-p", "intersight-sim"],
+        cwd=ROOT,
+        check=True,
+    )
+
+
+def rounds(n, page_size, parallelism):
+    """Round trips a perfect client needs: the first page, then the rest C at a time."""
+    pages = max(1, math.ceil(n / page_size))
+    return 1 + math.ceil((pages - 1) / parallelism)
+
+
+class Simulator:
+    def __init__(self, tokens, latency_ms, workdir):
+        self.state_dir = os.path.join(workdir, f"sim-{tokens}")
+        ready = os.path.join(workdir, f"sim-{tokens}.ready.json")
+        self.log = open(os.path.join(workdir, f"sim-{tokens}.log"), "wb")
+        self.proc = subprocess.Popen(
+            [
+                SIM_BIN,
+                "--tokens", str(tokens),
+                "--latency-ms", str(latency_ms),
+                "--anchor-time", ANCHOR,
+                "--state-dir", self.state_dir,
+                "--ready-file", ready,
+                "--json-ready",
+                "--stop-after", "7200",
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 120
+        while not os.path.exists(ready):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                sys.exit(f"bench: the simulator did not start (see {self.log.name})")
+            time.sleep(0.02)
+        with open(ready) as f:
+            self.info = json.load(f)
+        self.endpoint = self.info["endpoint"]
+        self.ssl = ssl.create_default_context(cafile=self.info["ca_path"]) if self.info.get("ca_path") else None
+
+    def control(self, method, path):
+        req = urllib.request.Request(self.endpoint + path, method=method, data=b"" if method == "POST" else None)
+        with urllib.request.urlopen(req, context=self.ssl, timeout=30) as resp:
+            body = resp.read()
+        return json.loads(body) if body else None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+class PeakRss:
+    """Polls /proc for processes running our release binary and keeps the largest VmHWM (KiB)."""
+
+    def __init__(self, exe):
+        self.exe = os.path.realpath(exe)
+        self.peak_kib = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self):
+        while not self._stop.is_set():
+            for pid in os.listdir("/proc"):
+                if not pid.isdigit():
+                    continue
+                try:
+                    if os.readlink(f"/proc/{pid}/exe") != self.exe:
+                        continue
+                    with open(f"/proc/{pid}/status") as f:
+                        for line in f:
+                            if line.startswith("VmHWM:"):
+                                self.peak_kib = max(self.peak_kib, int(line.split()[1]))
+                except OSError:
+                    continue  # not ours to read, or it just exited
+            self._stop.wait(0.01)
+
+
+def write_config(workdir, sim, algo):
+    key = sim.info["rsa"]
+    ca = sim.info.get("ca_path")
+    ca_line = f'  ca_certificate = "{ca}"\n' if ca else ""
+    main_tf = f"""
+terraform {{
+  required_providers {{
+    intersight = {{ source = "ciscodevnet/intersight" }}
+  }}
+}}
+provider "intersight" {{
+  endpoint    = "{sim.endpoint}"
+  apikey      = "{key['key_id']}"
+  secretkey   = "{key['key_path']}"
+{ca_line}  page_size   = {algo['page_size']}
+  parallelism = {algo['parallelism']}
+}}
+data "intersight_iam_o_auth_token" "all" {{}}
+output "count" {{ value = length(data.intersight_iam_o_auth_token.all.results) }}
+"""
+    d = os.path.join(workdir, f"tf-{algo['name']}")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "main.tf"), "w") as f:
+        f.write(main_tf)
+    return d
+
+
+READ_LINE = re.compile(r"list read done.*")
+FIELD = re.compile(r'(\w+)="?([0-9]+)"?')
+
+
+def parse_read_log(path):
+    """The fields of the last `list read done` line Terraform copied from the provider's log."""
+    found = None
+    with open(path, errors="replace") as f:
+        for line in f:
+            m = READ_LINE.search(line)
+            if m:
+                found = {k: int(v) for k, v in FIELD.findall(m.group(0))}
+    return found
+
+
+def run_plan(terraform, tfdir, cli_config, sim, expected):
+    log_path = os.path.join(tfdir, "tf.log")
+    if os.path.exists(log_path):
+        os.remove(log_path)
+    env = dict(os.environ)
+    env.update(
+        TF_CLI_CONFIG_FILE=cli_config,
+        TF_LOG_PROVIDER="DEBUG",
+        TF_LOG_PATH=log_path,
+        TF_IN_AUTOMATION="1",
+        CHECKPOINT_DISABLE="1",
+    )
+    env.pop("TF_LOG", None)
+    sim.control("POST", "/_sim/reset")
+    with PeakRss(PROVIDER_BIN) as rss:
+        start = time.monotonic()
+        proc = subprocess.run(
+            [terraform, f"-chdir={tfdir}", "plan", "-no-color", "-input=false", "-refresh=true"],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        wall = time.monotonic() - start
+    if proc.returncode != 0:
+        sys.exit(f"bench: terraform plan failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    if f"count = {expected}" not in proc.stdout:
+        sys.exit(f"bench: plan did not read {expected} tokens:\n{proc.stdout}")
+    stats = sim.control("GET", "/_sim/stats")
+    read = parse_read_log(log_path)
+    if read is None:
+        sys.exit(f"bench: no 'list read done' line in {log_path}")
+    return {
+        "wall_ms": wall * 1000,
+        "read_ms": read.get("elapsed_ms"),
+        "requests": stats["requests"],
+        "max_in_flight": stats["max_in_flight"],
+        "retries": read.get("retries", 0),
+        "rss_mib": rss.peak_kib / 1024,
+    }
+
+
+def handshake_ms(runs):
+    """Launch → first stdout line (the go-plugin handshake) of the bare release binary."""
+    env = dict(os.environ, TF_PLUGIN_MAGIC_COOKIE=MAGIC_COOKIE, PLUGIN_PROTOCOL_VERSIONS="5,6")
+    times = []
+    for _ in range(runs):
+        start = time.monotonic()
+        proc = subprocess.Popen([PROVIDER_BIN], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        line = proc.stdout.readline()
+        times.append((time.monotonic() - start) * 1000)
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if not line.startswith(b"1|"):
+            sys.exit(f"bench: unexpected handshake line {line!r}")
+    return times
+
+
+def summary(values, fmt="{:.0f}"):
+    values = [v for v in values if v is not None]
+    if not values:
+        return "n/a"
+    med = statistics.median(values)
+    return f"{fmt.format(med)} [{fmt.format(min(values))}–{fmt.format(max(values))}]"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tokens", type=int, nargs="+", default=[1000, 10000, 50000])
+    ap.add_argument("--latency-ms", type=int, default=50)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--quick", action="store_true", help="N=200, L=5 ms, R=2 (for CI)")
+    ap.add_argument("--no-build", action="store_true", help="use the release binaries as they are")
+    ap.add_argument("--no-official", action="store_true", help="skip the official-algorithm runs")
+    ap.add_argument("--json", help="also write all raw samples to this file")
+    args = ap.parse_args()
+    if args.quick:
+        args.tokens, args.latency_ms, args.runs = [200], 5, 2
+
+    if not args.no_build:
+        build()
+    terraform = find_terraform()
+    workdir = tempfile.mkdtemp(prefix="intersight-bench-")
+    cli_config = os.path.join(workdir, "terraformrc")
+    with open(cli_config, "w") as f:
+        f.write(
+            'provider_installation {\n'
+            f'  dev_overrides {{ "ciscodevnet/intersight" = "{RELEASE}" }}\n'
+            '  direct {}\n'
+            '}\n'
+        )
+
+    L = args.latency_ms
+    hs = handshake_ms(max(5, args.runs * 2))
+    print(f"terraform: {terraform}")
+    print(f"latency L = {L} ms, runs R = {args.runs}, ours: page_size 1000 parallelism 4; "
+          f"official: page_size 100 parallelism 1 (+1 round trip for its $count request)")
+    print(f"launch → handshake: {summary(hs, '{:.1f}')} ms (median [min–max] of {len(hs)})")
+    print()
+
+    raw = {"latency_ms": L, "runs": args.runs, "handshake_ms": hs, "cases": []}
+    header = ("N", "algo", "plan wall ms", "read ms", "lower bound ms", "read/bound",
+              "requests", "max in flight", "peak RSS MiB")
+    rows = []
+    try:
+        for n in args.tokens:
+            sim = Simulator(n, L, workdir)
+            try:
+                results = {}
+                algos = [OURS] + ([] if args.no_official else [OFFICIAL])
+                tfdirs = {a["name"]: write_config(workdir, sim, a) for a in algos}
+                # Interleave the two algorithms so machine noise hits both alike.
+                for _ in range(args.runs):
+                    for a in algos:
+                        sample = run_plan(terraform, tfdirs[a["name"]], cli_config, sim, n)
+                        results.setdefault(a["name"], []).append(sample)
+                for a in algos:
+                    samples = results[a["name"]]
+                    r = rounds(n, a["page_size"], a["parallelism"])
+                    if a is OFFICIAL:
+                        r += 1  # the official provider first asks for $count
+                    bound = r * L
+                    reads = [s["read_ms"] for s in samples]
+                    if a is OFFICIAL:
+                        # Our binary does not send the count request: charge it one round trip.
+                        reads = [x + L for x in reads]
+                    rows.append((
+                        str(n), a["name"],
+                        summary([s["wall_ms"] for s in samples]),
+                        summary(reads),
+                        str(bound),
+                        f"{statistics.median(reads) / bound:.2f}" if bound else "n/a",
+                        summary([s["requests"] for s in samples]),
+                        summary([s["max_in_flight"] for s in samples]),
+                        summary([s["rss_mib"] for s in samples], "{:.1f}"),
+                    ))
+                    raw["cases"].append({"tokens": n, "algo": a["name"], "lower_bound_ms": bound,
+                                         "samples": samples})
+                if not args.no_official:
+                    ours = statistics.median(s["read_ms"] for s in results["ours"])
+                    official = statistics.median(s["read_ms"] + L for s in results["official"])
+                    wall_ours = statistics.median(s["wall_ms"] for s in results["ours"])
+                    wall_off = statistics.median(s["wall_ms"] for s in results["official"]) + L
+                    rows.append((str(n), "speed-up", f"{wall_off / wall_ours:.1f}×",
+                                 f"{official / max(ours, 1):.1f}×", "", "", "", "", ""))
+            finally:
+                sim.stop()
+            # Partial results survive an interrupted long run.
+            print(f"done N={n}: " + "; ".join(" ".join(r) for r in rows if r[0] == str(n)), flush=True)
+            if args.json:
+                with open(args.json, "w") as f:
+                    json.dump(raw, f, indent=1)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    line = " | ".join(h.ljust(w) for h, w in zip(header, widths))
+    print(f"| {line} |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for r in rows:
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |")
+    print("\nvalues: median [min–max] of R runs; official read/plan include +L for its $count request")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,12 @@
+//! A local Cisco Intersight simulator for `iam/OAuthTokens`: it verifies HTTP
+//! signatures as the service does, evaluates the OData subset with its own parser,
+//! and injects faults on demand. It is an independent check of the provider, so it
+//! shares no code with it.
+
+pub mod auth;
+pub mod dataset;
+pub mod faults;
+pub mod keys;
+pub mod odata;
+pub mod server;
+pub mod tls;

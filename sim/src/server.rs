@@ -1,0 +1,658 @@
+//! The HTTP(S) server: signed API routes, fault injection and the `/_sim/` control API.
+
+use crate::auth::{self, RequestParts};
+use crate::dataset::{known_properties, parse_dataset, Generator};
+use crate::faults::{FaultConfig, FaultState, ListDecision};
+use crate::keys::KeyStore;
+use crate::odata::query::{parse_list_query, project, select_matching, ListQuery, QueryError};
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Body, Frame, Incoming};
+use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rand::Rng;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub type SimBody = BoxBody<Bytes, BoxError>;
+
+pub const COLLECTION_PATH: &str = "/api/v1/iam/OAuthTokens";
+const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// The reason a connection is dropped without an answer (fault injection).
+#[derive(Debug, thiserror::Error)]
+#[error("connection reset by fault injection")]
+pub struct InjectedReset;
+
+pub struct Dataset {
+    pub items: Vec<Value>,
+    pub known: BTreeSet<String>,
+}
+
+impl Dataset {
+    pub fn new(items: Vec<Value>) -> Dataset {
+        let known = known_properties(&items);
+        Dataset { items, known }
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    requests: u64,
+    list_requests: u64,
+    auth_failures: u64,
+    by_status: BTreeMap<String, u64>,
+}
+
+#[derive(Default)]
+pub struct Stats {
+    counters: Mutex<Counters>,
+    in_flight: AtomicU64,
+    max_in_flight: AtomicU64,
+}
+
+impl Stats {
+    fn lock(&self) -> MutexGuard<'_, Counters> {
+        self.counters.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn to_json(&self) -> Value {
+        let counters = self.lock();
+        json!({
+            "requests": counters.requests,
+            "list_requests": counters.list_requests,
+            "in_flight": self.in_flight.load(Ordering::SeqCst),
+            "max_in_flight": self.max_in_flight.load(Ordering::SeqCst),
+            "by_status": counters.by_status,
+            "auth_failures": counters.auth_failures,
+        })
+    }
+
+    fn reset(&self) {
+        *self.lock() = Counters::default();
+        self.max_in_flight
+            .store(self.in_flight.load(Ordering::SeqCst), Ordering::SeqCst);
+    }
+}
+
+struct InFlight<'a>(&'a Stats);
+
+impl<'a> InFlight<'a> {
+    fn enter(stats: &'a Stats) -> InFlight<'a> {
+        let now = stats.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        stats.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight(stats)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+pub struct AppState {
+    pub keys: KeyStore,
+    pub max_skew: u64,
+    pub base_clock_skew: i64,
+    pub dataset: RwLock<Dataset>,
+    pub initial_dataset: Vec<Value>,
+    pub generator: Mutex<Generator>,
+    pub faults: Mutex<FaultState>,
+    pub initial_faults: FaultConfig,
+    pub stats: Stats,
+    /// The ready JSON, served at `GET /_sim/info`.
+    pub info: Mutex<Value>,
+}
+
+impl AppState {
+    pub fn new(
+        keys: KeyStore,
+        max_skew: u64,
+        base_clock_skew: i64,
+        items: Vec<Value>,
+        generator: Generator,
+        faults: FaultConfig,
+    ) -> AppState {
+        AppState {
+            keys,
+            max_skew,
+            base_clock_skew,
+            initial_dataset: items.clone(),
+            dataset: RwLock::new(Dataset::new(items)),
+            generator: Mutex::new(generator),
+            faults: Mutex::new(FaultState::new(faults.clone())),
+            initial_faults: faults,
+            stats: Stats::default(),
+            info: Mutex::new(Value::Null),
+        }
+    }
+
+    fn faults(&self) -> MutexGuard<'_, FaultState> {
+        self.faults.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn read_dataset(&self) -> RwLockReadGuard<'_, Dataset> {
+        self.dataset.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write_dataset(&self) -> RwLockWriteGuard<'_, Dataset> {
+        self.dataset.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The simulator's idea of now: the real clock shifted by the configured skew.
+    pub fn now(&self) -> SystemTime {
+        let skew = self
+            .faults()
+            .config
+            .clock_skew_secs
+            .unwrap_or(self.base_clock_skew);
+        shift(SystemTime::now(), skew)
+    }
+}
+
+pub fn shift(time: SystemTime, secs: i64) -> SystemTime {
+    if secs >= 0 {
+        time + Duration::from_secs(secs as u64)
+    } else {
+        time - Duration::from_secs(secs.unsigned_abs())
+    }
+}
+
+fn unix_secs(time: SystemTime) -> i64 {
+    match time.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => -(e.duration().as_secs() as i64),
+    }
+}
+
+fn full(bytes: impl Into<Bytes>) -> SimBody {
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed()
+}
+
+fn trace_id() -> String {
+    let mut rng = rand::rng();
+    (0..32)
+        .map(|_| char::from_digit(rng.random_range(0..16u32), 16).unwrap_or('0'))
+        .collect()
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response<SimBody> {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let mut response = Response::new(full(bytes));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// An Intersight-shaped error: body with code/message/messageId/messageParams/traceId
+/// and the trace id repeated in `x-starship-traceid`.
+pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response<SimBody> {
+    let trace = trace_id();
+    let message_id = format!(
+        "sim_{}",
+        code.chars()
+            .flat_map(char::to_lowercase)
+            .collect::<String>()
+    );
+    let body = json!({
+        "code": code,
+        "message": message,
+        "messageId": message_id,
+        "messageParams": {},
+        "traceId": trace,
+    });
+    let mut response = json_response(status, &body);
+    if let Ok(value) = HeaderValue::from_str(&trace) {
+        response.headers_mut().insert("x-starship-traceid", value);
+    }
+    response
+}
+
+fn status_code_name(status: u16) -> &'static str {
+    match status {
+        400 => "InvalidRequest",
+        401 => "AuthenticationFailure",
+        403 => "UnauthorizedOperation",
+        404 => "NotFound",
+        429 => "TooManyRequests",
+        500 => "InternalServerError",
+        502 => "BadGateway",
+        503 => "ServiceUnavailable",
+        504 => "GatewayTimeout",
+        _ => "Error",
+    }
+}
+
+/// A body that sends one chunk, waits briefly so it reaches the wire, then fails, which
+/// makes hyper abort the connection mid-body.
+struct AbortMidBody {
+    chunk: Option<Bytes>,
+    pause: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Body for AbortMidBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        if let Some(chunk) = self.chunk.take() {
+            return Poll::Ready(Some(Ok(Frame::data(chunk))));
+        }
+        match self.pause.as_mut().poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(InjectedReset)))),
+        }
+    }
+}
+
+/// Serves connections until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let Ok((stream, _peer)) = accepted else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let state = state.clone();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |request| {
+                let state = state.clone();
+                async move { handle(state, request).await }
+            });
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            // Connection errors (including injected resets) end only that connection.
+            match tls {
+                Some(acceptor) => {
+                    if let Ok(stream) = acceptor.accept(stream).await {
+                        let _ = builder
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
+                    }
+                }
+                None => {
+                    let _ = builder
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                }
+            }
+        });
+    }
+}
+
+pub async fn handle(
+    state: Arc<AppState>,
+    request: Request<Incoming>,
+) -> Result<Response<SimBody>, InjectedReset> {
+    if request.uri().path().starts_with("/_sim/") {
+        return Ok(control(&state, request).await);
+    }
+    let _in_flight = InFlight::enter(&state.stats);
+    state.stats.lock().requests += 1;
+    let result = api(&state, request).await;
+    let key = match &result {
+        Ok(response) => response.status().as_u16().to_string(),
+        Err(_) => "reset".to_string(),
+    };
+    *state.stats.lock().by_status.entry(key).or_insert(0) += 1;
+    result
+}
+
+async fn read_body(body: Incoming) -> Result<Bytes, String> {
+    match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) => Err(format!("cannot read the request body: {e}")),
+    }
+}
+
+async fn api(
+    state: &AppState,
+    request: Request<Incoming>,
+) -> Result<Response<SimBody>, InjectedReset> {
+    let (latency, jitter) = {
+        let faults = state.faults();
+        (faults.config.latency_ms, faults.config.jitter_ms)
+    };
+    let extra = if jitter > 0 {
+        rand::rng().random_range(0..=jitter)
+    } else {
+        0
+    };
+    if latency + extra > 0 {
+        tokio::time::sleep(Duration::from_millis(latency + extra)).await;
+    }
+
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path().to_string();
+    if !path.starts_with("/api/") {
+        return Ok(error_response(
+            StatusCode::NOT_FOUND,
+            "InvalidUrl",
+            &format!("no such URL: {path}"),
+        ));
+    }
+    let body = match read_body(body).await {
+        Ok(body) => body,
+        Err(message) => {
+            return Ok(error_response(
+                StatusCode::BAD_REQUEST,
+                "InvalidRequest",
+                &message,
+            ))
+        }
+    };
+    let raw_target = parts
+        .uri
+        .path_and_query()
+        .map(|pq| pq.as_str())
+        .unwrap_or("/");
+    let request_parts = RequestParts {
+        method: parts.method.as_str(),
+        raw_target,
+        authority: parts.uri.authority().map(|a| a.as_str()),
+        headers: &parts.headers,
+        body: &body,
+    };
+    if let Err(failure) = auth::verify(
+        &state.keys,
+        &request_parts,
+        unix_secs(state.now()),
+        state.max_skew,
+    ) {
+        state.stats.lock().auth_failures += 1;
+        return Ok(error_response(
+            StatusCode::UNAUTHORIZED,
+            "AuthenticationFailure",
+            &failure.to_string(),
+        ));
+    }
+
+    let query = parts.uri.query();
+    let trimmed = path.trim_end_matches('/');
+    if trimmed == COLLECTION_PATH {
+        if parts.method != Method::GET {
+            return Ok(method_not_allowed(&parts.method));
+        }
+        return list(state, query).await;
+    }
+    if let Some(moid) = trimmed
+        .strip_prefix(COLLECTION_PATH)
+        .and_then(|rest| rest.strip_prefix('/'))
+    {
+        if parts.method != Method::GET {
+            return Ok(method_not_allowed(&parts.method));
+        }
+        return Ok(single(state, moid, query));
+    }
+    Ok(error_response(
+        StatusCode::NOT_FOUND,
+        "InvalidUrl",
+        &format!("no such URL: {path}"),
+    ))
+}
+
+fn method_not_allowed(method: &Method) -> Response<SimBody> {
+    error_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "InvalidRequest",
+        &format!("method {method} is not allowed here (this simulator is read-only)"),
+    )
+}
+
+fn parse_query(state: &AppState, raw: Option<&str>) -> Result<ListQuery, QueryError> {
+    let dataset = state.read_dataset();
+    parse_list_query(raw, &|name| dataset.known.contains(name))
+}
+
+fn bad_query(error: QueryError) -> Response<SimBody> {
+    error_response(StatusCode::BAD_REQUEST, "InvalidRequest", &error.0)
+}
+
+fn single(state: &AppState, moid: &str, raw_query: Option<&str>) -> Response<SimBody> {
+    let query = match parse_query(state, raw_query) {
+        Ok(query) => query,
+        Err(error) => return bad_query(error),
+    };
+    let dataset = state.read_dataset();
+    match dataset
+        .items
+        .iter()
+        .find(|item| item.get("Moid").and_then(Value::as_str) == Some(moid))
+    {
+        Some(item) => json_response(StatusCode::OK, &project(&query, item)),
+        None => error_response(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            &format!(
+                "The requested object of type iam.OAuthToken with Moid '{moid}' was not found"
+            ),
+        ),
+    }
+}
+
+async fn list(
+    state: &AppState,
+    raw_query: Option<&str>,
+) -> Result<Response<SimBody>, InjectedReset> {
+    state.stats.lock().list_requests += 1;
+    let query = match parse_query(state, raw_query) {
+        Ok(query) => query,
+        Err(error) => return Ok(bad_query(error)),
+    };
+    let now = state.now();
+    let decision: ListDecision = state.faults().decide_list(now);
+    if decision.delay_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(decision.delay_ms)).await;
+    }
+    if decision.reset_before_headers {
+        return Err(InjectedReset);
+    }
+    if let Some((status, retry_after)) = &decision.status {
+        let code = StatusCode::from_u16(*status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+        let mut response = error_response(
+            code,
+            status_code_name(*status),
+            &format!("injected {status} response"),
+        );
+        if let Some(value) = retry_after
+            .as_deref()
+            .and_then(|v| HeaderValue::from_str(v).ok())
+        {
+            response.headers_mut().insert(RETRY_AFTER, value);
+        }
+        return Ok(response);
+    }
+
+    let (count_delta, duplicate, null_empty) = {
+        let faults = state.faults();
+        (
+            faults.config.count_delta,
+            faults.config.duplicate_across_pages,
+            faults.config.null_empty_results,
+        )
+    };
+    let body = {
+        let dataset = state.read_dataset();
+        let matching = select_matching(&query, &dataset.items);
+        let count = (matching.len() as i64 + count_delta).max(0);
+        if query.count_only {
+            json!({"ObjectType": "mo.DocumentCount", "Count": count})
+        } else {
+            let start = if duplicate && query.skip > 0 {
+                query.skip - 1
+            } else {
+                query.skip
+            };
+            let page: Vec<Value> = matching
+                .iter()
+                .skip(start)
+                .take(query.top)
+                .map(|item| project(&query, item))
+                .collect();
+            let results = if page.is_empty() && null_empty {
+                Value::Null
+            } else {
+                Value::Array(page)
+            };
+            let mut body = serde_json::Map::new();
+            body.insert("ObjectType".into(), json!("iam.OAuthToken.List"));
+            if query.inline_count {
+                body.insert("Count".into(), json!(count));
+            }
+            body.insert("Results".into(), results);
+            Value::Object(body)
+        }
+    };
+    if !query.count_only && query.skip == 0 {
+        let mutation = state.faults().take_mutation();
+        if let Some(mutation) = mutation {
+            apply_mutation(state, mutation.insert, mutation.delete);
+        }
+    }
+
+    let bytes = serde_json::to_vec(&body).unwrap_or_default();
+    if decision.invalid_json {
+        let mut response = Response::new(full(
+            &b"{\"ObjectType\":\"iam.OAuthToken.List\",\"Results\":[{\"Moid\": oops}"[..],
+        ));
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        return Ok(response);
+    }
+    if decision.truncated_body {
+        let cut = Bytes::from(bytes[..bytes.len() / 2].to_vec());
+        let mut response = Response::new(full(cut));
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        return Ok(response);
+    }
+    if decision.reset_mid_body {
+        let total = bytes.len();
+        let half = Bytes::from(bytes[..total / 2].to_vec());
+        let body = AbortMidBody {
+            chunk: Some(half),
+            pause: Box::pin(tokio::time::sleep(Duration::from_millis(50))),
+        };
+        let mut response = Response::new(body.boxed());
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        response
+            .headers_mut()
+            .insert(CONTENT_LENGTH, HeaderValue::from(total));
+        return Ok(response);
+    }
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+/// Deletes `delete` objects from the start of the collection, then inserts `insert` new
+/// ones there, so `$skip` paging without `$orderby` repeats or drops objects.
+pub fn apply_mutation(state: &AppState, insert: usize, delete: usize) {
+    let new_items = state
+        .generator
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .tokens(insert);
+    let mut dataset = state.write_dataset();
+    let delete = delete.min(dataset.items.len());
+    dataset.items.drain(..delete);
+    dataset.items.splice(0..0, new_items);
+    let rebuilt = Dataset::new(std::mem::take(&mut dataset.items));
+    *dataset = rebuilt;
+}
+
+async fn control(state: &AppState, request: Request<Incoming>) -> Response<SimBody> {
+    let (parts, body) = request.into_parts();
+    let body = match read_body(body).await {
+        Ok(body) => body,
+        Err(message) => return json_response(StatusCode::BAD_REQUEST, &json!({"error": message})),
+    };
+    let bad = |message: String| json_response(StatusCode::BAD_REQUEST, &json!({"error": message}));
+    match (&parts.method, parts.uri.path()) {
+        (&Method::GET, "/_sim/stats") => json_response(StatusCode::OK, &state.stats.to_json()),
+        (&Method::GET, "/_sim/faults") => {
+            let config = state.faults().config.clone();
+            json_response(
+                StatusCode::OK,
+                &serde_json::to_value(config).unwrap_or_default(),
+            )
+        }
+        (&Method::PUT, "/_sim/faults") => match serde_json::from_slice::<FaultConfig>(&body) {
+            Ok(config) => {
+                if let Err(message) = config.validate() {
+                    return bad(message);
+                }
+                *state.faults() = FaultState::new(config.clone());
+                json_response(
+                    StatusCode::OK,
+                    &serde_json::to_value(config).unwrap_or_default(),
+                )
+            }
+            Err(e) => bad(format!("invalid fault configuration: {e}")),
+        },
+        (&Method::POST, "/_sim/reset") => {
+            *state.faults() = FaultState::new(state.initial_faults.clone());
+            *state.write_dataset() = Dataset::new(state.initial_dataset.clone());
+            state.stats.reset();
+            json_response(StatusCode::OK, &json!({"reset": true}))
+        }
+        (&Method::GET, "/_sim/dataset") => {
+            let dataset = state.read_dataset();
+            json_response(StatusCode::OK, &Value::Array(dataset.items.clone()))
+        }
+        (&Method::PUT, "/_sim/dataset") => match std::str::from_utf8(&body)
+            .map_err(|e| e.to_string())
+            .and_then(|text| parse_dataset(text).map_err(|e| e.to_string()))
+        {
+            Ok(items) => {
+                let count = items.len();
+                *state.write_dataset() = Dataset::new(items);
+                json_response(StatusCode::OK, &json!({"tokens": count}))
+            }
+            Err(message) => bad(message),
+        },
+        (&Method::GET, "/_sim/info") => {
+            let info = state
+                .info
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            json_response(StatusCode::OK, &info)
+        }
+        (_, path) => json_response(
+            StatusCode::NOT_FOUND,
+            &json!({"error": format!("no control endpoint {} {path}", parts.method)}),
+        ),
+    }
+}

@@ -1,0 +1,115 @@
+use std::collections::BTreeMap;
+
+use super::Type;
+
+/// A cty number as it travelled on the wire. cty numbers are arbitrary-precision; msgpack
+/// carries them as an integer, a float, or (when neither is exact) a decimal string.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Number {
+    Int(i64),
+    /// Unsigned integers above `i64::MAX`.
+    UInt(u64),
+    Float(f64),
+    /// Decimal text, e.g. `"0.1"` or `"1e400"`; kept as text so no precision is lost.
+    Decimal(String),
+}
+
+/// What Terraform knows about an unknown value (cty "refinements", msgpack ext type 12).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Refinements {
+    /// `Some(false)`: the value will not be null.
+    pub nullable: Option<bool>,
+    /// A known prefix of a string that is not known yet.
+    pub string_prefix: Option<String>,
+    /// Number bounds: `(bound, inclusive)`.
+    pub number_lower: Option<(Number, bool)>,
+    pub number_upper: Option<(Number, bool)>,
+    /// Collection length bounds (inclusive).
+    pub length_lower: Option<u64>,
+    pub length_upper: Option<u64>,
+}
+
+/// A cty value. The static type lives beside the value (in the schema), except for values
+/// of type `dynamic`, which carry theirs in [`Value::Dynamic`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    /// Not known yet (during validation or planning). `None`: no refinements.
+    Unknown(Option<Box<Refinements>>),
+    Bool(bool),
+    Number(Number),
+    String(String),
+    List(Vec<Value>),
+    Set(Vec<Value>),
+    Map(BTreeMap<String, Value>),
+    Object(BTreeMap<String, Value>),
+    Tuple(Vec<Value>),
+    /// A value whose schema type is `dynamic`: its concrete type travels with it.
+    Dynamic(Type, Box<Value>),
+}
+
+impl Value {
+    pub fn unknown() -> Value {
+        Value::Unknown(None)
+    }
+    pub fn string(s: impl Into<String>) -> Value {
+        Value::String(s.into())
+    }
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Value::Unknown(_))
+    }
+    /// True when this value and everything inside it is known.
+    pub fn is_wholly_known(&self) -> bool {
+        match self {
+            Value::Unknown(_) => false,
+            Value::List(v) | Value::Set(v) | Value::Tuple(v) => {
+                v.iter().all(Value::is_wholly_known)
+            }
+            Value::Map(m) | Value::Object(m) => m.values().all(Value::is_wholly_known),
+            Value::Dynamic(_, v) => v.is_wholly_known(),
+            _ => true,
+        }
+    }
+    /// The attribute `name` of an object value; `None` when this is not an object or has no such attribute.
+    pub fn get_attr(&self, name: &str) -> Option<&Value> {
+        match self {
+            Value::Object(m) => m.get(name),
+            _ => None,
+        }
+    }
+    /// A known string, or `None` for null, unknown and other kinds.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+    /// Elements of a known list, set or tuple.
+    pub fn as_elements(&self) -> Option<&[Value]> {
+        match self {
+            Value::List(v) | Value::Set(v) | Value::Tuple(v) => Some(v),
+            _ => None,
+        }
+    }
+    /// An integral number as i64, when it is one.
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::Number(Number::Int(i)) => Some(*i),
+            Value::Number(Number::UInt(u)) => i64::try_from(*u).ok(),
+            Value::Number(Number::Float(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
+                Some(*f as i64)
+            }
+            Value::Number(Number::Decimal(s)) => s.parse().ok(),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! The API endpoint: scheme, host and port, parsed from what a user writes.
+
+use std::fmt;
+
+use super::error::EndpointError;
+
+/// Where the API lives. The API base path `/api/v1` is added by the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    https: bool,
+    /// Host as written in URLs (IPv6 in brackets), lower-cased by URL parsing.
+    host: String,
+    /// Port when it is not the scheme's default.
+    port: Option<u16>,
+}
+
+impl Endpoint {
+    /// Accepts `intersight.com`, `host:port`, `https://host[:port]`, and `http://host:port`
+    /// (plain HTTP only when the scheme says so, e.g. for a local simulator). A trailing `/`
+    /// is tolerated; any other path, a query, a fragment or user info is rejected.
+    pub fn parse(text: &str) -> Result<Endpoint, EndpointError> {
+        let given = text.trim();
+        if given.is_empty() {
+            return Err(EndpointError::Empty);
+        }
+        let (https, rest) = match given.split_once("://") {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("https") => (true, rest),
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => (false, rest),
+            Some((scheme, _)) => {
+                return Err(EndpointError::Scheme {
+                    given: given.to_string(),
+                    scheme: scheme.to_string(),
+                })
+            }
+            None => (true, given),
+        };
+        let authority = rest.strip_suffix('/').unwrap_or(rest);
+        let extra = |what| EndpointError::Extra {
+            given: given.to_string(),
+            what,
+        };
+        if authority.contains('?') {
+            return Err(extra("a query"));
+        }
+        if authority.contains('#') {
+            return Err(extra("a fragment"));
+        }
+        if authority.contains('/') {
+            return Err(extra("a path"));
+        }
+        if authority.contains('@') {
+            return Err(extra("user information"));
+        }
+        if authority.is_empty() {
+            return Err(EndpointError::Invalid {
+                given: given.to_string(),
+                reason: "no host".into(),
+            });
+        }
+        let scheme = if https { "https" } else { "http" };
+        let url = url::Url::parse(&format!("{scheme}://{authority}/")).map_err(|e| {
+            EndpointError::Invalid {
+                given: given.to_string(),
+                reason: e.to_string(),
+            }
+        })?;
+        let host = url
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| EndpointError::Invalid {
+                given: given.to_string(),
+                reason: "no host".into(),
+            })?
+            .to_string();
+        Ok(Endpoint {
+            https,
+            host,
+            port: url.port(),
+        })
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.https
+    }
+
+    /// The host name or address (IPv6 in brackets).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The port actually used.
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(if self.https { 443 } else { 80 })
+    }
+
+    /// The `Host` header value: host, plus `:port` when not the scheme default.
+    pub fn host_header(&self) -> String {
+        match self.port {
+            Some(p) => format!("{}:{p}", self.host),
+            None => self.host.clone(),
+        }
+    }
+
+    /// `scheme://host[:port]` without a trailing slash.
+    pub fn base_url(&self) -> String {
+        format!(
+            "{}://{}",
+            if self.https { "https" } else { "http" },
+            self.host_header()
+        )
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.base_url())
+    }
+}
+
+impl std::str::FromStr for Endpoint {
+    type Err = EndpointError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Endpoint::parse(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(s: &str) -> String {
+        Endpoint::parse(s).unwrap().to_string()
+    }
+
+    #[test]
+    fn accepted_forms() {
+        assert_eq!(ok("intersight.com"), "https://intersight.com");
+        assert_eq!(ok("  Intersight.COM  "), "https://intersight.com");
+        assert_eq!(ok("intersight.com:8443"), "https://intersight.com:8443");
+        assert_eq!(ok("https://intersight.com"), "https://intersight.com");
+        assert_eq!(ok("https://intersight.com/"), "https://intersight.com");
+        assert_eq!(ok("https://intersight.com:443"), "https://intersight.com");
+        assert_eq!(ok("HTTPS://h:1"), "https://h:1");
+        assert_eq!(ok("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
+        assert_eq!(ok("http://localhost"), "http://localhost");
+        assert_eq!(ok("[::1]:9000"), "https://[::1]:9000");
+    }
+
+    #[test]
+    fn host_header_and_port() {
+        let e = Endpoint::parse("http://127.0.0.1:8080").unwrap();
+        assert_eq!(e.host_header(), "127.0.0.1:8080");
+        assert_eq!(e.port(), 8080);
+        assert!(!e.is_https());
+        let e = Endpoint::parse("intersight.com").unwrap();
+        assert_eq!(e.host_header(), "intersight.com");
+        assert_eq!(e.port(), 443);
+        assert!(e.is_https());
+    }
+
+    #[test]
+    fn rejected_forms() {
+        assert_eq!(Endpoint::parse("  "), Err(EndpointError::Empty));
+        for (s, needle) in [
+            ("ftp://h", "scheme"),
+            ("intersight.com/api/v1", "path"),
+            ("https://h/x", "path"),
+            ("https://h?x=1", "query"),
+            ("https://h#f", "fragment"),
+            ("https://u:p@h", "user information"),
+            ("https://", "no host"),
+            ("h:99999", "valid"),
+            ("h:abc", "valid"),
+        ] {
+            let err = Endpoint::parse(s).unwrap_err().to_string();
+            assert!(err.contains(needle), "{s}: {err}");
+        }
+    }
+}

@@ -1,0 +1,735 @@
+//! `intersight_iam_o_auth_token`: OAuth2 token records of users who logged in through the
+//! Authorization Code grant.
+
+use futures::future::BoxFuture;
+
+use crate::cty::{AttributePath, Diagnostic, Diagnostics, Type, Value};
+use crate::provider::fields::{
+    block, block_of, excerpt, field, field_type, validate_fields, Field, FieldKind,
+    ADDITIONAL_PROPERTIES, CLASS_ID, CONCRETE_OBJECT_TYPE, REF, TAG,
+};
+use crate::provider::list_read::{self, ListSpec};
+use crate::provider::query::QuerySpec;
+use crate::provider::schema::{Attribute, Schema};
+use crate::provider::{DataSource, ReadContext};
+
+pub struct IamOAuthToken;
+
+impl DataSource for IamOAuthToken {
+    fn type_name(&self) -> &'static str {
+        "intersight_iam_o_auth_token"
+    }
+    fn schema(&self) -> Schema {
+        schema()
+    }
+    fn validate(&self, config: &Value) -> Diagnostics {
+        validate(config)
+    }
+    fn read(
+        &self,
+        ctx: ReadContext,
+        config: Value,
+    ) -> BoxFuture<'static, Result<(Value, Diagnostics), Diagnostics>> {
+        Box::pin(async move { list_read::read(&LIST, schema_ref(), ctx, config).await })
+    }
+}
+
+/// The API collection and how the arguments filter it.
+pub const LIST: ListSpec = ListSpec {
+    resource: "iam/OAuthTokens",
+    query: QuerySpec {
+        not_filters: NOT_FILTERS,
+        date_times: DATE_TIME_FIELDS,
+        raw_filter: Some(FILTER),
+    },
+};
+
+/// The schema, built once.
+fn schema_ref() -> &'static Schema {
+    static SCHEMA: std::sync::OnceLock<Schema> = std::sync::OnceLock::new();
+    SCHEMA.get_or_init(schema)
+}
+
+/// The client a token was issued to (`iam.ClientMeta`).
+const USER_META: &[Field] = &[
+    ADDITIONAL_PROPERTIES,
+    CLASS_ID,
+    field(
+        "device_model",
+        FieldKind::String,
+        "Parsed device model from raw User-Agent.",
+    ),
+    CONCRETE_OBJECT_TYPE,
+    field(
+        "user_agent",
+        FieldKind::String,
+        "The value of the \"User-Agent\" HTTP header, as sent by the HTTP client when it \
+         initiate a session to Intersight. This can be used to identify the client operating \
+         system, browser type and browser version.\nExample - Mozilla/5.0 (Macintosh; Intel Mac \
+         OS X 10_14_5) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/75.0.3770.100 \
+         Safari/537.36\nIt is set when User successfully passed OAuth login flow and receives \
+         Access Token.",
+    ),
+];
+
+/// Versioning information (`mo.VersionContext`).
+const VERSION_CONTEXT: &[Field] = &[
+    ADDITIONAL_PROPERTIES,
+    CLASS_ID,
+    block(
+        "interested_mos",
+        0,
+        REF,
+        "References to the managed objects interested in this version.",
+    ),
+    field(
+        "marked_for_deletion",
+        FieldKind::Bool,
+        "The flag to indicate if snapshot is marked for deletion or not. If flag is set then \
+         snapshot will be removed after the successful deployment of the policy.",
+    ),
+    field(
+        "nr_version",
+        FieldKind::String,
+        "The version of the Managed Object, e.g. an incrementing number or a hash id.",
+    ),
+    CONCRETE_OBJECT_TYPE,
+    block(
+        "ref_mo",
+        1,
+        REF,
+        "A reference to the original Managed Object.",
+    ),
+    field(
+        "timestamp",
+        FieldKind::DateTime,
+        "The time this versioned Managed Object was created.",
+    ),
+    field(
+        "version_type",
+        FieldKind::String,
+        "Specifies type of version. Currently the only supported value is \"Configured\"\nthat \
+         is used to keep track of snapshots of policies and profiles that are intended\nto be \
+         configured to target endpoints.\n* `Modified` - Version created every time an object \
+         is modified.\n* `Configured` - Version created every time an object is configured to \
+         the service profile.\n* `Deployed` - Version created for objects related to a service \
+         profile when it is deployed.",
+    ),
+];
+
+/// The official description of a to-one relationship to a `kind` resource.
+macro_rules! ref_description {
+    ($kind:literal) => {
+        concat!(
+            "A reference to a ",
+            $kind,
+            " resource.\nWhen the $expand query parameter is specified, the referenced \
+             resource is returned inline."
+        )
+    };
+}
+
+/// The fields of an IamOAuthToken: every filter argument, and every attribute of a `results`
+/// element (which also has `display_names`).
+pub const FIELDS: &[Field] = &[
+    field(
+        "access_expiration_time",
+        FieldKind::DateTime,
+        "Expiration time for the JWT token to which it can be used for api calls.",
+    ),
+    field(
+        "account_moid",
+        FieldKind::String,
+        "The Account ID for this managed object.",
+    ),
+    ADDITIONAL_PROPERTIES,
+    block(
+        "ancestors",
+        0,
+        REF,
+        "An array of relationships to moBaseMo resources.",
+    ),
+    block(
+        "app_registration",
+        1,
+        REF,
+        ref_description!("iamAppRegistration"),
+    ),
+    CLASS_ID,
+    field(
+        "client_id",
+        FieldKind::String,
+        "The identifier of the registered application to which the token belongs.",
+    ),
+    field(
+        "client_ip_address",
+        FieldKind::String,
+        "The user agent IP address from which the auth token is launched.",
+    ),
+    field(
+        "client_name",
+        FieldKind::String,
+        "The name of the registered application to which the token belongs.",
+    ),
+    field(
+        "create_time",
+        FieldKind::DateTime,
+        "The time when this managed object was created.",
+    ),
+    field(
+        "domain_group_moid",
+        FieldKind::String,
+        "The DomainGroup ID for this managed object.",
+    ),
+    field(
+        "expiration_time",
+        FieldKind::DateTime,
+        "Expiration time for the JWT token to which it can be refreshed.",
+    ),
+    field(
+        "last_login_client",
+        FieldKind::String,
+        "The client address from which last login is initiated.",
+    ),
+    field(
+        "last_login_time",
+        FieldKind::DateTime,
+        "The last login time for user.",
+    ),
+    field(
+        "mod_time",
+        FieldKind::DateTime,
+        "The time when this managed object was last modified.",
+    ),
+    field(
+        "moid",
+        FieldKind::String,
+        "The unique identifier of this Managed Object instance.",
+    ),
+    CONCRETE_OBJECT_TYPE,
+    field(
+        "owners",
+        FieldKind::StringList,
+        "The identifiers of the owners of this managed object.",
+    ),
+    block("parent", 1, REF, ref_description!("moBaseMo")),
+    block("permission", 1, REF, ref_description!("iamPermission")),
+    block(
+        "permission_resources",
+        0,
+        REF,
+        "An array of relationships to moBaseMo resources.",
+    ),
+    field(
+        "shared_scope",
+        FieldKind::String,
+        "Intersight provides pre-built workflows, tasks and policies to end users through \
+         global catalogs.\nObjects that are made available through global catalogs are said to \
+         have a 'shared' ownership. Shared objects are either made globally available to all \
+         end users or restricted to end users based on their license entitlement. Users can use \
+         this property to differentiate the scope (global or a specific license tier) to which \
+         a shared MO belongs.",
+    ),
+    block("tags", 0, TAG, "The tags attached to this managed object."),
+    field(
+        "token_id",
+        FieldKind::String,
+        "Token identifier. Not the Access Token itself.",
+    ),
+    block("user", 1, REF, ref_description!("iamUser")),
+    block("user_meta", 1, USER_META, "User Device meta information."),
+    block(
+        "version_context",
+        1,
+        VERSION_CONTEXT,
+        "The versioning info for this managed object.",
+    ),
+];
+
+/// The data source's own description (from the Intersight API model).
+const DESCRIPTION: &str = "The meta data for generating OAuth2 token of a user. It is created \
+    when user logged in via OAuth2 using Authorization Code grant and deleted upon logout, \
+    expiration timeout or manual deletion. Every argument narrows the search; all matching \
+    objects are returned in `results`.";
+
+/// The raw OData filter argument (an addition to the official schema).
+pub const FILTER: &str = "filter";
+pub const ID: &str = "id";
+pub const RESULTS: &str = "results";
+/// The attribute of each `results` element holding the API's `DisplayNames`.
+pub const DISPLAY_NAMES: &str = "display_names";
+
+/// Top-level attributes that are not filter fields.
+pub const NOT_FILTERS: &[&str] = &[ID, FILTER, RESULTS];
+
+/// Names of the date-time fields (at any depth), for building typed filter terms.
+pub const DATE_TIME_FIELDS: &[&str] = &[
+    "access_expiration_time",
+    "create_time",
+    "expiration_time",
+    "last_login_time",
+    "mod_time",
+    "timestamp",
+];
+
+/// The object type of one `results` element: every field, plus `display_names`.
+pub fn results_element_type() -> Type {
+    let mut attrs: std::collections::BTreeMap<String, Type> = FIELDS
+        .iter()
+        .map(|f| (f.name.to_string(), field_type(f)))
+        .collect();
+    attrs.insert(
+        DISPLAY_NAMES.to_string(),
+        Type::map(Type::list(Type::String)),
+    );
+    Type::Object(attrs)
+}
+
+/// The data source schema: the official provider's, plus `filter` and `display_names`.
+pub fn schema() -> Schema {
+    let mut block = block_of(FIELDS, DESCRIPTION);
+    block.attributes.push(Attribute::optional(
+        FILTER,
+        Type::String,
+        "A raw OData `$filter` expression, ANDed with the other arguments, for conditions they \
+         cannot express, e.g. `CreateTime gt 2024-01-01T00:00:00Z` or \
+         `startswith(ClientName,'terraform')`.",
+    ));
+    block.attributes.push(
+        Attribute::optional(
+            ID,
+            Type::String,
+            "A stable identifier of this query: the same arguments give the same id.",
+        )
+        .with_computed(),
+    );
+    block.attributes.push(Attribute::computed(
+        RESULTS,
+        Type::list(results_element_type()),
+        "Every IamOAuthToken matching the arguments (all pages). Each element has the \
+         attributes of the arguments above, with nested blocks as lists of objects, plus \
+         `display_names` (a map of name kinds, such as `short`, to lists of names).",
+    ));
+    block.attributes.sort_by(|a, b| a.name.cmp(&b.name));
+    Schema { version: 0, block }
+}
+
+pub fn validate(config: &Value) -> Diagnostics {
+    let mut diags = Diagnostics::new();
+    if let Some(filter) = config.get_attr(FILTER).and_then(Value::as_str) {
+        if filter.trim().is_empty() {
+            diags.push(
+                Diagnostic::error(
+                    "Empty filter",
+                    format!(
+                        "`filter` is set to {}, which holds no expression. Give an OData \
+                         `$filter` expression such as `ClientName eq 'terraform'`, or remove \
+                         the argument.",
+                        excerpt(filter)
+                    ),
+                )
+                .at(AttributePath::attr(FILTER)),
+            );
+        }
+    }
+    validate_fields(FIELDS, config, &AttributePath::root(), &mut diags);
+    diags
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cty::{PathStep, Refinements};
+    use crate::provider::schema::{Block, Nesting, StringKind};
+    use serde_json::Value as Json;
+
+    const OFFICIAL: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/official-schema.json"
+    ));
+
+    fn official() -> Json {
+        serde_json::from_str(OFFICIAL).unwrap()
+    }
+
+    fn flag(j: &Json, name: &str) -> bool {
+        j.get(name).and_then(Json::as_bool).unwrap_or(false)
+    }
+
+    /// Checks that `ours` has everything `theirs` has, the same way; returns the names of
+    /// attributes ours adds.
+    fn compare_block(theirs: &Json, ours: &Block, at: &str, added: &mut Vec<String>) {
+        let their_attrs = theirs["attributes"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        for (name, t) in &their_attrs {
+            let a = ours
+                .attribute(name)
+                .unwrap_or_else(|| panic!("{at}{name}: missing"));
+            let their_ty = Type::from_json_bytes(t["type"].to_string().as_bytes()).unwrap();
+            if at.is_empty() && name == RESULTS {
+                // Ours adds display_names to each element, nothing else.
+                let Type::List(el) = &a.ty else {
+                    panic!("results is not a list")
+                };
+                let (Type::Object(ours_el), Type::List(their_el)) = (&**el, &their_ty) else {
+                    panic!("results element is not an object")
+                };
+                let Type::Object(their_el) = &**their_el else {
+                    panic!()
+                };
+                let mut without = ours_el.clone();
+                assert_eq!(
+                    without.remove(DISPLAY_NAMES),
+                    Some(Type::map(Type::list(Type::String)))
+                );
+                assert_eq!(&without, their_el, "results element type");
+            } else {
+                assert_eq!(a.ty, their_ty, "{at}{name}: type");
+            }
+            assert_eq!(a.optional, flag(t, "optional"), "{at}{name}: optional");
+            assert_eq!(a.required, flag(t, "required"), "{at}{name}: required");
+            assert_eq!(a.computed, flag(t, "computed"), "{at}{name}: computed");
+            assert_eq!(a.sensitive, flag(t, "sensitive"), "{at}{name}: sensitive");
+            let their_desc = t["description"].as_str().unwrap_or("");
+            if !their_desc.is_empty() {
+                assert_eq!(a.description, their_desc, "{at}{name}: description");
+            }
+        }
+        for a in &ours.attributes {
+            assert!(!a.description.is_empty(), "{at}{}: no description", a.name);
+            assert_eq!(a.description_kind, StringKind::Markdown);
+            if !their_attrs.contains_key(&a.name) {
+                added.push(format!("{at}{}", a.name));
+            }
+        }
+        let their_blocks = theirs["block_types"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        for (name, t) in &their_blocks {
+            let b = ours
+                .block_type(name)
+                .unwrap_or_else(|| panic!("{at}{name}: block missing"));
+            assert_eq!(t["nesting_mode"], "list", "{at}{name}");
+            assert_eq!(b.nesting, Nesting::List, "{at}{name}: nesting");
+            assert_eq!(
+                b.max_items,
+                t.get("max_items").and_then(Json::as_i64).unwrap_or(0),
+                "{at}{name}: max_items"
+            );
+            assert_eq!(
+                b.min_items,
+                t.get("min_items").and_then(Json::as_i64).unwrap_or(0),
+                "{at}{name}: min_items"
+            );
+            let their_desc = t["block"]["description"].as_str().unwrap_or("");
+            if !their_desc.is_empty() {
+                assert_eq!(b.block.description, their_desc, "{at}{name}: description");
+            }
+            compare_block(&t["block"], &b.block, &format!("{at}{name}."), added);
+        }
+        for b in &ours.block_types {
+            assert!(
+                their_blocks.contains_key(&b.type_name),
+                "{at}{}: block not in the official schema",
+                b.type_name
+            );
+            assert!(
+                !b.block.description.is_empty(),
+                "{at}{}: no description",
+                b.type_name
+            );
+            assert_eq!(b.block.description_kind, StringKind::Markdown);
+        }
+    }
+
+    #[test]
+    fn schema_matches_the_official_contract() {
+        let official = official();
+        let ours = schema();
+        assert_eq!(
+            ours.version,
+            official["data_source"]["version"].as_i64().unwrap()
+        );
+        let mut added = Vec::new();
+        compare_block(
+            &official["data_source"]["block"],
+            &ours.block,
+            "",
+            &mut added,
+        );
+        assert_eq!(added, vec![FILTER.to_string()]);
+        assert!(!ours.block.description.is_empty());
+    }
+
+    #[test]
+    fn filter_and_id_flags() {
+        let s = schema();
+        let filter = s.block.attribute(FILTER).unwrap();
+        assert!(filter.optional && !filter.computed && !filter.required);
+        assert_eq!(filter.ty, Type::String);
+        assert!(filter.description.contains("`$filter`"));
+        let id = s.block.attribute(ID).unwrap();
+        assert!(id.optional && id.computed);
+    }
+
+    #[test]
+    fn results_type_follows_the_argument_tables() {
+        // The results element must hold exactly the schema's arguments (nested blocks as
+        // lists of objects) plus display_names: derived from one definition.
+        let s = schema();
+        let mut args = s.block.value_type();
+        if let Type::Object(attrs) = &mut args {
+            for name in NOT_FILTERS {
+                attrs.remove(*name);
+            }
+            attrs.insert(DISPLAY_NAMES.into(), Type::map(Type::list(Type::String)));
+        }
+        assert_eq!(args, results_element_type());
+    }
+
+    #[test]
+    fn date_time_field_list_matches_the_tables() {
+        fn collect(fields: &[Field], out: &mut std::collections::BTreeSet<&'static str>) {
+            for f in fields {
+                match f.kind {
+                    FieldKind::DateTime => {
+                        out.insert(f.name);
+                    }
+                    FieldKind::Block { fields, .. } => collect(fields, out),
+                    _ => {}
+                }
+            }
+        }
+        let mut found = std::collections::BTreeSet::new();
+        collect(FIELDS, &mut found);
+        assert_eq!(found, DATE_TIME_FIELDS.iter().copied().collect());
+    }
+
+    /// A `results` value of `n` tokens, the way a read fills it (nulls and empty lists
+    /// where the API gave nothing).
+    fn results_value(n: usize) -> Value {
+        let Type::Object(attrs) = results_element_type() else {
+            panic!("not an object")
+        };
+        let one = |i: usize| {
+            Value::Object(
+                attrs
+                    .iter()
+                    .map(|(name, ty)| {
+                        let v = match (name.as_str(), ty) {
+                            ("moid", _) => Value::string(format!("{i:024x}")),
+                            ("create_time", _) => Value::string("2024-05-01T10:20:30.123Z"),
+                            (_, Type::List(_)) => Value::List(vec![]),
+                            _ => Value::Null,
+                        };
+                        (name.clone(), v)
+                    })
+                    .collect(),
+            )
+        };
+        Value::List((0..n).map(one).collect())
+    }
+
+    #[test]
+    fn ten_thousand_results_round_trip_through_msgpack() {
+        let ty = Type::list(results_element_type());
+        let value = results_value(10_000);
+        let bytes = crate::cty::msgpack::encode(&value, &ty).unwrap();
+        assert_eq!(crate::cty::msgpack::decode(&bytes, &ty).unwrap(), value);
+    }
+
+    // -- validation --
+
+    fn obj<const N: usize>(attrs: [(&str, Value); N]) -> Value {
+        Value::Object(attrs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+    }
+
+    fn paths(d: &Diagnostics) -> Vec<String> {
+        d.iter()
+            .map(|d| {
+                d.attribute
+                    .as_ref()
+                    .map(|p| p.to_string())
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn valid_and_absent_values_pass() {
+        assert!(validate(&Value::Null).is_empty());
+        assert!(validate(&obj([])).is_empty());
+        let config = obj([
+            ("create_time", Value::string("2024-05-01T10:20:30Z")),
+            (
+                "mod_time",
+                Value::string("2024-05-01T10:20:30.123456+02:00"),
+            ),
+            ("access_expiration_time", Value::Null),
+            ("filter", Value::string("ClientName eq 'x'")),
+            ("additional_properties", Value::string(r#"{"A":{"B":1}}"#)),
+            ("tags", Value::List(vec![])),
+            ("version_context", Value::Null),
+        ]);
+        assert!(validate(&config).is_empty());
+    }
+
+    #[test]
+    fn every_top_level_date_time_is_checked() {
+        for name in [
+            "access_expiration_time",
+            "create_time",
+            "expiration_time",
+            "last_login_time",
+            "mod_time",
+        ] {
+            let d = validate(&obj([(name, Value::string("2024-05-01 10:20:30"))]));
+            assert_eq!(paths(&d), vec![name.to_string()], "{name}");
+            let detail = &d.0[0].detail;
+            assert!(detail.contains("RFC 3339"), "{detail}");
+            assert!(detail.contains("\"2024-05-01 10:20:30\""), "{detail}");
+            assert_eq!(d.0[0].attribute, Some(AttributePath::attr(name)));
+        }
+    }
+
+    #[test]
+    fn version_context_timestamp_is_checked_at_its_path() {
+        let config = obj([(
+            "version_context",
+            Value::List(vec![obj([("timestamp", Value::string("yesterday"))])]),
+        )]);
+        let d = validate(&config);
+        assert_eq!(d.0.len(), 1);
+        assert_eq!(
+            d.0[0].attribute,
+            Some(
+                AttributePath::attr("version_context")
+                    .index(0)
+                    .attribute("timestamp")
+            )
+        );
+    }
+
+    #[test]
+    fn blank_filter_is_rejected() {
+        for blank in ["", "   ", "\n\t"] {
+            let d = validate(&obj([("filter", Value::string(blank))]));
+            assert_eq!(paths(&d), vec!["filter".to_string()]);
+            assert!(d.has_errors());
+        }
+    }
+
+    #[test]
+    fn additional_properties_must_be_a_json_object_at_any_depth() {
+        let bad = Value::string("{not json");
+        let config = obj([
+            ("additional_properties", bad.clone()),
+            (
+                "tags",
+                Value::List(vec![
+                    obj([("additional_properties", Value::string("{}"))]),
+                    obj([(
+                        "definition",
+                        Value::List(vec![obj([("additional_properties", bad.clone())])]),
+                    )]),
+                ]),
+            ),
+            (
+                "version_context",
+                Value::List(vec![obj([(
+                    "ref_mo",
+                    Value::List(vec![obj([("additional_properties", Value::string("[1]"))])]),
+                )])]),
+            ),
+            (
+                "user",
+                Value::List(vec![obj([("additional_properties", bad.clone())])]),
+            ),
+            (
+                "user_meta",
+                Value::List(vec![obj([("additional_properties", bad)])]),
+            ),
+        ]);
+        let d = validate(&config);
+        assert_eq!(
+            paths(&d),
+            vec![
+                "additional_properties",
+                "tags[1].definition[0].additional_properties",
+                "user[0].additional_properties",
+                "user_meta[0].additional_properties",
+                "version_context[0].ref_mo[0].additional_properties",
+            ]
+        );
+        assert!(
+            d.0[0].detail.contains("not valid JSON"),
+            "{}",
+            d.0[0].detail
+        );
+        assert!(d.0[4].detail.contains("not an object"), "{}", d.0[4].detail);
+        let expected = AttributePath::attr("tags")
+            .index(1)
+            .attribute("definition")
+            .index(0)
+            .attribute("additional_properties");
+        assert_eq!(d.0[1].attribute, Some(expected));
+    }
+
+    #[test]
+    fn unknown_values_anywhere_are_accepted() {
+        let refined = Value::Unknown(Some(Box::new(Refinements {
+            nullable: Some(false),
+            string_prefix: Some("20".into()),
+            ..Default::default()
+        })));
+        let config = obj([
+            ("create_time", Value::unknown()),
+            ("mod_time", refined),
+            ("filter", Value::unknown()),
+            ("additional_properties", Value::unknown()),
+            ("tags", Value::unknown()),
+            (
+                "version_context",
+                Value::List(vec![
+                    Value::unknown(),
+                    obj([("timestamp", Value::unknown())]),
+                ]),
+            ),
+            (
+                "user",
+                Value::List(vec![obj([("additional_properties", Value::unknown())])]),
+            ),
+        ]);
+        assert!(validate(&config).is_empty());
+        assert!(validate(&Value::unknown()).is_empty());
+    }
+
+    #[test]
+    fn long_values_are_quoted_shortened() {
+        let long = "x".repeat(500);
+        let d = validate(&obj([("create_time", Value::string(long))]));
+        assert!(d.0[0].detail.len() < 400, "{}", d.0[0].detail);
+        assert!(d.0[0].detail.contains('…'));
+    }
+
+    #[test]
+    fn path_steps_are_attribute_and_index() {
+        let config = obj([(
+            "tags",
+            Value::List(vec![obj([("additional_properties", Value::string("1"))])]),
+        )]);
+        let d = validate(&config);
+        let steps = &d.0[0].attribute.as_ref().unwrap().0;
+        assert_eq!(
+            steps,
+            &vec![
+                PathStep::Attribute("tags".into()),
+                PathStep::ElementKeyInt(0),
+                PathStep::Attribute("additional_properties".into()),
+            ]
+        );
+    }
+}

@@ -1,0 +1,181 @@
+//! The provider: its configuration and a registry of data sources, behind the
+//! version-neutral API in [`api`].
+
+pub mod api;
+pub mod config;
+pub mod configure;
+pub mod data_sources;
+mod errors;
+pub mod fields;
+pub mod flatten;
+pub mod list_read;
+pub mod naming;
+pub mod query;
+pub mod schema;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use futures::future::BoxFuture;
+use tokio_util::sync::CancellationToken;
+
+use crate::cty::{Diagnostic, Diagnostics, Value};
+use crate::intersight::Client;
+
+use api::*;
+use schema::Schema;
+
+/// What a data source's read gets: the configured client and the provider's stop signal.
+pub struct ReadContext {
+    pub client: Arc<Client>,
+    /// Cancelled when Terraform calls StopProvider: every in-flight request must end.
+    pub cancel: CancellationToken,
+}
+
+/// One data source: a small unit with a type name, a schema, config validation and a read
+/// (the shape of terraform-plugin-framework's Metadata/Schema/Read).
+pub trait DataSource: Send + Sync {
+    fn type_name(&self) -> &'static str;
+    fn schema(&self) -> Schema;
+    /// Checks what can be checked before reading. `config` may hold unknown values.
+    fn validate(&self, config: &Value) -> Diagnostics;
+    /// Reads the data source: the state (conforming to the schema, wholly known) with any
+    /// warnings, or the errors that prevented it.
+    fn read(
+        &self,
+        ctx: ReadContext,
+        config: Value,
+    ) -> BoxFuture<'static, Result<(Value, Diagnostics), Diagnostics>>;
+}
+
+/// The provider behind both protocol versions.
+pub struct Provider {
+    data_sources: BTreeMap<&'static str, Arc<dyn DataSource>>,
+    client: RwLock<Option<Arc<Client>>>,
+    stop: RwLock<CancellationToken>,
+}
+
+impl Default for Provider {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Provider {
+    pub fn new() -> Self {
+        let data_sources = data_sources::registry()
+            .into_iter()
+            .map(|ds| (ds.type_name(), ds))
+            .collect();
+        Provider {
+            data_sources,
+            client: RwLock::new(None),
+            stop: RwLock::new(CancellationToken::new()),
+        }
+    }
+
+    pub fn get_provider_schema(&self) -> GetProviderSchemaResponse {
+        GetProviderSchemaResponse {
+            provider: config::provider_schema(),
+            data_sources: self
+                .data_sources
+                .iter()
+                .map(|(name, ds)| (name.to_string(), ds.schema()))
+                .collect(),
+            diagnostics: Diagnostics::new(),
+        }
+    }
+
+    pub fn get_metadata(&self) -> GetMetadataResponse {
+        GetMetadataResponse {
+            data_sources: self.data_sources.keys().map(|s| s.to_string()).collect(),
+            diagnostics: Diagnostics::new(),
+        }
+    }
+
+    pub fn data_source_schema(&self, type_name: &str) -> Option<Schema> {
+        self.data_sources.get(type_name).map(|ds| ds.schema())
+    }
+
+    pub fn validate_provider_config(
+        &self,
+        req: ValidateProviderConfigRequest,
+    ) -> ValidateProviderConfigResponse {
+        ValidateProviderConfigResponse {
+            diagnostics: config::validate(&req.config),
+        }
+    }
+
+    pub fn validate_data_resource_config(
+        &self,
+        req: ValidateDataResourceConfigRequest,
+    ) -> ValidateDataResourceConfigResponse {
+        let diagnostics = match self.data_sources.get(req.type_name.as_str()) {
+            Some(ds) => ds.validate(&req.config),
+            None => unknown_data_source(&req.type_name).into(),
+        };
+        ValidateDataResourceConfigResponse { diagnostics }
+    }
+
+    pub fn configure_provider(&self, req: ConfigureProviderRequest) -> ConfigureProviderResponse {
+        match configure::configure(&req.config, &config::Environment::from_process()) {
+            Ok((client, diagnostics)) => {
+                if let Ok(mut slot) = self.client.write() {
+                    *slot = Some(Arc::new(client));
+                }
+                ConfigureProviderResponse { diagnostics }
+            }
+            Err(diagnostics) => ConfigureProviderResponse { diagnostics },
+        }
+    }
+
+    pub async fn read_data_source(&self, req: ReadDataSourceRequest) -> ReadDataSourceResponse {
+        let Some(ds) = self.data_sources.get(req.type_name.as_str()).cloned() else {
+            return ReadDataSourceResponse {
+                state: None,
+                diagnostics: unknown_data_source(&req.type_name).into(),
+            };
+        };
+        let client = self.client.read().ok().and_then(|c| c.clone());
+        let Some(client) = client else {
+            return ReadDataSourceResponse {
+                state: None,
+                diagnostics: Diagnostic::error(
+                    "Provider not configured",
+                    "The provider was asked to read before it was configured. This is a bug in Terraform or the provider.",
+                )
+                .into(),
+            };
+        };
+        let cancel = self
+            .stop
+            .read()
+            .map(|t| t.child_token())
+            .unwrap_or_default();
+        match ds.read(ReadContext { client, cancel }, req.config).await {
+            Ok((state, diagnostics)) => ReadDataSourceResponse {
+                state: Some(state),
+                diagnostics,
+            },
+            Err(diagnostics) => ReadDataSourceResponse {
+                state: None,
+                diagnostics,
+            },
+        }
+    }
+
+    /// StopProvider: cancels every read in flight; later reads get a fresh token.
+    pub fn stop(&self) {
+        if let Ok(mut token) = self.stop.write() {
+            token.cancel();
+            *token = CancellationToken::new();
+        }
+    }
+}
+
+fn unknown_data_source(type_name: &str) -> Diagnostic {
+    Diagnostic::error(
+        "Unknown data source",
+        format!("This provider has no data source named {type_name:?}."),
+    )
+}

@@ -1,0 +1,402 @@
+//! Paging against a canned collection server: order, bounded parallelism, re-reads when the
+//! collection changes, and errors rather than incomplete lists.
+
+mod client_common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use client_common::*;
+use terraform_provider_intersight::intersight::models::IamOAuthToken;
+use terraform_provider_intersight::intersight::{
+    Cancellation, Client, Error, Filter, ListQuery, Listing, Literal,
+};
+
+fn query() -> ListQuery {
+    ListQuery {
+        resource: "iam/OAuthTokens".into(),
+        filter: None,
+    }
+}
+
+async fn list_with(
+    server: &TestServer,
+    page_size: u32,
+    parallelism: usize,
+) -> Result<Listing<IamOAuthToken>, Error> {
+    let mut config = server.config();
+    config.page_size = page_size;
+    config.parallelism = parallelism;
+    Client::new(config)
+        .unwrap()
+        .list(&query(), &Cancellation::new())
+        .await
+}
+
+fn moids(listing: &Listing<IamOAuthToken>) -> Vec<String> {
+    listing
+        .items
+        .iter()
+        .map(|t| t.moid.as_deref().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn pages_are_fetched_in_parallel_within_the_limit_and_assembled_in_order() {
+    // Later pages answer sooner, so completion order is the reverse of page order.
+    let server = TestServer::start(|req, _| {
+        let skip: u64 = req.param("$skip").unwrap().parse().unwrap();
+        page(req, 95, Some(95)).delayed(Duration::from_millis(200u64.saturating_sub(skip * 2)))
+    })
+    .await;
+    let listing = list_with(&server, 10, 3).await.unwrap();
+    assert_eq!(moids(&listing), (0..95).map(moid).collect::<Vec<_>>());
+    assert_eq!(listing.items[94].client_name.as_deref(), Some("c94"));
+    assert_eq!(
+        listing.stats,
+        terraform_provider_intersight::intersight::ListStats {
+            requests: 10,
+            pages: 10,
+            retries: 0,
+            rereads: 0
+        }
+    );
+    let max = server.stats.max_in_flight.load(Ordering::SeqCst);
+    assert!(max <= 3, "more than 3 requests in flight: {max}");
+    assert!(max >= 2, "pages were not fetched concurrently: {max}");
+    let requests = server.stats.requests();
+    let mut skips: Vec<u64> = requests
+        .iter()
+        .map(|r| r.param("$skip").unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(skips[0], 0, "the first request reads the count");
+    skips.sort();
+    assert_eq!(skips, (0..10).map(|i| i * 10).collect::<Vec<_>>());
+    for r in &requests {
+        assert_eq!(r.param("$top").as_deref(), Some("10"));
+        assert_eq!(r.param("$orderby").as_deref(), Some("Moid"));
+        assert_eq!(r.param("$inlinecount").as_deref(), Some("allpages"));
+        assert_eq!(r.param("$filter"), None);
+    }
+}
+
+#[tokio::test]
+async fn parallelism_one_is_sequential() {
+    let server =
+        TestServer::start(|req, _| page(req, 30, Some(30)).delayed(Duration::from_millis(20)))
+            .await;
+    let listing = list_with(&server, 10, 1).await.unwrap();
+    assert_eq!(listing.items.len(), 30);
+    assert_eq!(server.stats.max_in_flight.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn exact_multiple_of_the_page_size_needs_no_extra_request() {
+    let server = TestServer::start(|req, _| page(req, 20, Some(20))).await;
+    let listing = list_with(&server, 10, 4).await.unwrap();
+    assert_eq!(listing.items.len(), 20);
+    assert_eq!(listing.stats.requests, 2);
+}
+
+#[tokio::test]
+async fn empty_and_null_results() {
+    for body in [
+        r#"{"Count":0,"Results":null}"#,
+        r#"{"Count":0,"Results":[]}"#,
+        r#"{"Count":0}"#,
+        r#"{"Results":null}"#,
+    ] {
+        let server = TestServer::start(move |_, _| Response::json(200, body)).await;
+        let listing = list_with(&server, 10, 2).await.unwrap();
+        assert!(listing.items.is_empty(), "{body}");
+        assert_eq!(listing.stats.requests, 1, "{body}");
+    }
+}
+
+#[tokio::test]
+async fn filter_is_sent_rendered() {
+    let server = TestServer::start(|req, _| page(req, 1, Some(1))).await;
+    let client = server.client();
+    let q = ListQuery {
+        resource: "iam/OAuthTokens".into(),
+        filter: Some(Filter::and([
+            Filter::eq("User.Moid", Literal::string("u'1")).unwrap(),
+            Filter::any("Tags", Filter::eq("Key", Literal::string("k")).unwrap()).unwrap(),
+        ])),
+    };
+    client
+        .list::<IamOAuthToken>(&q, &Cancellation::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        server.stats.requests()[0].param("$filter").as_deref(),
+        Some("User.Moid eq 'u''1' and Tags/any(t:t/Key eq 'k')")
+    );
+    // An empty conjunction sends no $filter at all.
+    let q = ListQuery {
+        resource: "iam/OAuthTokens".into(),
+        filter: Some(Filter::and([])),
+    };
+    client
+        .list::<IamOAuthToken>(&q, &Cancellation::new())
+        .await
+        .unwrap();
+    assert_eq!(server.stats.requests()[1].param("$filter"), None);
+}
+
+#[tokio::test]
+async fn invalid_resource_is_rejected_before_any_request() {
+    let server = TestServer::start(|req, _| page(req, 1, Some(1))).await;
+    let q = ListQuery {
+        resource: "iam/OAuthTokens?$top=1".into(),
+        filter: None,
+    };
+    let err = server
+        .client()
+        .list::<IamOAuthToken>(&q, &Cancellation::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidQuery(_)), "{err:?}");
+    assert_eq!(server.stats.count(), 0);
+}
+
+#[tokio::test]
+async fn a_count_change_mid_read_triggers_a_reread() {
+    // During the first read an object is added after the first page was served.
+    let server = TestServer::start(|req, i| match i {
+        0 => page(req, 25, Some(25)),
+        1..=2 => page(req, 26, Some(26)),
+        _ => page(req, 26, Some(26)),
+    })
+    .await;
+    let listing = list_with(&server, 10, 1).await.unwrap();
+    assert_eq!(listing.items.len(), 26);
+    assert_eq!(listing.stats.rereads, 1);
+    assert_eq!(listing.stats.requests, 2 + 3);
+}
+
+#[tokio::test]
+async fn persistent_changes_end_in_an_error_not_a_partial_list() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    // Every first page says 25, every later page 26.
+    let server = TestServer::start(move |req, _| {
+        c.fetch_add(1, Ordering::SeqCst);
+        let first = req.param("$skip").as_deref() == Some("0");
+        page(req, 25, Some(if first { 25 } else { 26 }))
+    })
+    .await;
+    let err = list_with(&server, 10, 2).await.unwrap_err();
+    match &err {
+        Error::Inconsistent {
+            resource,
+            attempts,
+            detail,
+        } => {
+            assert_eq!(resource, "iam/OAuthTokens");
+            assert_eq!(*attempts, 3);
+            assert!(detail.contains("26") && detail.contains("25"), "{detail}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        err.to_string()
+            .contains("changed while it was being read (3 attempts)"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_short_page_that_is_not_the_last_is_inconsistent() {
+    // The middle page loses an object (deleted under us) while the count stays the same.
+    let server = TestServer::start(|req, _| {
+        let mut r = page(req, 30, Some(30));
+        if req.param("$skip").as_deref() == Some("10") {
+            let mut v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+            v["Results"].as_array_mut().unwrap().pop();
+            r.body = serde_json::to_vec(&v).unwrap();
+        }
+        r
+    })
+    .await;
+    let err = list_with(&server, 10, 2).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Inconsistent { detail, .. } if detail.contains("offset 10 has 9 objects where 10")),
+        "{err}"
+    );
+    assert_eq!(server.stats.count(), 9, "three full reads of three pages");
+}
+
+#[tokio::test]
+async fn a_duplicate_moid_is_inconsistent_and_a_clean_reread_recovers() {
+    // First read: page 2 repeats page 1's last object (an insert shifted the offsets).
+    let server = TestServer::start(|req, i| {
+        let skip: usize = req.param("$skip").unwrap().parse().unwrap();
+        if i < 2 && skip == 10 {
+            let results: Vec<serde_json::Value> = (9..19)
+                .map(|k| serde_json::json!({"Moid": moid(k)}))
+                .collect();
+            return Response::json(
+                200,
+                serde_json::to_vec(&serde_json::json!({"Count": 20, "Results": results})).unwrap(),
+            );
+        }
+        page(req, 20, Some(20))
+    })
+    .await;
+    let listing = list_with(&server, 10, 1).await.unwrap();
+    assert_eq!(listing.stats.rereads, 1);
+    assert_eq!(moids(&listing), (0..20).map(moid).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn without_an_inline_count_pages_are_read_until_a_short_one() {
+    let server = TestServer::start(|req, _| page(req, 25, None)).await;
+    let listing = list_with(&server, 10, 4).await.unwrap();
+    assert_eq!(moids(&listing), (0..25).map(moid).collect::<Vec<_>>());
+    assert_eq!(listing.stats.requests, 3);
+    // A server ignoring $skip repeats the same page: caught as duplicates, not an endless loop.
+    let server = TestServer::start(|_, _| {
+        let results: Vec<serde_json::Value> = (0..10)
+            .map(|k| serde_json::json!({"Moid": moid(k)}))
+            .collect();
+        Response::json(
+            200,
+            serde_json::to_vec(&serde_json::json!({"Results": results})).unwrap(),
+        )
+    })
+    .await;
+    let err = list_with(&server, 10, 4).await.unwrap_err();
+    assert!(matches!(err, Error::Inconsistent { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn an_error_on_a_later_page_fails_the_listing() {
+    let server = TestServer::start(|req, _| {
+        if req.param("$skip").as_deref() == Some("20") {
+            Response::json(403, r#"{"code":"UnauthorizedOperation"}"#)
+        } else {
+            page(req, 50, Some(50))
+        }
+    })
+    .await;
+    let err = list_with(&server, 10, 2).await.unwrap_err();
+    assert_eq!(err.status(), Some(403));
+}
+
+#[tokio::test]
+async fn settings_are_validated_at_construction() {
+    let server = TestServer::start(|req, _| page(req, 1, Some(1))).await;
+    for (page_size, parallelism, name) in [
+        (0u32, 1usize, "page_size"),
+        (1001, 1, "page_size"),
+        (10, 0, "parallelism"),
+    ] {
+        let mut config = server.config();
+        config.page_size = page_size;
+        config.parallelism = parallelism;
+        let err = Client::new(config).unwrap_err().to_string();
+        assert!(err.contains(name), "{err}");
+    }
+    let mut config = server.config();
+    config.key_id = "".into();
+    assert!(Client::new(config)
+        .unwrap_err()
+        .to_string()
+        .contains("key_id"));
+    let mut config = server.config();
+    config.request_timeout = Duration::ZERO;
+    assert!(Client::new(config)
+        .unwrap_err()
+        .to_string()
+        .contains("request_timeout"));
+    let mut config = server.config();
+    config.tls.ca_certificate =
+        Some("-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----".into());
+    assert!(Client::new(config)
+        .unwrap_err()
+        .to_string()
+        .contains("ca_certificate"));
+    let client = server.client();
+    let debug = format!("{client:?}");
+    assert!(
+        debug.contains("EcP256") && !debug.contains("BEGIN"),
+        "{debug}"
+    );
+}
+
+/// The provider calls `list` from gRPC handlers on a multi-threaded runtime.
+#[test]
+fn client_and_list_future_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    fn send<T: Send>(_: T) {}
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let _guard = rt.enter();
+    let config = terraform_provider_intersight::intersight::ClientConfig::new(
+        terraform_provider_intersight::intersight::Endpoint::parse("http://127.0.0.1:9").unwrap(),
+        KEY_ID.into(),
+        test_key(),
+    );
+    let client = Client::new(config).unwrap();
+    send_sync(&client);
+    let q = query();
+    let cancel = Cancellation::new();
+    send(client.list::<IamOAuthToken>(&q, &cancel));
+}
+
+/// Figures for a large listing (run with `--ignored --nocapture`; not a pass/fail benchmark).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn large_listing_figures() {
+    const N: usize = 20_000;
+    // Pre-render the pages so the server costs little.
+    let pages: Arc<Vec<Vec<u8>>> = Arc::new(
+        (0..N)
+            .step_by(1000)
+            .map(|start| {
+                let results: Vec<serde_json::Value> = (start..start + 1000)
+                    .map(|i| serde_json::json!({"ClassId":"iam.OAuthToken","ObjectType":"iam.OAuthToken","Moid": moid(i),
+                        "ClientName":"Intersight Web UI","CreateTime":"2024-05-01T10:20:30.123Z",
+                        "User":{"ClassId":"mo.MoRef","ObjectType":"iam.User","Moid":"5dee1d736972652d321d26c1","link":"https://www.intersight.com/api/v1/iam/Users/5dee1d736972652d321d26c1"},
+                        "Ancestors":[{"ClassId":"mo.MoRef","ObjectType":"iam.User","Moid":"5dee1d736972652d321d26c1","link":"https://www.intersight.com/api/v1/iam/Users/5dee1d736972652d321d26c1"}],
+                        "Owners":["5dee1d736972652d321d26b5"],"Tags":[],"DisplayNames":{"short":[moid(i)]}}))
+                    .collect();
+                serde_json::to_vec(&serde_json::json!({"Count": N, "Results": results})).unwrap()
+            })
+            .collect(),
+    );
+    let p = pages.clone();
+    let server = TestServer::start(move |req, _| {
+        let skip: usize = req.param("$skip").unwrap().parse().unwrap();
+        Response::json(200, p[skip / 1000].clone()).delayed(Duration::from_millis(50))
+    })
+    .await;
+    for parallelism in [1usize, 4, 8] {
+        let start = std::time::Instant::now();
+        let listing = list_with(&server, 1000, parallelism).await.unwrap();
+        eprintln!(
+            "{N} tokens, {} pages of {} KiB, 50 ms server latency, parallelism {parallelism}: {:?}",
+            listing.stats.pages,
+            pages[0].len() / 1024,
+            start.elapsed()
+        );
+        assert_eq!(listing.items.len(), N);
+    }
+}
+
+#[tokio::test]
+async fn a_server_page_limit_below_ours_is_followed() {
+    // The server caps $top at 7 whatever we ask.
+    let server = TestServer::start(|req, _| {
+        let mut r = req.clone();
+        let skip = req.param("$skip").unwrap();
+        r.target = format!("/x?%24top=7&%24skip={skip}");
+        page(&r, 30, Some(30))
+    })
+    .await;
+    let listing = list_with(&server, 10, 2).await.unwrap();
+    assert_eq!(moids(&listing), (0..30).map(moid).collect::<Vec<_>>());
+    assert_eq!(listing.stats.requests, 5);
+    assert_eq!(listing.stats.rereads, 0);
+}

@@ -1,0 +1,230 @@
+//! The client against the `intersight-sim` simulator (workspace member `sim/`): both key types
+//! over HTTPS with the simulator's CA, filters evaluated by its OData engine, and every fault it
+//! can inject. Ignored by default because it needs the simulator binary:
+//!
+//! ```text
+//! cargo build -p intersight-sim && cargo test --test client_sim -- --ignored
+//! ```
+//!
+//! The binary is `$INTERSIGHT_SIM_BIN`, else `intersight-sim` beside this test's target dir.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use terraform_provider_intersight::intersight::models::IamOAuthToken;
+use terraform_provider_intersight::intersight::{
+    Cancellation, Client, ClientConfig, Endpoint, Error, Filter, ListQuery, Listing, Literal,
+    SecretKey,
+};
+
+fn sim_binary() -> PathBuf {
+    if let Ok(path) = std::env::var("INTERSIGHT_SIM_BIN") {
+        return PathBuf::from(path);
+    }
+    // target/debug/deps/client_sim-<hash> → target/debug/intersight-sim
+    let exe = std::env::current_exe().unwrap();
+    let path = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("intersight-sim");
+    assert!(
+        path.exists(),
+        "{} not found: run `cargo build -p intersight-sim` first",
+        path.display()
+    );
+    path
+}
+
+struct Sim {
+    child: Child,
+    ready: serde_json::Value,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start(args: &[&str]) -> Sim {
+    let dir = tempfile::tempdir().unwrap();
+    let ready_file = dir.path().join("ready.json");
+    let state = dir.path().join("state");
+    let child = Command::new(sim_binary())
+        .args([
+            "--ready-file",
+            ready_file.to_str().unwrap(),
+            "--state-dir",
+            state.to_str().unwrap(),
+        ])
+        .args(["--stop-after", "120"])
+        .args(args)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Owned by `Sim` at once, so the process is killed and reaped on every path.
+    let mut sim = Sim {
+        child,
+        ready: serde_json::Value::Null,
+        _dir: dir,
+    };
+    for _ in 0..400 {
+        if let Ok(text) = std::fs::read_to_string(&ready_file) {
+            if text.ends_with('\n') {
+                sim.ready = serde_json::from_str(&text).unwrap();
+                return sim;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the simulator did not become ready");
+}
+
+impl Sim {
+    fn config(&self, kind: &str) -> ClientConfig {
+        let r = &self.ready;
+        let mut config = ClientConfig::new(
+            Endpoint::parse(r["endpoint"].as_str().unwrap()).unwrap(),
+            r[kind]["key_id"].as_str().unwrap().into(),
+            SecretKey::from_pem_or_path(r[kind]["key_path"].as_str().unwrap()).unwrap(),
+        );
+        config.tls.ca_certificate = r["ca_path"].as_str().map(str::to_string);
+        config
+    }
+}
+
+async fn list(client: &Client, filter: Option<Filter>) -> Result<Listing<IamOAuthToken>, Error> {
+    let q = ListQuery {
+        resource: "iam/OAuthTokens".into(),
+        filter,
+    };
+    client.list(&q, &Cancellation::new()).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore]
+async fn both_key_types_over_https_with_filters() {
+    let sim = start(&["--tokens", "2345"]).await;
+    for kind in ["rsa", "ec"] {
+        let mut config = sim.config(kind);
+        config.page_size = 100;
+        let client = Client::new(config).unwrap();
+        let all = list(&client, None).await.unwrap();
+        assert_eq!(all.items.len(), 2345, "{kind}");
+        assert_eq!(all.stats.requests, 24);
+        let moids: Vec<&str> = all
+            .items
+            .iter()
+            .map(|t| t.moid.as_deref().unwrap())
+            .collect();
+        assert!(
+            moids.windows(2).all(|w| w[0] < w[1]),
+            "ordered by Moid, unique"
+        );
+
+        let user = all.items[0].user.as_ref().unwrap().moid.clone().unwrap();
+        let by_user = list(
+            &client,
+            Some(Filter::eq("User.Moid", Literal::string(user.as_str())).unwrap()),
+        )
+        .await
+        .unwrap();
+        let expected = all
+            .items
+            .iter()
+            .filter(|t| t.user.as_ref().and_then(|u| u.moid.as_deref()) == Some(&*user))
+            .count();
+        assert_eq!(by_user.items.len(), expected);
+        assert!(expected > 0);
+
+        let hostile = Filter::and([
+            Filter::eq("User.Moid", Literal::string(user.as_str())).unwrap(),
+            Filter::eq("ClientName", Literal::string("x') or (1 eq 1")).unwrap(),
+        ]);
+        assert_eq!(list(&client, Some(hostile)).await.unwrap().items.len(), 0);
+
+        let tag = all
+            .items
+            .iter()
+            .find_map(|t| t.tags.as_ref().and_then(|t| t.first()).cloned())
+            .unwrap();
+        let by_tag = Filter::any(
+            "Tags",
+            Filter::and([
+                Filter::eq("Key", Literal::string(tag.key.as_deref().unwrap())).unwrap(),
+                Filter::eq("Value", Literal::string(tag.value.as_deref().unwrap())).unwrap(),
+            ]),
+        )
+        .unwrap();
+        let tagged = list(&client, Some(by_tag)).await.unwrap();
+        let expected = all
+            .items
+            .iter()
+            .filter(|t| {
+                t.tags
+                    .iter()
+                    .flat_map(|t| t.iter())
+                    .any(|x| x.key == tag.key && x.value == tag.value)
+            })
+            .count();
+        assert_eq!(tagged.items.len(), expected);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore]
+async fn every_injected_fault() {
+    async fn run(faults: &str) -> Result<Listing<IamOAuthToken>, Error> {
+        let sim = start(&["--tokens", "950", "--plain-http", "--faults", faults]).await;
+        let mut config = sim.config("ec");
+        config.page_size = 100;
+        config.request_timeout = Duration::from_secs(2);
+        config.backoff.max_retry_after = Duration::from_millis(1500);
+        list(&Client::new(config).unwrap(), None).await
+    }
+    for faults in [
+        r#"{"status_burst":{"count":2,"status":429,"retry_after":1}}"#,
+        r#"{"status_burst":{"count":2,"status":503,"retry_after":1,"retry_after_http_date":true}}"#,
+        r#"{"reset_before_headers":{"count":2,"after":3}}"#,
+        r#"{"reset_mid_body":{"count":2,"after":3}}"#,
+        r#"{"truncated_body":{"count":2,"after":3}}"#,
+    ] {
+        let l = run(faults).await.unwrap();
+        assert_eq!((l.items.len(), l.stats.retries), (950, 2), "{faults}");
+    }
+    let l = run(r#"{"slow":{"count":1,"after":2,"delay_ms":5000}}"#)
+        .await
+        .unwrap();
+    assert_eq!((l.items.len(), l.stats.retries), (950, 1));
+    let l = run(r#"{"mutate_between_pages":{"insert":3}}"#)
+        .await
+        .unwrap();
+    assert_eq!((l.items.len(), l.stats.rereads), (953, 1));
+    let l = run(r#"{"mutate_between_pages":{"delete":2}}"#)
+        .await
+        .unwrap();
+    assert_eq!((l.items.len(), l.stats.rereads), (948, 1));
+    for faults in [r#"{"duplicate_across_pages":true}"#, r#"{"count_delta":1}"#] {
+        let err = run(faults).await.unwrap_err();
+        assert!(
+            matches!(err, Error::Inconsistent { attempts: 3, .. }),
+            "{faults}: {err}"
+        );
+    }
+    assert!(matches!(
+        run(r#"{"invalid_json":{"count":1}}"#).await.unwrap_err(),
+        Error::Decode { .. }
+    ));
+    assert_eq!(
+        run(r#"{"status_burst":{"count":1,"status":400}}"#)
+            .await
+            .unwrap_err()
+            .status(),
+        Some(400)
+    );
+}

@@ -1,0 +1,107 @@
+//! HTTPS: a private CA given as `ca_certificate` (PEM text or path), rejection of an unknown
+//! issuer without retries, and `insecure`.
+
+mod client_common;
+
+use std::sync::Arc;
+
+use client_common::*;
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+use terraform_provider_intersight::intersight::models::IamOAuthToken;
+use terraform_provider_intersight::intersight::{
+    Cancellation, Client, ClientConfig, Endpoint, Error, ListQuery,
+};
+
+struct Pki {
+    ca_pem: String,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+fn pki() -> Pki {
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let server_key = KeyPair::generate().unwrap();
+    let server_cert = CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&server_key, &ca)
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![server_cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into()),
+        )
+        .unwrap();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Pki {
+        ca_pem: ca.pem(),
+        acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+    }
+}
+
+fn config(server: &TestServer) -> ClientConfig {
+    let mut c = server.config();
+    c.endpoint = Endpoint::parse(&format!("https://localhost:{}", server.addr.port())).unwrap();
+    c
+}
+
+async fn list(config: ClientConfig) -> Result<usize, Error> {
+    let q = ListQuery {
+        resource: "iam/OAuthTokens".into(),
+        filter: None,
+    };
+    let listing = Client::new(config)
+        .unwrap()
+        .list::<IamOAuthToken>(&q, &Cancellation::new())
+        .await?;
+    Ok(listing.items.len())
+}
+
+#[tokio::test]
+async fn private_ca_as_pem_text_or_path() {
+    let pki = pki();
+    let server = TestServer::start_tls(pki.acceptor.clone(), |req, _| page(req, 3, Some(3))).await;
+    let mut c = config(&server);
+    c.tls.ca_certificate = Some(pki.ca_pem.clone());
+    assert_eq!(list(c).await.unwrap(), 3);
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ca.pem");
+    std::fs::write(&path, &pki.ca_pem).unwrap();
+    let mut c = config(&server);
+    c.tls.ca_certificate = Some(path.to_str().unwrap().to_string());
+    assert_eq!(list(c).await.unwrap(), 3);
+}
+
+#[tokio::test]
+async fn unknown_issuer_fails_without_retries() {
+    let pki = pki();
+    let server = TestServer::start_tls(pki.acceptor.clone(), |req, _| page(req, 3, Some(3))).await;
+    let mut c = config(&server);
+    c.max_retries = 3;
+    let err = list(c).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+    assert!(msg.to_lowercase().contains("certificate"), "{msg}");
+    assert_eq!(
+        server
+            .stats
+            .connections
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "a certificate failure was retried"
+    );
+}
+
+#[tokio::test]
+async fn insecure_accepts_any_certificate() {
+    let pki = pki();
+    let server = TestServer::start_tls(pki.acceptor.clone(), |req, _| page(req, 2, Some(2))).await;
+    let mut c = config(&server);
+    c.tls.insecure = true;
+    assert_eq!(list(c).await.unwrap(), 2);
+}

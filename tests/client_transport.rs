@@ -1,0 +1,441 @@
+//! Transport behaviour against a canned HTTP server: signing on the wire, retries, Retry-After,
+//! no retry on other 4xx, timeouts, dropped and truncated responses, size caps, cancellation.
+
+mod client_common;
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use client_common::*;
+use terraform_provider_intersight::intersight::models::IamOAuthToken;
+use terraform_provider_intersight::intersight::{
+    Cancellation, Client, Error, Filter, ListQuery, Listing, Literal,
+};
+
+fn query() -> ListQuery {
+    ListQuery {
+        resource: "iam/OAuthTokens".into(),
+        filter: None,
+    }
+}
+
+async fn list(client: &Client) -> Result<Listing<IamOAuthToken>, Error> {
+    client.list(&query(), &Cancellation::new()).await
+}
+
+#[tokio::test]
+async fn requests_are_signed_over_the_exact_target_sent() {
+    use p256::ecdsa::signature::Verifier;
+    use p256::pkcs8::DecodePrivateKey;
+    let server = TestServer::start(|req, _| page(req, 3, Some(3))).await;
+    let client = server.client();
+    let q = ListQuery {
+        resource: "iam/OAuthTokens".into(),
+        filter: Some(Filter::and([
+            Filter::eq("ClientName", Literal::string("O'Brien ü & ?x=1")).unwrap(),
+            Filter::raw("A eq 1 or B eq 2").unwrap(),
+        ])),
+    };
+    let listing = client
+        .list::<IamOAuthToken>(&q, &Cancellation::new())
+        .await
+        .unwrap();
+    assert_eq!(listing.items.len(), 3);
+    let req = &server.stats.requests()[0];
+    assert_eq!(req.method, "GET");
+    assert_eq!(
+        req.params(),
+        vec![
+            (
+                "$filter".into(),
+                "ClientName eq 'O''Brien ü & ?x=1' and (A eq 1 or B eq 2)".into()
+            ),
+            ("$inlinecount".into(), "allpages".into()),
+            ("$orderby".into(), "Moid".into()),
+            ("$top".into(), "1000".into()),
+            ("$skip".into(), "0".into()),
+        ]
+    );
+    assert_eq!(req.header("host"), Some(server.addr.to_string().as_str()));
+    assert_eq!(req.header("content-type"), Some("application/json"));
+    assert_eq!(req.header("accept"), Some("application/json"));
+    assert_eq!(
+        req.header("digest"),
+        Some("SHA-256=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=")
+    );
+    assert_eq!(
+        req.header("user-agent").unwrap(),
+        format!(
+            "terraform-provider-intersight/{}",
+            terraform_provider_intersight::VERSION
+        )
+    );
+    // Verify the signature as a server would: from the raw target and the received headers.
+    let auth = req.header("authorization").unwrap();
+    let field = |name: &str| {
+        let start = auth.find(&format!("{name}=")).unwrap() + name.len() + 1;
+        let rest = &auth[start..];
+        let value = if let Some(stripped) = rest.strip_prefix('"') {
+            &stripped[..stripped.find('"').unwrap()]
+        } else {
+            &rest[..rest.find(',').unwrap_or(rest.len())]
+        };
+        value.to_string()
+    };
+    assert!(auth.starts_with("Signature "));
+    assert_eq!(field("keyId"), KEY_ID);
+    assert_eq!(field("algorithm"), "hs2019");
+    assert_eq!(
+        field("headers"),
+        "(request-target) (created) (expires) host date digest content-type"
+    );
+    let created: u64 = field("created").parse().unwrap();
+    assert_eq!(field("expires"), format!("{}.000", created + 600));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(created <= now && now - created < 60);
+    let signed = format!(
+        "(request-target): get {}\n(created): {created}\n(expires): {}\nhost: {}\ndate: {}\ndigest: {}\ncontent-type: {}",
+        req.target,
+        field("expires"),
+        req.header("host").unwrap(),
+        req.header("date").unwrap(),
+        req.header("digest").unwrap(),
+        req.header("content-type").unwrap(),
+    );
+    let pem = std::fs::read_to_string(TEST_KEY_FILE).unwrap();
+    let verifying = *p256::ecdsa::SigningKey::from_pkcs8_pem(&pem)
+        .unwrap()
+        .verifying_key();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(field("signature"))
+        .unwrap();
+    let sig = p256::ecdsa::DerSignature::try_from(der.as_slice()).unwrap();
+    verifying.verify(signed.as_bytes(), &sig).unwrap();
+}
+
+#[tokio::test]
+async fn retries_429_honouring_retry_after() {
+    let server = TestServer::start(|req, i| match i {
+        0 => Response::json(429, "{}").with_header("Retry-After", "1"),
+        _ => page(req, 2, Some(2)),
+    })
+    .await;
+    let mut config = server.config();
+    config.backoff.max_retry_after = Duration::from_millis(300);
+    let client = Client::new(config).unwrap();
+    let start = Instant::now();
+    let listing: Listing<IamOAuthToken> = list(&client).await.unwrap();
+    let elapsed = start.elapsed();
+    assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
+    assert!(
+        elapsed < Duration::from_millis(1000),
+        "Retry-After cap ignored: {elapsed:?}"
+    );
+    assert_eq!(listing.items.len(), 2);
+    assert_eq!(
+        (
+            listing.stats.requests,
+            listing.stats.retries,
+            listing.stats.pages
+        ),
+        (2, 1, 1)
+    );
+}
+
+#[tokio::test]
+async fn retries_429_without_retry_after_using_backoff() {
+    let server = TestServer::start(|req, i| match i {
+        0 | 1 => Response::json(429, r#"{"code":"TooManyRequests"}"#),
+        _ => page(req, 1, Some(1)),
+    })
+    .await;
+    let start = Instant::now();
+    let listing = list(&server.client()).await.unwrap();
+    assert!(start.elapsed() < Duration::from_millis(500));
+    assert_eq!((listing.stats.requests, listing.stats.retries), (3, 2));
+}
+
+#[tokio::test]
+async fn retries_a_burst_of_503_502_504_then_succeeds() {
+    let server = TestServer::start(|req, i| match i {
+        0 => Response::json(503, "{}"),
+        1 => Response::json(502, "<html>bad gateway</html>"),
+        2 => Response::json(504, ""),
+        _ => page(req, 5, Some(5)),
+    })
+    .await;
+    let listing = list(&server.client()).await.unwrap();
+    assert_eq!(listing.items.len(), 5);
+    assert_eq!((listing.stats.requests, listing.stats.retries), (4, 3));
+}
+
+#[tokio::test]
+async fn gives_up_after_max_retries_with_the_last_error() {
+    let server = TestServer::start(|_, _| {
+        Response::json(503, r#"{"code":"ServiceUnavailable","message":"down"}"#)
+            .with_header("x-starship-traceid", "trace-503")
+    })
+    .await;
+    let mut config = server.config();
+    config.max_retries = 2;
+    let err = list(&Client::new(config).unwrap()).await.unwrap_err();
+    assert_eq!(server.stats.count(), 3);
+    match &err {
+        Error::Api {
+            status,
+            code,
+            message,
+            trace_id,
+            method,
+            path,
+        } => {
+            assert_eq!(*status, 503);
+            assert_eq!(code.as_deref(), Some("ServiceUnavailable"));
+            assert_eq!(message.as_deref(), Some("down"));
+            assert_eq!(trace_id.as_deref(), Some("trace-503"));
+            assert_eq!(method, "GET");
+            assert!(path.starts_with("/api/v1/iam/OAuthTokens?"), "{path}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        err.to_string()
+            .contains("HTTP 503 ServiceUnavailable: down (trace id trace-503)"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn no_retry_on_other_client_errors_or_500() {
+    for status in [400u16, 401, 403, 404, 500] {
+        let server = TestServer::start(move |_, _| {
+            Response::json(
+                status,
+                r#"{"code":"InvalidRequest","message":"bad $filter","messageId":"x","traceId":"body-trace"}"#,
+            )
+            .with_header("x-starship-traceid", "header-trace")
+        })
+        .await;
+        let err = list(&server.client()).await.unwrap_err();
+        assert_eq!(server.stats.count(), 1, "status {status} was retried");
+        assert_eq!(err.status(), Some(status));
+        match err {
+            // The body's traceId wins over the header's.
+            Error::Api { trace_id, code, .. } => {
+                assert_eq!(trace_id.as_deref(), Some("body-trace"));
+                assert_eq!(code.as_deref(), Some("InvalidRequest"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn dropped_connections_and_truncated_bodies_are_retried() {
+    let server = TestServer::start(|req, i| match i {
+        0 => Response::json(200, "").action(Action::Close),
+        1 => page(req, 4, Some(4)).action(Action::Truncate),
+        _ => page(req, 4, Some(4)),
+    })
+    .await;
+    let listing = list(&server.client()).await.unwrap();
+    assert_eq!(listing.items.len(), 4);
+    assert_eq!((listing.stats.requests, listing.stats.retries), (3, 2));
+}
+
+#[tokio::test]
+async fn connection_failures_are_retried_then_reported() {
+    // A port nobody listens on.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let server = TestServer::start(|_, _| Response::json(200, "{}")).await;
+    let mut config = server.config();
+    config.endpoint =
+        terraform_provider_intersight::intersight::Endpoint::parse(&format!("http://{addr}"))
+            .unwrap();
+    config.max_retries = 2;
+    let err = list(&Client::new(config).unwrap()).await.unwrap_err();
+    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&format!("cannot connect to http://{addr}")),
+        "{msg}"
+    );
+    assert!(msg.contains("refused"), "{msg}");
+    assert_eq!(msg.matches("127.0.0.1").count(), 1, "URL repeated: {msg}");
+}
+
+#[tokio::test]
+async fn slow_responses_time_out_and_are_retried() {
+    let server = TestServer::start(|req, i| match i {
+        0 => page(req, 1, Some(1)).delayed(Duration::from_secs(5)),
+        _ => page(req, 1, Some(1)),
+    })
+    .await;
+    let mut config = server.config();
+    config.request_timeout = Duration::from_millis(200);
+    let listing = list(&Client::new(config).unwrap()).await.unwrap();
+    assert_eq!((listing.stats.requests, listing.stats.retries), (2, 1));
+
+    let server =
+        TestServer::start(|req, _| page(req, 1, Some(1)).delayed(Duration::from_secs(5))).await;
+    let mut config = server.config();
+    config.request_timeout = Duration::from_millis(100);
+    config.max_retries = 1;
+    let start = Instant::now();
+    let err = list(&Client::new(config).unwrap()).await.unwrap_err();
+    assert!(
+        matches!(err, Error::Timeout { timeout, .. } if timeout == Duration::from_millis(100)),
+        "{err:?}"
+    );
+    assert!(start.elapsed() < Duration::from_secs(2));
+    assert_eq!(server.stats.count(), 2);
+}
+
+#[tokio::test]
+async fn oversized_and_undecodable_bodies_fail_cleanly() {
+    let server = TestServer::start(|req, _| page(req, 50, Some(50))).await;
+    let mut config = server.config();
+    config.max_page_bytes = 1000;
+    let err = list(&Client::new(config).unwrap()).await.unwrap_err();
+    assert!(
+        matches!(err, Error::BodyTooLarge { limit: 1000, .. }),
+        "{err:?}"
+    );
+    assert_eq!(server.stats.count(), 1);
+
+    // Without a Content-Length the cap applies while streaming.
+    let server = TestServer::start(|req, _| page(req, 50, Some(50)).action(Action::Unframed)).await;
+    let mut config = server.config();
+    config.max_page_bytes = 1000;
+    let err = list(&Client::new(config).unwrap()).await.unwrap_err();
+    assert!(
+        matches!(err, Error::BodyTooLarge { limit: 1000, .. }),
+        "{err:?}"
+    );
+    let mut config = server.config();
+    config.max_page_bytes = 100_000;
+    assert_eq!(
+        list(&Client::new(config).unwrap())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        50
+    );
+
+    let server =
+        TestServer::start(|_, _| Response::json(200, "{\"Count\": 1, \"Results\": x}")).await;
+    let err = list(&server.client()).await.unwrap_err();
+    assert!(matches!(err, Error::Decode { .. }), "{err:?}");
+    assert_eq!(server.stats.count(), 1, "malformed JSON is not retried");
+
+    // A body cut short with a matching Content-Length: retried, then reported.
+    let server = TestServer::start(|req, i| {
+        let mut r = page(req, 5, Some(5));
+        if i < 2 {
+            r.body.truncate(r.body.len() / 2);
+        }
+        r
+    })
+    .await;
+    let listing = list(&server.client()).await.unwrap();
+    assert_eq!((listing.items.len(), listing.stats.retries), (5, 2));
+    let server =
+        TestServer::start(|_, _| Response::json(200, "{\"Count\": 1, \"Results\": [")).await;
+    let mut config = server.config();
+    config.max_retries = 1;
+    let err = list(&Client::new(config).unwrap()).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Decode { detail, .. } if detail.contains("ends early")),
+        "{err:?}"
+    );
+    assert_eq!(server.stats.count(), 2);
+}
+
+#[tokio::test]
+async fn cancellation_stops_in_flight_requests_at_once() {
+    let server = TestServer::start(|req, i| match i {
+        0 => page(req, 10, Some(10)),
+        _ => page(req, 10, Some(10)).delayed(Duration::from_secs(30)),
+    })
+    .await;
+    let mut config = server.config();
+    config.page_size = 2;
+    config.parallelism = 3;
+    let client = Client::new(config).unwrap();
+    let cancel = Cancellation::new();
+    let trigger = cancel.clone();
+    let stats = server.stats.clone();
+    tokio::spawn(async move {
+        // Cancel once three page requests are in flight.
+        while stats.in_flight.load(Ordering::SeqCst) < 3 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        trigger.cancel();
+    });
+    let start = Instant::now();
+    let err = client
+        .list::<IamOAuthToken>(&query(), &cancel)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Cancelled), "{err:?}");
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(server.stats.count(), 4);
+    // The server sees the connections close: nothing stays in flight for long.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+}
+
+#[tokio::test]
+async fn cancellation_interrupts_a_backoff_wait_and_precedes_any_request() {
+    let server =
+        TestServer::start(|_, _| Response::json(429, "{}").with_header("Retry-After", "60")).await;
+    let mut config = server.config();
+    config.backoff.max_retry_after = Duration::from_secs(60);
+    let client = Client::new(config).unwrap();
+    let cancel = Cancellation::new();
+    let trigger = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        trigger.cancel();
+    });
+    let start = Instant::now();
+    let err = client
+        .list::<IamOAuthToken>(&query(), &cancel)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Cancelled));
+    assert!(start.elapsed() < Duration::from_secs(2));
+    assert_eq!(server.stats.count(), 1);
+
+    let err = client
+        .list::<IamOAuthToken>(&query(), &cancel)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Cancelled));
+    assert_eq!(
+        server.stats.count(),
+        1,
+        "a cancelled token still sent a request"
+    );
+}
+
+#[tokio::test]
+async fn sequential_pages_reuse_one_connection() {
+    let server = TestServer::start(|req, _| page(req, 10, Some(10))).await;
+    let mut config = server.config();
+    config.page_size = 2;
+    config.parallelism = 1;
+    let listing = list(&Client::new(config).unwrap()).await.unwrap();
+    assert_eq!(listing.stats.requests, 5);
+    assert_eq!(server.stats.connections.load(Ordering::SeqCst), 1);
+}

@@ -1,0 +1,177 @@
+//! The tfplugin5 and tfplugin6 services of the real binary, over AutoMTLS like Terraform.
+
+mod plugin_common;
+
+use plugin_common::{ClientCert, Plugin};
+use terraform_provider_intersight::protocol::{tfplugin5 as pb5, tfplugin6 as pb6};
+use tonic::transport::Channel;
+
+const DATA_SOURCE: &str = "intersight_iam_o_auth_token";
+
+async fn launch(version: &str) -> (Plugin, Channel) {
+    let client = ClientCert::terraform_like();
+    let p = Plugin::launch(&[
+        ("PLUGIN_CLIENT_CERT", &client.pem),
+        ("INTERSIGHT_PLUGIN_PROTOCOL", version),
+    ]);
+    let channel = p.tls_channel(&client).await.unwrap();
+    (p, channel)
+}
+
+#[tokio::test]
+async fn v6_schema_metadata_and_capabilities() {
+    let (_p, channel) = launch("6").await;
+    let mut client = pb6::provider_client::ProviderClient::new(channel);
+    let schema = client
+        .get_provider_schema(pb6::get_provider_schema::Request {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(schema.data_source_schemas.contains_key(DATA_SOURCE));
+    assert!(schema.resource_schemas.is_empty());
+    assert!(schema.provider.is_some());
+    let caps = schema.server_capabilities.unwrap();
+    assert!(!caps.plan_destroy);
+    assert!(!caps.get_provider_schema_optional);
+
+    let metadata = client
+        .get_metadata(pb6::get_metadata::Request {})
+        .await
+        .unwrap()
+        .into_inner();
+    let names: Vec<_> = metadata
+        .data_sources
+        .iter()
+        .map(|d| d.type_name.as_str())
+        .collect();
+    assert_eq!(names, [DATA_SOURCE]);
+}
+
+#[tokio::test]
+async fn v5_schema_metadata_and_capabilities() {
+    let (_p, channel) = launch("5").await;
+    let mut client = pb5::provider_client::ProviderClient::new(channel);
+    let schema = client
+        .get_schema(pb5::get_provider_schema::Request {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(schema.data_source_schemas.contains_key(DATA_SOURCE));
+    assert!(schema.server_capabilities.is_some());
+
+    let metadata = client
+        .get_metadata(pb5::get_metadata::Request {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(metadata.data_sources.len(), 1);
+    assert_eq!(metadata.data_sources[0].type_name, DATA_SOURCE);
+}
+
+#[tokio::test]
+async fn v5_prepare_provider_config_returns_the_config_as_given() {
+    let (_p, channel) = launch("5").await;
+    let mut client = pb5::provider_client::ProviderClient::new(channel);
+    // An empty msgpack map: whatever the codec makes of it, the config comes back unchanged.
+    let config = pb5::DynamicValue {
+        msgpack: vec![0x80],
+        json: Vec::new(),
+    };
+    let response = client
+        .prepare_provider_config(pb5::prepare_provider_config::Request {
+            config: Some(config.clone()),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(response.prepared_config, Some(config));
+}
+
+#[tokio::test]
+async fn undecodable_config_is_an_error_diagnostic_in_both_versions() {
+    let garbage = vec![0xc1];
+    let (_p6, channel) = launch("6").await;
+    let mut v6 = pb6::provider_client::ProviderClient::new(channel);
+    let read = v6
+        .read_data_source(pb6::read_data_source::Request {
+            type_name: DATA_SOURCE.to_string(),
+            config: Some(pb6::DynamicValue {
+                msgpack: garbage.clone(),
+                json: Vec::new(),
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(read.state.is_none());
+    assert_eq!(read.diagnostics.len(), 1);
+    assert_eq!(
+        read.diagnostics[0].severity,
+        pb6::diagnostic::Severity::Error as i32
+    );
+
+    let (_p5, channel) = launch("5").await;
+    let mut v5 = pb5::provider_client::ProviderClient::new(channel);
+    let validate = v5
+        .validate_data_source_config(pb5::validate_data_source_config::Request {
+            type_name: DATA_SOURCE.to_string(),
+            config: Some(pb5::DynamicValue {
+                msgpack: Vec::new(),
+                json: b"{}".to_vec(),
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(validate.diagnostics.len(), 1);
+    assert_eq!(
+        validate.diagnostics[0].severity,
+        pb5::diagnostic::Severity::Error as i32
+    );
+}
+
+#[tokio::test]
+async fn unconditional_rpcs_succeed_and_the_rest_are_unimplemented() {
+    let (_p, channel) = launch("6").await;
+    let mut client = pb6::provider_client::ProviderClient::new(channel);
+    let functions = client
+        .get_functions(pb6::get_functions::Request {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(functions.functions.is_empty() && functions.diagnostics.is_empty());
+    let identities = client
+        .get_resource_identity_schemas(pb6::get_resource_identity_schemas::Request {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(identities.identity_schemas.is_empty());
+    client
+        .validate_list_resource_config(pb6::validate_list_resource_config::Request::default())
+        .await
+        .unwrap();
+    let stop = client
+        .stop_provider(pb6::stop_provider::Request {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stop.error, "");
+
+    let status = client
+        .plan_resource_change(pb6::plan_resource_change::Request::default())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unimplemented);
+}
+
+#[tokio::test]
+async fn the_other_protocol_version_is_not_served() {
+    let (_p, channel) = launch("5").await;
+    let mut v6 = pb6::provider_client::ProviderClient::new(channel);
+    let status = v6
+        .get_provider_schema(pb6::get_provider_schema::Request {})
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unimplemented);
+}

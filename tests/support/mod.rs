@@ -1,0 +1,195 @@
+//! Shared test support: starting the simulator (`intersight-sim`) and building provider
+//! configurations. Each test binary includes this with `mod support;`.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+
+use terraform_provider_intersight::cty::Value;
+use terraform_provider_intersight::provider::schema::Block;
+
+/// A running simulator, killed on drop.
+pub struct Sim {
+    child: Child,
+    pub ready: serde_json::Value,
+    pub endpoint: String,
+    pub state_dir: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+static BUILD: Mutex<bool> = Mutex::new(false);
+
+/// The simulator binary next to this test binary's target dir, built on first use if missing.
+pub fn sim_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> → target/<profile>/intersight-sim
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target profile dir");
+    let bin = profile_dir.join("intersight-sim");
+    let mut built = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    if !*built {
+        let status = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "-q",
+                "-p",
+                "intersight-sim",
+                "--bin",
+                "intersight-sim",
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("run cargo build for intersight-sim");
+        assert!(status.success(), "building intersight-sim failed");
+        *built = true;
+    }
+    bin
+}
+
+impl Sim {
+    /// Starts the simulator with `args` (e.g. `["--tokens", "50", "--plain-http"]`).
+    pub fn start(args: &[&str]) -> Sim {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let state_dir = dir.path().join("state");
+        let mut child = Command::new(sim_binary())
+            .args(args)
+            .arg("--state-dir")
+            .arg(&state_dir)
+            .args(["--json-ready", "--stop-after", "600"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start intersight-sim");
+        let stdout = child.stdout.take().expect("sim stdout");
+        let mut reader = BufReader::new(stdout);
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("read sim ready line");
+        // Keep draining stdout so the simulator never blocks or fails writing to it.
+        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+        let ready: serde_json::Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("sim ready line {line:?} is not JSON: {e}"));
+        let endpoint = ready["endpoint"].as_str().expect("endpoint").to_string();
+        Sim {
+            child,
+            ready,
+            endpoint,
+            state_dir,
+            _dir: dir,
+        }
+    }
+
+    pub fn key_id(&self, kind: &str) -> String {
+        self.ready[kind]["key_id"]
+            .as_str()
+            .expect("key id")
+            .to_string()
+    }
+
+    pub fn key_path(&self, kind: &str) -> String {
+        self.ready[kind]["key_path"]
+            .as_str()
+            .expect("key path")
+            .to_string()
+    }
+
+    pub fn ca_path(&self) -> Option<String> {
+        self.ready["ca_path"].as_str().map(str::to_string)
+    }
+
+    fn control_url(&self, path: &str) -> String {
+        format!("{}/_sim/{path}", self.endpoint)
+    }
+
+    /// The simulator's control endpoints are unsigned; its certificate is self-signed.
+    fn control_client() -> reqwest::Client {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        reqwest::Client::builder()
+            .tls_danger_accept_invalid_certs(true)
+            .no_proxy()
+            .build()
+            .expect("control client")
+    }
+
+    /// `GET /_sim/dataset`: every object the simulator holds.
+    pub async fn dataset(&self) -> Vec<serde_json::Value> {
+        let body = Self::control_client()
+            .get(self.control_url("dataset"))
+            .send()
+            .await
+            .expect("GET /_sim/dataset")
+            .text()
+            .await
+            .expect("dataset body");
+        serde_json::from_str(&body).expect("dataset JSON")
+    }
+
+    /// `GET /_sim/stats`.
+    pub async fn stats(&self) -> serde_json::Value {
+        let body = Self::control_client()
+            .get(self.control_url("stats"))
+            .send()
+            .await
+            .expect("GET /_sim/stats")
+            .text()
+            .await
+            .expect("stats body");
+        serde_json::from_str(&body).expect("stats JSON")
+    }
+
+    /// `PUT /_sim/faults` with `faults`.
+    pub async fn set_faults(&self, faults: serde_json::Value) {
+        let response = Self::control_client()
+            .put(self.control_url("faults"))
+            .body(faults.to_string())
+            .send()
+            .await
+            .expect("PUT /_sim/faults");
+        assert!(
+            response.status().is_success(),
+            "PUT /_sim/faults: {}",
+            response.status()
+        );
+    }
+
+    /// `POST /_sim/reset`: stats and faults back to their start.
+    pub async fn reset(&self) {
+        Self::control_client()
+            .post(self.control_url("reset"))
+            .send()
+            .await
+            .expect("POST /_sim/reset");
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An object value of `block`'s type with every attribute null and every nested block empty:
+/// what Terraform sends for an empty block. Tests then set what they need.
+pub fn empty_config(block: &Block) -> Value {
+    let mut attrs = BTreeMap::new();
+    for a in &block.attributes {
+        attrs.insert(a.name.clone(), Value::Null);
+    }
+    for b in &block.block_types {
+        attrs.insert(b.type_name.clone(), Value::List(Vec::new()));
+    }
+    Value::Object(attrs)
+}
+
+/// Sets `name` on an object value.
+pub fn with(mut value: Value, name: &str, v: Value) -> Value {
+    if let Value::Object(m) = &mut value {
+        m.insert(name.to_string(), v);
+    }
+    value
+}
