@@ -22,7 +22,10 @@ pub struct Sim {
 
 static BUILD: Mutex<bool> = Mutex::new(false);
 
-/// The simulator binary next to this test binary's target dir, built on first use if missing.
+/// The simulator binary next to this test binary's target dir, built (or found up to date) on
+/// first use. It is built with the same package and target selection as `scripts/test`'s build
+/// step, so cargo's feature unification matches and no second copy of the dependency tree is
+/// compiled (that copy once filled a CI machine's disk).
 pub fn sim_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     // target/<profile>/deps/<test> → target/<profile>/intersight-sim
@@ -34,14 +37,7 @@ pub fn sim_binary() -> PathBuf {
     let mut built = BUILD.lock().unwrap_or_else(|e| e.into_inner());
     if !*built {
         let status = Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "-q",
-                "-p",
-                "intersight-sim",
-                "--bin",
-                "intersight-sim",
-            ])
+            .args(["build", "-q", "--workspace", "--all-targets"])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
             .expect("run cargo build for intersight-sim");
