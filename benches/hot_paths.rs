@@ -1,6 +1,8 @@
 //! Micro benchmarks of the read's hot paths, with byte throughput:
-//! page JSON → `RawObject`s, → JSON maps + cty values (flatten), the whole page → msgpack
-//! `results`, msgpack of a 10,000-object state, filter build + render, and request signing.
+//! a 1,000-object page of JSON → flattened `results` elements (Terraform's msgpack, as a read
+//! decodes pages), the same through the reference (JSON tree → cty values → msgpack), the whole
+//! page → msgpack `results`, msgpack of a 10,000-object state, filter build + render, and
+//! request signing.
 //!
 //! Data: realistic tokens dumped by the simulator (`intersight-sim --dump`), which also
 //! writes the RSA and EC keys used for the signing benchmarks. The simulator binary is taken
@@ -18,19 +20,21 @@ use serde::Deserialize;
 use terraform_provider_intersight::cty::{msgpack, Type, Value};
 use terraform_provider_intersight::intersight::filter::Literal;
 use terraform_provider_intersight::intersight::keys::SecretKey;
+use terraform_provider_intersight::intersight::models::Interner;
+use terraform_provider_intersight::intersight::paging::PageDecoder;
 use terraform_provider_intersight::intersight::signing::{sign, RequestToSign};
 use terraform_provider_intersight::intersight::Filter;
-use terraform_provider_intersight::provider::list_read::RawObject;
+use terraform_provider_intersight::provider::list_read::ResultsDecoder;
 use terraform_provider_intersight::provider::{flatten, Provider};
 
 const PAGE_OBJECTS: usize = 1000;
 const STATE_OBJECTS: usize = 10_000;
 
-/// What the client decodes a page into (the client's own `Page` is private).
+/// A page as plain JSON texts (for the reference path).
 #[derive(Deserialize)]
 struct Page {
     #[serde(rename = "Results")]
-    results: Vec<RawObject>,
+    results: Vec<Box<serde_json::value::RawValue>>,
 }
 
 struct Fixture {
@@ -107,8 +111,23 @@ fn parse(json: &str) -> serde_json::Map<String, serde_json::Value> {
     serde_json::from_str(json).unwrap()
 }
 
-/// As `list_read::read` does it: each raw object → JSON map → cty value.
-fn flatten_all<'a>(
+/// The read's path: a whole page decoded straight into encoded `results` elements.
+fn decode_page(decoder: &ResultsDecoder, page: &str) -> Vec<Value> {
+    let page = decoder
+        .decode_page(page.as_bytes(), &Interner::new())
+        .unwrap();
+    let results: Vec<Value> = page
+        .results
+        .unwrap()
+        .into_iter()
+        .map(|o| Value::Encoded(o.msgpack))
+        .collect();
+    assert_eq!(results.len(), PAGE_OBJECTS);
+    results
+}
+
+/// The reference: each object → JSON map → cty value.
+fn reference_flatten<'a>(
     element: &BTreeMap<String, Type>,
     objects: impl Iterator<Item = &'a str>,
 ) -> Vec<Value> {
@@ -122,38 +141,34 @@ fn benches(c: &mut Criterion) {
     let (element, state_ty) = types();
     let page_bytes = fx.page_json.len() as u64;
     let results_ty = Type::List(Box::new(Type::Object(element.clone())));
+    let plan = flatten::Plan::new(&element);
+    let decoder = ResultsDecoder {
+        plan: &plan,
+        object_type: "iam.OAuthToken",
+    };
 
     let mut g = c.benchmark_group("page_1000");
     g.sample_size(10)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
         .throughput(Throughput::Bytes(page_bytes));
-    g.bench_function("decode_raw_objects", |b| {
-        b.iter(|| {
-            let page: Page = serde_json::from_str(&fx.page_json).unwrap();
-            assert_eq!(page.results.len(), PAGE_OBJECTS);
-            page
-        })
-    });
-    let page: Page = serde_json::from_str(&fx.page_json).unwrap();
-    g.bench_function("parse_and_flatten", |b| {
-        b.iter(|| flatten_all(&element, page.results.iter().map(RawObject::json)))
-    });
-    let maps: Vec<_> = page.results.iter().map(|r| parse(r.json())).collect();
-    g.bench_function("flatten_only", |b| {
-        b.iter(|| {
-            maps.iter()
-                .map(|m| flatten::object(&element, m))
-                .collect::<Vec<_>>()
-        })
+    g.bench_function("decode_and_flatten", |b| {
+        b.iter(|| decode_page(&decoder, &fx.page_json))
     });
     // The whole per-page path the provider runs: page bytes → msgpack `results`.
     g.bench_function("json_page_to_msgpack_results", |b| {
         b.iter(|| {
+            let results = Value::List(decode_page(&decoder, &fx.page_json));
+            msgpack::encode(&results, &results_ty).unwrap()
+        })
+    });
+    // The same through the reference implementation, for the ratio.
+    g.bench_function("reference_json_page_to_msgpack_results", |b| {
+        b.iter(|| {
             let page: Page = serde_json::from_str(&fx.page_json).unwrap();
-            let results = Value::List(flatten_all(
+            let results = Value::List(reference_flatten(
                 &element,
-                page.results.iter().map(RawObject::json),
+                page.results.iter().map(|r| r.get()),
             ));
             msgpack::encode(&results, &results_ty).unwrap()
         })
@@ -161,7 +176,11 @@ fn benches(c: &mut Criterion) {
     g.finish();
 
     // The state Terraform receives for 10,000 objects.
-    let results = flatten_all(&element, fx.objects.iter().map(String::as_str));
+    let results: Vec<Value> = fx
+        .objects
+        .iter()
+        .map(|o| Value::Encoded(flatten::flatten_object(&plan, o).unwrap().msgpack))
+        .collect();
     let state = state_value(&state_ty, results);
     let encoded_len = msgpack::encode(&state, &state_ty).unwrap().len() as u64;
     let mut g = c.benchmark_group("state_10000");
@@ -173,7 +192,6 @@ fn benches(c: &mut Criterion) {
         b.iter(|| msgpack::encode(&state, &state_ty).unwrap())
     });
     g.finish();
-
     let mut g = c.benchmark_group("filter");
     g.sample_size(10).measurement_time(Duration::from_secs(1));
     g.bench_function("build_and_render", |b| {

@@ -58,6 +58,13 @@ async fn read(provider: &Provider, config: Value) -> Result<Vec<Value>, String> 
     }
     let state = response.state.expect("state");
     assert!(state.is_wholly_known());
+    // Results travel pre-encoded; decode them to look inside.
+    let ty = Provider::new()
+        .data_source_schema(DS)
+        .expect("schema")
+        .block
+        .value_type();
+    let state = state.expanded(&ty).expect("results decode as their type");
     Ok(state
         .get_attr("results")
         .and_then(Value::as_elements)

@@ -555,10 +555,13 @@ pub fn arbitrary_config(u: &mut Unstructured) -> ArbResult<Value> {
 // ---------------------------------------------------------------------------------------
 // page_decode
 
-use terraform_provider_intersight::intersight::paging::Page;
-use terraform_provider_intersight::intersight::HasMoid;
-use terraform_provider_intersight::provider::list_read::{flatten_raw, RawObject};
+use terraform_provider_intersight::intersight::models::Interner;
+use terraform_provider_intersight::intersight::paging::PageDecoder;
+use terraform_provider_intersight::provider::flatten;
+use terraform_provider_intersight::provider::list_read::ResultsDecoder;
 use terraform_provider_intersight::provider::naming::property_name;
+
+const OBJECT_TYPE: &str = "iam.OAuthToken";
 
 /// `page_decode`: the first byte's low bit picks raw bytes or a generated page of JSON
 /// shaped (mostly) like the API's; see [`check_page`].
@@ -573,32 +576,47 @@ pub fn page_decode(data: &[u8]) {
     }
 }
 
-/// A body that decodes as a page the way a read decodes it gives `results` elements that
-/// are wholly known, conform to the element type (they encode as state) with the object's
-/// `Moid` as `moid`, whose extra properties are JSON object text, and the whole list
+/// A body is decoded the way a read decodes it (straight to encoded `results` elements) and,
+/// independently, parsed as a JSON tree: the read accepts exactly the pages the tree says are
+/// well-formed, and each element it produces is byte for byte the encoding of the reference
+/// flattening ([`flatten::object`]) of that object. The elements are wholly known, have the
+/// object's `Moid` as `moid`, extra properties as JSON object text, and the whole list
 /// round-trips through msgpack.
 pub fn check_page(body: &[u8]) {
-    let Ok(page) = serde_json::from_slice::<Page<RawObject>>(body) else {
-        return;
-    };
     let element_ty = iam_o_auth_token::results_element_type();
     let Type::Object(attrs) = &element_ty else {
         unreachable!("results elements are objects")
     };
-    let mut results = Vec::new();
-    for raw in page.results.unwrap_or_default() {
-        let Ok(value) = flatten_raw(attrs, &raw) else {
-            continue;
-        };
-        assert!(value.is_wholly_known(), "unknown in a result: {value:?}");
-        if let Err(e) = msgpack::encode(&value, &element_ty) {
-            panic!(
-                "a flattened result does not conform to the element type: {e}\nvalue: {value:?}"
-            );
+    let plan = flatten::Plan::new(attrs);
+    let decoder = ResultsDecoder {
+        plan: &plan,
+        object_type: OBJECT_TYPE,
+    };
+    let decoded = decoder.decode_page(body, &Interner::new());
+    let objects = match (decoded, reference_page(body)) {
+        (Err(_), None) => return,
+        (Ok(_), None) => panic!("the read accepted a page the reference rejects"),
+        (Err(e), Some(_)) => panic!("the read rejected a page the reference accepts: {e}"),
+        (Ok(page), Some(reference)) => {
+            let flat = page.results.unwrap_or_default();
+            assert_eq!(flat.len(), reference.len(), "a different number of objects");
+            flat.into_iter().zip(reference).collect::<Vec<_>>()
         }
+    };
+    let mut results = Vec::new();
+    for (flat, json) in objects {
+        let value = flatten::object(attrs, &json);
+        let expected = msgpack::encode(&value, &element_ty).unwrap_or_else(|e| {
+            panic!("a flattened result does not conform to the element type: {e}\nvalue: {value:?}")
+        });
+        assert!(
+            *flat.msgpack == *expected,
+            "the read's encoding differs from the reference's for {json:?}"
+        );
+        assert!(value.is_wholly_known(), "unknown in a result: {value:?}");
         assert_eq!(
             value.get_attr("moid"),
-            Some(&Value::string(raw.moid())),
+            Some(&Value::string(&flat.moid)),
             "moid differs from the object's Moid"
         );
         match value.get_attr("additional_properties") {
@@ -612,13 +630,57 @@ pub fn check_page(body: &[u8]) {
             ),
             other => panic!("additional_properties is {other:?}"),
         }
-        results.push(value);
+        results.push(Value::Encoded(flat.msgpack));
     }
     let list_ty = Type::list(element_ty);
     match msgpack::encode(&Value::List(results), &list_ty) {
         Ok(bytes) => check_roundtrip(&bytes, &list_ty),
         Err(e) => panic!("the results list does not encode: {e}"),
     }
+}
+
+/// The objects of a well-formed page, by the rules a read applies, from a JSON tree: a JSON
+/// object whose `Count` is null or a non-negative integer and whose `Results` is null or an
+/// array of objects, each with a non-null `Moid` and no `ObjectType` other than the expected.
+fn reference_page(body: &[u8]) -> Option<Vec<serde_json::Map<String, serde_json::Value>>> {
+    use serde_json::Value as Json;
+    // serde's derive rejects a repeated `Count` or `Results`, as a read does.
+    #[derive(serde::Deserialize)]
+    struct RefPage {
+        #[serde(rename = "Count", default)]
+        count: Option<Json>,
+        #[serde(rename = "Results", default)]
+        results: Option<Json>,
+    }
+    let page = serde_json::from_slice::<RefPage>(body).ok()?;
+    if let Some(count) = &page.count {
+        count.as_u64()?;
+    }
+    let results = match &page.results {
+        None => return Some(Vec::new()),
+        Some(Json::Array(items)) => items,
+        Some(_) => return None,
+    };
+    // How a string attribute renders a JSON value (as the flattening does).
+    let text = |v: &Json| match v {
+        Json::Null => None,
+        Json::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    };
+    let mut objects = Vec::new();
+    for item in results {
+        let Json::Object(object) = item else {
+            return None;
+        };
+        object.get("Moid").and_then(text)?;
+        if let Some(found) = object.get("ObjectType").and_then(text) {
+            if found != OBJECT_TYPE {
+                return None;
+            }
+        }
+        objects.push(object.clone());
+    }
+    Some(objects)
 }
 
 /// Any JSON value, at most `depth` levels deep.

@@ -718,6 +718,7 @@ fn kind_of_value(v: &Value) -> &'static str {
         Value::Object(_) => "object",
         Value::Tuple(_) => "tuple",
         Value::Dynamic(..) => "dynamic",
+        Value::Encoded(_) => "encoded",
     }
 }
 
@@ -738,6 +739,8 @@ fn write_value(
     };
     match (value, ty) {
         (Value::Null, _) => out.push(0xc0),
+        // Already encoded for this type by whoever built it (see `Value::Encoded`).
+        (Value::Encoded(bytes), _) => out.extend_from_slice(bytes),
         (Value::Unknown(refinements), _) => write_unknown(out, refinements.as_deref(), ty)?,
         (Value::Dynamic(inner_ty, inner), Type::Dynamic) => {
             out.push(0x92);
@@ -926,7 +929,8 @@ fn write_unknown(
     Ok(())
 }
 
-fn write_number(out: &mut Vec<u8>, n: &Number) -> Result<(), EncodeErrorKind> {
+/// Appends a number as cty writes it (building block for encoders that transcode other formats).
+pub fn write_number(out: &mut Vec<u8>, n: &Number) -> Result<(), EncodeErrorKind> {
     match n {
         Number::Int(i) => write_int(out, *i),
         Number::UInt(u) => write_uint(out, *u),
@@ -999,7 +1003,8 @@ fn u32_len(len: usize) -> Result<u32, EncodeErrorKind> {
     u32::try_from(len).map_err(|_| EncodeErrorKind::TooLarge)
 }
 
-fn write_str(out: &mut Vec<u8>, s: &str) -> Result<(), EncodeErrorKind> {
+/// Appends a msgpack string.
+pub fn write_str(out: &mut Vec<u8>, s: &str) -> Result<(), EncodeErrorKind> {
     let len = s.len();
     if len < 32 {
         out.push(0xa0 | len as u8);
@@ -1017,7 +1022,8 @@ fn write_str(out: &mut Vec<u8>, s: &str) -> Result<(), EncodeErrorKind> {
     Ok(())
 }
 
-fn write_array_len(out: &mut Vec<u8>, n: usize) -> Result<(), EncodeErrorKind> {
+/// Appends a msgpack array header for `n` elements.
+pub fn write_array_len(out: &mut Vec<u8>, n: usize) -> Result<(), EncodeErrorKind> {
     if n < 16 {
         out.push(0x90 | n as u8);
     } else if let Ok(l) = u16::try_from(n) {
@@ -1031,7 +1037,8 @@ fn write_array_len(out: &mut Vec<u8>, n: usize) -> Result<(), EncodeErrorKind> {
     Ok(())
 }
 
-fn write_map_len(out: &mut Vec<u8>, n: usize) -> Result<(), EncodeErrorKind> {
+/// Appends a msgpack map header for `n` entries.
+pub fn write_map_len(out: &mut Vec<u8>, n: usize) -> Result<(), EncodeErrorKind> {
     if n < 16 {
         out.push(0x80 | n as u8);
     } else if let Ok(l) = u16::try_from(n) {

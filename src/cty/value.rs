@@ -46,6 +46,10 @@ pub enum Value {
     Tuple(Vec<Value>),
     /// A value whose schema type is `dynamic`: its concrete type travels with it.
     Dynamic(Type, Box<Value>),
+    /// A wholly known value already in msgpack form for the type it is used with: a large read
+    /// result goes straight from the API's JSON to the wire without a value tree (see
+    /// `provider::flatten`). The encoder copies the bytes; [`Value::expanded`] decodes them.
+    Encoded(Box<[u8]>),
 }
 
 impl Value {
@@ -72,6 +76,44 @@ impl Value {
             Value::Dynamic(_, v) => v.is_wholly_known(),
             _ => true,
         }
+    }
+    /// This value with every [`Value::Encoded`] part inside it decoded, given its type: for
+    /// inspecting results (tests, tools); values sent to Terraform stay encoded.
+    pub fn expanded(&self, ty: &Type) -> Result<Value, super::msgpack::DecodeError> {
+        Ok(match (self, ty) {
+            (Value::Encoded(bytes), _) => super::msgpack::decode(bytes, ty)?,
+            (Value::List(items), Type::List(ety)) => Value::List(expand_all(items, ety)?),
+            (Value::Set(items), Type::Set(ety)) => Value::Set(expand_all(items, ety)?),
+            (Value::Map(entries), Type::Map(ety)) => Value::Map(
+                entries
+                    .iter()
+                    .map(|(k, v)| Ok((k.clone(), v.expanded(ety)?)))
+                    .collect::<Result<_, super::msgpack::DecodeError>>()?,
+            ),
+            (Value::Object(attrs), Type::Object(types)) => Value::Object(
+                attrs
+                    .iter()
+                    .map(|(k, v)| {
+                        let v = match types.get(k) {
+                            Some(aty) => v.expanded(aty)?,
+                            None => v.clone(),
+                        };
+                        Ok((k.clone(), v))
+                    })
+                    .collect::<Result<_, super::msgpack::DecodeError>>()?,
+            ),
+            (Value::Tuple(items), Type::Tuple(types)) => Value::Tuple(
+                items
+                    .iter()
+                    .zip(types)
+                    .map(|(v, t)| v.expanded(t))
+                    .collect::<Result<_, _>>()?,
+            ),
+            (Value::Dynamic(inner_ty, inner), _) => {
+                Value::Dynamic(inner_ty.clone(), Box::new(inner.expanded(inner_ty)?))
+            }
+            (other, _) => other.clone(),
+        })
     }
     /// The attribute `name` of an object value; `None` when this is not an object or has no such attribute.
     pub fn get_attr(&self, name: &str) -> Option<&Value> {
@@ -112,4 +154,8 @@ impl Value {
             _ => None,
         }
     }
+}
+
+fn expand_all(items: &[Value], ty: &Type) -> Result<Vec<Value>, super::msgpack::DecodeError> {
+    items.iter().map(|v| v.expanded(ty)).collect()
 }

@@ -223,9 +223,21 @@ impl Client {
     where
         T: DeserializeOwned + HasMoid + Send,
     {
+        self.list_with(query, &paging::SerdePages::<T>::new(), cancel)
+            .await
+    }
+
+    /// As [`Client::list`], with each page decoded by `decoder` as it arrives.
+    pub async fn list_with<D: paging::PageDecoder>(
+        &self,
+        query: &ListQuery,
+        decoder: &D,
+        cancel: &CancellationToken,
+    ) -> Result<Listing<D::Item>, Error> {
         paging::list(
             &self.transport,
             query,
+            decoder,
             self.page_size,
             self.parallelism,
             cancel,

@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use super::error::Error;
 use super::filter::Filter;
 use super::models::Interner;
-use super::transport::{Counters, Transport};
+use super::transport::{Counters, DecodeFn, Transport};
 use super::{HasMoid, ListQuery, ListStats, Listing};
 
 /// How many times a collection is read before an inconsistent read becomes an error.
@@ -41,6 +41,40 @@ pub struct Page<T> {
     // `null` and absent both mean an empty page.
     #[serde(rename = "Results", default = "Option::default")]
     pub results: Option<Vec<T>>,
+}
+
+/// Decodes one page's JSON body into items. Lets a caller turn each object into its own form
+/// while the page is decoded, with no intermediate tree (the provider writes Terraform's
+/// encoding of each object directly). Errors it returns fail the read (they are not retried,
+/// except a body that ends early).
+pub trait PageDecoder: Sync {
+    type Item: HasMoid + Send;
+
+    fn decode_page(&self, body: &[u8], interner: &Interner)
+        -> serde_json::Result<Page<Self::Item>>;
+}
+
+/// Pages of `T` as `T`'s `Deserialize` reads them (with the read's interner active).
+pub struct SerdePages<T>(std::marker::PhantomData<fn() -> T>);
+
+impl<T> SerdePages<T> {
+    pub fn new() -> Self {
+        SerdePages(std::marker::PhantomData)
+    }
+}
+
+impl<T> Default for SerdePages<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: DeserializeOwned + HasMoid + Send> PageDecoder for SerdePages<T> {
+    type Item = T;
+
+    fn decode_page(&self, body: &[u8], interner: &Interner) -> serde_json::Result<Page<T>> {
+        interner.decode(body)
+    }
 }
 
 /// Query-component encoding as the official SDKs do it (Go's `QueryEscape`, Python's
@@ -117,16 +151,14 @@ impl From<Error> for ReadError {
     }
 }
 
-pub(crate) async fn list<T>(
+pub(crate) async fn list<D: PageDecoder>(
     transport: &Transport,
     query: &ListQuery,
+    decoder: &D,
     page_size: u32,
     parallelism: usize,
     cancel: &CancellationToken,
-) -> Result<Listing<T>, Error>
-where
-    T: DeserializeOwned + HasMoid + Send,
-{
+) -> Result<Listing<D::Item>, Error> {
     validate_resource(&query.resource)?;
     let filter = query
         .filter
@@ -137,8 +169,9 @@ where
     let mut stats = ListStats::default();
     let mut attempt = 1;
     loop {
-        let result = read_once::<T>(
+        let result = read_once(
             transport,
+            decoder,
             &query.resource,
             filter.as_deref(),
             page_size,
@@ -169,8 +202,9 @@ where
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn read_once<T>(
+async fn read_once<D: PageDecoder>(
     transport: &Transport,
+    decoder: &D,
     resource: &str,
     filter: Option<&str>,
     page_size: u32,
@@ -178,19 +212,14 @@ async fn read_once<T>(
     cancel: &CancellationToken,
     counters: &Counters,
     stats: &mut ListStats,
-) -> Result<Vec<T>, ReadError>
-where
-    T: DeserializeOwned + HasMoid + Send,
-{
+) -> Result<Vec<D::Item>, ReadError> {
     // One interner per read: equal strings across all its pages share one allocation.
     let interner = &Interner::new();
+    let decode = |body: &[u8]| decoder.decode_page(body, interner);
+    let decode: &DecodeFn<Page<D::Item>> = &decode;
     let fetch = |skip: u64| {
         let path = page_path(resource, filter, page_size, skip);
-        async move {
-            transport
-                .get_json::<Page<T>>(&path, cancel, counters, interner)
-                .await
-        }
+        async move { transport.get_decoded(&path, cancel, counters, decode).await }
     };
     let first = fetch(0).await?;
     stats.pages += 1;

@@ -7,15 +7,15 @@ use std::time::{Duration, SystemTime};
 
 use rand::Rng as _;
 use reqwest::header::{HeaderMap, HeaderValue};
-use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
 use super::endpoint::Endpoint;
 use super::error::{ConfigError, Error};
 use super::keys::SecretKey;
-use super::models::Interner;
 use super::signing::{self, RequestToSign};
 
+/// Turns a response body into a value (a page, for listings).
+pub(crate) type DecodeFn<'a, T> = dyn Fn(&[u8]) -> serde_json::Result<T> + Sync + 'a;
 /// TLS settings for the API connection.
 #[derive(Debug, Clone, Default)]
 pub struct TlsOptions {
@@ -145,13 +145,13 @@ impl Transport {
     }
 
     /// GETs `path_and_query` (already percent-encoded; signed exactly as given) and decodes the
-    /// JSON body, retrying transient failures.
-    pub(crate) async fn get_json<T: DeserializeOwned>(
+    /// JSON body with `decode`, retrying transient failures (a body that ends early included).
+    pub(crate) async fn get_decoded<T>(
         &self,
         path_and_query: &str,
         cancel: &CancellationToken,
         counters: &Counters,
-        interner: &Interner,
+        decode: &DecodeFn<'_, T>,
     ) -> Result<T, Error> {
         let mut retry = 0u32;
         loop {
@@ -162,7 +162,7 @@ impl Transport {
             let outcome = tokio::select! {
                 biased;
                 _ = cancel.cancelled() => return Err(Error::Cancelled),
-                r = self.attempt::<T>(path_and_query, interner) => r,
+                r = self.attempt::<T>(path_and_query, decode) => r,
             };
             let (error, retry_after) = match outcome {
                 Ok(v) => return Ok(v),
@@ -183,10 +183,10 @@ impl Transport {
         }
     }
 
-    async fn attempt<T: DeserializeOwned>(
+    async fn attempt<T>(
         &self,
         path_and_query: &str,
-        interner: &Interner,
+        decode: &DecodeFn<'_, T>,
     ) -> Result<T, Failure> {
         let method = "GET";
         let fatal = |detail: String| {
@@ -255,7 +255,7 @@ impl Transport {
             let body = self
                 .read_body(response, path_and_query, self.body_limit)
                 .await?;
-            return interner.decode::<T>(&body).map_err(|e| {
+            return decode(&body).map_err(|e| {
                 let truncated = e.is_eof();
                 let error = Error::Decode {
                     method: method.into(),

@@ -1,5 +1,5 @@
-//! Turns an Intersight JSON object into a cty value of a data source's `results` element
-//! type, generically (names map as in [`super::naming::property_name`]).
+//! Turns Intersight JSON objects into `results` elements of a data source, generically (names
+//! map as in [`super::naming::property_name`]):
 //!
 //! - strings, including date-times, exactly as the API gives them; numbers and booleans found
 //!   where a string is expected are rendered as JSON text;
@@ -8,12 +8,26 @@
 //! - a related object becomes a one-element list, an array of them a list;
 //! - properties the type has no attribute for become the `additional_properties` JSON text
 //!   (null when there are none), except ones the API always adds to references (`link`).
+//!
+//! Two implementations of one mapping:
+//! - [`object`]: JSON tree → cty value. The reference: short and obviously right.
+//! - [`Plan`] + [`flatten_object`] / [`ObjectSeed`]: the read path. It decodes a page's JSON
+//!   and writes each object's msgpack encoding (the bytes Terraform receives) in one pass, with
+//!   no JSON tree and no value tree in between; attribute lookups are precomputed once per
+//!   read. Shapes it has no fast path for (maps, values of a surprising kind) fall back to the
+//!   reference on just that property, so the two agree by construction there, and tests
+//!   (here and `tests/fuzz_props.rs`) check they agree everywhere else.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
 
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize as _;
 use serde_json::Value as Json;
 
+use crate::cty::msgpack::{self, write_array_len, write_map_len, write_number, write_str};
 use crate::cty::{Number, Type, Value};
+use crate::intersight::HasMoid;
 
 use super::naming::property_name;
 
@@ -22,6 +36,9 @@ use super::naming::property_name;
 const KNOWN_UNMAPPED: &[&str] = &["link", "Selector"];
 
 const ADDITIONAL_PROPERTIES: &str = "additional_properties";
+
+// ---------------------------------------------------------------------------------------
+// The reference: JSON tree → value
 
 /// Flattens one JSON object into a value of the object type `ty`.
 pub fn object(ty: &BTreeMap<String, Type>, json: &serde_json::Map<String, Json>) -> Value {
@@ -108,6 +125,444 @@ fn number(n: &serde_json::Number) -> Number {
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// The read path: JSON text → msgpack, one pass
+
+/// The precomputed shape of a `results` element type.
+pub struct Plan {
+    root: ObjectPlan,
+    /// The element type the plan writes (for [`Value::expanded`] and the fallback).
+    ty: Type,
+}
+
+/// One API object flattened to the msgpack encoding of a `results` element.
+pub struct FlatObject {
+    pub moid: String,
+    /// The object's `ObjectType` property, when it has one.
+    pub object_type: Option<String>,
+    pub msgpack: Box<[u8]>,
+}
+
+impl HasMoid for FlatObject {
+    fn moid(&self) -> &str {
+        &self.moid
+    }
+}
+
+struct ObjectPlan {
+    /// In attribute-name order (the order the encoding needs).
+    attrs: Vec<AttrPlan>,
+    /// JSON property name → what to do with it.
+    by_property: HashMap<String, Slot>,
+    /// Index in `attrs` of `additional_properties`, when the type has it.
+    additional: Option<usize>,
+}
+
+#[derive(Clone, Copy)]
+enum Slot {
+    Attr(usize),
+    /// Known, but not an attribute (`link`, the `AdditionalProperties` name itself).
+    Ignore,
+}
+
+struct AttrPlan {
+    /// The attribute name, msgpack-encoded (written before every value).
+    key: Box<[u8]>,
+    node: Node,
+    /// The encoding when the property is absent: nil, or an empty list for collections.
+    absent: u8,
+}
+
+/// What to write for one JSON value of a given type.
+struct Node {
+    ty: Type,
+    kind: Kind,
+}
+
+enum Kind {
+    String,
+    Number,
+    Bool,
+    /// List or set: the element node.
+    Collection(Box<Node>),
+    Object(Box<ObjectPlan>),
+    /// Written through the reference (maps, tuples, dynamic).
+    Fallback,
+}
+
+impl Plan {
+    /// The plan for objects of type `element` (the `results` element type).
+    pub fn new(element: &BTreeMap<String, Type>) -> Plan {
+        Plan {
+            root: ObjectPlan::new(element),
+            ty: Type::Object(element.clone()),
+        }
+    }
+
+    pub fn element_type(&self) -> &Type {
+        &self.ty
+    }
+}
+
+impl ObjectPlan {
+    fn new(attrs: &BTreeMap<String, Type>) -> ObjectPlan {
+        let mut plan = ObjectPlan {
+            attrs: Vec::with_capacity(attrs.len()),
+            by_property: HashMap::with_capacity(attrs.len() + KNOWN_UNMAPPED.len()),
+            additional: None,
+        };
+        for unmapped in KNOWN_UNMAPPED {
+            plan.by_property
+                .insert((*unmapped).to_string(), Slot::Ignore);
+        }
+        for (i, (name, ty)) in attrs.iter().enumerate() {
+            let mut key = Vec::with_capacity(name.len() + 2);
+            // Names are short ASCII; an encoding error is impossible below 4 GiB.
+            let _ = write_str(&mut key, name);
+            let absent = match ty {
+                Type::List(_) | Type::Set(_) => 0x90,
+                _ => 0xc0,
+            };
+            plan.attrs.push(AttrPlan {
+                key: key.into(),
+                node: Node::new(ty),
+                absent,
+            });
+            if name == ADDITIONAL_PROPERTIES {
+                plan.additional = Some(i);
+                plan.by_property.insert(property_name(name), Slot::Ignore);
+            } else {
+                plan.by_property.insert(property_name(name), Slot::Attr(i));
+            }
+        }
+        plan
+    }
+}
+
+impl Node {
+    fn new(ty: &Type) -> Node {
+        let kind = match ty {
+            Type::String => Kind::String,
+            Type::Number => Kind::Number,
+            Type::Bool => Kind::Bool,
+            Type::List(e) | Type::Set(e) => Kind::Collection(Box::new(Node::new(e))),
+            Type::Object(attrs) => Kind::Object(Box::new(ObjectPlan::new(attrs))),
+            _ => Kind::Fallback,
+        };
+        Node {
+            ty: ty.clone(),
+            kind,
+        }
+    }
+}
+
+/// Flattens one object's JSON text (tests, benchmarks and fuzzing use this; reads decode whole
+/// pages through [`ObjectSeed`]).
+pub fn flatten_object(plan: &Plan, json: &str) -> Result<FlatObject, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_str(json);
+    let object = ObjectSeed { plan }.deserialize(&mut de)?;
+    de.end()?;
+    Ok(object)
+}
+
+/// Decodes one API object (a JSON object with a `Moid`) into a [`FlatObject`].
+#[derive(Clone, Copy)]
+pub struct ObjectSeed<'p> {
+    pub plan: &'p Plan,
+}
+
+impl<'de> DeserializeSeed<'de> for ObjectSeed<'_> {
+    type Value = FlatObject;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<FlatObject, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ObjectSeed<'_> {
+    type Value = FlatObject;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an API object (a JSON object)")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<FlatObject, A::Error> {
+        let plan = &self.plan.root;
+        let mut out = Vec::with_capacity(2048);
+        let slots = write_object(plan, map, &mut out)?;
+        let text = |property: &str| {
+            let Some(Slot::Attr(i)) = plan.by_property.get(property) else {
+                return None;
+            };
+            let (start, end) = slots.get(*i).copied().flatten()?;
+            msgpack_str(&out[start..end]).map(str::to_string)
+        };
+        let Some(moid) = text("Moid") else {
+            return Err(de::Error::custom("an object without a Moid"));
+        };
+        let object_type = text("ObjectType");
+        Ok(FlatObject {
+            moid,
+            object_type,
+            msgpack: out.into_boxed_slice(),
+        })
+    }
+}
+
+/// Where each attribute's encoding sits in the output (by attribute index).
+type Slots = Vec<Option<(usize, usize)>>;
+
+/// Writes the object encoding of `map` to `out`; returns where each attribute's value went.
+fn write_object<'de, A: MapAccess<'de>>(
+    plan: &ObjectPlan,
+    mut map: A,
+    out: &mut Vec<u8>,
+) -> Result<Slots, A::Error> {
+    // Properties arrive in the API's order, the encoding wants attribute order: values go to a
+    // scratch buffer first and are copied out in order.
+    let mut scratch = Vec::with_capacity(1024);
+    let mut slots: Slots = vec![None; plan.attrs.len()];
+    let mut extra: Option<serde_json::Map<String, Json>> = None;
+    while let Some(key) = map.next_key_seed(PropertySeed { plan })? {
+        match key {
+            Property::Attr(i) => {
+                let start = scratch.len();
+                map.next_value_seed(NodeSeed {
+                    node: &plan.attrs[i].node,
+                    out: &mut scratch,
+                })?;
+                slots[i] = Some((start, scratch.len()));
+            }
+            Property::Ignore => {
+                map.next_value::<IgnoredAny>()?;
+            }
+            Property::Other(name) if plan.additional.is_some() => {
+                let value: Json = map.next_value()?;
+                extra.get_or_insert_default().insert(name, value);
+            }
+            Property::Other(_) => {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+    }
+    write_map_len(out, plan.attrs.len()).map_err(de::Error::custom)?;
+    let mut placed: Slots = vec![None; plan.attrs.len()];
+    for (i, attr) in plan.attrs.iter().enumerate() {
+        out.extend_from_slice(&attr.key);
+        let start = out.len();
+        if Some(i) == plan.additional {
+            match extra.take() {
+                Some(extra) if !extra.is_empty() => {
+                    write_str(out, &Json::Object(extra).to_string()).map_err(de::Error::custom)?
+                }
+                _ => out.push(0xc0),
+            }
+        } else if let Some((s, e)) = slots[i] {
+            out.extend_from_slice(&scratch[s..e]);
+        } else {
+            out.push(attr.absent);
+        }
+        placed[i] = Some((start, out.len()));
+    }
+    Ok(placed)
+}
+
+/// The text of a msgpack string encoding, if `bytes` is exactly one.
+fn msgpack_str(bytes: &[u8]) -> Option<&str> {
+    let (&marker, rest) = bytes.split_first()?;
+    let (len, rest) = match marker {
+        0xa0..=0xbf => (usize::from(marker & 0x1f), rest),
+        0xd9 => (usize::from(*rest.first()?), rest.get(1..)?),
+        0xda => (
+            usize::from(u16::from_be_bytes(rest.get(..2)?.try_into().ok()?)),
+            rest.get(2..)?,
+        ),
+        0xdb => (
+            usize::try_from(u32::from_be_bytes(rest.get(..4)?.try_into().ok()?)).ok()?,
+            rest.get(4..)?,
+        ),
+        _ => return None,
+    };
+    if rest.len() != len {
+        return None;
+    }
+    std::str::from_utf8(rest).ok()
+}
+
+enum Property {
+    Attr(usize),
+    Ignore,
+    Other(String),
+}
+
+struct PropertySeed<'p> {
+    plan: &'p ObjectPlan,
+}
+
+impl<'de> DeserializeSeed<'de> for PropertySeed<'_> {
+    type Value = Property;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Property, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PropertySeed<'_> {
+    type Value = Property;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a property name")
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<Property, E> {
+        Ok(match self.plan.by_property.get(name) {
+            Some(Slot::Attr(i)) => Property::Attr(*i),
+            Some(Slot::Ignore) => Property::Ignore,
+            None => Property::Other(name.to_string()),
+        })
+    }
+}
+
+/// Writes the encoding of one JSON value as `node`'s type.
+struct NodeSeed<'a> {
+    node: &'a Node,
+    out: &'a mut Vec<u8>,
+}
+
+impl NodeSeed<'_> {
+    /// The reference mapping for a value the fast path does not stream.
+    fn fallback<E: de::Error>(self, json: &Json) -> Result<(), E> {
+        msgpack::encode_into(&convert(&self.node.ty, json), &self.node.ty, self.out)
+            .map_err(E::custom)
+    }
+
+    fn string<E: de::Error>(self, s: &str) -> Result<(), E> {
+        write_str(self.out, s).map_err(E::custom)
+    }
+
+    fn number<E: de::Error>(self, n: Number, json: impl FnOnce() -> Json) -> Result<(), E> {
+        match self.node.kind {
+            Kind::Number => write_number(self.out, &n).map_err(E::custom),
+            Kind::String => {
+                let text = json().to_string();
+                self.string(&text)
+            }
+            Kind::Fallback => self.fallback(&json()),
+            _ => {
+                self.out.push(0xc0);
+                Ok(())
+            }
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for NodeSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for NodeSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.out.push(match self.node.kind {
+            Kind::Collection(_) => 0x90,
+            _ => 0xc0,
+        });
+        Ok(())
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        self.visit_unit()
+    }
+
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<(), E> {
+        match self.node.kind {
+            Kind::Bool => self.out.push(if b { 0xc3 } else { 0xc2 }),
+            Kind::String => return self.string(if b { "true" } else { "false" }),
+            Kind::Fallback => return self.fallback(&Json::Bool(b)),
+            _ => self.out.push(0xc0),
+        }
+        Ok(())
+    }
+
+    fn visit_i64<E: de::Error>(self, i: i64) -> Result<(), E> {
+        self.number(Number::Int(i), || Json::from(i))
+    }
+
+    fn visit_u64<E: de::Error>(self, u: u64) -> Result<(), E> {
+        let n = i64::try_from(u).map_or(Number::UInt(u), Number::Int);
+        self.number(n, || Json::from(u))
+    }
+
+    fn visit_f64<E: de::Error>(self, f: f64) -> Result<(), E> {
+        self.number(Number::Float(f), || {
+            serde_json::Number::from_f64(f).map_or(Json::Null, Json::Number)
+        })
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<(), E> {
+        match self.node.kind {
+            Kind::String => self.string(s),
+            Kind::Fallback => self.fallback(&Json::String(s.to_string())),
+            _ => {
+                self.out.push(0xc0);
+                Ok(())
+            }
+        }
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let Kind::Collection(element) = &self.node.kind else {
+            let json = Json::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+            return self.fallback(&json);
+        };
+        // The header needs the count: elements go to a buffer of their own first.
+        let mut items = Vec::new();
+        let mut count = 0usize;
+        while seq
+            .next_element_seed(NodeSeed {
+                node: element,
+                out: &mut items,
+            })?
+            .is_some()
+        {
+            count += 1;
+        }
+        write_array_len(self.out, count).map_err(de::Error::custom)?;
+        self.out.extend_from_slice(&items);
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        match &self.node.kind {
+            Kind::Object(plan) => write_object(plan, map, self.out).map(drop),
+            // A single related object where the schema keeps a (max one item) list of them.
+            Kind::Collection(element)
+                if matches!(self.node.ty, Type::List(_))
+                    && matches!(element.kind, Kind::Object(_)) =>
+            {
+                let Kind::Object(plan) = &element.kind else {
+                    unreachable!("checked by the guard")
+                };
+                self.out.push(0x91);
+                write_object(plan, map, self.out).map(drop)
+            }
+            _ => {
+                let json = Json::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                self.fallback(&json)
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,31 +582,57 @@ mod tests {
         let Type::Object(attrs) = Type::object([
             ("additional_properties", Type::String),
             ("create_time", Type::String),
+            ("moid", Type::String),
+            ("object_type", Type::String),
             ("owners", Type::list(Type::String)),
             ("user", Type::list(ref_type())),
             ("ancestors", Type::list(ref_type())),
             ("display_names", Type::map(Type::list(Type::String))),
             ("nr_version", Type::String),
+            ("count", Type::Number),
+            ("enabled", Type::Bool),
+            ("scores", Type::set(Type::Number)),
         ]) else {
             unreachable!()
         };
         attrs
     }
 
+    /// Both implementations on one JSON object: the fast one must give exactly the encoding of
+    /// the reference's value.
+    fn both(json: &Json) -> Value {
+        let ty = token_type();
+        let Json::Object(map) = json else {
+            unreachable!()
+        };
+        let reference = object(&ty, map);
+        let plan = Plan::new(&ty);
+        let flat = flatten_object(&plan, &json.to_string()).expect("flattens");
+        let expected = msgpack::encode(&reference, plan.element_type()).expect("encodes");
+        assert_eq!(
+            &*flat.msgpack,
+            &expected[..],
+            "fast path differs for {json}"
+        );
+        assert_eq!(
+            Some(flat.moid.as_str()),
+            reference.get_attr("moid").and_then(Value::as_str)
+        );
+        reference
+    }
+
     #[test]
     fn maps_names_nesting_nulls_and_extras() {
-        let json = json!({
+        let v = both(&json!({
+            "Moid": "m1",
+            "ObjectType": "iam.OAuthToken",
             "CreateTime": "2024-05-01T10:20:30.123456Z",
             "Owners": null,
             "User": {"ClassId": "mo.MoRef", "ObjectType": "iam.User", "Moid": "u1", "link": "https://x/api/v1/iam/Users/u1"},
             "DisplayNames": {"short": ["a"]},
             "Version": "7",
             "ExtraFeature": {"on": true}
-        });
-        let Json::Object(map) = json else {
-            unreachable!()
-        };
-        let v = object(&token_type(), &map);
+        }));
         assert_eq!(
             v.get_attr("create_time"),
             Some(&Value::string("2024-05-01T10:20:30.123456Z"))
@@ -173,5 +654,79 @@ mod tests {
             names,
             &Value::Map([("short".to_string(), Value::List(vec![Value::string("a")]))].into())
         );
+    }
+
+    #[test]
+    fn surprising_shapes_agree_with_the_reference() {
+        for json in [
+            json!({"Moid": "m", "Version": 7, "Count": "x", "Enabled": 1, "Owners": "o"}),
+            json!({"Moid": "m", "Version": true, "Count": 1.5, "Enabled": true, "Owners": [1, null, "a", {"k": [1]}]}),
+            json!({"Moid": "m", "Version": {"a": [1, 2]}, "Count": -3, "Enabled": "yes", "User": [{"Moid": "u"}, null, 3]}),
+            json!({"Moid": "m", "Version": [1, "a"], "Count": 18446744073709551615u64, "User": "u", "Ancestors": {"Moid": "a"}}),
+            json!({"Moid": "m", "Count": 1e300, "Scores": [1, 2.5, -1], "DisplayNames": null, "AdditionalProperties": {"x": 1}}),
+            json!({"Moid": "m", "DisplayNames": {"a": "b", "c": [1, true]}, "Scores": {"x": 1}, "Selector": "s", "link": "l"}),
+            json!({"Moid": "m", "Z": null, "A": [], "Moid2": "x", "Version": null, "Count": null, "Owners": []}),
+            json!({"Moid": "m", "Version": "a\u{0}b\"c\\d\u{1F600}", "Count": 12345678901234567890u64}),
+        ] {
+            both(&json);
+        }
+    }
+
+    #[test]
+    fn duplicate_properties_keep_the_last_value() {
+        let plan = Plan::new(&token_type());
+        let flat = flatten_object(
+            &plan,
+            r#"{"Moid":"a","Version":"1","Moid":"b","Version":"2","X":1,"X":2}"#,
+        )
+        .unwrap();
+        assert_eq!(flat.moid, "b");
+        let v = msgpack::decode(&flat.msgpack, plan.element_type()).unwrap();
+        assert_eq!(v.get_attr("nr_version"), Some(&Value::string("2")));
+        assert_eq!(
+            v.get_attr("additional_properties"),
+            Some(&Value::string(r#"{"X":2}"#))
+        );
+    }
+
+    #[test]
+    fn objects_without_a_moid_or_not_objects_are_errors() {
+        let plan = Plan::new(&token_type());
+        for bad in [
+            r#"{"Version":"1"}"#,
+            r#"{"Moid":null}"#,
+            "[1]",
+            "\"x\"",
+            "null",
+            r#"{"Moid":"a"} x"#,
+        ] {
+            assert!(flatten_object(&plan, bad).is_err(), "{bad}");
+        }
+        let flat = flatten_object(&plan, r#"{"Moid":"a","ObjectType":"iam.User"}"#).unwrap();
+        assert_eq!(flat.object_type.as_deref(), Some("iam.User"));
+    }
+
+    #[test]
+    fn invalid_strings_are_errors_not_guesses() {
+        let plan = Plan::new(&token_type());
+        for bad in [
+            r#"{"Moid":"a","Version":"\ud800"}"#,
+            r#"{"Moid":"a","Version":"\q"}"#,
+            r#"{"Moid":"a","Extra":"\udc00x"}"#,
+        ] {
+            assert!(flatten_object(&plan, bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn msgpack_str_reads_every_header_size() {
+        for len in [0usize, 31, 32, 255, 256, 65535, 65536] {
+            let s = "x".repeat(len);
+            let mut out = Vec::new();
+            write_str(&mut out, &s).unwrap();
+            assert_eq!(msgpack_str(&out), Some(s.as_str()));
+            assert_eq!(msgpack_str(&out[..out.len() - 1]), None);
+        }
+        assert_eq!(msgpack_str(&[0xc0]), None);
     }
 }

@@ -1,12 +1,17 @@
 //! The read shared by list data sources: arguments → filter → every matching object through
 //! the paginated client → `results`, with the arguments echoed back and a deterministic `id`.
 
-use serde::de::{Deserialize, Deserializer, Error as _};
-use serde_json::value::RawValue;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use sha2::{Digest, Sha256};
 
 use crate::cty::{Diagnostic, Diagnostics, Type, Value};
-use crate::intersight::{HasMoid, ListQuery};
+use crate::intersight::models::Interner;
+use crate::intersight::paging::{Page, PageDecoder};
+use crate::intersight::ListQuery;
+
+use super::flatten::{FlatObject, ObjectSeed};
 
 use super::query::{build_filter, QuerySpec};
 use super::schema::Schema;
@@ -16,40 +21,122 @@ use super::{flatten, ReadContext};
 pub struct ListSpec {
     /// The collection below `/api/v1/`, e.g. `iam/OAuthTokens`.
     pub resource: &'static str,
+    /// The `ObjectType` of its objects, e.g. `iam.OAuthToken`.
+    pub object_type: &'static str,
     pub query: QuerySpec,
 }
 
-/// One API object kept as its raw JSON text until it is flattened: far smaller than a parsed
-/// tree while the remaining pages arrive.
-pub struct RawObject {
-    moid: String,
-    json: Box<RawValue>,
+/// Decodes pages straight into flattened `results` elements (see [`flatten`]): each page's
+/// JSON becomes Terraform's encoding of its objects as it arrives, and is then dropped.
+pub struct ResultsDecoder<'a> {
+    pub plan: &'a flatten::Plan,
+    /// The `ObjectType` every object must have, e.g. `iam.OAuthToken`.
+    pub object_type: &'static str,
 }
 
-impl RawObject {
-    /// The object's JSON text as the API sent it.
-    pub fn json(&self) -> &str {
-        self.json.get()
+impl PageDecoder for ResultsDecoder<'_> {
+    type Item = FlatObject;
+
+    fn decode_page(&self, body: &[u8], _: &Interner) -> serde_json::Result<Page<FlatObject>> {
+        let mut de = serde_json::Deserializer::from_slice(body);
+        let page = PageSeed(self).deserialize(&mut de)?;
+        de.end()?;
+        Ok(page)
     }
 }
 
-impl HasMoid for RawObject {
-    fn moid(&self) -> &str {
-        &self.moid
+/// `{"Count": n, "Results": [...], ...}` with each result through [`ObjectSeed`].
+struct PageSeed<'d, 'a>(&'d ResultsDecoder<'a>);
+
+impl<'de> DeserializeSeed<'de> for PageSeed<'_, '_> {
+    type Value = Page<FlatObject>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
     }
 }
 
-impl<'de> Deserialize<'de> for RawObject {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(serde::Deserialize)]
-        struct MoidOnly {
-            #[serde(rename = "Moid")]
-            moid: String,
+impl<'de> Visitor<'de> for PageSeed<'_, '_> {
+    type Value = Page<FlatObject>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a page of results (a JSON object)")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut page = Page {
+            count: None,
+            results: None,
+        };
+        let (mut count_seen, mut results_seen) = (false, false);
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match key.as_ref() {
+                "Count" if count_seen => return Err(de::Error::duplicate_field("Count")),
+                "Results" if results_seen => return Err(de::Error::duplicate_field("Results")),
+                "Count" => {
+                    count_seen = true;
+                    page.count = map.next_value()?;
+                }
+                "Results" => {
+                    results_seen = true;
+                    page.results = map.next_value_seed(ResultsSeed(self.0))?;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
         }
-        let json = Box::<RawValue>::deserialize(d)?;
-        let MoidOnly { moid } = serde_json::from_str(json.get())
-            .map_err(|e| D::Error::custom(format!("object without a Moid: {e}")))?;
-        Ok(RawObject { moid, json })
+        Ok(page)
+    }
+}
+
+/// `Results`: null or an array of objects.
+struct ResultsSeed<'d, 'a>(&'d ResultsDecoder<'a>);
+
+impl<'de> DeserializeSeed<'de> for ResultsSeed<'_, '_> {
+    type Value = Option<Vec<FlatObject>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ResultsSeed<'_, '_> {
+    type Value = Option<Vec<FlatObject>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of objects or null")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let seed = ObjectSeed { plan: self.0.plan };
+        let mut objects = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1000));
+        while let Some(object) = seq.next_element_seed(seed)? {
+            // An object of another class (a misrouted request, an API change) must not be
+            // read as a token.
+            if let Some(found) = object.object_type.as_deref() {
+                if found != self.0.object_type {
+                    return Err(de::Error::custom(format_args!(
+                        "object {} has ObjectType {found:?} where {:?} was expected",
+                        object.moid, self.0.object_type
+                    )));
+                }
+            }
+            objects.push(object);
+        }
+        Ok(Some(objects))
     }
 }
 
@@ -82,30 +169,23 @@ pub async fn read(
     let id = query_id(&query);
     let started = std::time::Instant::now();
 
-    let listing = match ctx.client.list::<RawObject>(&query, &ctx.cancel).await {
+    let plan = flatten::Plan::new(element);
+    let decoder = ResultsDecoder {
+        plan: &plan,
+        object_type: spec.object_type,
+    };
+    let listing = match ctx.client.list_with(&query, &decoder, &ctx.cancel).await {
         Ok(listing) => listing,
         Err(e) => {
             diags.push(super::errors::api_error_diagnostic(&e, spec.resource));
             return Err(diags);
         }
     };
-
-    let mut results = Vec::with_capacity(listing.items.len());
-    for raw in listing.items {
-        match flatten_raw(element, &raw) {
-            Ok(value) => results.push(value),
-            Err(e) => {
-                diags.push(Diagnostic::error(
-                    "Intersight returned an object the provider cannot read",
-                    format!(
-                        "Object {} in {} is not a JSON object: {e}",
-                        raw.moid, spec.resource
-                    ),
-                ));
-                return Err(diags);
-            }
-        }
-    }
+    let results: Vec<Value> = listing
+        .items
+        .into_iter()
+        .map(|object| Value::Encoded(object.msgpack))
+        .collect();
 
     // One line per read, so benchmarks (scripts/bench) can take the provider's own read time
     // from the log instead of Terraform's whole plan.
@@ -129,16 +209,6 @@ pub async fn read(
     state.insert("id".to_string(), Value::String(id));
     state.insert("results".to_string(), Value::List(results));
     Ok((Value::Object(state), diags))
-}
-
-/// One API object as a `results` element (of the object type `element`); fails when the
-/// object's JSON text is not a JSON object.
-pub fn flatten_raw(
-    element: &std::collections::BTreeMap<String, Type>,
-    raw: &RawObject,
-) -> Result<Value, serde_json::Error> {
-    let map = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(raw.json.get())?;
-    Ok(flatten::object(element, &map))
 }
 
 /// A stable id for a query: the same arguments always give the same id.

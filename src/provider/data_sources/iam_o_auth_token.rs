@@ -37,6 +37,7 @@ impl DataSource for IamOAuthToken {
 /// The API collection and how the arguments filter it.
 pub const LIST: ListSpec = ListSpec {
     resource: "iam/OAuthTokens",
+    object_type: "iam.OAuthToken",
     query: QuerySpec {
         not_filters: NOT_FILTERS,
         date_times: DATE_TIME_FIELDS,
