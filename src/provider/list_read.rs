@@ -222,3 +222,76 @@ fn query_id(query: &ListQuery) -> String {
     let digest = hasher.finalize();
     digest[..12].iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cty::msgpack;
+
+    fn decode(body: &str) -> serde_json::Result<Page<FlatObject>> {
+        let element = Type::object([
+            ("moid", Type::String),
+            ("object_type", Type::String),
+            ("name", Type::String),
+        ]);
+        let Type::Object(attrs) = &element else {
+            unreachable!()
+        };
+        let plan = flatten::Plan::new(attrs);
+        ResultsDecoder {
+            plan: &plan,
+            object_type: "iam.OAuthToken",
+        }
+        .decode_page(body.as_bytes(), &Interner::new())
+    }
+
+    #[test]
+    fn pages_decode_to_encoded_results() {
+        let page = decode(
+            r#"{"ObjectType":"mo.List","Count":2,"Results":[
+                {"Moid":"a","ObjectType":"iam.OAuthToken","Name":"x"},{"Moid":"b","Name":null}]}"#,
+        )
+        .unwrap();
+        assert_eq!(page.count, Some(2));
+        let results = page.results.unwrap();
+        assert_eq!(results.len(), 2);
+        assert_eq!(results[1].moid, "b");
+        let ty = Type::object([
+            ("moid", Type::String),
+            ("object_type", Type::String),
+            ("name", Type::String),
+        ]);
+        let first = msgpack::decode(&results[0].msgpack, &ty).unwrap();
+        assert_eq!(first.get_attr("name"), Some(&Value::string("x")));
+        for empty in [r#"{"Count":0,"Results":null}"#, r#"{"Count":0}"#] {
+            let page = decode(empty).unwrap();
+            assert!(page.results.unwrap_or_default().is_empty());
+        }
+        assert_eq!(decode(r#"{"Results":[]}"#).unwrap().count, None);
+    }
+
+    #[test]
+    fn wrong_object_types_and_malformed_pages_are_errors() {
+        let err = decode(r#"{"Count":1,"Results":[{"Moid":"a","ObjectType":"iam.User"}]}"#)
+            .err()
+            .expect("a user is not a token");
+        let text = err.to_string();
+        assert!(
+            text.contains("\"iam.User\"") && text.contains("\"iam.OAuthToken\""),
+            "{text}"
+        );
+        for bad in [
+            r#"{"Count":1,"Count":1,"Results":[]}"#,
+            r#"{"Results":[],"Results":[]}"#,
+            r#"{"Count":-1,"Results":[]}"#,
+            r#"{"Count":1,"Results":[1]}"#,
+            r#"{"Count":1,"Results":{"Moid":"a"}}"#,
+            r#"{"Count":1,"Results":[{"Name":"no moid"}]}"#,
+            r#"[]"#,
+            r#"{"Count":1,"Results":[{"Moid":"a"}]} trailing"#,
+            r#"{"Count":1,"Results":[{"Moid":"a","Name":"\ud800"}]}"#,
+        ] {
+            assert!(decode(bad).is_err(), "{bad}");
+        }
+    }
+}
