@@ -192,8 +192,10 @@ async fn gives_up_after_max_retries_with_the_last_error() {
             trace_id,
             method,
             path,
+            attempts,
         } => {
             assert_eq!(*status, 503);
+            assert_eq!(*attempts, 3);
             assert_eq!(code.as_deref(), Some("ServiceUnavailable"));
             assert_eq!(message.as_deref(), Some("down"));
             assert_eq!(trace_id.as_deref(), Some("trace-503"));
@@ -204,7 +206,7 @@ async fn gives_up_after_max_retries_with_the_last_error() {
     }
     assert!(
         err.to_string()
-            .contains("HTTP 503 ServiceUnavailable: down (trace id trace-503)"),
+            .contains("HTTP 503 ServiceUnavailable: down (trace id trace-503) (after 3 attempts)"),
         "{err}"
     );
 }

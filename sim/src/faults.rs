@@ -54,6 +54,49 @@ pub struct Mutation {
     pub delete: usize,
 }
 
+/// The malformed string escape [`BadString`] writes into a body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BadStringKind {
+    /// `\q`: not one of JSON's escapes.
+    InvalidEscape,
+    /// `\ud800` (a high surrogate) with no low surrogate after it.
+    LoneSurrogate,
+}
+
+impl BadStringKind {
+    /// The raw bytes written into the serialized string value.
+    pub fn raw(self) -> &'static [u8] {
+        match self {
+            BadStringKind::InvalidEscape => br"\q",
+            BadStringKind::LoneSurrogate => br"\ud800",
+        }
+    }
+}
+
+/// A malformed escape inside a string value of the page's first object, written as raw bytes
+/// into the serialized body (the rest of the body is valid JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BadString {
+    #[serde(default)]
+    pub count: Option<u64>,
+    #[serde(default)]
+    pub after: u64,
+    pub kind: BadStringKind,
+    /// The property whose string value is corrupted (created as a string when the object has
+    /// no string there). Absent: the first string property other than `Moid`, `ClassId` and
+    /// `ObjectType`.
+    #[serde(default)]
+    pub property: Option<String>,
+}
+
+/// The largest `pad_object_bytes` accepted (one object can exceed a 64 MiB client cap).
+pub const MAX_PAD_OBJECT_BYTES: usize = 128 * 1024 * 1024;
+
+/// The class that [`FaultConfig::wrong_object_type`] puts on a page's objects.
+pub const WRONG_OBJECT_TYPE: &str = "iam.User";
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FaultConfig {
@@ -81,6 +124,12 @@ pub struct FaultConfig {
     pub null_empty_results: bool,
     /// Overrides `--clock-skew` (seconds added to the simulator's clock).
     pub clock_skew_secs: Option<i64>,
+    /// The page's objects come back with `ObjectType` and `ClassId` [`WRONG_OBJECT_TYPE`].
+    pub wrong_object_type: Option<Burst>,
+    /// A malformed escape in a string of the page's first object.
+    pub bad_string: Option<BadString>,
+    /// Every object served carries `SimPadding`, a string of this many bytes (0 = none).
+    pub pad_object_bytes: usize,
 }
 
 impl FaultConfig {
@@ -102,6 +151,17 @@ impl FaultConfig {
                 }
             }
         }
+        if self.pad_object_bytes > MAX_PAD_OBJECT_BYTES {
+            return Err(format!(
+                "pad_object_bytes {} is over the limit of {MAX_PAD_OBJECT_BYTES}",
+                self.pad_object_bytes
+            ));
+        }
+        if let Some(bad) = &self.bad_string {
+            if bad.property.as_deref().is_some_and(|p| p.trim().is_empty()) {
+                return Err("bad_string.property must not be empty".to_string());
+            }
+        }
         Ok(())
     }
 }
@@ -115,6 +175,9 @@ pub struct ListDecision {
     pub reset_mid_body: bool,
     pub truncated_body: bool,
     pub invalid_json: bool,
+    pub wrong_object_type: bool,
+    /// The malformed escape to write, and into which property (`None`: the default choice).
+    pub bad_string: Option<(BadStringKind, Option<String>)>,
 }
 
 #[derive(Debug, Default)]
@@ -125,6 +188,8 @@ struct Seen {
     truncated: u64,
     invalid: u64,
     slow: u64,
+    wrong_type: u64,
+    bad_string: u64,
 }
 
 /// Fault configuration plus the counters that make bursts finite.
@@ -186,6 +251,14 @@ impl FaultState {
         }
         if let Some(b) = &config.invalid_json {
             decision.invalid_json = fires(b.count, b.after, &mut self.seen.invalid);
+        }
+        if let Some(b) = &config.wrong_object_type {
+            decision.wrong_object_type = fires(b.count, b.after, &mut self.seen.wrong_type);
+        }
+        if let Some(b) = &config.bad_string {
+            if fires(b.count, b.after, &mut self.seen.bad_string) {
+                decision.bad_string = Some((b.kind, b.property.clone()));
+            }
         }
         decision
     }
@@ -262,5 +335,82 @@ mod tests {
             })
         );
         assert_eq!(state.take_mutation(), None);
+    }
+
+    #[test]
+    fn wrong_object_type_is_a_burst() {
+        let config: FaultConfig =
+            serde_json::from_str(r#"{"wrong_object_type":{"count":1,"after":1}}"#).unwrap();
+        config.validate().unwrap();
+        let mut state = FaultState::new(config);
+        let now = std::time::SystemTime::now();
+        let fired: Vec<bool> = (0..3)
+            .map(|_| state.decide_list(now).wrong_object_type)
+            .collect();
+        assert_eq!(fired, vec![false, true, false]);
+    }
+
+    #[test]
+    fn bad_string_kinds_and_property() {
+        let config: FaultConfig = serde_json::from_str(
+            r#"{"bad_string":{"kind":"lone_surrogate","count":1,"property":"ClientName"}}"#,
+        )
+        .unwrap();
+        config.validate().unwrap();
+        let mut state = FaultState::new(config);
+        let now = std::time::SystemTime::now();
+        assert_eq!(
+            state.decide_list(now).bad_string,
+            Some((BadStringKind::LoneSurrogate, Some("ClientName".to_string())))
+        );
+        assert_eq!(state.decide_list(now).bad_string, None);
+
+        let config: FaultConfig =
+            serde_json::from_str(r#"{"bad_string":{"kind":"invalid_escape"}}"#).unwrap();
+        let mut state = FaultState::new(config);
+        for _ in 0..3 {
+            assert_eq!(
+                state.decide_list(now).bad_string,
+                Some((BadStringKind::InvalidEscape, None))
+            );
+        }
+        assert_eq!(BadStringKind::InvalidEscape.raw(), b"\\q");
+        assert_eq!(BadStringKind::LoneSurrogate.raw(), b"\\ud800");
+        // Both really are invalid JSON string contents.
+        for kind in [BadStringKind::InvalidEscape, BadStringKind::LoneSurrogate] {
+            let mut text = b"\"a".to_vec();
+            text.extend_from_slice(kind.raw());
+            text.extend_from_slice(b"b\"");
+            assert!(serde_json::from_slice::<String>(&text).is_err(), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn new_fault_fields_are_validated() {
+        for bad in [
+            r#"{"bad_string":{"kind":"nonsense"}}"#,
+            r#"{"bad_string":{"count":1}}"#,
+            r#"{"bad_string":{"kind":"invalid_escape","extra":1}}"#,
+            r#"{"wrong_object_type":{"count":1,"status":3}}"#,
+            r#"{"pad_object_bytes":-1}"#,
+        ] {
+            assert!(serde_json::from_str::<FaultConfig>(bad).is_err(), "{bad}");
+        }
+        let config: FaultConfig =
+            serde_json::from_str(r#"{"bad_string":{"kind":"invalid_escape","property":" "}}"#)
+                .unwrap();
+        assert!(config.validate().is_err());
+        let config: FaultConfig = serde_json::from_str(&format!(
+            r#"{{"pad_object_bytes":{}}}"#,
+            MAX_PAD_OBJECT_BYTES + 1
+        ))
+        .unwrap();
+        assert!(config.validate().is_err());
+        let config: FaultConfig = serde_json::from_str(r#"{"pad_object_bytes":10500}"#).unwrap();
+        assert_eq!(config.pad_object_bytes, 10500);
+        config.validate().unwrap();
+        // Serialized back (GET /_sim/faults) and read again, the configuration is unchanged.
+        let text = serde_json::to_string(&config).unwrap();
+        assert_eq!(serde_json::from_str::<FaultConfig>(&text).unwrap(), config);
     }
 }

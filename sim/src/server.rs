@@ -2,7 +2,7 @@
 
 use crate::auth::{self, RequestParts};
 use crate::dataset::{known_properties, parse_dataset, Generator};
-use crate::faults::{FaultConfig, FaultState, ListDecision};
+use crate::faults::{BadStringKind, FaultConfig, FaultState, ListDecision, WRONG_OBJECT_TYPE};
 use crate::keys::KeyStore;
 use crate::odata::query::{parse_list_query, project, select_matching, ListQuery, QueryError};
 use bytes::Bytes;
@@ -442,13 +442,18 @@ fn single(state: &AppState, moid: &str, raw_query: Option<&str>) -> Response<Sim
         Ok(query) => query,
         Err(error) => return bad_query(error),
     };
+    let pad = state.faults().config.pad_object_bytes;
     let dataset = state.read_dataset();
     match dataset
         .items
         .iter()
         .find(|item| item.get("Moid").and_then(Value::as_str) == Some(moid))
     {
-        Some(item) => json_response(StatusCode::OK, &project(&query, item)),
+        Some(item) => {
+            let mut object = project(&query, item);
+            pad_object(&mut object, pad);
+            json_response(StatusCode::OK, &object)
+        }
         None => error_response(
             StatusCode::NOT_FOUND,
             "NotFound",
@@ -492,12 +497,13 @@ async fn list(
         return Ok(response);
     }
 
-    let (count_delta, duplicate, null_empty) = {
+    let (count_delta, duplicate, null_empty, pad) = {
         let faults = state.faults();
         (
             faults.config.count_delta,
             faults.config.duplicate_across_pages,
             faults.config.null_empty_results,
+            faults.config.pad_object_bytes,
         )
     };
     let body = {
@@ -512,12 +518,21 @@ async fn list(
             } else {
                 query.skip
             };
-            let page: Vec<Value> = matching
+            let mut page: Vec<Value> = matching
                 .iter()
                 .skip(start)
                 .take(query.top)
                 .map(|item| project(&query, item))
                 .collect();
+            for object in &mut page {
+                if decision.wrong_object_type {
+                    set_object_type(object, WRONG_OBJECT_TYPE);
+                }
+                pad_object(object, pad);
+            }
+            if let (Some((_, property)), Some(first)) = (&decision.bad_string, page.first_mut()) {
+                mark_bad_string(first, property.as_deref());
+            }
             let results = if page.is_empty() && null_empty {
                 Value::Null
             } else {
@@ -539,7 +554,10 @@ async fn list(
         }
     }
 
-    let bytes = serde_json::to_vec(&body).unwrap_or_default();
+    let mut bytes = serde_json::to_vec(&body).unwrap_or_default();
+    if let Some((kind, _)) = &decision.bad_string {
+        bytes = replace_marker(&bytes, *kind);
+    }
     if decision.invalid_json {
         let mut response = Response::new(full(
             &b"{\"ObjectType\":\"iam.OAuthToken.List\",\"Results\":[{\"Moid\": oops}"[..],
@@ -573,7 +591,71 @@ async fn list(
             .insert(CONTENT_LENGTH, HeaderValue::from(total));
         return Ok(response);
     }
-    Ok(json_response(StatusCode::OK, &body))
+    let mut response = Response::new(full(bytes));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Ok(response)
+}
+
+/// Adds `SimPadding`, a string of `bytes` bytes, to an object (`pad_object_bytes`).
+fn pad_object(object: &mut Value, bytes: usize) {
+    if bytes == 0 {
+        return;
+    }
+    if let Value::Object(map) = object {
+        map.insert("SimPadding".into(), Value::String(".".repeat(bytes)));
+    }
+}
+
+/// Gives an object another class (`wrong_object_type`).
+fn set_object_type(object: &mut Value, class: &str) {
+    if let Value::Object(map) = object {
+        map.insert("ObjectType".into(), json!(class));
+        map.insert("ClassId".into(), json!(class));
+    }
+}
+
+/// Stands in for the bad escape until the body is serialized: plain ASCII, so it is serialized
+/// verbatim, and not something a dataset holds.
+const BAD_STRING_MARKER: &str = "SIM-BAD-STRING-7f3a9c1e";
+
+/// Appends [`BAD_STRING_MARKER`] to a string value of `object`: `property`'s, else the first
+/// string property other than `Moid`, `ClassId` and `ObjectType`; one is created if needed.
+fn mark_bad_string(object: &mut Value, property: Option<&str>) {
+    let Value::Object(map) = object else {
+        return;
+    };
+    let name = match property {
+        Some(p) => p.to_string(),
+        None => map
+            .iter()
+            .find(|(k, v)| {
+                v.is_string() && !matches!(k.as_str(), "Moid" | "ClassId" | "ObjectType")
+            })
+            .map(|(k, _)| k.clone())
+            .unwrap_or_else(|| "SimBadString".to_string()),
+    };
+    let text = match map.get(&name) {
+        Some(Value::String(s)) => format!("{s}{BAD_STRING_MARKER}"),
+        _ => BAD_STRING_MARKER.to_string(),
+    };
+    map.insert(name, Value::String(text));
+}
+
+/// The serialized body with the marker replaced by the raw bytes of `kind`'s bad escape.
+fn replace_marker(body: &[u8], kind: BadStringKind) -> Vec<u8> {
+    let marker = BAD_STRING_MARKER.as_bytes();
+    match body.windows(marker.len()).position(|w| w == marker) {
+        Some(at) => {
+            let mut out = Vec::with_capacity(body.len() + 8);
+            out.extend_from_slice(&body[..at]);
+            out.extend_from_slice(kind.raw());
+            out.extend_from_slice(&body[at + marker.len()..]);
+            out
+        }
+        None => body.to_vec(),
+    }
 }
 
 /// Deletes `delete` objects from the start of the collection, then inserts `insert` new

@@ -325,6 +325,91 @@ async fn broken_connections_and_bodies() {
 }
 
 #[tokio::test]
+async fn wrong_types_bad_strings_and_padding() {
+    let sim = start(12).await;
+    let page = |skip: usize| format!("{LIST}?$orderby=Moid&$top=5&$skip={skip}");
+
+    sim.faults(json!({"wrong_object_type": {"count": 1, "after": 1}}))
+        .await;
+    let good = sim.get(&page(0)).await.json();
+    assert_eq!(good["Results"][0]["ObjectType"], "iam.OAuthToken");
+    let wrong = sim.get(&page(0)).await.json();
+    for object in wrong["Results"].as_array().unwrap() {
+        assert_eq!(object["ObjectType"], "iam.User");
+        assert_eq!(object["ClassId"], "iam.User");
+    }
+    assert_eq!(wrong["Results"][0]["Moid"], good["Results"][0]["Moid"]);
+    assert_eq!(
+        sim.get(&page(0)).await.json()["Results"][0]["ObjectType"],
+        "iam.OAuthToken"
+    );
+
+    for (kind, raw) in [
+        ("invalid_escape", &br"\q"[..]),
+        ("lone_surrogate", &br"\ud800"[..]),
+    ] {
+        sim.faults(json!({"bad_string": {"kind": kind, "count": 1}}))
+            .await;
+        let reply = sim.get(&page(0)).await;
+        assert_eq!(reply.status, 200);
+        let declared: usize = reply.header("content-length").unwrap().parse().unwrap();
+        assert_eq!(reply.body.len(), declared);
+        assert_eq!(
+            reply.body.windows(raw.len()).filter(|w| *w == raw).count(),
+            1,
+            "{kind}: {}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        // The bad escape sits inside the first object, after its Moid.
+        let at = reply
+            .body
+            .windows(raw.len())
+            .position(|w| w == raw)
+            .unwrap();
+        let second_moid = good["Results"][1]["Moid"].as_str().unwrap();
+        let second = reply
+            .body
+            .windows(second_moid.len())
+            .position(|w| w == second_moid.as_bytes())
+            .unwrap();
+        assert!(at < second, "{kind}");
+        assert!(
+            serde_json::from_slice::<Value>(&reply.body).is_err(),
+            "{kind}"
+        );
+        // Only once: the next page is valid JSON again.
+        assert!(serde_json::from_slice::<Value>(&sim.get(&page(0)).await.body).is_ok());
+    }
+    // A named property that is absent is created.
+    sim.faults(json!({"bad_string": {"kind": "invalid_escape", "property": "Nope"}}))
+        .await;
+    let body = sim.get(&page(0)).await.body;
+    let text = String::from_utf8_lossy(&body);
+    assert!(text.contains(r#""Nope":"\q""#), "{text}");
+
+    sim.faults(json!({"pad_object_bytes": 3000})).await;
+    let padded = sim.get(&page(5)).await.json();
+    let results = padded["Results"].as_array().unwrap();
+    assert_eq!(results.len(), 5);
+    for object in results {
+        assert_eq!(object["SimPadding"].as_str().unwrap().len(), 3000);
+    }
+    let moid = results[0]["Moid"].as_str().unwrap();
+    let single = sim.get(&format!("{LIST}/{moid}")).await.json();
+    assert_eq!(single["SimPadding"].as_str().unwrap().len(), 3000);
+    // The dataset itself is not padded.
+    let dataset = sim.control("GET", "/_sim/dataset", "").await;
+    assert!(dataset[0].get("SimPadding").is_none());
+
+    let reply = send(
+        sim.addr,
+        "PUT /_sim/faults HTTP/1.1\r\nHost: x\r\nContent-Length: 31\r\nConnection: close\r\n\r\n{\"pad_object_bytes\": 999999999}".into(),
+    )
+    .await;
+    assert_eq!(reply.status, 400);
+}
+
+#[tokio::test]
 async fn paging_faults() {
     let sim = start(30).await;
     sim.faults(

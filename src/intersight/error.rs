@@ -60,10 +60,11 @@ pub enum ConfigError {
 pub enum Error {
     /// The API answered with an error status (after any retries).
     #[error(
-        "{method} {path}: HTTP {status}{}{}{}",
+        "{method} {path}: HTTP {status}{}{}{}{}",
         code_part(code),
         message_part(message),
-        trace_part(trace_id)
+        trace_part(trace_id),
+        attempts_part(*attempts)
     )]
     Api {
         status: u16,
@@ -72,6 +73,8 @@ pub enum Error {
         trace_id: Option<String>,
         method: String,
         path: String,
+        /// Requests sent for this answer: 1, or 1 + the retries when retries ran out.
+        attempts: u32,
     },
     /// Connecting, sending or receiving failed (after any retries).
     #[error("{method} {path}: {detail}")]
@@ -140,6 +143,14 @@ fn message_part(message: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
+fn attempts_part(attempts: u32) -> String {
+    if attempts > 1 {
+        format!(" (after {attempts} attempts)")
+    } else {
+        String::new()
+    }
+}
+
 fn trace_part(trace: &Option<String>) -> String {
     trace
         .as_deref()
@@ -160,6 +171,7 @@ mod tests {
             trace_id: Some("abc".into()),
             method: "GET".into(),
             path: "/api/v1/iam/OAuthTokens".into(),
+            attempts: 1,
         };
         assert_eq!(
             e.to_string(),
@@ -177,7 +189,25 @@ mod tests {
             trace_id: None,
             method: "GET".into(),
             path: "/x".into(),
+            attempts: 1,
         };
         assert_eq!(e.to_string(), "GET /x: HTTP 500");
+    }
+
+    #[test]
+    fn api_error_display_names_the_attempts_after_retries() {
+        let e = Error::Api {
+            status: 503,
+            code: Some("ServiceUnavailable".into()),
+            message: None,
+            trace_id: None,
+            method: "GET".into(),
+            path: "/x".into(),
+            attempts: 3,
+        };
+        assert_eq!(
+            e.to_string(),
+            "GET /x: HTTP 503 ServiceUnavailable (after 3 attempts)"
+        );
     }
 }

@@ -170,7 +170,26 @@ impl Transport {
                 Err(Failure::Retry(e, after)) => (e, after),
             };
             if retry >= self.max_retries {
-                return Err(error);
+                return Err(match error {
+                    Error::Api {
+                        status,
+                        code,
+                        message,
+                        trace_id,
+                        method,
+                        path,
+                        attempts: _,
+                    } => Error::Api {
+                        status,
+                        code,
+                        message,
+                        trace_id,
+                        method,
+                        path,
+                        attempts: retry + 1,
+                    },
+                    other => other,
+                });
             }
             let delay = self.backoff.delay(retry, retry_after);
             retry += 1;
@@ -298,6 +317,7 @@ impl Transport {
             trace_id: parsed.trace_id.or(header_trace),
             method: method.into(),
             path: path_and_query.into(),
+            attempts: 1,
         };
         match status.as_u16() {
             429 | 502 | 503 | 504 => Err(Failure::Retry(error, retry_after)),

@@ -35,8 +35,17 @@ pub fn api_error_diagnostic(error: &Error, resource: &str) -> Diagnostic {
             trace_id,
             method,
             path,
+            attempts,
         } => {
             let mut d = format!("{method} {path} answered HTTP {status}");
+            if *attempts > 1 {
+                let retries = attempts - 1;
+                let plural = if retries == 1 { "retry" } else { "retries" };
+                d.push_str(&format!(
+                    " to all {attempts} attempts (the request and {retries} {plural}; \
+                     `max_retries` sets how many)"
+                ));
+            }
             if let Some(code) = code {
                 d.push_str(&format!("\nIntersight code: {code}"));
             }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
 import pathlib
 from typing import Callable
 
@@ -318,6 +319,26 @@ def test_429_bursts_are_retried(sim_factory, workdir_factory, version, proto):
     assert by_status.get("429") == 3
 
 
+@pytest.mark.parametrize("version,proto", MATRIX)
+def test_retries_exhausted_is_an_error(sim_factory, workdir_factory, version, proto):
+    """Every request answered 503 and max_retries = 1: the plan fails after exactly two requests,
+    and the error names the status and the attempts."""
+    small = sim_factory(tokens=50)
+    small.faults({"status_burst": {"status": 503}})
+    wd = workdir_factory(version, proto, small.config(f'data "{DS}" "x" {{}}\n', max_retries="1"))
+    wd.init()
+    rc, out, err = wd.tf("plan", "-no-color", "-input=false")
+    assert rc != 0
+    # Terraform wraps diagnostic text to its idea of the terminal width.
+    text = " ".join(err.split())
+    assert f"data.{DS}.x" in text, err
+    assert "Failed to read Intersight iam/OAuthTokens" in text, err
+    assert "answered HTTP 503 to all 2 attempts (the request and 1 retry;" in text, err
+    assert "max_retries" in text, err
+    by_status = {str(k): v for k, v in small.stats()["by_status"].items()}
+    assert by_status == {"503": 2}
+
+
 def test_parallelism_bounds_requests_in_flight(sim_factory, workdir_factory):
     small = sim_factory(tokens=300)
     small.faults({"latency_ms": 50})
@@ -382,10 +403,16 @@ def test_provider_logs_never_show_the_secret_key(sim, workdir_factory, proto):
 
 @pytest.mark.parametrize("proto", ["5", "6"])
 def test_interrupt_cancels_a_slow_read(sim_factory, workdir_factory, proto):
-    """Interrupting Terraform during a read that the server keeps waiting: Terraform stops promptly
-    (the provider honours StopProvider and cancels in-flight requests), not after the server
-    finally answers. SIGTERM, because Terraform 1.0.3 started without a terminal does not act on
-    SIGINT here; both lead to the same graceful stop (StopProvider)."""
+    """Interrupting Terraform during a read that the server keeps waiting: the provider gets
+    StopProvider, cancels the request in flight, reports a "cancelled" diagnostic, and its process
+    is gone well before the server would have answered. SIGTERM, because Terraform 1.0.3 started
+    without a terminal does not act on SIGINT here; both lead to the same graceful stop
+    (StopProvider).
+
+    Measured on a shared 2-core machine (debug build, both protocols): StopProvider is logged
+    1-2 ms after the signal, the provider process is gone after about 0.02 s and Terraform has
+    exited after about 0.025 s. The bounds below (0.5 s, 0.5 s, 1 s) are the issue's 1 s target
+    tightened, with room for a loaded machine; `pytest -s` prints the figures of each run."""
     import signal
     import subprocess
     import time
@@ -400,24 +427,116 @@ def test_interrupt_cancels_a_slow_read(sim_factory, workdir_factory, proto):
     env["INTERSIGHT_PLUGIN_PROTOCOL"] = proto
     env["TF_LOG_PROVIDER"] = "DEBUG"
     # Files, not pipes: a provider left running must not keep the test waiting for EOF.
+    provider_gone = terraform_done = None
     with open(wd.path / "stdout.txt", "w") as out_file, open(wd.path / "stderr.txt", "w") as err_file:
         proc = subprocess.Popen(
             [str(terraform_binary("1.0")), "plan", "-no-color", "-input=false"],
             cwd=wd.path, env=env, stdout=out_file, stderr=err_file,
         )
-        deadline = time.monotonic() + 60
-        while small.stats()["list_requests"] == 0 and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert small.stats()["list_requests"] > 0, "the read never reached the simulator"
-        time.sleep(0.5)
-        started = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    took = time.monotonic() - started
+            deadline = time.monotonic() + 60
+            while small.stats()["list_requests"] == 0 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert small.stats()["list_requests"] > 0, "the read never reached the simulator"
+            providers = _provider_processes(proc.pid)
+            assert len(providers) == 1, f"expected one provider process under terraform: {providers}"
+            provider_pid = providers[0]
+            time.sleep(0.5)
+            started = time.monotonic()
+            wall_started = time.time()
+            proc.send_signal(signal.SIGTERM)
+            while time.monotonic() - started < 20:
+                if provider_gone is None and not _alive(provider_pid):
+                    provider_gone = time.monotonic() - started
+                if provider_gone is not None and proc.poll() is not None:
+                    break
+                time.sleep(0.005)
+            if proc.poll() is not None:
+                terraform_done = time.monotonic() - started
+        finally:
+            if proc.poll() is None:
+                # Only what this test started: Terraform and its provider, by pid.
+                for pid in _provider_processes(proc.pid):
+                    os.kill(pid, signal.SIGKILL)
+                proc.kill()
+                proc.wait()
+    out = (wd.path / "stdout.txt").read_text()
     log = (wd.path / "stderr.txt").read_text()
-    assert took < 20, f"terraform was still waiting {took:.0f} s after SIGTERM\n{log[-3000:]}"
+    stop_logged = _log_time(log, "StopProvider: cancelling reads in flight")
+    timing = (
+        f"provider gone after {provider_gone} s, terraform done after {terraform_done} s, "
+        f"StopProvider logged {None if stop_logged is None else round(stop_logged - wall_started, 3)} s "
+        "after the signal"
+    )
+    print(timing)
+    # No provider process is left (a zombie awaiting its parent counts as gone).
+    assert provider_gone is not None, f"the provider was still running 20 s after SIGTERM\n{log[-3000:]}"
+    assert terraform_done is not None, f"terraform was still running 20 s after SIGTERM\n{log[-3000:]}"
+    assert stop_logged is not None, f"the provider did not log StopProvider\n{log[-3000:]}"
+    assert stop_logged - wall_started < 0.5, timing
+    assert provider_gone < 0.5, timing
+    assert terraform_done < 1.0, timing
     assert proc.returncode != 0
+    text = " ".join((out + log).split())
+    assert "Cancelled reading Intersight iam/OAuthTokens" in text, f"{out}\n{log[-3000:]}"
+    assert "No partial results were returned" in text
+
+
+def _provider_processes(root: int) -> list[int]:
+    """Live terraform-provider-intersight processes below `root` (Terraform 1.0 runs itself as a
+    child of a panic-catching parent, so the provider is a grandchild of the process we start)."""
+    parents: dict[int, int] = {}
+    states: dict[int, str] = {}
+    for entry in pathlib.Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # "pid (comm) state ppid ...": comm may hold spaces, so split after its ")".
+        fields = stat[stat.rindex(")") + 2:].split()
+        parents[int(entry.name)] = int(fields[1])
+        states[int(entry.name)] = fields[0]
+
+    def below_root(pid: int) -> bool:
+        seen = set()
+        while pid not in seen and pid > 1:
+            seen.add(pid)
+            pid = parents.get(pid, 0)
+            if pid == root:
+                return True
+        return False
+
+    found = []
+    for pid, state in states.items():
+        if state == "Z" or not below_root(pid):
+            continue
+        try:
+            exe = os.readlink(f"/proc/{pid}/exe")
+        except OSError:
+            continue
+        if "terraform-provider-intersight" in exe:
+            found.append(pid)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """True while `pid` exists and is not a zombie."""
+    try:
+        stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2:].split()[0] != "Z"
+
+
+def _log_time(log: str, needle: str) -> float | None:
+    """The Unix time of the first log line containing `needle` (Terraform's RFC 3339 prefix)."""
+    for line in log.splitlines():
+        if needle in line:
+            stamp = line.split(" ", 1)[0]
+            try:
+                return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                return None
+    return None

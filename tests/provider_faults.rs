@@ -1,0 +1,760 @@
+//! The fault-injection matrix (TESTING.md, "Fault matrix") through the provider's read path:
+//! `Provider::new` → `configure_provider` → `read_data_source`, against the simulator with one
+//! fault configured per test.
+//!
+//! Every test ends in exactly one of two outcomes, checked exactly:
+//! - complete: no error, a state, and `results` holds every object of the simulator's dataset
+//!   (`GET /_sim/dataset`, read after the fault fired), each Moid once, in Moid order;
+//! - failed: no state, and exactly one error diagnostic whose summary and detail name what
+//!   happened.
+//!
+//! A partial list without an error is never acceptable. Settings are small so the whole file runs
+//! in well under a minute: `page_size` 100, `request_timeout` 2 s, a few hundred objects.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value as Json};
+use support::{empty_config, with, Sim};
+use terraform_provider_intersight::cty::{Diagnostic, Diagnostics, Number, Severity, Value};
+use terraform_provider_intersight::intersight::paging::MAX_READS;
+use terraform_provider_intersight::intersight::DEFAULT_MAX_PAGE_BYTES;
+use terraform_provider_intersight::provider::api::{
+    ConfigureProviderRequest, ReadDataSourceRequest,
+};
+use terraform_provider_intersight::provider::Provider;
+
+const DS: &str = "intersight_iam_o_auth_token";
+const RESOURCE: &str = "iam/OAuthTokens";
+
+/// The simulator, over TLS (`tls`) or plain HTTP, with `faults` set from the start.
+fn start(tokens: usize, tls: bool, faults: Json) -> Sim {
+    start_seeded(tokens, 4242, tls, faults)
+}
+
+fn start_seeded(tokens: usize, seed: u64, tls: bool, faults: Json) -> Sim {
+    let tokens = tokens.to_string();
+    let seed = seed.to_string();
+    let faults = faults.to_string();
+    let mut args = vec!["--tokens", &tokens, "--seed", &seed, "--faults", &faults];
+    if !tls {
+        args.push("--plain-http");
+    }
+    Sim::start(&args)
+}
+
+fn int(n: i64) -> Value {
+    Value::Number(Number::Int(n))
+}
+
+/// Provider settings on top of the defaults used here (`page_size` 100, `request_timeout` 2).
+#[derive(Clone)]
+struct Settings(Vec<(&'static str, Value)>);
+
+impl Settings {
+    fn small() -> Settings {
+        Settings(vec![("page_size", int(100)), ("request_timeout", int(2))])
+    }
+
+    fn set(mut self, name: &'static str, value: Value) -> Settings {
+        self.0.retain(|(n, _)| *n != name);
+        self.0.push((name, value));
+        self
+    }
+}
+
+fn provider_config(provider: &Provider, sim: &Sim, settings: &Settings) -> Value {
+    let schema = provider.get_provider_schema().provider;
+    let mut config = empty_config(&schema.block);
+    config = with(config, "apikey", Value::string(sim.key_id("rsa")));
+    config = with(config, "secretkey", Value::string(sim.key_path("rsa")));
+    config = with(config, "endpoint", Value::string(&sim.endpoint));
+    if let Some(ca) = sim.ca_path() {
+        config = with(config, "ca_certificate", Value::string(ca));
+    }
+    for (name, value) in &settings.0 {
+        config = with(config, name, value.clone());
+    }
+    config
+}
+
+/// A provider configured for `sim`; the configuration itself must not fail.
+fn configured(sim: &Sim, settings: &Settings) -> (Provider, Diagnostics) {
+    let provider = Provider::new();
+    let config = provider_config(&provider, sim, settings);
+    let response = provider.configure_provider(ConfigureProviderRequest {
+        terraform_version: "1.15.5".into(),
+        config,
+    });
+    assert!(
+        !response.diagnostics.has_errors(),
+        "{:?}",
+        response.diagnostics
+    );
+    (provider, response.diagnostics)
+}
+
+fn ds_config() -> Value {
+    let schema = Provider::new().data_source_schema(DS).expect("schema");
+    empty_config(&schema.block)
+}
+
+struct Outcome {
+    state: Option<Value>,
+    diagnostics: Diagnostics,
+    elapsed: Duration,
+}
+
+async fn read_with(provider: &Provider, config: Value) -> Outcome {
+    let started = Instant::now();
+    let response = provider
+        .read_data_source(ReadDataSourceRequest {
+            type_name: DS.into(),
+            config,
+        })
+        .await;
+    Outcome {
+        state: response.state,
+        diagnostics: response.diagnostics,
+        elapsed: started.elapsed(),
+    }
+}
+
+/// Configures a provider with `settings` and reads the data source without arguments.
+async fn read(sim: &Sim, settings: &Settings) -> Outcome {
+    let (provider, _) = configured(sim, settings);
+    read_with(&provider, ds_config()).await
+}
+
+fn moids(state: &Value) -> Vec<String> {
+    state
+        .get_attr("results")
+        .and_then(Value::as_elements)
+        .expect("results")
+        .iter()
+        .map(|r| {
+            r.get_attr("moid")
+                .and_then(Value::as_str)
+                .expect("moid")
+                .to_string()
+        })
+        .collect()
+}
+
+/// The simulator's dataset now, as the Moid-ordered list a complete read returns.
+async fn dataset_moids(sim: &Sim) -> Vec<String> {
+    let mut m: Vec<String> = sim
+        .dataset()
+        .await
+        .iter()
+        .map(|o| o["Moid"].as_str().expect("Moid").to_string())
+        .collect();
+    m.sort();
+    m
+}
+
+/// The read succeeded with every object of the simulator's current dataset, in Moid order.
+async fn assert_complete(sim: &Sim, outcome: &Outcome) -> Vec<String> {
+    assert!(
+        !outcome.diagnostics.has_errors(),
+        "expected complete results, got {:?}",
+        outcome.diagnostics
+    );
+    let state = outcome.state.as_ref().expect("a state without errors");
+    assert!(state.is_wholly_known());
+    let got = moids(state);
+    let want = dataset_moids(sim).await;
+    assert_eq!(got.len(), want.len(), "count");
+    assert_eq!(got, want, "Moids, in Moid order");
+    got
+}
+
+/// The read failed: no state, exactly one error diagnostic, and its summary plus detail contain
+/// every word of `words` (case-insensitive). Returns the diagnostic.
+fn assert_failed<'a>(outcome: &'a Outcome, words: &[&str]) -> &'a Diagnostic {
+    let errors: Vec<&Diagnostic> = outcome
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .collect();
+    assert_eq!(
+        errors.len(),
+        1,
+        "expected one error diagnostic, got {:?}",
+        outcome.diagnostics
+    );
+    assert!(
+        outcome.state.is_none(),
+        "an error must come without state (no partial list)"
+    );
+    let error = errors[0];
+    let text = format!("{}\n{}", error.summary, error.detail).to_lowercase();
+    for word in words {
+        assert!(
+            text.contains(&word.to_lowercase()),
+            "the diagnostic does not mention {word:?}:\n{}\n{}",
+            error.summary,
+            error.detail
+        );
+    }
+    error
+}
+
+/// `by_status` of `GET /_sim/stats`: how many API answers had `status` ("reset" for resets).
+async fn answered(sim: &Sim, status: &str) -> u64 {
+    sim.stats().await["by_status"][status].as_u64().unwrap_or(0)
+}
+
+// --- latency ------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn slow_page_beyond_request_timeout_is_retried() {
+    // The third list request takes 5 s, beyond the 2 s timeout; its retry is answered at once.
+    let sim = start(
+        350,
+        false,
+        json!({"slow": {"count": 1, "after": 2, "delay_ms": 5000}}),
+    );
+    let outcome = read(&sim, &Settings::small()).await;
+    assert_complete(&sim, &outcome).await;
+    // One timed-out request (still sleeping in the simulator) plus 4 pages.
+    assert_eq!(sim.stats().await["list_requests"], 5);
+    assert!(outcome.elapsed >= Duration::from_secs(2), "{outcome:?}");
+}
+
+#[tokio::test]
+async fn always_slow_is_a_timeout_error_naming_the_timeout() {
+    let sim = start(50, false, json!({"slow": {"delay_ms": 5000}}));
+    let settings = Settings::small().set("max_retries", int(1));
+    let outcome = read(&sim, &settings).await;
+    let error = assert_failed(
+        &outcome,
+        &[
+            RESOURCE,
+            "no complete response within 2s",
+            "request_timeout",
+        ],
+    );
+    assert!(
+        error.detail.contains("GET /api/v1/iam/OAuthTokens?"),
+        "{}",
+        error.detail
+    );
+    // Two attempts of 2 s each (and a short backoff), not the simulator's 5 s.
+    assert_eq!(sim.stats().await["list_requests"], 2);
+    assert!(
+        outcome.elapsed >= Duration::from_secs(4) && outcome.elapsed < Duration::from_secs(8),
+        "{:?}",
+        outcome.elapsed
+    );
+}
+
+// --- rate limits ----------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn status_429_with_retry_after_seconds_is_honoured() {
+    let sim = start(
+        350,
+        false,
+        json!({"status_burst": {"count": 1, "after": 1, "status": 429, "retry_after": 1}}),
+    );
+    let outcome = read(&sim, &Settings::small()).await;
+    assert_complete(&sim, &outcome).await;
+    assert_eq!(answered(&sim, "429").await, 1);
+    // Without the header the first backoff would be at most 0.5 s.
+    assert!(
+        outcome.elapsed >= Duration::from_millis(950),
+        "Retry-After: 1 was not waited for: {:?}",
+        outcome.elapsed
+    );
+}
+
+#[tokio::test]
+async fn status_429_with_retry_after_http_date_is_honoured() {
+    // An HTTP-date 2 s ahead of the simulator's clock: at least 1 s away once whole seconds are
+    // cut off.
+    let sim = start(
+        350,
+        false,
+        json!({"status_burst": {"count": 1, "after": 1, "status": 429, "retry_after": 2,
+                                "retry_after_http_date": true}}),
+    );
+    let outcome = read(&sim, &Settings::small()).await;
+    assert_complete(&sim, &outcome).await;
+    assert_eq!(answered(&sim, "429").await, 1);
+    assert!(
+        outcome.elapsed >= Duration::from_millis(950),
+        "the Retry-After date was not waited for: {:?}",
+        outcome.elapsed
+    );
+}
+
+#[tokio::test]
+async fn status_429_without_retry_after_backs_off_and_completes() {
+    let sim = start(
+        350,
+        false,
+        json!({"status_burst": {"count": 2, "after": 1, "status": 429}}),
+    );
+    let outcome = read(&sim, &Settings::small()).await;
+    assert_complete(&sim, &outcome).await;
+    assert_eq!(answered(&sim, "429").await, 2);
+}
+
+// --- server errors --------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn status_500_is_not_retried_and_is_an_error_naming_500() {
+    // 500 is deliberately not retried (src/intersight/transport.rs retries 429, 502, 503, 504):
+    // an internal error is not known to be transient.
+    let sim = start(
+        350,
+        false,
+        json!({"status_burst": {"count": 1, "after": 1, "status": 500}}),
+    );
+    let outcome = read(&sim, &Settings::small()).await;
+    assert_failed(
+        &outcome,
+        &[RESOURCE, "HTTP 500", "InternalServerError", "trace id"],
+    );
+    assert_eq!(answered(&sim, "500").await, 1);
+}
+
+/// A burst of two `status` answers in the middle of the read is retried away.
+async fn retried_status_burst(status: u16) {
+    let sim = start(
+        350,
+        false,
+        json!({"status_burst": {"count": 2, "after": 1, "status": status}}),
+    );
+    let outcome = read(&sim, &Settings::small()).await;
+    assert_complete(&sim, &outcome).await;
+    assert_eq!(answered(&sim, &status.to_string()).await, 2, "{status}");
+}
+
+#[tokio::test]
+async fn status_502_burst_is_retried() {
+    retried_status_burst(502).await;
+}
+
+#[tokio::test]
+async fn status_503_burst_is_retried() {
+    retried_status_burst(503).await;
+}
+
+#[tokio::test]
+async fn status_504_burst_is_retried() {
+    retried_status_burst(504).await;
+}
+
+#[tokio::test]
+async fn retries_exhausted_is_an_error_naming_the_status_and_the_attempts() {
+    let sim = start(50, false, json!({"status_burst": {"status": 503}}));
+    let settings = Settings::small().set("max_retries", int(2));
+    let outcome = read(&sim, &settings).await;
+    assert_failed(
+        &outcome,
+        &[RESOURCE, "HTTP 503", "ServiceUnavailable", "3 attempts"],
+    );
+    assert_eq!(answered(&sim, "503").await, 3);
+}
+
+// --- broken connections and bodies -------------------------------------------------------------------
+
+#[tokio::test]
+async fn connection_reset_before_headers_is_retried() {
+    let sim = start(
+        350,
+        true,
+        json!({"reset_before_headers": {"count": 2, "after": 2}}),
+    );
+    let outcome = read(&sim, &Settings::small()).await;
+    assert_complete(&sim, &outcome).await;
+    assert_eq!(answered(&sim, "reset").await, 2);
+}
+
+#[tokio::test]
+async fn connection_reset_mid_body_is_retried() {
+    let sim = start(
+        350,
+        true,
+        json!({"reset_mid_body": {"count": 2, "after": 2}}),
+    );
+    let outcome = read(&sim, &Settings::small()).await;
+    assert_complete(&sim, &outcome).await;
+    // The simulator counts these as 200s (the headers went out); 4 pages + 2 retries.
+    assert_eq!(sim.stats().await["list_requests"], 6);
+}
+
+#[tokio::test]
+async fn truncated_json_is_retried() {
+    let sim = start(
+        350,
+        false,
+        json!({"truncated_body": {"count": 2, "after": 2}}),
+    );
+    let outcome = read(&sim, &Settings::small()).await;
+    assert_complete(&sim, &outcome).await;
+    assert_eq!(sim.stats().await["list_requests"], 6);
+}
+
+#[tokio::test]
+async fn invalid_json_is_an_error_saying_the_response_could_not_be_decoded() {
+    let sim = start(
+        350,
+        false,
+        json!({"invalid_json": {"count": 1, "after": 1}}),
+    );
+    let outcome = read(&sim, &Settings::small()).await;
+    assert_failed(&outcome, &[RESOURCE, "could not decode the response"]);
+}
+
+#[tokio::test]
+async fn invalid_escape_is_an_error_saying_the_response_could_not_be_decoded() {
+    let sim = start(
+        350,
+        false,
+        json!({"bad_string": {"kind": "invalid_escape", "count": 1, "after": 1}}),
+    );
+    let outcome = read(&sim, &Settings::small()).await;
+    assert_failed(&outcome, &[RESOURCE, "could not decode", "escape"]);
+}
+
+#[tokio::test]
+async fn lone_surrogate_is_an_error_saying_the_response_could_not_be_decoded() {
+    let sim = start(
+        350,
+        false,
+        json!({"bad_string": {"kind": "lone_surrogate", "count": 1, "after": 1}}),
+    );
+    let outcome = read(&sim, &Settings::small()).await;
+    assert_failed(&outcome, &[RESOURCE, "could not decode", "escape"]);
+}
+
+#[tokio::test]
+async fn wrong_object_type_is_an_error_naming_both_types() {
+    // Expected to fail until list_read.rs checks ObjectType (being added on main).
+    let sim = start(
+        350,
+        false,
+        json!({"wrong_object_type": {"count": 1, "after": 1}}),
+    );
+    let outcome = read(&sim, &Settings::small()).await;
+    assert_failed(&outcome, &[RESOURCE, "iam.User", "iam.OAuthToken"]);
+}
+
+// --- collection shape and consistency -----------------------------------------------------------------
+
+#[tokio::test]
+async fn null_results_are_an_empty_collection() {
+    let sim = start(60, false, json!({"null_empty_results": true}));
+    let (provider, _) = configured(&sim, &Settings::small());
+    let config = with(
+        ds_config(),
+        "client_name",
+        Value::string("no such application"),
+    );
+    let outcome = read_with(&provider, config).await;
+    assert!(outcome.diagnostics.is_empty(), "{:?}", outcome.diagnostics);
+    let state = outcome.state.expect("state");
+    assert_eq!(moids(&state), Vec::<String>::new());
+    // And the same simulator's non-empty pages still read completely.
+    let outcome = read_with(&provider, ds_config()).await;
+    assert_complete(&sim, &outcome).await;
+}
+
+/// A `Count` off by `delta` on every page can never be read consistently: after the bounded
+/// re-reads the read fails saying the collection changed.
+async fn wrong_count(delta: i64) {
+    let sim = start(350, false, json!({"count_delta": delta}));
+    let outcome = read(&sim, &Settings::small()).await;
+    assert_failed(
+        &outcome,
+        &[
+            RESOURCE,
+            "changed while it was being read",
+            &format!("{MAX_READS} attempts"),
+            "no partial list",
+        ],
+    );
+    let requests = sim.stats().await["list_requests"].as_u64().unwrap_or(0);
+    assert!(requests >= u64::from(MAX_READS) * 4, "{delta}: {requests}");
+}
+
+#[tokio::test]
+async fn count_larger_than_the_truth_is_an_error() {
+    wrong_count(1).await;
+}
+
+#[tokio::test]
+async fn count_smaller_than_the_truth_is_an_error() {
+    wrong_count(-1).await;
+}
+
+/// The collection changes once, right after the first page; the read notices, re-reads, and
+/// returns the collection as it is after the change.
+async fn mutation(insert: usize, delete: usize) {
+    let sim = start(
+        350,
+        false,
+        json!({"mutate_between_pages": {"insert": insert, "delete": delete}}),
+    );
+    let before = dataset_moids(&sim).await;
+    let outcome = read(&sim, &Settings::small()).await;
+    let got = assert_complete(&sim, &outcome).await;
+    assert_eq!(got.len(), before.len() + insert - delete);
+    assert_ne!(got, before);
+    // More than one read's 4 pages: the change was noticed and the collection read again.
+    let requests = sim.stats().await["list_requests"].as_u64().unwrap_or(0);
+    assert!(requests > 4, "{requests}");
+}
+
+#[tokio::test]
+async fn inserts_between_pages_give_the_new_collection() {
+    mutation(3, 0).await;
+}
+
+#[tokio::test]
+async fn deletes_between_pages_give_the_new_collection() {
+    mutation(0, 2).await;
+}
+
+#[tokio::test]
+async fn inserts_and_deletes_between_pages_give_the_new_collection() {
+    mutation(3, 2).await;
+}
+
+#[tokio::test]
+async fn count_preserving_insert_and_delete_between_pages_is_never_silently_wrong() {
+    // One token deleted and one inserted right after the first page: `Count` stays 350 and every
+    // page is full. With seed 4 the deleted token sorts into the first page (already read) and
+    // the inserted one into the last, so the `$skip` windows in between shift by one: the token
+    // at offset 100, present before and after the change, is never served, and the deleted one
+    // is listed. The read must notice (re-read, or fail saying the collection changed); it must
+    // not return a list that is neither the old nor the new collection. Fails with the `$skip`
+    // paging of src/intersight/paging.rs as of this commit.
+    let sim = start_seeded(
+        350,
+        4,
+        false,
+        json!({"mutate_between_pages": {"insert": 1, "delete": 1}}),
+    );
+    let before = dataset_moids(&sim).await;
+    let outcome = read(&sim, &Settings::small()).await;
+    let after = dataset_moids(&sim).await;
+    assert_ne!(before, after);
+    if outcome.state.is_none() {
+        assert_failed(&outcome, &[RESOURCE, "changed while it was being read"]);
+        return;
+    }
+    let got = moids(outcome.state.as_ref().expect("state"));
+    let missing: Vec<&String> = after.iter().filter(|m| !got.contains(m)).collect();
+    let stale: Vec<&String> = got.iter().filter(|m| !after.contains(m)).collect();
+    let inserted: Vec<&String> = after.iter().filter(|m| !before.contains(m)).collect();
+    assert!(
+        missing.is_empty() && stale.is_empty(),
+        "{} results without an error, neither the old nor the new collection: missing {missing:?}, \
+         listed though deleted {stale:?} (the inserted token is {inserted:?})",
+        got.len()
+    );
+    assert_complete(&sim, &outcome).await;
+}
+
+#[tokio::test]
+async fn duplicate_moids_across_pages_are_an_error() {
+    let sim = start(350, false, json!({"duplicate_across_pages": true}));
+    let outcome = read(&sim, &Settings::small()).await;
+    assert_failed(
+        &outcome,
+        &[
+            RESOURCE,
+            "changed while it was being read",
+            "appears twice",
+            &format!("{MAX_READS} attempts"),
+        ],
+    );
+}
+
+// --- sizes ------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_ten_megabyte_page_is_read_completely() {
+    const PAD: usize = 10_500;
+    let sim = start(1000, false, json!({"pad_object_bytes": PAD}));
+    // The page the simulator serves: every object plus `"SimPadding":"…",` of PAD bytes.
+    let page_bytes: usize = sim
+        .dataset()
+        .await
+        .iter()
+        .map(|o| o.to_string().len() + PAD + r#","SimPadding":"""#.len())
+        .sum();
+    assert!(page_bytes >= 10 << 20, "{page_bytes}");
+    let settings = Settings::small()
+        .set("page_size", int(1000))
+        .set("request_timeout", int(20));
+    let outcome = read(&sim, &settings).await;
+    assert_complete(&sim, &outcome).await;
+    assert_eq!(sim.stats().await["list_requests"], 1);
+    // The padding is an unknown property: kept in `additional_properties`.
+    let state = outcome.state.as_ref().expect("state");
+    let first = &state
+        .get_attr("results")
+        .and_then(Value::as_elements)
+        .expect("results")[0];
+    let extra = first
+        .get_attr("additional_properties")
+        .and_then(Value::as_str)
+        .expect("additional_properties");
+    let extra: Json = serde_json::from_str(extra).expect("JSON text");
+    assert_eq!(extra["SimPadding"].as_str().map(str::len), Some(PAD));
+}
+
+#[tokio::test]
+async fn a_page_over_the_body_cap_fails_cleanly() {
+    // 10 objects of 7 MiB each: one 70 MiB page, over the client's 64 MiB cap.
+    let pad = 7 << 20;
+    assert!(10 * pad > DEFAULT_MAX_PAGE_BYTES);
+    let sim = start(10, false, json!({"pad_object_bytes": pad}));
+    let settings = Settings::small()
+        .set("page_size", int(10))
+        .set("request_timeout", int(20));
+    let outcome = read(&sim, &settings).await;
+    assert_failed(
+        &outcome,
+        &[
+            RESOURCE,
+            &format!("larger than {DEFAULT_MAX_PAGE_BYTES} bytes"),
+            "page_size",
+        ],
+    );
+    // Refused from its Content-Length: not retried.
+    assert_eq!(sim.stats().await["list_requests"], 1);
+}
+
+// --- authentication ----------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn rejected_key_is_an_error_naming_401() {
+    let sim = start(50, false, json!({}));
+    let provider = Provider::new();
+    let config = with(
+        provider_config(&provider, &sim, &Settings::small()),
+        "apikey",
+        Value::string("000000000000000000000000/000000000000000000000000/000000000000000000000000"),
+    );
+    let response = provider.configure_provider(ConfigureProviderRequest {
+        terraform_version: "1.15.5".into(),
+        config,
+    });
+    assert!(
+        response.diagnostics.is_empty(),
+        "{:?}",
+        response.diagnostics
+    );
+    let outcome = read_with(&provider, ds_config()).await;
+    assert_failed(
+        &outcome,
+        &[RESOURCE, "HTTP 401", "AuthenticationFailure", "apikey"],
+    );
+    // Not retried.
+    assert_eq!(sim.stats().await["auth_failures"], 1);
+}
+
+#[tokio::test]
+async fn skewed_clock_is_a_401_that_mentions_the_clock() {
+    let sim = start(50, false, json!({"clock_skew_secs": 900}));
+    let outcome = read(&sim, &Settings::small()).await;
+    let error = assert_failed(
+        &outcome,
+        &[RESOURCE, "HTTP 401", "AuthenticationFailure", "clock"],
+    );
+    // The simulator's own message says how far off the request was.
+    assert!(error.detail.contains("900 s away"), "{}", error.detail);
+    assert_eq!(sim.stats().await["auth_failures"], 1);
+}
+
+// --- TLS ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn self_signed_tls_without_ca_certificate_names_ca_certificate_and_insecure() {
+    let sim = start(50, true, json!({}));
+    let provider = Provider::new();
+    let config = with(
+        provider_config(&provider, &sim, &Settings::small()),
+        "ca_certificate",
+        Value::Null,
+    );
+    let response = provider.configure_provider(ConfigureProviderRequest {
+        terraform_version: "1.15.5".into(),
+        config,
+    });
+    assert!(
+        response.diagnostics.is_empty(),
+        "{:?}",
+        response.diagnostics
+    );
+    let outcome = read_with(&provider, ds_config()).await;
+    assert_failed(
+        &outcome,
+        &[
+            RESOURCE,
+            "certificate",
+            "`ca_certificate`",
+            "`insecure = true`",
+        ],
+    );
+    // A certificate problem is not retried, and no request got through.
+    assert_eq!(sim.stats().await["requests"], 0);
+}
+
+#[tokio::test]
+async fn insecure_reads_self_signed_tls_with_exactly_one_warning() {
+    let sim = start(150, true, json!({}));
+    let provider = Provider::new();
+    let config = with(
+        with(
+            provider_config(&provider, &sim, &Settings::small()),
+            "ca_certificate",
+            Value::Null,
+        ),
+        "insecure",
+        Value::Bool(true),
+    );
+    let response = provider.configure_provider(ConfigureProviderRequest {
+        terraform_version: "1.15.5".into(),
+        config,
+    });
+    let outcome = read_with(&provider, ds_config()).await;
+    assert_complete(&sim, &outcome).await;
+    let all: Vec<&Diagnostic> = response
+        .diagnostics
+        .iter()
+        .chain(outcome.diagnostics.iter())
+        .collect();
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0].severity, Severity::Warning);
+    assert!(all[0]
+        .summary
+        .contains("TLS certificate verification is disabled"));
+}
+
+#[tokio::test]
+async fn trusted_ca_certificate_reads_over_tls_without_diagnostics() {
+    let sim = start(150, true, json!({}));
+    let (provider, configure_diags) = configured(&sim, &Settings::small());
+    assert!(configure_diags.is_empty(), "{configure_diags:?}");
+    let outcome = read_with(&provider, ds_config()).await;
+    assert!(outcome.diagnostics.is_empty(), "{:?}", outcome.diagnostics);
+    assert_complete(&sim, &outcome).await;
+}
+
+impl std::fmt::Debug for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outcome")
+            .field("results", &self.state.as_ref().map(|s| moids(s).len()))
+            .field("diagnostics", &self.diagnostics)
+            .field("elapsed", &self.elapsed)
+            .finish()
+    }
+}
