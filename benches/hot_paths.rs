@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
@@ -25,6 +26,10 @@ use terraform_provider_intersight::intersight::paging::PageDecoder;
 use terraform_provider_intersight::intersight::signing::{sign, RequestToSign};
 use terraform_provider_intersight::intersight::Filter;
 use terraform_provider_intersight::provider::list_read::ResultsDecoder;
+use terraform_provider_intersight::protocol::core::Core;
+use terraform_provider_intersight::protocol::tfplugin6;
+use terraform_provider_intersight::protocol::tfplugin6::provider_server::Provider as _;
+use terraform_provider_intersight::protocol::v6::ProviderV6;
 use terraform_provider_intersight::provider::{flatten, Provider};
 
 const PAGE_OBJECTS: usize = 1000;
@@ -192,6 +197,26 @@ fn benches(c: &mut Criterion) {
         b.iter(|| msgpack::encode(&state, &state_ty).unwrap())
     });
     g.finish();
+    // GetProviderSchema as Terraform calls it (protocol 6), including the protobuf encoding of
+    // the response: what a `terraform plan` waits for before anything else.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let server = ProviderV6::new(Core::new(Arc::new(Provider::new())));
+    let mut g = c.benchmark_group("rpc");
+    g.sample_size(20).measurement_time(Duration::from_secs(2));
+    g.bench_function("get_provider_schema_v6", |b| {
+        b.iter(|| {
+            let response = rt
+                .block_on(server.get_provider_schema(tonic::Request::new(
+                    tfplugin6::get_provider_schema::Request {},
+                )))
+                .unwrap();
+            prost::Message::encode_to_vec(response.get_ref())
+        })
+    });
+    g.finish();
+
     let mut g = c.benchmark_group("filter");
     g.sample_size(10).measurement_time(Duration::from_secs(1));
     g.bench_function("build_and_render", |b| {
