@@ -11,8 +11,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -25,11 +25,11 @@ use terraform_provider_intersight::intersight::models::Interner;
 use terraform_provider_intersight::intersight::paging::PageDecoder;
 use terraform_provider_intersight::intersight::signing::{sign, RequestToSign};
 use terraform_provider_intersight::intersight::Filter;
-use terraform_provider_intersight::provider::list_read::ResultsDecoder;
 use terraform_provider_intersight::protocol::core::Core;
 use terraform_provider_intersight::protocol::tfplugin6;
 use terraform_provider_intersight::protocol::tfplugin6::provider_server::Provider as _;
 use terraform_provider_intersight::protocol::v6::ProviderV6;
+use terraform_provider_intersight::provider::list_read::ResultsDecoder;
 use terraform_provider_intersight::provider::{flatten, Provider};
 
 const PAGE_OBJECTS: usize = 1000;

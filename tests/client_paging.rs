@@ -56,8 +56,8 @@ async fn pages_are_fetched_in_parallel_within_the_limit_and_assembled_in_order()
     assert_eq!(
         listing.stats,
         terraform_provider_intersight::intersight::ListStats {
-            requests: 10,
-            pages: 10,
+            requests: 11,
+            pages: 11,
             retries: 0,
             rereads: 0
         }
@@ -72,7 +72,8 @@ async fn pages_are_fetched_in_parallel_within_the_limit_and_assembled_in_order()
         .collect();
     assert_eq!(skips[0], 0, "the first request reads the count");
     skips.sort();
-    assert_eq!(skips, (0..10).map(|i| i * 10).collect::<Vec<_>>());
+    // Pages overlap by one object (each starts with the previous page's last).
+    assert_eq!(skips, (0..11).map(|i| i * 9).collect::<Vec<_>>());
     for r in &requests {
         assert_eq!(r.param("$top").as_deref(), Some("10"));
         assert_eq!(r.param("$orderby").as_deref(), Some("Moid"));
@@ -92,11 +93,33 @@ async fn parallelism_one_is_sequential() {
 }
 
 #[tokio::test]
-async fn exact_multiple_of_the_page_size_needs_no_extra_request() {
-    let server = TestServer::start(|req, _| page(req, 20, Some(20))).await;
-    let listing = list_with(&server, 10, 4).await.unwrap();
-    assert_eq!(listing.items.len(), 20);
-    assert_eq!(listing.stats.requests, 2);
+async fn pages_overlap_by_one_object_and_stop_when_none_remain() {
+    for (total, skips) in [
+        (10, vec![0]),
+        (11, vec![0, 9]),
+        (19, vec![0, 9]),
+        (20, vec![0, 9, 18]),
+    ] {
+        let server = TestServer::start(move |req, _| page(req, total, Some(total))).await;
+        let listing = list_with(&server, 10, 4).await.unwrap();
+        assert_eq!(moids(&listing), (0..total).map(moid).collect::<Vec<_>>());
+        let mut sent: Vec<u64> = server
+            .stats
+            .requests()
+            .iter()
+            .map(|r| r.param("$skip").unwrap().parse().unwrap())
+            .collect();
+        sent.sort();
+        assert_eq!(sent, skips, "{total} objects");
+    }
+}
+
+#[tokio::test]
+async fn a_page_size_of_one_reads_without_overlap() {
+    let server = TestServer::start(|req, _| page(req, 3, Some(3))).await;
+    let listing = list_with(&server, 1, 2).await.unwrap();
+    assert_eq!(moids(&listing), (0..3).map(moid).collect::<Vec<_>>());
+    assert_eq!(listing.stats.requests, 3);
 }
 
 #[tokio::test]
@@ -212,7 +235,7 @@ async fn a_short_page_that_is_not_the_last_is_inconsistent() {
     // The middle page loses an object (deleted under us) while the count stays the same.
     let server = TestServer::start(|req, _| {
         let mut r = page(req, 30, Some(30));
-        if req.param("$skip").as_deref() == Some("10") {
+        if req.param("$skip").as_deref() == Some("9") {
             let mut v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
             v["Results"].as_array_mut().unwrap().pop();
             r.body = serde_json::to_vec(&v).unwrap();
@@ -222,7 +245,7 @@ async fn a_short_page_that_is_not_the_last_is_inconsistent() {
     .await;
     let err = list_with(&server, 10, 2).await.unwrap_err();
     assert!(
-        matches!(&err, Error::Inconsistent { detail, .. } if detail.contains("offset 10 has 9 objects where 10")),
+        matches!(&err, Error::Inconsistent { detail, .. } if detail.contains("offset 9 has 9 objects where 10")),
         "{err}"
     );
     assert_eq!(server.stats.count(), 9, "three full reads of three pages");
@@ -230,11 +253,13 @@ async fn a_short_page_that_is_not_the_last_is_inconsistent() {
 
 #[tokio::test]
 async fn a_duplicate_moid_is_inconsistent_and_a_clean_reread_recovers() {
-    // First read: page 2 repeats page 1's last object (an insert shifted the offsets).
+    // First read: page 2 starts right (with page 1's last object) but repeats an earlier one.
     let server = TestServer::start(|req, i| {
         let skip: usize = req.param("$skip").unwrap().parse().unwrap();
-        if i < 2 && skip == 10 {
-            let results: Vec<serde_json::Value> = (9..19)
+        if i < 2 && skip == 9 {
+            let results: Vec<serde_json::Value> = [9, 3]
+                .into_iter()
+                .chain(10..18)
                 .map(|k| serde_json::json!({"Moid": moid(k)}))
                 .collect();
             return Response::json(
@@ -248,6 +273,51 @@ async fn a_duplicate_moid_is_inconsistent_and_a_clean_reread_recovers() {
     let listing = list_with(&server, 10, 1).await.unwrap();
     assert_eq!(listing.stats.rereads, 1);
     assert_eq!(moids(&listing), (0..20).map(moid).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_shifted_page_is_inconsistent_even_when_count_and_lengths_agree() {
+    // An insert and a delete before offset 9 between the first and second page: `Count` and
+    // every page length are unchanged, but page 2 no longer starts with page 1's last object.
+    // Without the anchor check object 9 would be listed twice or one object silently lost.
+    let server = TestServer::start(|req, i| {
+        let skip: usize = req.param("$skip").unwrap().parse().unwrap();
+        if i < 3 && skip == 9 {
+            let results: Vec<serde_json::Value> = (10..20)
+                .map(|k| serde_json::json!({"Moid": moid(k)}))
+                .collect();
+            return Response::json(
+                200,
+                serde_json::to_vec(&serde_json::json!({"Count": 20, "Results": results})).unwrap(),
+            );
+        }
+        page(req, 20, Some(20))
+    })
+    .await;
+    let listing = list_with(&server, 10, 1).await.unwrap();
+    assert_eq!(listing.stats.rereads, 1);
+    assert_eq!(moids(&listing), (0..20).map(moid).collect::<Vec<_>>());
+    // Every time: an error naming the shift, never a list.
+    let server = TestServer::start(|req, _| {
+        let skip: usize = req.param("$skip").unwrap().parse().unwrap();
+        if skip == 9 {
+            let results: Vec<serde_json::Value> = (10..20)
+                .map(|k| serde_json::json!({"Moid": moid(k)}))
+                .collect();
+            return Response::json(
+                200,
+                serde_json::to_vec(&serde_json::json!({"Count": 20, "Results": results})).unwrap(),
+            );
+        }
+        page(req, 20, Some(20))
+    })
+    .await;
+    let err = list_with(&server, 10, 1).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Inconsistent { detail, .. }
+            if detail.contains("starts with object") && detail.contains("inserted or deleted")),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -274,7 +344,7 @@ async fn without_an_inline_count_pages_are_read_until_a_short_one() {
 #[tokio::test]
 async fn an_error_on_a_later_page_fails_the_listing() {
     let server = TestServer::start(|req, _| {
-        if req.param("$skip").as_deref() == Some("20") {
+        if req.param("$skip").as_deref() == Some("18") {
             Response::json(403, r#"{"code":"UnauthorizedOperation"}"#)
         } else {
             page(req, 50, Some(50))

@@ -1,15 +1,23 @@
 //! Reading a whole collection: the first page gives the count, the remaining pages are fetched
 //! concurrently (bounded) and assembled in order, and the result is checked for consistency.
 //!
-//! Every page is requested with `$orderby=Moid` so `$skip` offsets are stable; if the collection
-//! changes during the read anyway (a later page reports another `Count`, a page other than the
-//! last is short, a `Moid` appears twice), the whole read starts over, a bounded number of
-//! times, and then fails: a silently incomplete list is never returned.
+//! Every page is requested with `$orderby=Moid` so `$skip` offsets are stable, and consecutive
+//! pages overlap by one object: each page after the first starts with the object the previous
+//! page ended with (its *anchor*). If the collection changes during the read anyway, the client
+//! notices: a later page reports another `Count`, a page other than the last is short, a `Moid`
+//! appears twice, or a page's anchor is not the previous page's last object (objects were
+//! inserted or deleted before it, which shifts every later `$skip` window: without the anchor an
+//! insert and a delete that keep `Count` unchanged would silently drop one object and list a
+//! deleted one). The whole read then starts over, a bounded number of times, and then fails: a
+//! silently incomplete list is never returned. What the anchors guarantee: every object that
+//! exists for the whole read is listed exactly once; an object inserted or deleted during the
+//! read may or may not be (the API has no snapshots).
 //!
-//! Request sequence for `Count` = N and page size P: `$skip=0` first (it carries `Count`), then
-//! `$skip=P, 2P, ...` below N with at most `parallelism` in flight. A server that returns no
-//! `Count` is read sequentially until a short page; one whose own `$top` cap is below P is
-//! followed at the step its first page shows.
+//! Request sequence for `Count` = N and page size P (P ≥ 2): `$skip=0` first (it carries
+//! `Count`), then `$skip=P-1, 2(P-1), ...` while objects remain after the anchor, with at most
+//! `parallelism` in flight. With P = 1 pages cannot overlap and shifts go unnoticed. A server
+//! that returns no `Count` is read sequentially until a short page; one whose own `$top` cap is
+//! below P is followed at the step its first page shows.
 
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
@@ -226,18 +234,22 @@ async fn read_once<D: PageDecoder>(
     let mut seen = HashSet::new();
     let mut items = Vec::new();
     let page_len = u64::from(page_size);
+    // The last Moid appended: the next page must start with it (its anchor).
+    let mut anchor: Option<String> = None;
 
     let Some(count) = first.count else {
         // No inline count (a server ignoring `$inlinecount`): read until a short page.
+        let step = overlap_step(page_len);
         let mut page = first.results.unwrap_or_default();
         let mut skip = 0u64;
         loop {
             let full = page.len() as u64 == page_len;
-            append(&mut items, &mut seen, page, skip)?;
+            let anchored = skip > 0 && step < page_len;
+            append(&mut items, &mut seen, &mut anchor, page, skip, anchored)?;
             if !full {
                 return Ok(items);
             }
-            skip += page_len;
+            skip += step;
             page = fetch(skip).await?.results.unwrap_or_default();
             stats.pages += 1;
         }
@@ -252,12 +264,17 @@ async fn read_once<D: PageDecoder>(
     } else {
         page_len
     };
+    let step = overlap_step(page_len);
+    let overlapping = step < page_len;
     let expected_len = |skip: u64| count.saturating_sub(skip).min(page_len);
     check_len(first_results.len(), expected_len(0), 0, count)?;
     items.reserve(usize::try_from(count).unwrap_or(0).min(1 << 20));
-    append(&mut items, &mut seen, first_results, 0)?;
+    append(&mut items, &mut seen, &mut anchor, first_results, 0, false)?;
 
-    let skips = (1..).map(|i| i * page_len).take_while(|&s| s < count);
+    // A page is needed while objects remain after the one it starts with.
+    let skips = (1..)
+        .map(|i| i * step)
+        .take_while(|&s| s + u64::from(overlapping) < count);
     // `buffered` keeps at most `parallelism` requests in flight and yields pages in order;
     // returning early drops (and so cancels) the rest.
     let mut pages = futures::stream::iter(skips)
@@ -277,9 +294,26 @@ async fn read_once<D: PageDecoder>(
         }
         let results = page.results.unwrap_or_default();
         check_len(results.len(), expected_len(skip), skip, count)?;
-        append(&mut items, &mut seen, results, skip)?;
+        append(
+            &mut items,
+            &mut seen,
+            &mut anchor,
+            results,
+            skip,
+            overlapping,
+        )?;
     }
     Ok(items)
+}
+
+/// How far apart consecutive pages start: one less than a page, so they overlap by one object
+/// (a page of one cannot overlap).
+fn overlap_step(page_len: u64) -> u64 {
+    if page_len >= 2 {
+        page_len - 1
+    } else {
+        1
+    }
 }
 
 fn check_len(got: usize, expected: u64, skip: u64, count: u64) -> Result<(), ReadError> {
@@ -292,12 +326,31 @@ fn check_len(got: usize, expected: u64, skip: u64, count: u64) -> Result<(), Rea
     }
 }
 
+/// Appends a page's objects. With `anchored`, the page's first object must be the last one
+/// appended (pages overlap by one) and is not appended again.
 fn append<T: HasMoid>(
     items: &mut Vec<T>,
     seen: &mut HashSet<String>,
+    anchor: &mut Option<String>,
     page: Vec<T>,
     skip: u64,
+    anchored: bool,
 ) -> Result<(), ReadError> {
+    let mut page = page.into_iter();
+    if anchored {
+        let first = page.next();
+        let found = first.as_ref().map(HasMoid::moid);
+        if found.is_none() || found != anchor.as_deref() {
+            return Err(ReadError::Inconsistent(format!(
+                "the page at offset {skip} starts with {} where the previous page ended with {} \
+                 (objects were inserted or deleted before it)",
+                found.map_or("nothing".to_string(), |m| format!("object {m}")),
+                anchor
+                    .as_deref()
+                    .map_or("nothing".to_string(), |m| format!("object {m}")),
+            )));
+        }
+    }
     for item in page {
         let moid = item.moid();
         // Objects without a Moid cannot be deduplicated; they are kept as they come.
@@ -306,6 +359,10 @@ fn append<T: HasMoid>(
                 "object {moid} appears twice (again in the page at offset {skip})"
             )));
         }
+        // Reuses one allocation for the anchor rather than one per object.
+        let last = anchor.get_or_insert_default();
+        last.clear();
+        last.push_str(moid);
         items.push(item);
     }
     Ok(())
