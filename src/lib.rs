@@ -10,6 +10,7 @@
 pub mod cty;
 pub mod intersight;
 pub mod logging;
+pub mod memory;
 pub mod plugin;
 pub mod protocol;
 pub mod provider;

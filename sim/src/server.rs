@@ -15,6 +15,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rand::Rng;
 use serde_json::{json, Value};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::Pin;
@@ -451,7 +452,9 @@ fn single(state: &AppState, moid: &str, raw_query: Option<&str>) -> Response<Sim
     {
         Some(item) => {
             let mut object = project(&query, item);
-            pad_object(&mut object, pad);
+            if pad > 0 {
+                pad_object(object.to_mut(), pad);
+            }
             json_response(StatusCode::OK, &object)
         }
         None => error_response(
@@ -462,6 +465,17 @@ fn single(state: &AppState, moid: &str, raw_query: Option<&str>) -> Response<Sim
             ),
         ),
     }
+}
+
+/// A list response: `Results` null when `None`.
+#[derive(serde::Serialize)]
+struct ListBody<'a> {
+    #[serde(rename = "ObjectType")]
+    object_type: &'static str,
+    #[serde(rename = "Count", skip_serializing_if = "Option::is_none")]
+    count: Option<i64>,
+    #[serde(rename = "Results")]
+    results: Option<Vec<Cow<'a, Value>>>,
 }
 
 async fn list(
@@ -506,46 +520,49 @@ async fn list(
             faults.config.pad_object_bytes,
         )
     };
-    let body = {
+    // The page is serialized while the dataset is borrowed: objects are written as they are
+    // stored, copied only when a fault changes them.
+    let mut bytes = {
         let dataset = state.read_dataset();
         let matching = select_matching(&query, &dataset.items);
         let count = (matching.len() as i64 + count_delta).max(0);
         if query.count_only {
-            json!({"ObjectType": "mo.DocumentCount", "Count": count})
+            serde_json::to_vec(&json!({"ObjectType": "mo.DocumentCount", "Count": count}))
         } else {
             let start = if duplicate && query.skip > 0 {
                 query.skip - 1
             } else {
                 query.skip
             };
-            let mut page: Vec<Value> = matching
+            let mut page: Vec<Cow<'_, Value>> = matching
                 .iter()
                 .skip(start)
                 .take(query.top)
                 .map(|item| project(&query, item))
                 .collect();
-            for object in &mut page {
-                if decision.wrong_object_type {
-                    set_object_type(object, WRONG_OBJECT_TYPE);
+            if decision.wrong_object_type || pad > 0 {
+                for object in &mut page {
+                    if decision.wrong_object_type {
+                        set_object_type(object.to_mut(), WRONG_OBJECT_TYPE);
+                    }
+                    pad_object(object.to_mut(), pad);
                 }
-                pad_object(object, pad);
             }
             if let (Some((_, property)), Some(first)) = (&decision.bad_string, page.first_mut()) {
-                mark_bad_string(first, property.as_deref());
+                mark_bad_string(first.to_mut(), property.as_deref());
             }
             let results = if page.is_empty() && null_empty {
-                Value::Null
+                None
             } else {
-                Value::Array(page)
+                Some(page)
             };
-            let mut body = serde_json::Map::new();
-            body.insert("ObjectType".into(), json!("iam.OAuthToken.List"));
-            if query.inline_count {
-                body.insert("Count".into(), json!(count));
-            }
-            body.insert("Results".into(), results);
-            Value::Object(body)
+            serde_json::to_vec(&ListBody {
+                object_type: "iam.OAuthToken.List",
+                count: query.inline_count.then_some(count),
+                results,
+            })
         }
+        .unwrap_or_default()
     };
     if !query.count_only && query.skip == 0 {
         let mutation = state.faults().take_mutation();
@@ -554,7 +571,6 @@ async fn list(
         }
     }
 
-    let mut bytes = serde_json::to_vec(&body).unwrap_or_default();
     if let Some((kind, _)) = &decision.bad_string {
         bytes = replace_marker(&bytes, *kind);
     }

@@ -189,7 +189,12 @@ impl Core {
             ));
             return (None, diagnostics);
         };
-        match encode_value(&state, &ty, "data source state") {
+        let encoded = encode_value(&state, &ty, "data source state");
+        drop(state);
+        // The per-object encodings just freed would otherwise stay resident next to the two
+        // copies of the state (this one and gRPC's send buffer).
+        crate::memory::release_freed();
+        match encoded {
             Ok(state) => (Some(state), diagnostics),
             Err(diagnostic) => {
                 diagnostics.push(diagnostic);

@@ -186,6 +186,8 @@ pub async fn read(
         .into_iter()
         .map(|object| Value::Encoded(object.msgpack))
         .collect();
+    // The page buffers are gone: give their memory back before the state is encoded.
+    crate::memory::release_freed();
 
     // One line per read, so benchmarks (scripts/bench) can take the provider's own read time
     // from the log instead of Terraform's whole plan.

@@ -349,7 +349,7 @@ fn query_option_values() {
     );
     let q = parse_list_query(Some("$select=Name"), &known).unwrap();
     assert_eq!(
-        project(&q, &items()[0]),
+        project(&q, &items()[0]).into_owned(),
         json!({"ClassId": "c", "ObjectType": "o", "Moid": "b", "Name": "two"})
     );
 }
