@@ -470,3 +470,38 @@ async fn a_server_page_limit_below_ours_is_followed() {
     assert_eq!(listing.stats.requests, 5);
     assert_eq!(listing.stats.rereads, 0);
 }
+
+#[tokio::test]
+async fn the_official_emulation_sends_a_count_then_sequential_unordered_pages() {
+    // Benchmark-only mode: request for request what the official provider sends.
+    let server = TestServer::start(|req, _| {
+        if req.param("$count").as_deref() == Some("true") {
+            return Response::json(200, r#"{"Count":25}"#);
+        }
+        page(req, 25, None)
+    })
+    .await;
+    let mut config = server.config();
+    config.page_size = 10;
+    config.parallelism = 4;
+    config.paging = terraform_provider_intersight::intersight::paging::Paging::OfficialEmulation;
+    let listing = Client::new(config)
+        .unwrap()
+        .list::<IamOAuthToken>(&query(), &Cancellation::new())
+        .await
+        .unwrap();
+    assert_eq!(moids(&listing), (0..25).map(moid).collect::<Vec<_>>());
+    let requests = server.stats.requests();
+    assert_eq!(requests.len(), 4);
+    assert_eq!(requests[0].param("$count").as_deref(), Some("true"));
+    let skips: Vec<String> = requests[1..]
+        .iter()
+        .map(|r| r.param("$skip").unwrap())
+        .collect();
+    assert_eq!(skips, ["0", "10", "20"]);
+    for r in &requests[1..] {
+        assert_eq!(r.param("$orderby"), None);
+        assert_eq!(r.param("$top").as_deref(), Some("10"));
+    }
+    assert_eq!(server.stats.max_in_flight.load(Ordering::SeqCst), 1);
+}

@@ -72,6 +72,8 @@ pub struct ClientConfig {
     pub backoff: Backoff,
     /// Responses larger than this fail with [`Error::BodyTooLarge`].
     pub max_page_bytes: usize,
+    /// How collections are paged (the default, or the official provider's way for benchmarks).
+    pub paging: paging::Paging,
 }
 
 impl ClientConfig {
@@ -88,6 +90,7 @@ impl ClientConfig {
             parallelism: DEFAULT_PARALLELISM,
             backoff: Backoff::default(),
             max_page_bytes: DEFAULT_MAX_PAGE_BYTES,
+            paging: paging::Paging::default(),
         }
     }
 }
@@ -105,6 +108,7 @@ impl fmt::Debug for ClientConfig {
             .field("parallelism", &self.parallelism)
             .field("backoff", &self.backoff)
             .field("max_page_bytes", &self.max_page_bytes)
+            .field("paging", &self.paging)
             .finish()
     }
 }
@@ -149,6 +153,7 @@ pub struct Client {
     transport: transport::Transport,
     page_size: u32,
     parallelism: usize,
+    paging: paging::Paging,
     key_kind: KeyKind,
 }
 
@@ -206,6 +211,7 @@ impl Client {
             transport,
             page_size: config.page_size,
             parallelism: config.parallelism,
+            paging: config.paging,
             key_kind,
         })
     }
@@ -234,14 +240,22 @@ impl Client {
         decoder: &D,
         cancel: &CancellationToken,
     ) -> Result<Listing<D::Item>, Error> {
-        paging::list(
-            &self.transport,
-            query,
-            decoder,
-            self.page_size,
-            self.parallelism,
-            cancel,
-        )
-        .await
+        match self.paging {
+            paging::Paging::Overlapping => {
+                paging::list(
+                    &self.transport,
+                    query,
+                    decoder,
+                    self.page_size,
+                    self.parallelism,
+                    cancel,
+                )
+                .await
+            }
+            paging::Paging::OfficialEmulation => {
+                paging::list_like_official(&self.transport, query, decoder, self.page_size, cancel)
+                    .await
+            }
+        }
     }
 }

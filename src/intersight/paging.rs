@@ -51,6 +51,18 @@ pub struct Page<T> {
     pub results: Option<Vec<T>>,
 }
 
+/// How a collection is paged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Paging {
+    /// Overlapping, concurrent, checked pages (this module's documentation).
+    #[default]
+    Overlapping,
+    /// The official provider's algorithm, reproduced for benchmarks only: a `$count` request,
+    /// then pages of `page_size` one after another, without `$orderby`, overlap or any
+    /// consistency check. Never use it for real reads.
+    OfficialEmulation,
+}
+
 /// Decodes one page's JSON body into items. Lets a caller turn each object into its own form
 /// while the page is decoded, with no intermediate tree (the provider writes Terraform's
 /// encoding of each object directly). Errors it returns fail the read (they are not retried,
@@ -207,6 +219,66 @@ pub(crate) async fn list<D: PageDecoder>(
             }
         }
     }
+}
+
+/// [`Paging::OfficialEmulation`]: what the official provider sends, request for request.
+pub(crate) async fn list_like_official<D: PageDecoder>(
+    transport: &Transport,
+    query: &ListQuery,
+    decoder: &D,
+    page_size: u32,
+    cancel: &CancellationToken,
+) -> Result<Listing<D::Item>, Error> {
+    validate_resource(&query.resource)?;
+    let filter = query
+        .filter
+        .as_ref()
+        .filter(|f| !f.is_empty())
+        .map(Filter::render);
+    let counters = Counters::default();
+    let interner = &Interner::new();
+    let mut params: Vec<(&str, &str)> = Vec::with_capacity(3);
+    if let Some(f) = &filter {
+        params.push(("$filter", f));
+    }
+    params.push(("$count", "true"));
+    let path = format!("{API_BASE}/{}?{}", query.resource, encode_query(&params));
+    #[derive(Deserialize)]
+    struct CountOnly {
+        #[serde(rename = "Count")]
+        count: u64,
+    }
+    let decode_count = |body: &[u8]| serde_json::from_slice::<CountOnly>(body);
+    let count = transport
+        .get_decoded(&path, cancel, &counters, &decode_count)
+        .await?
+        .count;
+    let decode = |body: &[u8]| decoder.decode_page(body, interner);
+    let mut stats = ListStats {
+        pages: 0,
+        ..ListStats::default()
+    };
+    let mut items = Vec::new();
+    let mut skip = 0u64;
+    while skip < count {
+        let top = page_size.to_string();
+        let skip_text = skip.to_string();
+        let mut params: Vec<(&str, &str)> = Vec::with_capacity(3);
+        if let Some(f) = &filter {
+            params.push(("$filter", f));
+        }
+        params.extend([("$top", top.as_str()), ("$skip", skip_text.as_str())]);
+        let path = format!("{API_BASE}/{}?{}", query.resource, encode_query(&params));
+        let page = transport
+            .get_decoded(&path, cancel, &counters, &decode)
+            .await?;
+        stats.pages += 1;
+        items.extend(page.results.unwrap_or_default());
+        skip += u64::from(page_size);
+    }
+    stats.requests = counters.requests.load(Ordering::Relaxed);
+    stats.retries = counters.retries.load(Ordering::Relaxed);
+    Ok(Listing { items, stats })
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use crate::cty::{AttributePath, Diagnostic, Diagnostics, Value};
+use crate::intersight::paging::Paging;
 use crate::intersight::{Client, ClientConfig, Endpoint, SecretKey, TlsOptions};
 
 use super::config::Environment;
@@ -171,6 +172,7 @@ pub fn configure(config: &Value, env: &Environment) -> Result<(Client, Diagnosti
         max_retries: int_setting(config, "max_retries", DEFAULT_MAX_RETRIES).clamp(0, 20) as u32,
         page_size: int_setting(config, "page_size", DEFAULT_PAGE_SIZE).clamp(1, 1000) as u32,
         parallelism: int_setting(config, "parallelism", DEFAULT_PARALLELISM).clamp(1, 16) as usize,
+        paging: paging_from_environment(),
         ..ClientConfig::new(endpoint, key_id.value, secret_key)
     };
 
@@ -186,5 +188,21 @@ pub fn configure(config: &Value, env: &Environment) -> Result<(Client, Diagnosti
             );
             Err(diags)
         }
+    }
+}
+
+/// `INTERSIGHT_BENCH_OFFICIAL_PAGING=1` makes reads page exactly as the official provider does
+/// (a `$count` request, then sequential unchecked pages): `scripts/bench` uses it to measure
+/// the official algorithm with everything else equal. It is deliberately not a schema
+/// attribute, and it is logged.
+fn paging_from_environment() -> Paging {
+    if std::env::var_os("INTERSIGHT_BENCH_OFFICIAL_PAGING").is_some_and(|v| v == "1") {
+        crate::logging::warn(
+            "INTERSIGHT_BENCH_OFFICIAL_PAGING=1: paging like the official provider, without consistency checks (benchmarks only)",
+            &[],
+        );
+        Paging::OfficialEmulation
+    } else {
+        Paging::Overlapping
     }
 }
