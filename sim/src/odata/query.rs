@@ -207,39 +207,71 @@ pub fn parse_list_query(
 
 /// Filters and sorts `items`; returns the matching objects in response order.
 pub fn select_matching<'a>(query: &ListQuery, items: &'a [Value]) -> Vec<&'a Value> {
-    let matching = items
-        .iter()
-        .filter(|item| query.filter.as_ref().is_none_or(|f| matches(f, item)));
+    select_matching_indices(query, items, None)
+        .into_iter()
+        .map(|i| &items[i])
+        .collect()
+}
+
+/// The positions in `items` of the objects that match, in `$orderby` order. `by_moid`, when
+/// given, is every position sorted by `Moid` ascending (see [`moid_order`]): the common
+/// `$orderby=Moid` then needs no sort per request.
+pub fn select_matching_indices(
+    query: &ListQuery,
+    items: &[Value],
+    by_moid: Option<&[usize]>,
+) -> Vec<usize> {
+    let keep = |i: &usize| query.filter.as_ref().is_none_or(|f| matches(f, &items[*i]));
+    if let (Some(order), [key]) = (by_moid, query.orderby.as_slice()) {
+        if key.path == ["Moid"] && !key.descending && order.len() == items.len() {
+            return order.iter().copied().filter(keep).collect();
+        }
+    }
+    let matching = (0..items.len()).filter(keep);
     if query.orderby.is_empty() {
         return matching.collect();
     }
     // Each object's sort keys are resolved once, not at every comparison (this runs for every
     // page request; at 10,000 objects per-comparison lookups dominated the simulator's time).
-    let mut keyed: Vec<(Vec<Option<&Value>>, &Value)> = matching
-        .map(|item| {
+    let mut keyed: Vec<(Vec<Option<&Value>>, usize)> = matching
+        .map(|i| {
             let keys = query
                 .orderby
                 .iter()
-                .map(|key| resolve_path(item, &key.path))
+                .map(|key| resolve_path(&items[i], &key.path))
                 .collect();
-            (keys, item)
+            (keys, i)
         })
         .collect();
-    keyed.sort_by(|(a, _), (b, _)| {
-        for ((left, right), key) in a.iter().zip(b).zip(&query.orderby) {
-            let ordering = order_json(*left, *right);
-            let ordering = if key.descending {
-                ordering.reverse()
-            } else {
-                ordering
-            };
-            if ordering != Ordering::Equal {
-                return ordering;
-            }
+    keyed.sort_by(|(a, _), (b, _)| compare_keys(a, b, &query.orderby));
+    keyed.into_iter().map(|(_, i)| i).collect()
+}
+
+/// Every position of `items`, sorted by `Moid` ascending exactly as `$orderby=Moid` sorts.
+pub fn moid_order(items: &[Value]) -> Vec<usize> {
+    let query = ListQuery {
+        orderby: vec![OrderKey {
+            path: vec!["Moid".to_string()],
+            descending: false,
+        }],
+        ..ListQuery::default()
+    };
+    select_matching_indices(&query, items, None)
+}
+
+fn compare_keys(a: &[Option<&Value>], b: &[Option<&Value>], keys: &[OrderKey]) -> Ordering {
+    for ((left, right), key) in a.iter().zip(b).zip(keys) {
+        let ordering = order_json(*left, *right);
+        let ordering = if key.descending {
+            ordering.reverse()
+        } else {
+            ordering
+        };
+        if ordering != Ordering::Equal {
+            return ordering;
         }
-        Ordering::Equal
-    });
-    keyed.into_iter().map(|(_, item)| item).collect()
+    }
+    Ordering::Equal
 }
 
 /// Projects an object to the `$select` list (plus the always-returned properties); without

@@ -1,6 +1,8 @@
 use super::ast::{CmpOp, Expr, Func, LambdaKind, Literal};
 use super::eval::matches;
-use super::query::{parse_list_query, project, select_matching};
+use super::query::{
+    moid_order, parse_list_query, project, select_matching, select_matching_indices,
+};
 use super::{parse_filter, parse_filter_checked};
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -254,6 +256,32 @@ fn moids(query: &str) -> Vec<String> {
         .take(q.top)
         .map(|v| v["Moid"].as_str().unwrap().to_string())
         .collect()
+}
+
+#[test]
+fn the_presorted_moid_order_gives_what_sorting_gives() {
+    // Moids out of order, one repeated (ties keep their original order), with filters.
+    let all: Vec<serde_json::Value> = ["k", "b", "z", "b", "a", "m"]
+        .iter()
+        .enumerate()
+        .map(|(i, m)| json!({"Moid": m, "N": i}))
+        .collect();
+    let order = moid_order(&all);
+    for text in [
+        "$orderby=Moid",
+        "$orderby=Moid&$filter=N gt 1",
+        "$orderby=Moid desc",
+        "$orderby=N desc",
+        "$filter=N lt 4",
+    ] {
+        let q = parse_list_query(Some(text), &known).unwrap();
+        assert_eq!(
+            select_matching_indices(&q, &all, Some(&order)),
+            select_matching_indices(&q, &all, None),
+            "{text}"
+        );
+    }
+    assert_eq!(order, [4, 1, 3, 0, 5, 2]);
 }
 
 #[test]
