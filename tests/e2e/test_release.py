@@ -3,6 +3,7 @@ publishes, and a packed filesystem mirror (the `terraform providers mirror` layo
 both Terraform versions install the provider, verify the archive's hash and load its schema.
 The debug binary is packaged here (`--binary`) so the test needs no second, release build."""
 
+import base64
 import hashlib
 import json
 import re
@@ -80,8 +81,13 @@ def test_terraform_installs_from_the_packed_mirror(packed, tmp_path, tf):
     rc, stdout, stderr = run_tf(tf, None, work, "init", "-no-color", "-input=false", env=env)
     assert rc == 0, stdout + stderr
     lock = (work / ".terraform.lock.hcl").read_text()
-    zip_hash = "zh:" + hashlib.sha256(archive.read_bytes()).hexdigest()
-    assert zip_hash in lock, f"the lock file does not record the archive's hash {zip_hash}:\n{lock}"
+    # From a mirror Terraform records the "h1:" hash of the unpacked package: base64 of the
+    # SHA-256 of the sorted "<sha256 hex>  <file name>" lines of its files. It must be the hash
+    # of exactly the binary we packed.
+    with zipfile.ZipFile(archive) as zf:
+        lines = sorted(f"{hashlib.sha256(zf.read(i)).hexdigest()}  {i.filename}\n" for i in zf.infolist())
+    h1 = "h1:" + base64.b64encode(hashlib.sha256("".join(lines).encode()).digest()).decode()
+    assert h1 in lock, f"the lock file does not record the package hash {h1}:\n{lock}"
     rc, stdout, stderr = run_tf(tf, None, work, "providers", "schema", "-json", env=env)
     assert rc == 0, stderr
     schemas = json.loads(stdout)["provider_schemas"]
