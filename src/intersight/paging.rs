@@ -179,12 +179,7 @@ pub(crate) async fn list<D: PageDecoder>(
     parallelism: usize,
     cancel: &CancellationToken,
 ) -> Result<Listing<D::Item>, Error> {
-    validate_resource(&query.resource)?;
-    let filter = query
-        .filter
-        .as_ref()
-        .filter(|f| !f.is_empty())
-        .map(Filter::render);
+    let filter = checked_filter(query)?;
     let counters = Counters::default();
     let mut stats = ListStats::default();
     let mut attempt = 1;
@@ -221,6 +216,16 @@ pub(crate) async fn list<D: PageDecoder>(
     }
 }
 
+/// Checks the query's resource and renders its filter (`None` when there is none).
+fn checked_filter(query: &ListQuery) -> Result<Option<String>, Error> {
+    validate_resource(&query.resource)?;
+    Ok(query
+        .filter
+        .as_ref()
+        .filter(|f| !f.is_empty())
+        .map(Filter::render))
+}
+
 /// [`Paging::OfficialEmulation`]: what the official provider sends, request for request.
 pub(crate) async fn list_like_official<D: PageDecoder>(
     transport: &Transport,
@@ -229,12 +234,7 @@ pub(crate) async fn list_like_official<D: PageDecoder>(
     page_size: u32,
     cancel: &CancellationToken,
 ) -> Result<Listing<D::Item>, Error> {
-    validate_resource(&query.resource)?;
-    let filter = query
-        .filter
-        .as_ref()
-        .filter(|f| !f.is_empty())
-        .map(Filter::render);
+    let filter = checked_filter(query)?;
     let counters = Counters::default();
     let interner = &Interner::new();
     let mut params: Vec<(&str, &str)> = Vec::with_capacity(3);

@@ -164,32 +164,16 @@ impl Transport {
                 _ = cancel.cancelled() => return Err(Error::Cancelled),
                 r = self.attempt::<T>(path_and_query, decode) => r,
             };
-            let (error, retry_after) = match outcome {
+            let (mut error, retry_after) = match outcome {
                 Ok(v) => return Ok(v),
                 Err(Failure::Fatal(e)) => return Err(e),
                 Err(Failure::Retry(e, after)) => (e, after),
             };
             if retry >= self.max_retries {
-                return Err(match error {
-                    Error::Api {
-                        status,
-                        code,
-                        message,
-                        trace_id,
-                        method,
-                        path,
-                        attempts: _,
-                    } => Error::Api {
-                        status,
-                        code,
-                        message,
-                        trace_id,
-                        method,
-                        path,
-                        attempts: retry + 1,
-                    },
-                    other => other,
-                });
+                if let Error::Api { attempts, .. } = &mut error {
+                    *attempts = retry + 1;
+                }
+                return Err(error);
             }
             let delay = self.backoff.delay(retry, retry_after);
             retry += 1;
