@@ -20,6 +20,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize as _;
@@ -153,9 +154,34 @@ struct ObjectPlan {
     /// In attribute-name order (the order the encoding needs).
     attrs: Vec<AttrPlan>,
     /// JSON property name → what to do with it.
-    by_property: HashMap<String, Slot>,
+    by_property: HashMap<String, Slot, BuildHasherDefault<Fnv1a>>,
     /// Index in `attrs` of `additional_properties`, when the type has it.
     additional: Option<usize>,
+}
+
+/// FNV-1a: every property name of every object is looked up once per read, and these keys are
+/// short, few and not attacker-chosen in a way that matters (a collision only slows a lookup),
+/// so a simple hash beats SipHash's per-lookup cost.
+#[derive(Default)]
+struct Fnv1a(u64);
+
+impl Hasher for Fnv1a {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = hash;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -208,7 +234,10 @@ impl ObjectPlan {
     fn new(attrs: &BTreeMap<String, Type>) -> ObjectPlan {
         let mut plan = ObjectPlan {
             attrs: Vec::with_capacity(attrs.len()),
-            by_property: HashMap::with_capacity(attrs.len() + KNOWN_UNMAPPED.len()),
+            by_property: HashMap::with_capacity_and_hasher(
+                attrs.len() + KNOWN_UNMAPPED.len(),
+                BuildHasherDefault::default(),
+            ),
             additional: None,
         };
         for unmapped in KNOWN_UNMAPPED {
