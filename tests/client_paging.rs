@@ -34,6 +34,18 @@ async fn list_with(
         .await
 }
 
+/// A page reporting `count` objects that holds the objects numbered `which`, in that order.
+fn page_of(count: usize, which: impl IntoIterator<Item = usize>) -> Response {
+    let results: Vec<serde_json::Value> = which
+        .into_iter()
+        .map(|k| serde_json::json!({"Moid": moid(k)}))
+        .collect();
+    Response::json(
+        200,
+        serde_json::to_vec(&serde_json::json!({"Count": count, "Results": results})).unwrap(),
+    )
+}
+
 fn moids(listing: &Listing<IamOAuthToken>) -> Vec<String> {
     listing
         .items
@@ -257,15 +269,7 @@ async fn a_duplicate_moid_is_inconsistent_and_a_clean_reread_recovers() {
     let server = TestServer::start(|req, i| {
         let skip: usize = req.param("$skip").unwrap().parse().unwrap();
         if i < 2 && skip == 9 {
-            let results: Vec<serde_json::Value> = [9, 3]
-                .into_iter()
-                .chain(10..18)
-                .map(|k| serde_json::json!({"Moid": moid(k)}))
-                .collect();
-            return Response::json(
-                200,
-                serde_json::to_vec(&serde_json::json!({"Count": 20, "Results": results})).unwrap(),
-            );
+            return page_of(20, [9, 3].into_iter().chain(10..18));
         }
         page(req, 20, Some(20))
     })
@@ -283,13 +287,7 @@ async fn a_shifted_page_is_inconsistent_even_when_count_and_lengths_agree() {
     let server = TestServer::start(|req, i| {
         let skip: usize = req.param("$skip").unwrap().parse().unwrap();
         if i < 3 && skip == 9 {
-            let results: Vec<serde_json::Value> = (10..20)
-                .map(|k| serde_json::json!({"Moid": moid(k)}))
-                .collect();
-            return Response::json(
-                200,
-                serde_json::to_vec(&serde_json::json!({"Count": 20, "Results": results})).unwrap(),
-            );
+            return page_of(20, 10..20);
         }
         page(req, 20, Some(20))
     })
@@ -301,13 +299,7 @@ async fn a_shifted_page_is_inconsistent_even_when_count_and_lengths_agree() {
     let server = TestServer::start(|req, _| {
         let skip: usize = req.param("$skip").unwrap().parse().unwrap();
         if skip == 9 {
-            let results: Vec<serde_json::Value> = (10..20)
-                .map(|k| serde_json::json!({"Moid": moid(k)}))
-                .collect();
-            return Response::json(
-                200,
-                serde_json::to_vec(&serde_json::json!({"Count": 20, "Results": results})).unwrap(),
-            );
+            return page_of(20, 10..20);
         }
         page(req, 20, Some(20))
     })

@@ -16,7 +16,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value as Json};
-use support::{empty_config, with, Sim};
+use support::{configure_ok, ds_config, empty_config, expanded_state, with, Sim, DS};
 use terraform_provider_intersight::cty::{Diagnostic, Diagnostics, Number, Severity, Value};
 use terraform_provider_intersight::intersight::paging::MAX_READS;
 use terraform_provider_intersight::intersight::DEFAULT_MAX_PAGE_BYTES;
@@ -25,7 +25,6 @@ use terraform_provider_intersight::provider::api::{
 };
 use terraform_provider_intersight::provider::Provider;
 
-const DS: &str = "intersight_iam_o_auth_token";
 const RESOURCE: &str = "iam/OAuthTokens";
 
 /// The simulator, over TLS (`tls`) or plain HTTP, with `faults` set from the start.
@@ -81,23 +80,7 @@ fn provider_config(provider: &Provider, sim: &Sim, settings: &Settings) -> Value
 
 /// A provider configured for `sim`; the configuration itself must not fail.
 fn configured(sim: &Sim, settings: &Settings) -> (Provider, Diagnostics) {
-    let provider = Provider::new();
-    let config = provider_config(&provider, sim, settings);
-    let response = provider.configure_provider(ConfigureProviderRequest {
-        terraform_version: "1.15.5".into(),
-        config,
-    });
-    assert!(
-        !response.diagnostics.has_errors(),
-        "{:?}",
-        response.diagnostics
-    );
-    (provider, response.diagnostics)
-}
-
-fn ds_config() -> Value {
-    let schema = Provider::new().data_source_schema(DS).expect("schema");
-    empty_config(&schema.block)
+    configure_ok(provider_config(&Provider::new(), sim, settings))
 }
 
 struct Outcome {
@@ -114,16 +97,8 @@ async fn read_with(provider: &Provider, config: Value) -> Outcome {
             config,
         })
         .await;
-    // Results travel pre-encoded; decode them to look inside.
-    let ty = Provider::new()
-        .data_source_schema(DS)
-        .expect("schema")
-        .block
-        .value_type();
     Outcome {
-        state: response
-            .state
-            .map(|s| s.expanded(&ty).expect("results decode as their type")),
+        state: response.state.as_ref().map(expanded_state),
         diagnostics: response.diagnostics,
         elapsed: started.elapsed(),
     }

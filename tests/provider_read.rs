@@ -5,14 +5,12 @@
 mod support;
 
 use serde_json::Value as Json;
-use support::{empty_config, with, Sim};
+use support::{configure_ok, ds_config, empty_config, expanded_state, with, Sim, DS};
 use terraform_provider_intersight::cty::{Severity, Value};
 use terraform_provider_intersight::provider::api::{
     ConfigureProviderRequest, ReadDataSourceRequest,
 };
 use terraform_provider_intersight::provider::Provider;
-
-const DS: &str = "intersight_iam_o_auth_token";
 
 fn provider_config(provider: &Provider, sim: &Sim, kind: &str) -> Value {
     let schema = provider.get_provider_schema().provider;
@@ -27,23 +25,7 @@ fn provider_config(provider: &Provider, sim: &Sim, kind: &str) -> Value {
 }
 
 fn configured(sim: &Sim, kind: &str) -> Provider {
-    let provider = Provider::new();
-    let config = provider_config(&provider, sim, kind);
-    let response = provider.configure_provider(ConfigureProviderRequest {
-        terraform_version: "1.15.5".into(),
-        config,
-    });
-    assert!(
-        !response.diagnostics.has_errors(),
-        "{:?}",
-        response.diagnostics
-    );
-    provider
-}
-
-fn ds_config() -> Value {
-    let schema = Provider::new().data_source_schema(DS).expect("schema");
-    empty_config(&schema.block)
+    configure_ok(provider_config(&Provider::new(), sim, kind)).0
 }
 
 async fn read(provider: &Provider, config: Value) -> Result<Vec<Value>, String> {
@@ -58,14 +40,7 @@ async fn read(provider: &Provider, config: Value) -> Result<Vec<Value>, String> 
     }
     let state = response.state.expect("state");
     assert!(state.is_wholly_known());
-    // Results travel pre-encoded; decode them to look inside.
-    let ty = Provider::new()
-        .data_source_schema(DS)
-        .expect("schema")
-        .block
-        .value_type();
-    let state = state.expanded(&ty).expect("results decode as their type");
-    Ok(state
+    Ok(expanded_state(&state)
         .get_attr("results")
         .and_then(Value::as_elements)
         .expect("results")

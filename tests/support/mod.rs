@@ -8,8 +8,44 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 
-use terraform_provider_intersight::cty::Value;
+use terraform_provider_intersight::cty::{Diagnostics, Value};
+use terraform_provider_intersight::provider::api::ConfigureProviderRequest;
 use terraform_provider_intersight::provider::schema::Block;
+use terraform_provider_intersight::provider::Provider;
+
+/// The data source under test.
+pub const DS: &str = "intersight_iam_o_auth_token";
+
+/// A provider configured with `config`; the configuration itself must not fail.
+pub fn configure_ok(config: Value) -> (Provider, Diagnostics) {
+    let provider = Provider::new();
+    let response = provider.configure_provider(ConfigureProviderRequest {
+        terraform_version: "1.15.5".into(),
+        config,
+    });
+    assert!(
+        !response.diagnostics.has_errors(),
+        "{:?}",
+        response.diagnostics
+    );
+    (provider, response.diagnostics)
+}
+
+/// The data source's configuration with every argument and block unset.
+pub fn ds_config() -> Value {
+    let schema = Provider::new().data_source_schema(DS).expect("schema");
+    empty_config(&schema.block)
+}
+
+/// A read's state with its pre-encoded `results` decoded, so tests can look inside.
+pub fn expanded_state(state: &Value) -> Value {
+    let ty = Provider::new()
+        .data_source_schema(DS)
+        .expect("schema")
+        .block
+        .value_type();
+    state.expanded(&ty).expect("results decode as their type")
+}
 
 /// A running simulator, killed on drop.
 pub struct Sim {
