@@ -1,12 +1,9 @@
 //! The client against the `intersight-sim` simulator (workspace member `sim/`): both key types
 //! over HTTPS with the simulator's CA, filters evaluated by its OData engine, and every fault it
-//! can inject. Ignored by default because it needs the simulator binary:
-//!
-//! ```text
-//! cargo build -p intersight-sim && cargo test --test client_sim -- --ignored
-//! ```
-//!
-//! The binary is `$INTERSIGHT_SIM_BIN`, else `intersight-sim` beside this test's target dir.
+//! can inject. The binary is `$INTERSIGHT_SIM_BIN`, else `intersight-sim` beside this test's
+//! target dir, built on first use (`tests/support`).
+
+mod support;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -19,23 +16,10 @@ use terraform_provider_intersight::intersight::{
 };
 
 fn sim_binary() -> PathBuf {
-    if let Ok(path) = std::env::var("INTERSIGHT_SIM_BIN") {
-        return PathBuf::from(path);
+    match std::env::var("INTERSIGHT_SIM_BIN") {
+        Ok(path) => PathBuf::from(path),
+        Err(_) => support::sim_binary(),
     }
-    // target/debug/deps/client_sim-<hash> → target/debug/intersight-sim
-    let exe = std::env::current_exe().unwrap();
-    let path = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("intersight-sim");
-    assert!(
-        path.exists(),
-        "{} not found: run `cargo build -p intersight-sim` first",
-        path.display()
-    );
-    path
 }
 
 struct Sim {
@@ -107,7 +91,6 @@ async fn list(client: &Client, filter: Option<Filter>) -> Result<Listing<IamOAut
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore]
 async fn both_key_types_over_https_with_filters() {
     let sim = start(&["--tokens", "2345"]).await;
     for kind in ["rsa", "ec"] {
@@ -177,7 +160,6 @@ async fn both_key_types_over_https_with_filters() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore]
 async fn every_injected_fault() {
     async fn run(faults: &str) -> Result<Listing<IamOAuthToken>, Error> {
         let sim = start(&["--tokens", "950", "--plain-http", "--faults", faults]).await;
