@@ -146,9 +146,9 @@ fn benches(c: &mut Criterion) {
     let (element, state_ty) = types();
     let page_bytes = fx.page_json.len() as u64;
     let results_ty = Type::List(Box::new(Type::Object(element.clone())));
-    let plan = flatten::Plan::new(&element);
+    let plan = std::sync::Arc::new(flatten::Plan::new(&element));
     let decoder = ResultsDecoder {
-        plan: &plan,
+        plan: plan.clone(),
         object_type: "iam.OAuthToken",
     };
 

@@ -587,9 +587,8 @@ pub fn check_page(body: &[u8]) {
     let Type::Object(attrs) = &element_ty else {
         unreachable!("results elements are objects")
     };
-    let plan = flatten::Plan::new(attrs);
     let decoder = ResultsDecoder {
-        plan: &plan,
+        plan: std::sync::Arc::new(flatten::Plan::new(attrs)),
         object_type: OBJECT_TYPE,
     };
     let decoded = decoder.decode_page(body, &Interner::new());

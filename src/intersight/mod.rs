@@ -150,7 +150,7 @@ pub trait HasMoid {
 
 /// An Intersight API client; cheap to share behind an `Arc`, reuses connections.
 pub struct Client {
-    transport: transport::Transport,
+    transport: std::sync::Arc<transport::Transport>,
     page_size: u32,
     parallelism: usize,
     paging: paging::Paging,
@@ -208,7 +208,7 @@ impl Client {
             max_connections: config.parallelism,
         })?;
         Ok(Client {
-            transport,
+            transport: std::sync::Arc::new(transport),
             page_size: config.page_size,
             parallelism: config.parallelism,
             paging: config.paging,
@@ -227,7 +227,7 @@ impl Client {
         cancel: &CancellationToken,
     ) -> Result<Listing<T>, Error>
     where
-        T: DeserializeOwned + HasMoid + Send,
+        T: DeserializeOwned + HasMoid + Send + 'static,
     {
         self.list_with(query, &paging::SerdePages::<T>::new(), cancel)
             .await

@@ -20,7 +20,11 @@
 //! below P is followed at the step its first page shows.
 
 use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 
 use futures::StreamExt as _;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
@@ -31,7 +35,7 @@ use tokio_util::sync::CancellationToken;
 use super::error::Error;
 use super::filter::Filter;
 use super::models::Interner;
-use super::transport::{Counters, DecodeFn, Transport};
+use super::transport::{Counters, Transport};
 use super::{HasMoid, ListQuery, ListStats, Listing};
 
 /// How many times a collection is read before an inconsistent read becomes an error.
@@ -67,8 +71,10 @@ pub enum Paging {
 /// while the page is decoded, with no intermediate tree (the provider writes Terraform's
 /// encoding of each object directly). Errors it returns fail the read (they are not retried,
 /// except a body that ends early).
-pub trait PageDecoder: Sync {
-    type Item: HasMoid + Send;
+/// Pages are fetched and decoded in tasks of their own (so they decode on every worker thread
+/// at once), hence `Clone + 'static`: keep decoders cheap to clone (share state in an `Arc`).
+pub trait PageDecoder: Clone + Send + Sync + 'static {
+    type Item: HasMoid + Send + 'static;
 
     fn decode_page(&self, body: &[u8], interner: &Interner)
         -> serde_json::Result<Page<Self::Item>>;
@@ -83,13 +89,19 @@ impl<T> SerdePages<T> {
     }
 }
 
+impl<T> Clone for SerdePages<T> {
+    fn clone(&self) -> Self {
+        Self::new()
+    }
+}
+
 impl<T> Default for SerdePages<T> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<T: DeserializeOwned + HasMoid + Send> PageDecoder for SerdePages<T> {
+impl<T: DeserializeOwned + HasMoid + Send + 'static> PageDecoder for SerdePages<T> {
     type Item = T;
 
     fn decode_page(&self, body: &[u8], interner: &Interner) -> serde_json::Result<Page<T>> {
@@ -172,7 +184,7 @@ impl From<Error> for ReadError {
 }
 
 pub(crate) async fn list<D: PageDecoder>(
-    transport: &Transport,
+    transport: &Arc<Transport>,
     query: &ListQuery,
     decoder: &D,
     page_size: u32,
@@ -180,7 +192,7 @@ pub(crate) async fn list<D: PageDecoder>(
     cancel: &CancellationToken,
 ) -> Result<Listing<D::Item>, Error> {
     let filter = checked_filter(query)?;
-    let counters = Counters::default();
+    let counters = Arc::new(Counters::default());
     let mut stats = ListStats::default();
     let mut attempt = 1;
     loop {
@@ -283,23 +295,30 @@ pub(crate) async fn list_like_official<D: PageDecoder>(
 
 #[allow(clippy::too_many_arguments)]
 async fn read_once<D: PageDecoder>(
-    transport: &Transport,
+    transport: &Arc<Transport>,
     decoder: &D,
     resource: &str,
     filter: Option<&str>,
     page_size: u32,
     parallelism: usize,
     cancel: &CancellationToken,
-    counters: &Counters,
+    counters: &Arc<Counters>,
     stats: &mut ListStats,
 ) -> Result<Vec<D::Item>, ReadError> {
     // One interner per read: equal strings across all its pages share one allocation.
-    let interner = &Interner::new();
-    let decode = |body: &[u8]| decoder.decode_page(body, interner);
-    let decode: &DecodeFn<Page<D::Item>> = &decode;
+    let interner = Interner::new();
+    // Each page is fetched and decoded in a task of its own: pages that arrive together decode
+    // on every worker thread at once instead of one after another in this task.
     let fetch = |skip: u64| {
         let path = page_path(resource, filter, page_size, skip);
-        async move { transport.get_decoded(&path, cancel, counters, decode).await }
+        let (transport, decoder, interner) = (transport.clone(), decoder.clone(), interner.clone());
+        let (cancel, counters) = (cancel.clone(), counters.clone());
+        PageTask::spawn(path.clone(), async move {
+            let decode = |body: &[u8]| decoder.decode_page(body, &interner);
+            transport
+                .get_decoded(&path, &cancel, &counters, &decode)
+                .await
+        })
     };
     let first = fetch(0).await?;
     stats.pages += 1;
@@ -376,6 +395,46 @@ async fn read_once<D: PageDecoder>(
         )?;
     }
     Ok(items)
+}
+
+/// A page request running in its own task; dropping it (a read that stops early) aborts the
+/// task, so nothing is left running.
+struct PageTask<T> {
+    path: String,
+    task: tokio::task::JoinHandle<Result<T, Error>>,
+}
+
+impl<T: Send + 'static> PageTask<T> {
+    fn spawn(
+        path: String,
+        request: impl Future<Output = Result<T, Error>> + Send + 'static,
+    ) -> PageTask<T> {
+        PageTask {
+            path,
+            task: tokio::spawn(request),
+        }
+    }
+}
+
+impl<T> Future for PageTask<T> {
+    type Output = Result<T, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let joined = ready!(Pin::new(&mut self.task).poll(cx));
+        Poll::Ready(joined.unwrap_or_else(|e| {
+            Err(Error::Transport {
+                method: "GET".into(),
+                path: self.path.clone(),
+                detail: format!("the page request's task ended abnormally: {e}"),
+            })
+        }))
+    }
+}
+
+impl<T> Drop for PageTask<T> {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 /// How far apart consecutive pages start: one less than a page, so they overlap by one object

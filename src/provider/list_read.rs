@@ -2,6 +2,7 @@
 //! the paginated client → `results`, with the arguments echoed back and a deterministic `id`.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use sha2::{Digest, Sha256};
@@ -28,13 +29,14 @@ pub struct ListSpec {
 
 /// Decodes pages straight into flattened `results` elements (see [`flatten`]): each page's
 /// JSON becomes Terraform's encoding of its objects as it arrives, and is then dropped.
-pub struct ResultsDecoder<'a> {
-    pub plan: &'a flatten::Plan,
+#[derive(Clone)]
+pub struct ResultsDecoder {
+    pub plan: Arc<flatten::Plan>,
     /// The `ObjectType` every object must have, e.g. `iam.OAuthToken`.
     pub object_type: &'static str,
 }
 
-impl PageDecoder for ResultsDecoder<'_> {
+impl PageDecoder for ResultsDecoder {
     type Item = FlatObject;
 
     fn decode_page(&self, body: &[u8], _: &Interner) -> serde_json::Result<Page<FlatObject>> {
@@ -46,9 +48,9 @@ impl PageDecoder for ResultsDecoder<'_> {
 }
 
 /// `{"Count": n, "Results": [...], ...}` with each result through [`ObjectSeed`].
-struct PageSeed<'d, 'a>(&'d ResultsDecoder<'a>);
+struct PageSeed<'d>(&'d ResultsDecoder);
 
-impl<'de> DeserializeSeed<'de> for PageSeed<'_, '_> {
+impl<'de> DeserializeSeed<'de> for PageSeed<'_> {
     type Value = Page<FlatObject>;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
@@ -56,7 +58,7 @@ impl<'de> DeserializeSeed<'de> for PageSeed<'_, '_> {
     }
 }
 
-impl<'de> Visitor<'de> for PageSeed<'_, '_> {
+impl<'de> Visitor<'de> for PageSeed<'_> {
     type Value = Page<FlatObject>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -91,9 +93,9 @@ impl<'de> Visitor<'de> for PageSeed<'_, '_> {
 }
 
 /// `Results`: null or an array of objects.
-struct ResultsSeed<'d, 'a>(&'d ResultsDecoder<'a>);
+struct ResultsSeed<'d>(&'d ResultsDecoder);
 
-impl<'de> DeserializeSeed<'de> for ResultsSeed<'_, '_> {
+impl<'de> DeserializeSeed<'de> for ResultsSeed<'_> {
     type Value = Option<Vec<FlatObject>>;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
@@ -101,7 +103,7 @@ impl<'de> DeserializeSeed<'de> for ResultsSeed<'_, '_> {
     }
 }
 
-impl<'de> Visitor<'de> for ResultsSeed<'_, '_> {
+impl<'de> Visitor<'de> for ResultsSeed<'_> {
     type Value = Option<Vec<FlatObject>>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -121,7 +123,7 @@ impl<'de> Visitor<'de> for ResultsSeed<'_, '_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let seed = ObjectSeed { plan: self.0.plan };
+        let seed = ObjectSeed { plan: &self.0.plan };
         let mut objects = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1000));
         while let Some(object) = seq.next_element_seed(seed)? {
             // An object of another class (a misrouted request, an API change) must not be
@@ -169,9 +171,8 @@ pub async fn read(
     let id = query_id(&query);
     let started = std::time::Instant::now();
 
-    let plan = flatten::Plan::new(element);
     let decoder = ResultsDecoder {
-        plan: &plan,
+        plan: Arc::new(flatten::Plan::new(element)),
         object_type: spec.object_type,
     };
     let listing = match ctx.client.list_with(&query, &decoder, &ctx.cancel).await {
@@ -239,9 +240,8 @@ mod tests {
         let Type::Object(attrs) = &element else {
             unreachable!()
         };
-        let plan = flatten::Plan::new(attrs);
         ResultsDecoder {
-            plan: &plan,
+            plan: Arc::new(flatten::Plan::new(attrs)),
             object_type: "iam.OAuthToken",
         }
         .decode_page(body.as_bytes(), &Interner::new())
