@@ -475,3 +475,31 @@ fn generated_configs_reach_validation_errors_and_nested_blocks() {
         "rejected {rejected}, accepted {accepted}, with tags {with_blocks}"
     );
 }
+
+/// Inputs the fuzzers once failed on (`fuzz/corpus/<target>/regression-*`) keep passing.
+#[test]
+fn fuzz_regressions_stay_fixed() {
+    let targets: [(&str, fn(&[u8])); 4] = [
+        ("msgpack_decode", props::msgpack_decode),
+        ("config_decode", props::config_decode),
+        ("page_decode", props::page_decode),
+        ("filter_roundtrip", props::filter_roundtrip),
+    ];
+    let mut checked = 0;
+    for (target, property) in targets {
+        let Ok(entries) = std::fs::read_dir(corpus_dir(target)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with("regression-")
+            {
+                property(&std::fs::read(entry.path()).unwrap());
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 1, "no regression inputs found");
+}

@@ -40,7 +40,27 @@ impl PageDecoder for ResultsDecoder {
     type Item = FlatObject;
 
     fn decode_page(&self, body: &[u8], _: &Interner) -> serde_json::Result<Page<FlatObject>> {
-        let mut de = serde_json::Deserializer::from_slice(body);
+        // The whole body must be UTF-8, including properties the read skips (serde_json does
+        // not check the strings it skips). A body cut inside a character is left to the JSON
+        // parser, whose end-of-input error marks it as truncated (and so retried).
+        match std::str::from_utf8(body) {
+            Ok(text) => self.decode(serde_json::Deserializer::from_str(text)),
+            Err(e) if e.error_len().is_none() => {
+                self.decode(serde_json::Deserializer::from_slice(body))
+            }
+            Err(e) => Err(de::Error::custom(format_args!(
+                "the response is not UTF-8 (invalid bytes at offset {})",
+                e.valid_up_to()
+            ))),
+        }
+    }
+}
+
+impl ResultsDecoder {
+    fn decode<'de, R: serde_json::de::Read<'de>>(
+        &self,
+        mut de: serde_json::Deserializer<R>,
+    ) -> serde_json::Result<Page<FlatObject>> {
         let page = PageSeed(self).deserialize(&mut de)?;
         de.end()?;
         Ok(page)
@@ -230,6 +250,7 @@ fn query_id(query: &ListQuery) -> String {
 mod tests {
     use super::*;
     use crate::cty::msgpack;
+    use std::collections::BTreeMap;
 
     fn decode(body: &str) -> serde_json::Result<Page<FlatObject>> {
         let element = Type::object([
@@ -295,5 +316,18 @@ mod tests {
         ] {
             assert!(decode(bad).is_err(), "{bad}");
         }
+        // Invalid UTF-8, even in a property the read skips (found by the page_decode fuzzer).
+        let body = b"{\"Count\":1,\"Results\":[{\"Moid\":\"a\",\"link\":\"x\xff\"}]}";
+        let err = ResultsDecoder {
+            plan: Arc::new(flatten::Plan::new(&BTreeMap::from([(
+                "moid".to_string(),
+                Type::String,
+            )]))),
+            object_type: "iam.OAuthToken",
+        }
+        .decode_page(body, &Interner::new())
+        .err()
+        .expect("not UTF-8");
+        assert!(err.to_string().contains("not UTF-8"), "{err}");
     }
 }
