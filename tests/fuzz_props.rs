@@ -479,7 +479,8 @@ fn generated_configs_reach_validation_errors_and_nested_blocks() {
 /// Inputs the fuzzers once failed on (`fuzz/corpus/<target>/regression-*`) keep passing.
 #[test]
 fn fuzz_regressions_stay_fixed() {
-    let targets: [(&str, fn(&[u8])); 4] = [
+    type Property = fn(&[u8]);
+    let targets: [(&str, Property); 4] = [
         ("msgpack_decode", props::msgpack_decode),
         ("config_decode", props::config_decode),
         ("page_decode", props::page_decode),
