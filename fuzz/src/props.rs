@@ -638,8 +638,8 @@ pub fn check_page(body: &[u8]) {
     }
 }
 
-/// The objects of a well-formed page, by the rules a read applies, from a JSON tree: a JSON
-/// object whose `Count` is null or a non-negative integer and whose `Results` is null or an
+/// The objects of a well-formed page, by the rules a read applies, from a JSON tree: UTF-8
+/// text of a JSON object whose `Count` is null or a non-negative integer and whose `Results` is null or an
 /// array of objects, each with a non-null `Moid` and no `ObjectType` other than the expected.
 fn reference_page(body: &[u8]) -> Option<Vec<serde_json::Map<String, serde_json::Value>>> {
     use serde_json::Value as Json;
@@ -651,7 +651,9 @@ fn reference_page(body: &[u8]) -> Option<Vec<serde_json::Map<String, serde_json:
         #[serde(rename = "Results", default)]
         results: Option<Json>,
     }
-    let page = serde_json::from_slice::<RefPage>(body).ok()?;
+    // A read requires UTF-8 throughout, skipped properties included.
+    let text = std::str::from_utf8(body).ok()?;
+    let page = serde_json::from_str::<RefPage>(text).ok()?;
     if let Some(count) = &page.count {
         count.as_u64()?;
     }
