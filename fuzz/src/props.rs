@@ -653,6 +653,10 @@ fn reference_page(body: &[u8]) -> Option<Vec<serde_json::Map<String, serde_json:
     }
     // A read requires UTF-8 throughout, skipped properties included.
     let text = std::str::from_utf8(body).ok()?;
+    // A page is a JSON object (serde's derive would also take `[count, results]`).
+    if !serde_json::from_str::<Json>(text).ok()?.is_object() {
+        return None;
+    }
     let page = serde_json::from_str::<RefPage>(text).ok()?;
     if let Some(count) = &page.count {
         count.as_u64()?;
