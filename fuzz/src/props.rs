@@ -594,6 +594,9 @@ pub fn check_page(body: &[u8]) {
     let decoded = decoder.decode_page(body, &Interner::new());
     let objects = match (decoded, reference_page(body)) {
         (Err(_), None) => return,
+        // A JSON tree cannot hold a number beyond f64's range (`1e999`): valid JSON, which the
+        // read may skip (in a property it ignores) and the reference cannot represent at all.
+        (Ok(_), None) if has_unrepresentable_number(body) => return,
         (Ok(_), None) => panic!("the read accepted a page the reference rejects"),
         (Err(e), Some(_)) => panic!("the read rejected a page the reference accepts: {e}"),
         (Ok(page), Some(reference)) => {
@@ -636,6 +639,14 @@ pub fn check_page(body: &[u8]) {
         Ok(bytes) => check_roundtrip(&bytes, &list_ty),
         Err(e) => panic!("the results list does not encode: {e}"),
     }
+}
+
+/// Whether the body's JSON tree fails only because a number is out of f64's range.
+fn has_unrepresentable_number(body: &[u8]) -> bool {
+    matches!(
+        serde_json::from_slice::<serde_json::Value>(body),
+        Err(e) if e.to_string().contains("number out of range")
+    )
 }
 
 /// The objects of a well-formed page, by the rules a read applies, from a JSON tree: UTF-8
