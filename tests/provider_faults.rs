@@ -16,7 +16,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value as Json};
-use support::{configure_ok, ds_config, empty_config, expanded_state, with, Sim, DS};
+use support::{configure_ok, ds_config, empty_config, expanded_state, moids, with, Sim, DS};
 use terraform_provider_intersight::cty::{Diagnostic, Diagnostics, Number, Severity, Value};
 use terraform_provider_intersight::intersight::paging::MAX_READS;
 use terraform_provider_intersight::intersight::DEFAULT_MAX_PAGE_BYTES;
@@ -110,19 +110,13 @@ async fn read(sim: &Sim, settings: &Settings) -> Outcome {
     read_with(&provider, ds_config()).await
 }
 
-fn moids(state: &Value) -> Vec<String> {
-    state
-        .get_attr("results")
-        .and_then(Value::as_elements)
-        .expect("results")
-        .iter()
-        .map(|r| {
-            r.get_attr("moid")
-                .and_then(Value::as_str)
-                .expect("moid")
-                .to_string()
-        })
-        .collect()
+fn result_moids(state: &Value) -> Vec<String> {
+    moids(
+        state
+            .get_attr("results")
+            .and_then(Value::as_elements)
+            .expect("results"),
+    )
 }
 
 /// The simulator's dataset now, as the Moid-ordered list a complete read returns.
@@ -146,7 +140,7 @@ async fn assert_complete(sim: &Sim, outcome: &Outcome) -> Vec<String> {
     );
     let state = outcome.state.as_ref().expect("a state without errors");
     assert!(state.is_wholly_known());
-    let got = moids(state);
+    let got = result_moids(state);
     let want = dataset_moids(sim).await;
     assert_eq!(got.len(), want.len(), "count");
     assert_eq!(got, want, "Moids, in Moid order");
@@ -441,7 +435,7 @@ async fn null_results_are_an_empty_collection() {
     let outcome = read_with(&provider, config).await;
     assert!(outcome.diagnostics.is_empty(), "{:?}", outcome.diagnostics);
     let state = outcome.state.expect("state");
-    assert_eq!(moids(&state), Vec::<String>::new());
+    assert_eq!(result_moids(&state), Vec::<String>::new());
     // And the same simulator's non-empty pages still read completely.
     let outcome = read_with(&provider, ds_config()).await;
     assert_complete(&sim, &outcome).await;
@@ -531,7 +525,7 @@ async fn count_preserving_insert_and_delete_between_pages_is_never_silently_wron
         assert_failed(&outcome, &[RESOURCE, "changed while it was being read"]);
         return;
     }
-    let got = moids(outcome.state.as_ref().expect("state"));
+    let got = result_moids(outcome.state.as_ref().expect("state"));
     let missing: Vec<&String> = after.iter().filter(|m| !got.contains(m)).collect();
     let stale: Vec<&String> = got.iter().filter(|m| !after.contains(m)).collect();
     let inserted: Vec<&String> = after.iter().filter(|m| !before.contains(m)).collect();
@@ -739,7 +733,10 @@ async fn trusted_ca_certificate_reads_over_tls_without_diagnostics() {
 impl std::fmt::Debug for Outcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Outcome")
-            .field("results", &self.state.as_ref().map(|s| moids(s).len()))
+            .field(
+                "results",
+                &self.state.as_ref().map(|s| result_moids(s).len()),
+            )
             .field("diagnostics", &self.diagnostics)
             .field("elapsed", &self.elapsed)
             .finish()

@@ -5,7 +5,7 @@
 mod support;
 
 use serde_json::Value as Json;
-use support::{configure_ok, ds_config, empty_config, expanded_state, with, Sim, DS};
+use support::{configure_ok, ds_config, empty_config, expanded_state, moids, with, Sim, DS};
 use terraform_provider_intersight::cty::{Severity, Value};
 use terraform_provider_intersight::provider::api::{
     ConfigureProviderRequest, ReadDataSourceRequest,
@@ -45,18 +45,6 @@ async fn read(provider: &Provider, config: Value) -> Result<Vec<Value>, String> 
         .and_then(Value::as_elements)
         .expect("results")
         .to_vec())
-}
-
-fn moids(results: &[Value]) -> Vec<String> {
-    results
-        .iter()
-        .map(|r| {
-            r.get_attr("moid")
-                .and_then(Value::as_str)
-                .expect("moid")
-                .to_string()
-        })
-        .collect()
 }
 
 fn expected_moids(dataset: &[Json], keep: impl Fn(&Json) -> bool) -> Vec<String> {

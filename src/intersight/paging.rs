@@ -141,19 +141,27 @@ pub fn encode_query(params: &[(&str, &str)]) -> String {
 
 /// The path and query of one page request.
 pub fn page_path(resource: &str, filter: Option<&str>, top: u32, skip: u64) -> String {
-    let top = top.to_string();
-    let skip = skip.to_string();
-    let mut params: Vec<(&str, &str)> = Vec::with_capacity(5);
+    let (top, skip) = (top.to_string(), skip.to_string());
+    collection_path(
+        resource,
+        filter,
+        &[
+            ("$inlinecount", "allpages"),
+            ("$orderby", "Moid"),
+            ("$top", &top),
+            ("$skip", &skip),
+        ],
+    )
+}
+
+/// `/api/v1/<resource>?$filter=…&<params>`, every name and value encoded.
+fn collection_path(resource: &str, filter: Option<&str>, params: &[(&str, &str)]) -> String {
+    let mut all: Vec<(&str, &str)> = Vec::with_capacity(params.len() + 1);
     if let Some(f) = filter {
-        params.push(("$filter", f));
+        all.push(("$filter", f));
     }
-    params.extend([
-        ("$inlinecount", "allpages"),
-        ("$orderby", "Moid"),
-        ("$top", top.as_str()),
-        ("$skip", skip.as_str()),
-    ]);
-    format!("{API_BASE}/{resource}?{}", encode_query(&params))
+    all.extend_from_slice(params);
+    format!("{API_BASE}/{resource}?{}", encode_query(&all))
 }
 
 /// Checks a resource path such as `iam/OAuthTokens`.
@@ -249,12 +257,8 @@ pub(crate) async fn list_like_official<D: PageDecoder>(
     let filter = checked_filter(query)?;
     let counters = Counters::default();
     let interner = &Interner::new();
-    let mut params: Vec<(&str, &str)> = Vec::with_capacity(3);
-    if let Some(f) = &filter {
-        params.push(("$filter", f));
-    }
-    params.push(("$count", "true"));
-    let path = format!("{API_BASE}/{}?{}", query.resource, encode_query(&params));
+    let filter = filter.as_deref();
+    let path = collection_path(&query.resource, filter, &[("$count", "true")]);
     #[derive(Deserialize)]
     struct CountOnly {
         #[serde(rename = "Count")]
@@ -266,21 +270,16 @@ pub(crate) async fn list_like_official<D: PageDecoder>(
         .await?
         .count;
     let decode = |body: &[u8]| decoder.decode_page(body, interner);
-    let mut stats = ListStats {
-        pages: 0,
-        ..ListStats::default()
-    };
+    let mut stats = ListStats::default();
     let mut items = Vec::new();
     let mut skip = 0u64;
     while skip < count {
-        let top = page_size.to_string();
-        let skip_text = skip.to_string();
-        let mut params: Vec<(&str, &str)> = Vec::with_capacity(3);
-        if let Some(f) = &filter {
-            params.push(("$filter", f));
-        }
-        params.extend([("$top", top.as_str()), ("$skip", skip_text.as_str())]);
-        let path = format!("{API_BASE}/{}?{}", query.resource, encode_query(&params));
+        let (top, skip_text) = (page_size.to_string(), skip.to_string());
+        let path = collection_path(
+            &query.resource,
+            filter,
+            &[("$top", &top), ("$skip", &skip_text)],
+        );
         let page = transport
             .get_decoded(&path, cancel, &counters, &decode)
             .await?;

@@ -37,6 +37,19 @@ pub fn ds_config() -> Value {
     empty_config(&schema.block)
 }
 
+/// The `moid` of each result, in order.
+pub fn moids(results: &[Value]) -> Vec<String> {
+    results
+        .iter()
+        .map(|r| {
+            r.get_attr("moid")
+                .and_then(Value::as_str)
+                .expect("moid")
+                .to_string()
+        })
+        .collect()
+}
+
 /// A read's state with its pre-encoded `results` decoded, so tests can look inside.
 pub fn expanded_state(state: &Value) -> Value {
     let ty = Provider::new()
