@@ -21,7 +21,6 @@ use serde::Deserialize;
 use terraform_provider_intersight::cty::{msgpack, Type, Value};
 use terraform_provider_intersight::intersight::filter::Literal;
 use terraform_provider_intersight::intersight::keys::SecretKey;
-use terraform_provider_intersight::intersight::models::Interner;
 use terraform_provider_intersight::intersight::paging::PageDecoder;
 use terraform_provider_intersight::intersight::signing::{sign, RequestToSign};
 use terraform_provider_intersight::intersight::Filter;
@@ -118,9 +117,7 @@ fn parse(json: &str) -> serde_json::Map<String, serde_json::Value> {
 
 /// The read's path: a whole page decoded straight into encoded `results` elements.
 fn decode_page(decoder: &ResultsDecoder, page: &str) -> Vec<Value> {
-    let page = decoder
-        .decode_page(page.as_bytes(), &Interner::new())
-        .unwrap();
+    let page = decoder.decode_page(page.as_bytes(), usize::MAX).unwrap();
     let results: Vec<Value> = page
         .results
         .unwrap()

@@ -116,8 +116,8 @@ async fn signed_requests_over_http2() {
     config.parallelism = 3;
     let client = Client::new(config).unwrap();
     let q = ListQuery {
-        resource: "iam/OAuthTokens".into(),
         filter: None,
+        ..ListQuery::new("iam/OAuthTokens")
     };
     let listing = client
         .list::<IamOAuthToken>(&q, &Cancellation::new())

@@ -15,8 +15,8 @@ use terraform_provider_intersight::intersight::{
 
 fn query() -> ListQuery {
     ListQuery {
-        resource: "iam/OAuthTokens".into(),
         filter: None,
+        ..ListQuery::new("iam/OAuthTokens")
     }
 }
 
@@ -154,11 +154,11 @@ async fn filter_is_sent_rendered() {
     let server = TestServer::start(|req, _| page(req, 1, Some(1))).await;
     let client = server.client();
     let q = ListQuery {
-        resource: "iam/OAuthTokens".into(),
         filter: Some(Filter::and([
             Filter::eq("User.Moid", Literal::string("u'1")).unwrap(),
             Filter::any("Tags", Filter::eq("Key", Literal::string("k")).unwrap()).unwrap(),
         ])),
+        ..ListQuery::new("iam/OAuthTokens")
     };
     client
         .list::<IamOAuthToken>(&q, &Cancellation::new())
@@ -170,8 +170,8 @@ async fn filter_is_sent_rendered() {
     );
     // An empty conjunction sends no $filter at all.
     let q = ListQuery {
-        resource: "iam/OAuthTokens".into(),
         filter: Some(Filter::and([])),
+        ..ListQuery::new("iam/OAuthTokens")
     };
     client
         .list::<IamOAuthToken>(&q, &Cancellation::new())
@@ -184,8 +184,8 @@ async fn filter_is_sent_rendered() {
 async fn invalid_resource_is_rejected_before_any_request() {
     let server = TestServer::start(|req, _| page(req, 1, Some(1))).await;
     let q = ListQuery {
-        resource: "iam/OAuthTokens?$top=1".into(),
         filter: None,
+        ..ListQuery::new("iam/OAuthTokens?$top=1")
     };
     let err = server
         .client()

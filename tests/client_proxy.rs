@@ -24,8 +24,8 @@ async fn proxy_from_environment_and_no_proxy_bypass() {
     std::env::set_var("HTTP_PROXY", format!("http://{}", proxy.addr));
     std::env::set_var("NO_PROXY", "127.0.0.1,localhost");
     let q = ListQuery {
-        resource: "iam/OAuthTokens".into(),
         filter: None,
+        ..ListQuery::new("iam/OAuthTokens")
     };
 
     // A host nobody can resolve: only reachable through the proxy.

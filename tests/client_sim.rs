@@ -84,8 +84,8 @@ impl Sim {
 
 async fn list(client: &Client, filter: Option<Filter>) -> Result<Listing<IamOAuthToken>, Error> {
     let q = ListQuery {
-        resource: "iam/OAuthTokens".into(),
         filter,
+        ..ListQuery::new("iam/OAuthTokens")
     };
     client.list(&q, &Cancellation::new()).await
 }

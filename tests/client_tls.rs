@@ -51,8 +51,8 @@ fn config(server: &TestServer) -> ClientConfig {
 
 async fn list(config: ClientConfig) -> Result<usize, Error> {
     let q = ListQuery {
-        resource: "iam/OAuthTokens".into(),
         filter: None,
+        ..ListQuery::new("iam/OAuthTokens")
     };
     let listing = Client::new(config)
         .unwrap()

@@ -15,8 +15,8 @@ use terraform_provider_intersight::intersight::{
 
 fn query() -> ListQuery {
     ListQuery {
-        resource: "iam/OAuthTokens".into(),
         filter: None,
+        ..ListQuery::new("iam/OAuthTokens")
     }
 }
 
@@ -31,11 +31,11 @@ async fn requests_are_signed_over_the_exact_target_sent() {
     let server = TestServer::start(|req, _| page(req, 3, Some(3))).await;
     let client = server.client();
     let q = ListQuery {
-        resource: "iam/OAuthTokens".into(),
         filter: Some(Filter::and([
             Filter::eq("ClientName", Literal::string("O'Brien ü & ?x=1")).unwrap(),
             Filter::raw("A eq 1 or B eq 2").unwrap(),
         ])),
+        ..ListQuery::new("iam/OAuthTokens")
     };
     let listing = client
         .list::<IamOAuthToken>(&q, &Cancellation::new())

@@ -555,7 +555,6 @@ pub fn arbitrary_config(u: &mut Unstructured) -> ArbResult<Value> {
 // ---------------------------------------------------------------------------------------
 // page_decode
 
-use terraform_provider_intersight::intersight::models::Interner;
 use terraform_provider_intersight::intersight::paging::PageDecoder;
 use terraform_provider_intersight::provider::flatten;
 use terraform_provider_intersight::provider::list_read::ResultsDecoder;
@@ -591,7 +590,7 @@ pub fn check_page(body: &[u8]) {
         plan: std::sync::Arc::new(flatten::Plan::new(attrs)),
         object_type: OBJECT_TYPE,
     };
-    let decoded = decoder.decode_page(body, &Interner::new());
+    let decoded = decoder.decode_page(body, usize::MAX);
     let objects = match (decoded, reference_page(body)) {
         (Err(_), None) => return,
         // A JSON tree cannot hold a number beyond f64's range (`1e999`): valid JSON, which the

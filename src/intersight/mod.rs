@@ -11,8 +11,8 @@
 //! );
 //! let client = api::Client::new(config)?;
 //! let query = api::ListQuery {
-//!     resource: "iam/OAuthTokens".into(),
 //!     filter: Some(Filter::eq("User.Moid", Literal::string("5f..."))?),
+//!     ..api::ListQuery::new("iam/OAuthTokens")
 //! };
 //! let cancel = tokio_util::sync::CancellationToken::new();
 //! let listing = client.list::<api::models::IamOAuthToken>(&query, &cancel).await?;
@@ -114,11 +114,29 @@ impl fmt::Debug for ClientConfig {
 }
 
 /// What to list.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ListQuery {
     /// Resource path under `/api/v1`, e.g. `iam/OAuthTokens`.
     pub resource: String,
     pub filter: Option<Filter>,
+    /// API property names for `$select` (`None`: every property). Paging adds what it needs
+    /// itself (`Moid`).
+    pub select: Option<Vec<String>>,
+    /// Names this read in log lines (`read_id=…`), so each request line can be matched to its
+    /// read; empty for none.
+    pub read_id: String,
+    /// A bound on the whole read (every page, retry and backoff); `None`: unbounded.
+    pub timeout: Option<Duration>,
+}
+
+impl ListQuery {
+    /// A query for every object of `resource`.
+    pub fn new(resource: impl Into<String>) -> ListQuery {
+        ListQuery {
+            resource: resource.into(),
+            ..ListQuery::default()
+        }
+    }
 }
 
 /// A listed collection and what reading it took.

@@ -76,8 +76,10 @@ pub enum Paging {
 pub trait PageDecoder: Clone + Send + Sync + 'static {
     type Item: HasMoid + Send + 'static;
 
-    fn decode_page(&self, body: &[u8], interner: &Interner)
-        -> serde_json::Result<Page<Self::Item>>;
+    /// Decodes `body`. A page that holds more than `max_items` objects is an error, raised as
+    /// soon as the object after the limit starts (the server was asked for at most that many,
+    /// and a page of millions of tiny objects must not be decoded to the end first).
+    fn decode_page(&self, body: &[u8], max_items: usize) -> serde_json::Result<Page<Self::Item>>;
 }
 
 /// Pages of `T` as `T`'s `Deserialize` reads them (with the read's interner active).
@@ -104,8 +106,14 @@ impl<T> Default for SerdePages<T> {
 impl<T: DeserializeOwned + HasMoid + Send + 'static> PageDecoder for SerdePages<T> {
     type Item = T;
 
-    fn decode_page(&self, body: &[u8], interner: &Interner) -> serde_json::Result<Page<T>> {
-        interner.decode(body)
+    fn decode_page(&self, body: &[u8], max_items: usize) -> serde_json::Result<Page<T>> {
+        let page: Page<T> = Interner::new().decode(body)?;
+        match &page.results {
+            Some(results) if results.len() > max_items => Err(serde::de::Error::custom(
+                format_args!("the page holds more than the {max_items} objects asked for"),
+            )),
+            _ => Ok(page),
+        }
     }
 }
 
@@ -200,7 +208,10 @@ pub(crate) async fn list<D: PageDecoder>(
     cancel: &CancellationToken,
 ) -> Result<Listing<D::Item>, Error> {
     let filter = checked_filter(query)?;
-    let counters = Arc::new(Counters::default());
+    let counters = Arc::new(Counters {
+        read_id: query.read_id.clone(),
+        ..Counters::default()
+    });
     let mut stats = ListStats::default();
     let mut attempt = 1;
     loop {
@@ -255,8 +266,10 @@ pub(crate) async fn list_like_official<D: PageDecoder>(
     cancel: &CancellationToken,
 ) -> Result<Listing<D::Item>, Error> {
     let filter = checked_filter(query)?;
-    let counters = Counters::default();
-    let interner = &Interner::new();
+    let counters = Counters {
+        read_id: query.read_id.clone(),
+        ..Counters::default()
+    };
     let filter = filter.as_deref();
     let path = collection_path(&query.resource, filter, &[("$count", "true")]);
     #[derive(Deserialize)]
@@ -269,7 +282,7 @@ pub(crate) async fn list_like_official<D: PageDecoder>(
         .get_decoded(&path, cancel, &counters, &decode_count)
         .await?
         .count;
-    let decode = |body: &[u8]| decoder.decode_page(body, interner);
+    let decode = |body: &[u8]| decoder.decode_page(body, page_size as usize);
     let mut stats = ListStats::default();
     let mut items = Vec::new();
     let mut skip = 0u64;
@@ -304,16 +317,14 @@ async fn read_once<D: PageDecoder>(
     counters: &Arc<Counters>,
     stats: &mut ListStats,
 ) -> Result<Vec<D::Item>, ReadError> {
-    // One interner per read: equal strings across all its pages share one allocation.
-    let interner = Interner::new();
     // Each page is fetched and decoded in a task of its own: pages that arrive together decode
     // on every worker thread at once instead of one after another in this task.
     let fetch = |skip: u64| {
         let path = page_path(resource, filter, page_size, skip);
-        let (transport, decoder, interner) = (transport.clone(), decoder.clone(), interner.clone());
+        let (transport, decoder) = (transport.clone(), decoder.clone());
         let (cancel, counters) = (cancel.clone(), counters.clone());
         PageTask::spawn(path.clone(), async move {
-            let decode = |body: &[u8]| decoder.decode_page(body, &interner);
+            let decode = |body: &[u8]| decoder.decode_page(body, page_size as usize);
             transport
                 .get_decoded(&path, &cancel, &counters, &decode)
                 .await

@@ -81,11 +81,14 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
-/// Request and retry counters for one operation.
+/// Request and retry counters for one operation, and the read id its log lines carry.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     pub requests: AtomicU64,
     pub retries: AtomicU64,
+    /// [`super::ListQuery::read_id`] of the read these requests belong to ("" for none).
+    #[allow(dead_code)] // for the request log lines (being written)
+    pub read_id: String,
 }
 
 pub(crate) struct Transport {

@@ -8,7 +8,6 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use sha2::{Digest, Sha256};
 
 use crate::cty::{Diagnostic, Diagnostics, Type, Value};
-use crate::intersight::models::Interner;
 use crate::intersight::paging::{Page, PageDecoder};
 use crate::intersight::ListQuery;
 
@@ -39,14 +38,14 @@ pub struct ResultsDecoder {
 impl PageDecoder for ResultsDecoder {
     type Item = FlatObject;
 
-    fn decode_page(&self, body: &[u8], _: &Interner) -> serde_json::Result<Page<FlatObject>> {
+    fn decode_page(&self, body: &[u8], max_items: usize) -> serde_json::Result<Page<FlatObject>> {
         // The whole body must be UTF-8, including properties the read skips (serde_json does
         // not check the strings it skips). A body cut inside a character is left to the JSON
         // parser, whose end-of-input error marks it as truncated (and so retried).
         match std::str::from_utf8(body) {
-            Ok(text) => self.decode(serde_json::Deserializer::from_str(text)),
+            Ok(text) => self.decode(serde_json::Deserializer::from_str(text), max_items),
             Err(e) if e.error_len().is_none() => {
-                self.decode(serde_json::Deserializer::from_slice(body))
+                self.decode(serde_json::Deserializer::from_slice(body), max_items)
             }
             Err(e) => Err(de::Error::custom(format_args!(
                 "the response is not UTF-8 (invalid bytes at offset {})",
@@ -60,15 +59,17 @@ impl ResultsDecoder {
     fn decode<'de, R: serde_json::de::Read<'de>>(
         &self,
         mut de: serde_json::Deserializer<R>,
+        max_items: usize,
     ) -> serde_json::Result<Page<FlatObject>> {
-        let page = PageSeed(self).deserialize(&mut de)?;
+        let page = PageSeed(self, max_items).deserialize(&mut de)?;
         de.end()?;
         Ok(page)
     }
 }
 
-/// `{"Count": n, "Results": [...], ...}` with each result through [`ObjectSeed`].
-struct PageSeed<'d>(&'d ResultsDecoder);
+/// `{"Count": n, "Results": [...], ...}` with each result through [`ObjectSeed`], at most the
+/// given number of them.
+struct PageSeed<'d>(&'d ResultsDecoder, usize);
 
 impl<'de> DeserializeSeed<'de> for PageSeed<'_> {
     type Value = Page<FlatObject>;
@@ -101,7 +102,7 @@ impl<'de> Visitor<'de> for PageSeed<'_> {
                 }
                 "Results" => {
                     results_seen = true;
-                    page.results = map.next_value_seed(ResultsSeed(self.0))?;
+                    page.results = map.next_value_seed(ResultsSeed(self.0, self.1))?;
                 }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
@@ -112,8 +113,8 @@ impl<'de> Visitor<'de> for PageSeed<'_> {
     }
 }
 
-/// `Results`: null or an array of objects.
-struct ResultsSeed<'d>(&'d ResultsDecoder);
+/// `Results`: null or an array of at most `.1` objects.
+struct ResultsSeed<'d>(&'d ResultsDecoder, usize);
 
 impl<'de> DeserializeSeed<'de> for ResultsSeed<'_> {
     type Value = Option<Vec<FlatObject>>;
@@ -144,8 +145,16 @@ impl<'de> Visitor<'de> for ResultsSeed<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let seed = ObjectSeed { plan: &self.0.plan };
-        let mut objects = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1000));
+        let max_items = self.1;
+        let mut objects = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(max_items));
         while let Some(object) = seq.next_element_seed(seed)? {
+            // Checked before the object is kept: a hostile page of millions of tiny objects
+            // costs one object past the limit, not millions.
+            if objects.len() >= max_items {
+                return Err(de::Error::custom(format_args!(
+                    "the page holds more than the {max_items} objects asked for ($top)"
+                )));
+            }
             // An object of another class (a misrouted request, an API change) must not be
             // read as a token.
             if let Some(found) = object.object_type.as_deref() {
@@ -185,8 +194,8 @@ pub async fn read(
         );
     };
     let query = ListQuery {
-        resource: spec.resource.to_string(),
         filter,
+        ..ListQuery::new(spec.resource)
     };
     let id = query_id(&query);
     let started = std::time::Instant::now();
@@ -265,7 +274,7 @@ mod tests {
             plan: Arc::new(flatten::Plan::new(attrs)),
             object_type: "iam.OAuthToken",
         }
-        .decode_page(body.as_bytes(), &Interner::new())
+        .decode_page(body.as_bytes(), 1000)
     }
 
     #[test]
@@ -325,7 +334,7 @@ mod tests {
             )]))),
             object_type: "iam.OAuthToken",
         }
-        .decode_page(body, &Interner::new())
+        .decode_page(body, 1000)
         .err()
         .expect("not UTF-8");
         assert!(err.to_string().contains("not UTF-8"), "{err}");
