@@ -83,6 +83,18 @@ impl Endpoint {
         self.https
     }
 
+    /// Whether the host is this machine: `localhost` (or a name under `.localhost`, which
+    /// resolvers keep on loopback), an address in 127.0.0.0/8, or `::1`. Only these may be
+    /// reached over plain HTTP without `insecure` (the provider's policy).
+    pub fn is_loopback(&self) -> bool {
+        let host = self.host.trim_start_matches('[').trim_end_matches(']');
+        if host == "localhost" || host.ends_with(".localhost") {
+            return true;
+        }
+        host.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+    }
+
     /// The host name or address (IPv6 in brackets).
     pub fn host(&self) -> &str {
         &self.host
@@ -156,6 +168,33 @@ mod tests {
         assert_eq!(e.host_header(), "intersight.com");
         assert_eq!(e.port(), 443);
         assert!(e.is_https());
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        for local in [
+            "http://localhost:8080",
+            "http://LOCALHOST",
+            "http://sim.localhost:1",
+            "http://127.0.0.1:8080",
+            "http://127.8.9.10",
+            "http://[::1]:9000",
+            "https://[0:0:0:0:0:0:0:1]",
+        ] {
+            assert!(Endpoint::parse(local).unwrap().is_loopback(), "{local}");
+        }
+        for remote in [
+            "http://intersight.com",
+            "http://10.0.0.1:8080",
+            "http://128.0.0.1",
+            "http://[::2]",
+            "http://[::ffff:127.0.0.1]",
+            "http://localhost.example.com",
+            "http://mylocalhost",
+            "http://0.0.0.0",
+        ] {
+            assert!(!Endpoint::parse(remote).unwrap().is_loopback(), "{remote}");
+        }
     }
 
     #[test]

@@ -1,13 +1,285 @@
-//! The provider block: its schema, validation, and turning it into an API client.
+//! The provider block's settings and their checks.
+//!
+//! [`SETTINGS`] is the one table of them: for each its name, type, default, accepted range,
+//! environment variable and description. The schema ([`provider_schema`]), the checks
+//! ([`validate`], and again in `configure` for values from the environment), the defaults that
+//! `configure` applies and the settings table in `docs/index.md` (compared by a test) all come
+//! from it. Building the API client from the settings is `configure`'s job.
 
-use crate::cty::{Diagnostics, Value};
+use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
 
-use super::schema::{Block, Schema};
+use crate::cty::{AttributePath, Diagnostic, Diagnostics, Number, Type, Value};
+use crate::intersight::{self, Endpoint};
+
+use super::schema::{Attribute, Block, Schema, StringKind};
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;
+
+/// What values a setting takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    /// A string; `sensitive` ones are hidden by Terraform.
+    Text {
+        sensitive: bool,
+    },
+    Flag,
+    /// A whole number within `range`, in `unit` when it has one (e.g. "seconds").
+    Whole {
+        range: RangeInclusive<i64>,
+        unit: &'static str,
+    },
+}
+
+/// What a setting is when neither the block nor its environment variable gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fallback {
+    /// Nothing: configuring fails without a value.
+    Required,
+    /// No value, which means what the text says (e.g. "the system's trusted roots").
+    Absent(&'static str),
+    Text(&'static str),
+    Flag(bool),
+    Whole(i64),
+}
+
+/// One provider setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setting {
+    /// The attribute name in the provider block.
+    pub name: &'static str,
+    pub kind: Kind,
+    pub default: Fallback,
+    /// The environment variable used when the attribute is not set.
+    pub env: Option<&'static str>,
+    /// What it is, for the schema and the docs; the type, range, default and environment
+    /// variable are added from the other fields.
+    pub description: &'static str,
+}
+
+pub const APIKEY: Setting = Setting {
+    name: "apikey",
+    kind: Kind::Text { sensitive: false },
+    default: Fallback::Required,
+    env: Some("INTERSIGHT_API_KEY"),
+    description: "The API key id shown in Intersight under System > Settings > API Keys: three \
+                  24-hex-digit ids separated by `/`, e.g. \
+                  `596cc79e5d91b400010d15ad/59b856cb16267c0001286496/5dbb09b27564612d30b68668`. \
+                  API keys v2 (RSA) and v3 (EC) are supported.",
+};
+
+pub const CA_CERTIFICATE: Setting = Setting {
+    name: "ca_certificate",
+    kind: Kind::Text { sensitive: false },
+    default: Fallback::Absent("the system's trusted roots only"),
+    env: Some("INTERSIGHT_CA_CERTIFICATE"),
+    description: "CA certificate(s) to trust for the endpoint besides the system's trusted roots \
+                  (an appliance or a simulator with a private CA): PEM text or the path of a PEM \
+                  file.",
+};
+
+pub const ENDPOINT: Setting = Setting {
+    name: "endpoint",
+    kind: Kind::Text { sensitive: false },
+    default: Fallback::Text("intersight.com"),
+    env: Some("INTERSIGHT_ENDPOINT_URL"),
+    description: "The Intersight endpoint: a host name such as `intersight.com` or an \
+                  appliance's address, optionally with `https://` and a port. Plain `http://` \
+                  is accepted only for this machine (`localhost`, `127.0.0.1`, `::1`), unless \
+                  `insecure = true`.",
+};
+
+pub const INSECURE: Setting = Setting {
+    name: "insecure",
+    kind: Kind::Flag,
+    default: Fallback::Flag(false),
+    env: None,
+    description: "Skip verification of the endpoint's TLS certificate (and allow plain \
+                  `http://` to another machine). Only for test systems: prefer \
+                  `ca_certificate`. Every run warns while it is `true`.",
+};
+
+pub const MAX_RETRIES: Setting = Setting {
+    name: "max_retries",
+    kind: Kind::Whole {
+        range: 0..=20,
+        unit: "",
+    },
+    default: Fallback::Whole(intersight::DEFAULT_MAX_RETRIES as i64),
+    env: None,
+    description: "How many times a request is retried after HTTP 408, 429, 500, 502, 503 or \
+                  504, a connection failure or a timeout, with exponential backoff (honouring \
+                  `Retry-After`). Other errors are not retried.",
+};
+
+pub const PAGE_SIZE: Setting = Setting {
+    name: "page_size",
+    kind: Kind::Whole {
+        range: 1..=intersight::MAX_PAGE_SIZE as i64,
+        unit: "",
+    },
+    default: Fallback::Whole(intersight::DEFAULT_PAGE_SIZE as i64),
+    env: None,
+    description: "How many objects each request fetches (`$top`); the API allows at most 1000.",
+};
+
+pub const PARALLELISM: Setting = Setting {
+    name: "parallelism",
+    kind: Kind::Whole {
+        range: 1..=16,
+        unit: "",
+    },
+    default: Fallback::Whole(intersight::DEFAULT_PARALLELISM as i64),
+    env: None,
+    description: "How many pages are fetched at the same time after the first.",
+};
+
+pub const REQUEST_TIMEOUT: Setting = Setting {
+    name: "request_timeout",
+    kind: Kind::Whole {
+        range: 1..=3600,
+        unit: "seconds",
+    },
+    default: Fallback::Whole(intersight::DEFAULT_REQUEST_TIMEOUT.as_secs() as i64),
+    env: None,
+    description: "How long one HTTP request may take, from sending it to the end of its \
+                  response, before it is abandoned (and retried).",
+};
+
+pub const SECRETKEY: Setting = Setting {
+    name: "secretkey",
+    kind: Kind::Text { sensitive: true },
+    default: Fallback::Required,
+    env: Some("INTERSIGHT_SECRET_KEY"),
+    description: "The API key's private key: PEM text, or the path of the PEM file saved when \
+                  the key was generated.",
+};
+
+/// Every provider setting, in schema (alphabetical) order.
+pub const SETTINGS: [&Setting; 9] = [
+    &APIKEY,
+    &CA_CERTIFICATE,
+    &ENDPOINT,
+    &INSECURE,
+    &MAX_RETRIES,
+    &PAGE_SIZE,
+    &PARALLELISM,
+    &REQUEST_TIMEOUT,
+    &SECRETKEY,
+];
+
+impl Setting {
+    pub fn ty(&self) -> Type {
+        match self.kind {
+            Kind::Text { .. } => Type::String,
+            Kind::Flag => Type::Bool,
+            Kind::Whole { .. } => Type::Number,
+        }
+    }
+
+    /// The accepted range of a whole-number setting.
+    pub fn range(&self) -> Option<&RangeInclusive<i64>> {
+        match &self.kind {
+            Kind::Whole { range, .. } => Some(range),
+            _ => None,
+        }
+    }
+
+    /// "a whole number from 1 to 16", "a whole number of seconds from 1 to 3600".
+    fn expected(&self) -> Option<String> {
+        let Kind::Whole { range, unit } = &self.kind else {
+            return None;
+        };
+        let of = if unit.is_empty() {
+            String::new()
+        } else {
+            format!(" of {unit}")
+        };
+        Some(format!(
+            "a whole number{of} from {} to {}",
+            range.start(),
+            range.end()
+        ))
+    }
+
+    /// The schema description: what it is, then its range, default and environment variable.
+    pub fn schema_description(&self) -> String {
+        let mut text = self.description.to_string();
+        if let Some(expected) = self.expected() {
+            text.push_str(&format!(" {}.", capitalised(&expected)));
+        }
+        match (self.default, self.env) {
+            (Fallback::Required, Some(env)) => text.push_str(&format!(
+                " Defaults to the `{env}` environment variable; one of the two is required."
+            )),
+            (Fallback::Required, None) => text.push_str(" Required."),
+            (fallback, Some(env)) => text.push_str(&format!(
+                " Defaults to the `{env}` environment variable, else {}.",
+                fallback_text(fallback)
+            )),
+            (fallback, None) => {
+                text.push_str(&format!(" Default: {}.", fallback_text(fallback)));
+            }
+        }
+        text
+    }
+
+    fn attribute(&self) -> Attribute {
+        let attribute = Attribute::optional(self.name, self.ty(), &self.schema_description());
+        match self.kind {
+            Kind::Text { sensitive: true } => attribute.with_sensitive(),
+            _ => attribute,
+        }
+    }
+
+    /// The default of a whole-number setting (0 for others: never used for them).
+    pub fn default_whole(&self) -> i64 {
+        match self.default {
+            Fallback::Whole(n) => n,
+            _ => 0,
+        }
+    }
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// How a fallback reads in a description: `` `intersight.com` ``, `` `4` ``, or its meaning.
+pub fn fallback_text(fallback: Fallback) -> String {
+    match fallback {
+        Fallback::Required => "required".to_string(),
+        Fallback::Absent(meaning) => meaning.to_string(),
+        Fallback::Text(text) => format!("`{text}`"),
+        Fallback::Flag(flag) => format!("`{flag}`"),
+        Fallback::Whole(n) => format!("`{n}`"),
+    }
+}
+
+pub fn provider_schema() -> Schema {
+    Schema {
+        version: 0,
+        block: Block {
+            attributes: SETTINGS.iter().map(|s| s.attribute()).collect(),
+            description: "The Cisco Intersight provider: reads Intersight objects through its \
+                          REST API, signed with an API key."
+                .to_string(),
+            description_kind: StringKind::Markdown,
+            ..Block::default()
+        },
+    }
+}
 
 /// The process environment the provider reads defaults from (a struct so tests can supply one).
 #[derive(Debug, Clone, Default)]
 pub struct Environment {
-    pub vars: std::collections::BTreeMap<String, String>,
+    pub vars: BTreeMap<String, String>,
 }
 
 impl Environment {
@@ -16,29 +288,71 @@ impl Environment {
             vars: std::env::vars().collect(),
         }
     }
+
+    /// A variable's value, unless it is unset or blank (a blank variable counts as unset).
+    pub fn get(&self, var: &str) -> Option<&str> {
+        self.vars
+            .get(var)
+            .map(String::as_str)
+            .filter(|v| !v.trim().is_empty())
+    }
 }
 
-// Items for the schema and validation (kept above them and apart from `configure`).
-use std::ops::RangeInclusive;
+/// A string setting's value and where it came from, so a diagnostic can say what to fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sourced {
+    pub value: String,
+    /// The environment variable it came from; `None`: the provider block.
+    pub from_env: Option<&'static str>,
+}
 
-use super::schema::{Attribute, StringKind};
-// `Diagnostic` under an alias: the import list above is being changed on another branch.
-use crate::cty::{AttributePath, Diagnostic as Diag, Number, Type};
+impl Sourced {
+    /// "the provider argument `endpoint`" or "the environment variable INTERSIGHT_ENDPOINT_URL".
+    pub fn origin(&self, setting: &Setting) -> String {
+        match self.from_env {
+            Some(var) => format!("the environment variable {var}"),
+            None => format!("the provider argument `{}`", setting.name),
+        }
+    }
+}
 
-/// Environment variables that supply defaults for the string settings.
-pub const ENV_API_KEY: &str = "INTERSIGHT_API_KEY";
-pub const ENV_SECRET_KEY: &str = "INTERSIGHT_SECRET_KEY";
-pub const ENV_ENDPOINT: &str = "INTERSIGHT_ENDPOINT_URL";
+/// A string setting from the block, else from its environment variable. Unknown values are
+/// `None` here (`configure` reports them first).
+pub fn text_setting(config: &Value, setting: &Setting, env: &Environment) -> Option<Sourced> {
+    if let Some(value) = config.get_attr(setting.name).and_then(Value::as_str) {
+        return Some(Sourced {
+            value: value.to_string(),
+            from_env: None,
+        });
+    }
+    let var = setting.env?;
+    env.get(var).map(|value| Sourced {
+        value: value.to_string(),
+        from_env: Some(var),
+    })
+}
 
-/// Accepted ranges of the numeric settings (checked by [`validate`]).
-pub const PAGE_SIZE_RANGE: RangeInclusive<i64> = 1..=1000;
-pub const PARALLELISM_RANGE: RangeInclusive<i64> = 1..=16;
-pub const MAX_RETRIES_RANGE: RangeInclusive<i64> = 0..=20;
-pub const REQUEST_TIMEOUT_RANGE: RangeInclusive<i64> = 1..=i64::MAX;
+/// A whole-number setting, its default when unset. Values outside the range were refused by
+/// [`validate`]; clamping only guards against a Terraform that skipped validation.
+pub fn whole_setting(config: &Value, setting: &Setting) -> i64 {
+    let value = config
+        .get_attr(setting.name)
+        .and_then(Value::as_i64)
+        .unwrap_or(setting.default_whole());
+    match setting.range() {
+        Some(range) => value.clamp(*range.start(), *range.end()),
+        None => value,
+    }
+}
 
-#[cfg(test)]
-#[path = "config_tests.rs"]
-mod tests;
+/// A flag setting, its default when unset.
+pub fn flag_setting(config: &Value, setting: &Setting) -> bool {
+    let default = matches!(setting.default, Fallback::Flag(true));
+    config
+        .get_attr(setting.name)
+        .and_then(Value::as_bool)
+        .unwrap_or(default)
+}
 
 fn number_text(n: &Number) -> String {
     match n {
@@ -49,22 +363,20 @@ fn number_text(n: &Number) -> String {
     }
 }
 
-/// Reports `name` unless it is absent, null, unknown, or a whole number in `range`.
-fn check_whole_number(
-    config: &Value,
-    name: &str,
-    range: RangeInclusive<i64>,
-    expected: &str,
-    diags: &mut Diagnostics,
-) {
-    let Some(value @ Value::Number(n)) = config.get_attr(name) else {
+/// Reports a whole-number setting unless it is absent, null, unknown, or within its range.
+fn check_whole_number(config: &Value, setting: &Setting, diags: &mut Diagnostics) {
+    let (Some(range), Some(expected)) = (setting.range(), setting.expected()) else {
+        return;
+    };
+    let Some(value @ Value::Number(n)) = config.get_attr(setting.name) else {
         return;
     };
     if value.as_i64().is_some_and(|i| range.contains(&i)) {
         return;
     }
+    let name = setting.name;
     diags.push(
-        Diag::error(
+        Diagnostic::error(
             format!("Invalid {name}"),
             format!("`{name}` must be {expected}; got {}.", number_text(n)),
         )
@@ -72,128 +384,148 @@ fn check_whole_number(
     );
 }
 
-pub fn provider_schema() -> Schema {
-    let string =
-        |name: &str, description: String| Attribute::optional(name, Type::String, &description);
-    let number =
-        |name: &str, description: &str| Attribute::optional(name, Type::Number, description);
-    let attributes = vec![
-        string(
-            "apikey",
-            format!(
-                "The Intersight API key id, e.g. \
-                 `596cc79e5d91b400010d15ad/59b856cb16267c0001286496/5dbb09b27564612d30b68668` \
-                 (v2 RSA and v3 EC keys are supported). Defaults to the `{ENV_API_KEY}` \
-                 environment variable; one of the two is required."
-            ),
-        ),
-        string(
-            "ca_certificate",
-            "The CA certificate(s) to trust for the endpoint, as PEM text or the path of a PEM \
-             file, e.g. for an Intersight appliance with a private CA. By default the system's \
-             trusted roots are used."
-                .to_string(),
-        ),
-        string(
-            "endpoint",
-            format!(
-                "The Intersight endpoint: a host name such as `intersight.com` or an \
-                 appliance's address, optionally with `https://` and a port. Defaults to the \
-                 `{ENV_ENDPOINT}` environment variable, else `intersight.com`."
-            ),
-        ),
-        Attribute::optional(
-            "insecure",
-            Type::Bool,
-            "Skip verification of the endpoint's TLS certificate. Only for test systems: \
-             prefer `ca_certificate`. Default `false`.",
-        ),
-        number(
-            "max_retries",
-            "How many times a request is retried after a rate limit (HTTP 429), a server \
-             error (5xx) or a connection failure, with backoff; from 0 to 20. Default `5`.",
-        ),
-        number(
-            "page_size",
-            "How many objects each request fetches (`$top`); from 1 to 1000. Default `1000`.",
-        ),
-        number(
-            "parallelism",
-            "How many pages are fetched at the same time; from 1 to 16. Default `4`.",
-        ),
-        number(
-            "request_timeout",
-            "The timeout of each HTTP request, in whole seconds (more than 0). Default `60`.",
-        ),
-        string(
-            "secretkey",
-            format!(
-                "The API key's private key: PEM text, or the path of the PEM file saved when \
-                 the key was generated. Defaults to the `{ENV_SECRET_KEY}` environment \
-                 variable; one of the two is required."
-            ),
-        )
-        .with_sensitive(),
-    ];
-    Schema {
-        version: 0,
-        block: Block {
-            attributes,
-            description: "The Cisco Intersight provider: reads Intersight objects through its \
-                          REST API, signed with an API key."
-                .to_string(),
-            description_kind: StringKind::Markdown,
-            ..Block::default()
-        },
+/// Whether `text` looks like an API key id: three 24-hex-digit ids separated by `/`.
+pub fn api_key_id_has_expected_shape(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('/').collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| p.len() == 24 && p.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Checks of the string settings that need no file or network: emptiness, the key id's
+/// characters, the endpoint's form and its scheme policy. `insecure` is `None` when unknown.
+pub fn check_text_settings(
+    api_key: Option<&Sourced>,
+    secret_key: Option<&Sourced>,
+    ca_certificate: Option<&Sourced>,
+    endpoint: Option<&Sourced>,
+    insecure: Option<bool>,
+) -> Diagnostics {
+    let mut diags = Diagnostics::new();
+    for (setting, sourced) in [
+        (&APIKEY, api_key),
+        (&SECRETKEY, secret_key),
+        (&CA_CERTIFICATE, ca_certificate),
+        (&ENDPOINT, endpoint),
+    ] {
+        if let Some(s) = sourced.filter(|s| s.value.trim().is_empty()) {
+            diags.push(empty_setting(setting, s));
+        }
+    }
+    if let Some(key) = api_key.filter(|k| k.value.contains(['"', '\r', '\n'])) {
+        diags.push(
+            Diagnostic::error(
+                "Invalid Intersight API key id",
+                format!(
+                    "The API key id from {} contains a quote or a line break; an API key id is \
+                     three 24-hex-digit ids separated by `/`, as shown in Intersight under \
+                     System > Settings > API Keys.{}",
+                    key.origin(&APIKEY),
+                    private_key_hint(&key.value)
+                ),
+            )
+            .at(AttributePath::attr(APIKEY.name)),
+        );
+    }
+    if let Some(endpoint) = endpoint.filter(|s| !s.value.trim().is_empty()) {
+        if let Err(diag) = parse_endpoint(endpoint, insecure) {
+            diags.push(diag);
+        }
+    }
+    diags
+}
+
+/// A hint for a private key given where the key id belongs (without showing either).
+pub fn private_key_hint(value: &str) -> &'static str {
+    if value.contains("-----BEGIN") {
+        " It looks like a private key: that belongs in `secretkey`."
+    } else {
+        ""
     }
 }
 
-/// Checks the provider block before configuring. Unknown values are accepted (Terraform
-/// validates again when they are known); environment variables are checked by `configure`.
+fn empty_setting(setting: &Setting, sourced: &Sourced) -> Diagnostic {
+    let name = setting.name;
+    let instead = match (sourced.from_env, setting.env) {
+        (None, Some(var)) => format!(
+            " Give a value, or remove the argument to use the {var} environment variable{}.",
+            if matches!(setting.default, Fallback::Required) {
+                ""
+            } else {
+                " or the default"
+            }
+        ),
+        (None, None) => " Give a value, or remove the argument to use the default.".to_string(),
+        (Some(_), _) => String::new(),
+    };
+    Diagnostic::error(
+        format!("Empty {name}"),
+        format!(
+            "`{name}` is set to {:?} in {}.{instead}",
+            sourced.value,
+            sourced.origin(setting)
+        ),
+    )
+    .at(AttributePath::attr(name))
+}
+
+/// Parses the endpoint and applies the scheme policy: plain `http://` only to this machine,
+/// unless `insecure` is true. An unknown `insecure` (`None`) is not held against it yet.
+pub fn parse_endpoint(endpoint: &Sourced, insecure: Option<bool>) -> Result<Endpoint, Diagnostic> {
+    let at = AttributePath::attr(ENDPOINT.name);
+    let parsed = Endpoint::parse(&endpoint.value).map_err(|e| {
+        Diagnostic::error(
+            "Invalid Intersight endpoint",
+            format!(
+                "{e} (from {}). Accepted forms: `intersight.com`, `host:port`, \
+                 `https://host[:port]`, or `http://host:port` for an endpoint on this machine.",
+                endpoint.origin(&ENDPOINT)
+            ),
+        )
+        .at(at.clone())
+    })?;
+    if parsed.is_https() || parsed.is_loopback() || insecure != Some(false) {
+        return Ok(parsed);
+    }
+    Err(Diagnostic::error(
+        "Plain HTTP to another machine",
+        format!(
+            "The endpoint {parsed} (from {}) uses plain http:// to a host that is not this \
+             machine. Over plain HTTP every request and answer (the API key id, the signed \
+             headers and the objects read) crosses the network unencrypted, and nothing proves \
+             the answers come from Intersight: anyone on the path can read or change them. Use \
+             `https://` (the default when no scheme is given). Plain HTTP is meant for a local \
+             test endpoint (`localhost`, `127.0.0.1`, `::1`); to use it with another host \
+             anyway, set `insecure = true`.",
+            endpoint.origin(&ENDPOINT)
+        ),
+    )
+    .at(at))
+}
+
+/// ValidateProviderConfig: every check that needs neither files, the network nor the
+/// environment, all reported in one run. Unknown values are accepted (Terraform validates again
+/// when they are known); missing credentials, the secret key itself and values from the
+/// environment are checked by `configure`. (Reading the key file here would make
+/// `terraform validate` fail on a machine without it, e.g. in CI.)
 pub fn validate(config: &Value) -> Diagnostics {
     let mut diags = Diagnostics::new();
-    check_whole_number(
-        config,
-        "page_size",
-        PAGE_SIZE_RANGE,
-        "a whole number from 1 to 1000",
-        &mut diags,
-    );
-    check_whole_number(
-        config,
-        "parallelism",
-        PARALLELISM_RANGE,
-        "a whole number from 1 to 16",
-        &mut diags,
-    );
-    check_whole_number(
-        config,
-        "request_timeout",
-        REQUEST_TIMEOUT_RANGE,
-        "a whole number of seconds greater than 0",
-        &mut diags,
-    );
-    check_whole_number(
-        config,
-        "max_retries",
-        MAX_RETRIES_RANGE,
-        "a whole number from 0 to 20",
-        &mut diags,
-    );
-    if let Some(endpoint) = config.get_attr("endpoint").and_then(Value::as_str) {
-        if endpoint.trim().is_empty() {
-            diags.push(
-                Diag::error(
-                    "Empty endpoint",
-                    format!(
-                        "`endpoint` is set to {endpoint:?}. Give a host name such as \
-                         `intersight.com`, or remove the argument to use the \
-                         {ENV_ENDPOINT} environment variable or the default."
-                    ),
-                )
-                .at(AttributePath::attr("endpoint")),
-            );
-        }
+    for setting in SETTINGS {
+        check_whole_number(config, setting, &mut diags);
     }
+    let no_env = Environment::default();
+    let text = |s: &Setting| text_setting(config, s, &no_env);
+    let insecure = match config.get_attr(INSECURE.name) {
+        Some(v) if v.is_unknown() => None,
+        _ => Some(flag_setting(config, &INSECURE)),
+    };
+    diags.extend(check_text_settings(
+        text(&APIKEY).as_ref(),
+        text(&SECRETKEY).as_ref(),
+        text(&CA_CERTIFICATE).as_ref(),
+        text(&ENDPOINT).as_ref(),
+        insecure,
+    ));
     diags
 }

@@ -1,9 +1,11 @@
-//! Tests of the provider schema and of `validate`.
+//! Tests of the settings table, the provider schema, `validate` and `configure`.
 
 use serde_json::Value as Json;
 
 use super::*;
-use crate::cty::{AttributePath, Number, Refinements, Type, Value};
+use crate::cty::{AttributePath, Number, Refinements, Severity, Type, Value};
+use crate::provider::configure::configure;
+use crate::provider::schema::StringKind;
 
 fn config<const N: usize>(attrs: [(&str, Value); N]) -> Value {
     Value::Object(attrs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
@@ -62,12 +64,143 @@ fn descriptions_name_env_vars_and_defaults() {
     assert!(desc("apikey").contains("`INTERSIGHT_API_KEY`"));
     assert!(desc("secretkey").contains("`INTERSIGHT_SECRET_KEY`"));
     assert!(desc("endpoint").contains("`INTERSIGHT_ENDPOINT_URL`"));
+    assert!(desc("ca_certificate").contains("`INTERSIGHT_CA_CERTIFICATE`"));
     assert!(desc("endpoint").contains("`intersight.com`"));
-    assert!(desc("insecure").contains("Default `false`"));
-    assert!(desc("request_timeout").contains("Default `60`"));
-    assert!(desc("max_retries").contains("Default `5`"));
-    assert!(desc("page_size").contains("Default `1000`"));
-    assert!(desc("parallelism").contains("Default `4`"));
+    assert!(desc("insecure").contains("Default: `false`"));
+    assert!(desc("request_timeout").contains("Default: `60`"));
+    assert!(desc("request_timeout").contains("from 1 to 3600"));
+    assert!(desc("max_retries").contains("Default: `5`"));
+    assert!(desc("max_retries").contains("408, 429, 500, 502, 503 or 504"));
+    assert!(desc("page_size").contains("Default: `1000`"));
+    assert!(desc("page_size").contains("from 1 to 1000"));
+    assert!(desc("parallelism").contains("Default: `4`"));
+    assert!(desc("parallelism").contains("from 1 to 16"));
+    assert!(desc("apikey").contains("System > Settings > API Keys"));
+}
+
+#[test]
+fn the_table_takes_the_clients_defaults() {
+    use crate::intersight as api;
+    assert_eq!(
+        PAGE_SIZE.default,
+        Fallback::Whole(i64::from(api::DEFAULT_PAGE_SIZE))
+    );
+    assert_eq!(
+        PAGE_SIZE.range().map(|r| *r.end()),
+        Some(i64::from(api::MAX_PAGE_SIZE))
+    );
+    assert_eq!(
+        MAX_RETRIES.default,
+        Fallback::Whole(i64::from(api::DEFAULT_MAX_RETRIES))
+    );
+    assert_eq!(
+        PARALLELISM.default,
+        Fallback::Whole(api::DEFAULT_PARALLELISM as i64)
+    );
+    assert_eq!(
+        REQUEST_TIMEOUT.default,
+        Fallback::Whole(api::DEFAULT_REQUEST_TIMEOUT.as_secs() as i64)
+    );
+    // Every default lies within its own range, and names are unique and sorted.
+    for s in SETTINGS {
+        if let (Some(range), Fallback::Whole(d)) = (s.range(), s.default) {
+            assert!(range.contains(&d), "{}", s.name);
+        }
+    }
+    let names: Vec<_> = SETTINGS.iter().map(|s| s.name).collect();
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(names, sorted);
+}
+
+/// The cells of a setting's row in docs/index.md's settings table (all but the description).
+fn docs_cells(s: &Setting) -> [String; 5] {
+    let ty = match s.kind {
+        Kind::Text { sensitive: true } => "String, sensitive",
+        Kind::Text { sensitive: false } => "String",
+        Kind::Flag => "Bool",
+        Kind::Whole { .. } => "Number",
+    };
+    let range = match &s.kind {
+        Kind::Whole { range, unit } if unit.is_empty() => {
+            format!("{}-{}", range.start(), range.end())
+        }
+        Kind::Whole { range, unit } => format!("{}-{} {unit}", range.start(), range.end()),
+        _ => String::new(),
+    };
+    [
+        format!("`{}`", s.name),
+        ty.to_string(),
+        fallback_text(s.default),
+        range,
+        s.env.map(|v| format!("`{v}`")).unwrap_or_default(),
+    ]
+}
+
+/// The rows of the markdown table in `text` whose header starts with `| setting | type |`:
+/// (cells, description) per row.
+fn docs_table(text: &str) -> Vec<(Vec<String>, String)> {
+    let mut lines = text
+        .lines()
+        .skip_while(|l| !l.starts_with("| setting | type |"))
+        .skip(2);
+    let mut rows = Vec::new();
+    while let Some(line) = lines.next().filter(|l| l.starts_with('|')) {
+        let mut cells: Vec<String> = line
+            .trim()
+            .trim_matches('|')
+            .split(" | ")
+            .map(|c| c.trim().to_string())
+            .collect();
+        let description = cells.pop().unwrap_or_default();
+        rows.push((cells, description));
+    }
+    rows
+}
+
+#[test]
+fn docs_settings_table_agrees_with_the_settings() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/index.md");
+    let text = std::fs::read_to_string(path).unwrap();
+    let rows = docs_table(&text);
+    let expected: Vec<Vec<String>> = SETTINGS.iter().map(|s| docs_cells(s).to_vec()).collect();
+    let got: Vec<Vec<String>> = rows.iter().map(|(cells, _)| cells.clone()).collect();
+    let suggestion: String = SETTINGS
+        .iter()
+        .map(|s| format!("| {} | {} |\n", docs_cells(s).join(" | "), s.description))
+        .collect();
+    assert_eq!(
+        got, expected,
+        "docs/index.md's settings table disagrees with config::SETTINGS; rows to start from:\n\
+         | setting | type | default | range | environment variable | description |\n\
+         |---|---|---|---|---|---|\n{suggestion}"
+    );
+    assert!(rows.iter().all(|(_, d)| !d.is_empty()));
+}
+
+#[test]
+fn the_docs_table_check_notices_a_disagreement() {
+    let good: String = SETTINGS
+        .iter()
+        .map(|s| format!("| {} | d |\n", docs_cells(s).join(" | ")))
+        .collect();
+    let doc = |rows: &str| format!("x\n| setting | type | d |\n|---|\n{rows}\nafter\n");
+    let rows = docs_table(&doc(&good));
+    assert_eq!(rows.len(), SETTINGS.len());
+    assert_eq!(rows[0].0, docs_cells(&APIKEY).to_vec());
+    assert_eq!(rows[0].1, "d");
+    for (from, to) in [
+        ("`4`", "`8`"),
+        ("1-16", "1-32"),
+        ("`INTERSIGHT_CA_CERTIFICATE`", ""),
+        ("`parallelism`", "`parallel`"),
+    ] {
+        let changed = docs_table(&doc(&good.replacen(from, to, 1)));
+        let cells: Vec<Vec<String>> = changed.into_iter().map(|(c, _)| c).collect();
+        let expected: Vec<Vec<String>> = SETTINGS.iter().map(|s| docs_cells(s).to_vec()).collect();
+        assert_ne!(cells, expected, "{from} -> {to}");
+    }
 }
 
 #[test]
@@ -152,6 +285,14 @@ fn request_timeout_positive_and_whole() {
         );
     }
     assert!(validate(&config([("request_timeout", int(3600))])).is_empty());
+    // The client would not wait longer than an hour: the limit is refused, not silently cut.
+    let d = validate(&config([("request_timeout", int(3601))]));
+    assert_eq!(d.0.len(), 1);
+    assert!(
+        d.0[0].detail.contains("from 1 to 3600"),
+        "{}",
+        d.0[0].detail
+    );
 }
 
 #[test]
@@ -181,19 +322,290 @@ fn every_problem_is_reported_at_its_own_path() {
         ("parallelism", int(0)),
         ("request_timeout", int(0)),
         ("max_retries", int(-1)),
-        ("endpoint", Value::string("")),
+        ("apikey", Value::string(" ")),
+        ("endpoint", Value::string("https://x/api/v1")),
     ]);
     assert_eq!(
         paths(&c),
         [
+            "max_retries",
             "page_size",
             "parallelism",
             "request_timeout",
-            "max_retries",
+            "apikey",
             "endpoint"
         ]
     );
-    assert!(validate(&c).has_errors());
+    assert!(validate(&c).iter().all(|d| d.severity == Severity::Error));
+}
+
+#[test]
+fn endpoint_shape_is_validated_before_configure() {
+    for (bad, words) in [
+        ("https://x/api/v1", "path"),
+        ("ftp://intersight.com", "scheme"),
+        ("h:99999", "valid"),
+    ] {
+        let d = validate(&config([("endpoint", Value::string(bad))]));
+        assert_eq!(d.0.len(), 1, "{bad}");
+        assert_eq!(d.0[0].attribute, Some(AttributePath::attr("endpoint")));
+        assert!(d.0[0].detail.contains(words), "{bad}: {}", d.0[0].detail);
+        assert!(d.0[0].detail.contains("the provider argument `endpoint`"));
+    }
+}
+
+#[test]
+fn plain_http_only_to_this_machine_unless_insecure() {
+    for remote in ["http://intersight.example.com", "http://10.1.2.3:8080"] {
+        let d = validate(&config([("endpoint", Value::string(remote))]));
+        assert_eq!(
+            paths(&config([("endpoint", Value::string(remote))])),
+            ["endpoint"]
+        );
+        let detail = &d.0[0].detail;
+        for word in ["unencrypted", "https://", "insecure = true", "127.0.0.1"] {
+            assert!(detail.contains(word), "{word}: {detail}");
+        }
+        // Allowed when asked for (configure warns), and not refused while `insecure` is unknown.
+        for insecure in [Value::Bool(true), Value::unknown()] {
+            let c = config([("endpoint", Value::string(remote)), ("insecure", insecure)]);
+            assert!(validate(&c).is_empty());
+        }
+        let c = config([
+            ("endpoint", Value::string(remote)),
+            ("insecure", Value::Bool(false)),
+        ]);
+        assert_eq!(paths(&c), ["endpoint"]);
+    }
+    for local in [
+        "http://127.0.0.1:8080",
+        "http://localhost:1",
+        "http://[::1]:2",
+        "https://intersight.example.com",
+        "intersight.example.com",
+    ] {
+        assert!(
+            validate(&config([("endpoint", Value::string(local))])).is_empty(),
+            "{local}"
+        );
+    }
+}
+
+#[test]
+fn blank_strings_are_rejected_where_they_are_given() {
+    for name in ["apikey", "secretkey", "ca_certificate", "endpoint"] {
+        let d = validate(&config([(name, Value::string(" "))]));
+        assert_eq!(paths(&config([(name, Value::string(""))])), [name]);
+        assert!(d.0[0].summary.contains(name), "{}", d.0[0].summary);
+    }
+    let d = validate(&config([("apikey", Value::string("a\"b"))]));
+    assert_eq!(d.0[0].attribute, Some(AttributePath::attr("apikey")));
+    assert!(!d.0[0].detail.contains("a\"b"));
+    // A private key pasted into `apikey` is named as such, never shown.
+    let pem = "-----BEGIN EC PRIVATE KEY-----\nsecretbody\n-----END EC PRIVATE KEY-----\n";
+    let d = validate(&config([("apikey", Value::string(pem))]));
+    assert!(d.0[0].detail.contains("`secretkey`"), "{}", d.0[0].detail);
+    assert!(!d.0[0].detail.contains("secretbody"));
+}
+
+#[test]
+fn api_key_id_shape() {
+    assert!(api_key_id_has_expected_shape(
+        "596cc79e5d91b400010d15ad/59b856cb16267c0001286496/5dbb09b27564612d30b68668"
+    ));
+    assert!(api_key_id_has_expected_shape(
+        "596CC79E5D91B400010D15AD/59b856cb16267c0001286496/5dbb09b27564612d30b68668"
+    ));
+    for bad in [
+        "",
+        "596cc79e5d91b400010d15ad",
+        "596cc79e5d91b400010d15ad/59b856cb16267c0001286496",
+        "596cc79e5d91b400010d15ad/59b856cb16267c0001286496/5dbb09b27564612d30b6866",
+        "596cc79e5d91b400010d15ad/59b856cb16267c0001286496/5dbb09b27564612d30b6866g",
+        "596cc79e5d91b400010d15ad/59b856cb16267c0001286496/5dbb09b27564612d30b68668/",
+        "596cc79e5d91b400010d15ad//59b856cb16267c0001286496",
+    ] {
+        assert!(!api_key_id_has_expected_shape(bad), "{bad}");
+    }
+}
+
+// --- configure ------------------------------------------------------------------------------
+
+const KEY_ID: &str = "596cc79e5d91b400010d15ad/59b856cb16267c0001286496/5dbb09b27564612d30b68668";
+const KEY_PATH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/signing/ec_sec1.pem"
+);
+
+fn env<const N: usize>(vars: [(&str, &str); N]) -> Environment {
+    Environment {
+        vars: vars
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    }
+}
+
+fn configured(config: &Value, env: &Environment) -> Diagnostics {
+    match configure(config, env) {
+        Ok((_, diags)) | Err(diags) => diags,
+    }
+}
+
+fn credentials() -> Value {
+    config([
+        ("apikey", Value::string(KEY_ID)),
+        ("secretkey", Value::string(KEY_PATH)),
+    ])
+}
+
+fn with_attr(config: Value, name: &str, value: Value) -> Value {
+    let Value::Object(mut attrs) = config else {
+        unreachable!()
+    };
+    attrs.insert(name.to_string(), value);
+    Value::Object(attrs)
+}
+
+#[test]
+fn configure_accepts_credentials_from_the_block_or_the_environment() {
+    assert!(configure(&credentials(), &Environment::default()).is_ok());
+    let from_env = env([
+        ("INTERSIGHT_API_KEY", KEY_ID),
+        ("INTERSIGHT_SECRET_KEY", KEY_PATH),
+    ]);
+    let (_, diags) = configure(&config([]), &from_env).unwrap();
+    assert!(diags.is_empty(), "{diags:?}");
+}
+
+#[test]
+fn missing_credentials_are_both_reported_and_say_where_keys_are() {
+    let d = configured(&config([]), &Environment::default());
+    let paths: Vec<_> = d.iter().map(|d| d.attribute.clone()).collect();
+    assert_eq!(
+        paths,
+        [
+            Some(AttributePath::attr("apikey")),
+            Some(AttributePath::attr("secretkey"))
+        ]
+    );
+    assert!(d.0[0].detail.contains("INTERSIGHT_API_KEY"));
+    // The menu path Intersight shows, as docs/index.md gives it.
+    assert!(d.0[0].detail.contains("System > Settings > API Keys"));
+    assert!(d.0[1].detail.contains("INTERSIGHT_SECRET_KEY"));
+    let docs =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/index.md")).unwrap();
+    assert!(docs.contains("**System > Settings > API Keys**"));
+}
+
+#[test]
+fn configure_reports_every_problem_in_one_run() {
+    let c = config([
+        ("secretkey", Value::string("/nonexistent/key.pem")),
+        ("endpoint", Value::string("http://intersight.example.com")),
+    ]);
+    let d = configured(&c, &Environment::default());
+    let paths: Vec<_> = d
+        .iter()
+        .map(|d| d.attribute.as_ref().unwrap().to_string())
+        .collect();
+    assert_eq!(paths, ["endpoint", "apikey", "secretkey"], "{d:?}");
+}
+
+#[test]
+fn unknown_settings_say_they_are_not_known_until_apply() {
+    let c = with_attr(
+        with_attr(credentials(), "apikey", Value::unknown()),
+        "page_size",
+        Value::unknown(),
+    );
+    let d = configured(&c, &env([("INTERSIGHT_API_KEY", KEY_ID)]));
+    let paths: Vec<_> = d
+        .iter()
+        .map(|d| d.attribute.as_ref().unwrap().to_string())
+        .collect();
+    assert_eq!(paths, ["apikey", "page_size"]);
+    for diag in d.iter() {
+        assert!(
+            diag.summary.contains("not known until apply"),
+            "{}",
+            diag.summary
+        );
+        assert!(!diag.summary.contains("Missing"));
+        assert!(diag.detail.contains("-target"), "{}", diag.detail);
+    }
+    assert!(d.0[0].detail.contains("INTERSIGHT_API_KEY"));
+    let d = configured(&Value::unknown(), &Environment::default());
+    assert!(d.0[0].summary.contains("not known until apply"));
+}
+
+#[test]
+fn ca_certificate_comes_from_its_environment_variable() {
+    // A CA path that cannot be read fails configure: proof the variable was used.
+    let vars = env([("INTERSIGHT_CA_CERTIFICATE", "/nonexistent/ca.pem")]);
+    let d = configured(&credentials(), &vars);
+    assert!(d.has_errors(), "{d:?}");
+    assert_eq!(
+        d.0[0].attribute,
+        Some(AttributePath::attr("ca_certificate"))
+    );
+    assert!(
+        d.0[0].detail.contains("/nonexistent/ca.pem"),
+        "{}",
+        d.0[0].detail
+    );
+    // The block wins over the environment.
+    let system = with_attr(
+        credentials(),
+        "ca_certificate",
+        Value::string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/signing/rsa_pkcs1.pem"
+        )),
+    );
+    let d = configured(&system, &vars);
+    assert!(
+        !d.0.iter().any(|d| d.detail.contains("/nonexistent/ca.pem")),
+        "{d:?}"
+    );
+}
+
+#[test]
+fn plain_http_from_the_environment_is_refused_naming_the_variable() {
+    let vars = env([("INTERSIGHT_ENDPOINT_URL", "http://intersight.example.com")]);
+    let d = configured(&credentials(), &vars);
+    assert_eq!(d.0.len(), 1, "{d:?}");
+    assert!(d.0[0].detail.contains("INTERSIGHT_ENDPOINT_URL"));
+    assert!(d.0[0].detail.contains("insecure = true"));
+    // With insecure it is allowed, with a warning that says plain HTTP.
+    let (_, d) = configure(
+        &with_attr(credentials(), "insecure", Value::Bool(true)),
+        &vars,
+    )
+    .unwrap();
+    assert_eq!(d.0.len(), 1);
+    assert_eq!(d.0[0].severity, Severity::Warning);
+    assert!(d.0[0].detail.contains("plain HTTP"), "{}", d.0[0].detail);
+    let local = env([("INTERSIGHT_ENDPOINT_URL", "http://127.0.0.1:1")]);
+    assert!(configured(&credentials(), &local).is_empty());
+}
+
+#[test]
+fn an_odd_api_key_id_is_a_warning_that_never_shows_the_value() {
+    let pem_like = "-----BEGIN RSA PRIVATE KEY----- MIIEsecretbody -----END RSA PRIVATE KEY-----";
+    for (odd, hint) in [("abc/def", "7 characters in 2"), (pem_like, "`secretkey`")] {
+        let (_, d) = configure(
+            &with_attr(credentials(), "apikey", Value::string(odd)),
+            &Environment::default(),
+        )
+        .unwrap();
+        assert_eq!(d.0.len(), 1, "{d:?}");
+        assert_eq!(d.0[0].severity, Severity::Warning);
+        assert_eq!(d.0[0].attribute, Some(AttributePath::attr("apikey")));
+        assert!(d.0[0].detail.contains(hint), "{}", d.0[0].detail);
+        assert!(d.0[0].detail.contains("24-hex-digit"));
+        assert!(!d.0[0].detail.contains(odd) && !d.0[0].detail.contains("secretbody"));
+    }
 }
 
 #[test]

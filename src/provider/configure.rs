@@ -1,6 +1,7 @@
-//! ConfigureProvider: turns the provider block (or its environment variables) into an API
-//! client. Every problem is reported here, on the attribute it concerns, never at the first
-//! request.
+//! ConfigureProvider: resolves the provider settings (the block, else the environment variable,
+//! else the default; see [`super::config::SETTINGS`]) and builds the API client from them.
+//! Every problem is reported here, all in one run and on the attribute it concerns, never at
+//! the first request.
 
 use std::time::Duration;
 
@@ -8,172 +9,80 @@ use crate::cty::{AttributePath, Diagnostic, Diagnostics, Value};
 use crate::intersight::paging::Paging;
 use crate::intersight::{Client, ClientConfig, Endpoint, SecretKey, TlsOptions};
 
-use super::config::Environment;
+use super::config::{
+    api_key_id_has_expected_shape, check_text_settings, flag_setting, parse_endpoint,
+    private_key_hint, text_setting, whole_setting, Environment, Fallback, Setting, Sourced, APIKEY,
+    CA_CERTIFICATE, ENDPOINT, INSECURE, MAX_RETRIES, PAGE_SIZE, PARALLELISM, REQUEST_TIMEOUT,
+    SECRETKEY, SETTINGS,
+};
 
-/// Defaults for the options that have one (also stated in the schema descriptions).
-pub const DEFAULT_ENDPOINT: &str = "intersight.com";
-pub const DEFAULT_REQUEST_TIMEOUT_SECS: i64 = 60;
-pub const DEFAULT_MAX_RETRIES: i64 = 5;
-pub const DEFAULT_PAGE_SIZE: i64 = 1000;
-pub const DEFAULT_PARALLELISM: i64 = 4;
+/// Makes reads page exactly as the official provider does; see [`paging_from_environment`].
+pub const ENV_BENCH_OFFICIAL_PAGING: &str = "INTERSIGHT_BENCH_OFFICIAL_PAGING";
 
-/// Where a string setting came from: the provider block or an environment variable.
-struct Setting {
-    value: String,
-    from_env: Option<&'static str>,
+/// The string settings as given, before they are checked.
+struct TextSettings {
+    api_key: Option<Sourced>,
+    secret_key: Option<Sourced>,
+    ca_certificate: Option<Sourced>,
+    endpoint: Option<Sourced>,
 }
 
-fn string_setting(
-    config: &Value,
-    attr: &str,
-    env: &Environment,
-    var: &'static str,
-) -> Option<Setting> {
-    if let Some(s) = config.get_attr(attr).and_then(Value::as_str) {
-        return Some(Setting {
-            value: s.to_string(),
-            from_env: None,
-        });
-    }
-    env.vars
-        .get(var)
-        .filter(|v| !v.trim().is_empty())
-        .map(|v| Setting {
-            value: v.clone(),
-            from_env: Some(var),
-        })
-}
-
-fn int_setting(config: &Value, attr: &str, default: i64) -> i64 {
-    config
-        .get_attr(attr)
-        .and_then(Value::as_i64)
-        .unwrap_or(default)
-}
-
-/// Says where a bad value came from, so the user knows what to fix.
-fn origin(setting: &Setting, attr: &str) -> String {
-    match setting.from_env {
-        Some(var) => format!("the environment variable {var}"),
-        None => format!("the provider argument `{attr}`"),
+impl TextSettings {
+    fn resolve(config: &Value, env: &Environment) -> TextSettings {
+        let text = |setting: &Setting| text_setting(config, setting, env);
+        TextSettings {
+            api_key: text(&APIKEY),
+            secret_key: text(&SECRETKEY),
+            ca_certificate: text(&CA_CERTIFICATE),
+            endpoint: text(&ENDPOINT),
+        }
     }
 }
 
 pub fn configure(config: &Value, env: &Environment) -> Result<(Client, Diagnostics), Diagnostics> {
-    let mut diags = Diagnostics::new();
-
-    let key_id = string_setting(config, "apikey", env, "INTERSIGHT_API_KEY");
-    let secret = string_setting(config, "secretkey", env, "INTERSIGHT_SECRET_KEY");
-    let endpoint = string_setting(config, "endpoint", env, "INTERSIGHT_ENDPOINT_URL");
-
-    if key_id.is_none() {
-        diags.push(
-            Diagnostic::error(
-                "Missing Intersight API key id",
-                "Set `apikey` in the provider block or the environment variable INTERSIGHT_API_KEY \
-                 to the API key id shown in Intersight (Settings > API Keys), e.g. \
-                 `596cc79e5d91b400010d15ad/59b856cb16267c0001286496/5dbb09b27564612d30b68668`.",
-            )
-            .at(AttributePath::attr("apikey")),
-        );
+    let unknown = unknown_settings(config);
+    if unknown.has_errors() {
+        return Err(unknown);
     }
-
-    let secret_key = match &secret {
-        None => {
-            diags.push(
-                Diagnostic::error(
-                    "Missing Intersight secret key",
-                    "Set `secretkey` in the provider block or the environment variable \
-                     INTERSIGHT_SECRET_KEY to the API key's private key: PEM text, or the path of \
-                     the PEM file downloaded when the key was generated.",
-                )
-                .at(AttributePath::attr("secretkey")),
-            );
-            None
-        }
-        Some(s) => match SecretKey::from_pem_or_path(&s.value) {
-            Ok(k) => Some(k),
-            Err(e) => {
-                diags.push(
-                    Diagnostic::error(
-                        "Invalid Intersight secret key",
-                        format!(
-                            "The secret key from {} could not be used: {e}",
-                            origin(s, "secretkey")
-                        ),
-                    )
-                    .at(AttributePath::attr("secretkey")),
-                );
-                None
-            }
-        },
-    };
-
-    let endpoint_text = endpoint
-        .as_ref()
-        .map(|s| s.value.as_str())
-        .unwrap_or(DEFAULT_ENDPOINT);
-    let endpoint = match Endpoint::parse(endpoint_text) {
-        Ok(e) => Some(e),
-        Err(e) => {
-            let from = endpoint
-                .as_ref()
-                .map(|s| origin(s, "endpoint"))
-                .unwrap_or_default();
-            diags.push(
-                Diagnostic::error(
-                    "Invalid Intersight endpoint",
-                    format!(
-                        "{e} (from {from}). Accepted forms: `intersight.com`, `host:port`, \
-                         `https://host[:port]`, or `http://host:port` for a local endpoint."
-                    ),
-                )
-                .at(AttributePath::attr("endpoint")),
-            );
-            None
-        }
-    };
-
-    let (Some(key_id), Some(secret_key), Some(endpoint)) = (key_id, secret_key, endpoint) else {
+    let text = TextSettings::resolve(config, env);
+    let insecure = flag_setting(config, &INSECURE);
+    let mut diags = check_text_settings(
+        text.api_key.as_ref(),
+        text.secret_key.as_ref(),
+        text.ca_certificate.as_ref(),
+        text.endpoint.as_ref(),
+        Some(insecure),
+    );
+    let api_key = required(text.api_key, &APIKEY, &mut diags);
+    let secret_key = required(text.secret_key, &SECRETKEY, &mut diags)
+        .and_then(|s| load_secret_key(&s, &mut diags));
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    let (Some(api_key), Some(secret_key)) = (api_key, secret_key) else {
         return Err(diags);
     };
-
-    let insecure = config
-        .get_attr("insecure")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let ca_certificate = config
-        .get_attr("ca_certificate")
-        .and_then(Value::as_str)
-        .map(str::to_string);
+    let endpoint = match &text.endpoint {
+        Some(given) => parse_endpoint(given, Some(insecure)).map_err(Diagnostics::from)?,
+        None => default_endpoint()?,
+    };
+    warn_about_api_key_shape(&api_key, &mut diags);
     if insecure {
-        diags.push(
-            Diagnostic::warning(
-                "TLS certificate verification is disabled",
-                "`insecure = true`: the provider will not verify the Intersight server's \
-                 certificate, so anyone on the network path can read your requests and forge \
-                 answers. Prefer `ca_certificate` for appliances with a private CA.",
-            )
-            .at(AttributePath::attr("insecure")),
-        );
+        diags.push(insecure_warning(&endpoint));
     }
-
-    // Ranges were checked by ValidateProviderConfig; clamping here only guards against a
-    // Terraform that skipped validation.
     let client_config = ClientConfig {
         tls: TlsOptions {
             insecure,
-            ca_certificate,
+            ca_certificate: text.ca_certificate.map(|s| s.value),
         },
         request_timeout: Duration::from_secs(
-            int_setting(config, "request_timeout", DEFAULT_REQUEST_TIMEOUT_SECS).clamp(1, 3600)
-                as u64,
+            whole_setting(config, &REQUEST_TIMEOUT).unsigned_abs(),
         ),
-        max_retries: int_setting(config, "max_retries", DEFAULT_MAX_RETRIES).clamp(0, 20) as u32,
-        page_size: int_setting(config, "page_size", DEFAULT_PAGE_SIZE).clamp(1, 1000) as u32,
-        parallelism: int_setting(config, "parallelism", DEFAULT_PARALLELISM).clamp(1, 16) as usize,
-        paging: paging_from_environment(),
-        ..ClientConfig::new(endpoint, key_id.value, secret_key)
+        max_retries: u32::try_from(whole_setting(config, &MAX_RETRIES)).unwrap_or(0),
+        page_size: u32::try_from(whole_setting(config, &PAGE_SIZE)).unwrap_or(1),
+        parallelism: usize::try_from(whole_setting(config, &PARALLELISM)).unwrap_or(1),
+        paging: paging_from_environment(env),
+        ..ClientConfig::new(endpoint, api_key.value, secret_key)
     };
 
     match Client::new(client_config) {
@@ -191,12 +100,160 @@ pub fn configure(config: &Value, env: &Environment) -> Result<(Client, Diagnosti
     }
 }
 
+/// One error per setting whose value Terraform does not know yet: during the first plan a
+/// setting that refers to a resource's attribute is unknown until that resource is applied,
+/// and the provider cannot read anything without it.
+fn unknown_settings(config: &Value) -> Diagnostics {
+    if config.is_unknown() {
+        return Diagnostic::error(
+            "Provider configuration not known until apply",
+            "The provider block's values depend on something Terraform knows only after \
+             apply. Apply the resources they depend on first (`terraform apply \
+             -target=ADDRESS`), then run Terraform again.",
+        )
+        .into();
+    }
+    let mut diags = Diagnostics::new();
+    for setting in SETTINGS {
+        if !config.get_attr(setting.name).is_some_and(Value::is_unknown) {
+            continue;
+        }
+        let name = setting.name;
+        let instead = match setting.env {
+            Some(var) => format!(", a variable, or the {var} environment variable"),
+            None => " or a variable".to_string(),
+        };
+        diags.push(
+            Diagnostic::error(
+                format!("`{name}` is not known until apply"),
+                format!(
+                    "The provider argument `{name}` refers to a value that Terraform computes \
+                     only when it applies a resource (for example a resource's attribute or \
+                     output), so it is unknown during this plan, and the provider needs it to \
+                     read data sources. Apply the resource it depends on first, with \
+                     `terraform apply -target=ADDRESS` naming that resource, then run Terraform \
+                     again; or give `{name}` a value known at plan time (a literal{instead})."
+                ),
+            )
+            .at(AttributePath::attr(name)),
+        );
+    }
+    diags
+}
+
+/// The value of a setting that must be given, or an error saying where to give it.
+fn required(value: Option<Sourced>, setting: &Setting, diags: &mut Diagnostics) -> Option<Sourced> {
+    if value.is_none() {
+        diags.push(missing(setting));
+    }
+    value.filter(|v| !v.value.trim().is_empty())
+}
+
+fn missing(setting: &Setting) -> Diagnostic {
+    let name = setting.name;
+    let env = setting.env.unwrap_or_default();
+    let (summary, what) = if setting.name == APIKEY.name {
+        (
+            "Missing Intersight API key id",
+            "the API key id shown in Intersight under System > Settings > API Keys, e.g. \
+             `596cc79e5d91b400010d15ad/59b856cb16267c0001286496/5dbb09b27564612d30b68668`",
+        )
+    } else {
+        (
+            "Missing Intersight secret key",
+            "the API key's private key: PEM text, or the path of the PEM file saved when the \
+             key was generated (System > Settings > API Keys)",
+        )
+    };
+    Diagnostic::error(
+        summary,
+        format!("Set `{name}` in the provider block or the environment variable {env} to {what}."),
+    )
+    .at(AttributePath::attr(name))
+}
+
+fn load_secret_key(secret: &Sourced, diags: &mut Diagnostics) -> Option<SecretKey> {
+    match SecretKey::from_pem_or_path(&secret.value) {
+        Ok(key) => Some(key),
+        Err(e) => {
+            diags.push(
+                Diagnostic::error(
+                    "Invalid Intersight secret key",
+                    format!(
+                        "The secret key from {} could not be used: {e}",
+                        secret.origin(&SECRETKEY)
+                    ),
+                )
+                .at(AttributePath::attr(SECRETKEY.name)),
+            );
+            None
+        }
+    }
+}
+
+fn default_endpoint() -> Result<Endpoint, Diagnostics> {
+    let Fallback::Text(host) = ENDPOINT.default else {
+        return Err(Diagnostic::error("Internal error", "the endpoint has no default").into());
+    };
+    Endpoint::parse(host).map_err(|e| Diagnostic::error("Internal error", e.to_string()).into())
+}
+
+/// A warning (not an error: Intersight decides) when the key id is not three 24-hex-digit ids
+/// separated by `/`. The value itself is never shown: a private key pasted into `apikey` must
+/// not end up in Terraform's output.
+fn warn_about_api_key_shape(api_key: &Sourced, diags: &mut Diagnostics) {
+    if api_key_id_has_expected_shape(api_key.value.trim()) {
+        return;
+    }
+    let hint = if !private_key_hint(&api_key.value).is_empty() {
+        private_key_hint(&api_key.value).to_string()
+    } else {
+        format!(
+            " It has {} characters in {} `/`-separated part(s).",
+            api_key.value.chars().count(),
+            api_key.value.split('/').count()
+        )
+    };
+    diags.push(
+        Diagnostic::warning(
+            "The API key id does not look like one",
+            format!(
+                "The API key id from {} is not three 24-hex-digit ids separated by `/` (the form \
+                 Intersight shows under System > Settings > API Keys, e.g. \
+                 `596cc79e5d91b400010d15ad/59b856cb16267c0001286496/5dbb09b27564612d30b68668`), \
+                 so Intersight will probably reject it with HTTP 401.{hint}",
+                api_key.origin(&APIKEY)
+            ),
+        )
+        .at(AttributePath::attr(APIKEY.name)),
+    );
+}
+
+fn insecure_warning(endpoint: &Endpoint) -> Diagnostic {
+    let detail = if endpoint.is_https() {
+        "`insecure = true`: the provider will not verify the Intersight server's certificate, \
+         so anyone on the network path can read your requests and forge answers. Prefer \
+         `ca_certificate` for appliances with a private CA."
+            .to_string()
+    } else if endpoint.is_loopback() {
+        "`insecure = true` has no effect on plain HTTP to this machine; remove it.".to_string()
+    } else {
+        format!(
+            "`insecure = true` allows plain HTTP to {endpoint}, another machine: every request \
+             and answer crosses the network unencrypted, and anyone on the path can read or \
+             change them. Use `https://` with `ca_certificate` instead."
+        )
+    };
+    Diagnostic::warning("TLS certificate verification is disabled", detail)
+        .at(AttributePath::attr(INSECURE.name))
+}
+
 /// `INTERSIGHT_BENCH_OFFICIAL_PAGING=1` makes reads page exactly as the official provider does
 /// (a `$count` request, then sequential unchecked pages): `scripts/bench` uses it to measure
 /// the official algorithm with everything else equal. It is deliberately not a schema
 /// attribute, and it is logged.
-fn paging_from_environment() -> Paging {
-    if std::env::var_os("INTERSIGHT_BENCH_OFFICIAL_PAGING").is_some_and(|v| v == "1") {
+fn paging_from_environment(env: &Environment) -> Paging {
+    if env.get(ENV_BENCH_OFFICIAL_PAGING) == Some("1") {
         crate::logging::warn(
             "INTERSIGHT_BENCH_OFFICIAL_PAGING=1: paging like the official provider, without consistency checks (benchmarks only)",
             &[],

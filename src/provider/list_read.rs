@@ -207,7 +207,7 @@ pub async fn read(
     let listing = match ctx.client.list_with(&query, &decoder, &ctx.cancel).await {
         Ok(listing) => listing,
         Err(e) => {
-            diags.push(super::errors::api_error_diagnostic(&e, spec.resource));
+            diags.push(ctx.api_error_diagnostic(&e, spec.resource));
             return Err(diags);
         }
     };

@@ -14,13 +14,14 @@ pub mod query;
 pub mod schema;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 
 use crate::cty::{Diagnostic, Diagnostics, Value};
-use crate::intersight::Client;
+use crate::intersight::{self, Client};
 
 use api::*;
 use schema::Schema;
@@ -30,6 +31,69 @@ pub struct ReadContext {
     pub client: Arc<Client>,
     /// Cancelled when Terraform calls StopProvider: every in-flight request must end.
     pub cancel: CancellationToken,
+    /// Shared by every read of the same configured provider.
+    pub auth: Arc<AuthFailure>,
+}
+
+impl ReadContext {
+    /// The diagnostic for a failed listing. A rejected API key (HTTP 401) is a problem of the
+    /// provider configuration, not of the data source: the first read that meets it reports
+    /// it in full, every other read of the same configured provider ends with a short error
+    /// that refers to it (instead of one identical block per data source).
+    pub fn api_error_diagnostic(&self, error: &intersight::Error, resource: &str) -> Diagnostic {
+        let full = errors::api_error_diagnostic(error, resource);
+        if !matches!(error, intersight::Error::Api { status: 401, .. }) {
+            return full;
+        }
+        if self.auth.record() {
+            AuthFailure::first_report(full)
+        } else {
+            AuthFailure::short_report()
+        }
+    }
+}
+
+/// Whether Intersight has rejected the configured credentials (HTTP 401) in this run. Set by
+/// the first read that meets a 401; a new ConfigureProvider starts afresh.
+#[derive(Debug, Default)]
+pub struct AuthFailure(AtomicBool);
+
+impl AuthFailure {
+    /// The summary of the one full report, which the short ones refer to.
+    pub const SUMMARY: &'static str = "Authentication failed: Intersight rejected the API key";
+
+    /// Records a 401; true only for the first.
+    fn record(&self) -> bool {
+        !self.0.swap(true, Ordering::SeqCst)
+    }
+
+    fn has_failed(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    fn first_report(mut full: Diagnostic) -> Diagnostic {
+        full.summary = Self::SUMMARY.to_string();
+        full.detail.push_str(
+            "\n\nThis is a problem of the provider configuration, not of this data source: \
+             check `apikey` and `secretkey` in the provider \"intersight\" block (or the \
+             INTERSIGHT_API_KEY and INTERSIGHT_SECRET_KEY environment variables they default \
+             to). The other data sources of this run end with a short error that refers to this \
+             one.",
+        );
+        full
+    }
+
+    fn short_report() -> Diagnostic {
+        Diagnostic::error(
+            "Not read: Intersight rejected the API key",
+            format!(
+                "Intersight answered HTTP 401 to a read of this run with the same provider \
+                 configuration, so this data source was not read. See the error \"{}\" for what \
+                 to check (`apikey` and `secretkey` in the provider block).",
+                Self::SUMMARY
+            ),
+        )
+    }
 }
 
 /// One data source: a small unit with a type name, a schema, config validation and a read
@@ -48,10 +112,17 @@ pub trait DataSource: Send + Sync {
     ) -> BoxFuture<'static, Result<(Value, Diagnostics), Diagnostics>>;
 }
 
+/// What ConfigureProvider made: the client, and the run's authentication-failure flag.
+#[derive(Clone)]
+struct Configured {
+    client: Arc<Client>,
+    auth: Arc<AuthFailure>,
+}
+
 /// The provider behind both protocol versions.
 pub struct Provider {
     data_sources: BTreeMap<&'static str, Arc<dyn DataSource>>,
-    client: RwLock<Option<Arc<Client>>>,
+    configured: RwLock<Option<Configured>>,
     stop: RwLock<CancellationToken>,
 }
 
@@ -69,7 +140,7 @@ impl Provider {
             .collect();
         Provider {
             data_sources,
-            client: RwLock::new(None),
+            configured: RwLock::new(None),
             stop: RwLock::new(CancellationToken::new()),
         }
     }
@@ -120,8 +191,11 @@ impl Provider {
     pub fn configure_provider(&self, req: ConfigureProviderRequest) -> ConfigureProviderResponse {
         match configure::configure(&req.config, &config::Environment::from_process()) {
             Ok((client, diagnostics)) => {
-                if let Ok(mut slot) = self.client.write() {
-                    *slot = Some(Arc::new(client));
+                if let Ok(mut slot) = self.configured.write() {
+                    *slot = Some(Configured {
+                        client: Arc::new(client),
+                        auth: Arc::default(),
+                    });
                 }
                 ConfigureProviderResponse { diagnostics }
             }
@@ -136,8 +210,8 @@ impl Provider {
                 diagnostics: unknown_data_source(&req.type_name).into(),
             };
         };
-        let client = self.client.read().ok().and_then(|c| c.clone());
-        let Some(client) = client else {
+        let configured = self.configured.read().ok().and_then(|c| c.clone());
+        let Some(Configured { client, auth }) = configured else {
             return ReadDataSourceResponse {
                 state: None,
                 diagnostics: Diagnostic::error(
@@ -147,12 +221,29 @@ impl Provider {
                 .into(),
             };
         };
+        // Once the key was rejected, another request cannot succeed: say so without sending it.
+        if auth.has_failed() {
+            return ReadDataSourceResponse {
+                state: None,
+                diagnostics: AuthFailure::short_report().into(),
+            };
+        }
         let cancel = self
             .stop
             .read()
             .map(|t| t.child_token())
             .unwrap_or_default();
-        match ds.read(ReadContext { client, cancel }, req.config).await {
+        match ds
+            .read(
+                ReadContext {
+                    client,
+                    cancel,
+                    auth,
+                },
+                req.config,
+            )
+            .await
+        {
             Ok((state, diagnostics)) => ReadDataSourceResponse {
                 state: Some(state),
                 diagnostics,
