@@ -7,9 +7,10 @@ terraform {
 }
 
 # Credentials usually come from the environment:
-#   INTERSIGHT_API_KEY      the API key id
-#   INTERSIGHT_SECRET_KEY   the private key: PEM text or the path of the PEM file
-#   INTERSIGHT_ENDPOINT_URL e.g. intersight.com, or an appliance's host name
+#   INTERSIGHT_API_KEY        the API key id
+#   INTERSIGHT_SECRET_KEY     the private key: PEM text or the path of the PEM file
+#   INTERSIGHT_ENDPOINT_URL   e.g. intersight.com, or an appliance's host name
+#   INTERSIGHT_CA_CERTIFICATE the CA of an appliance with a private CA: PEM text or a file path
 variable "apikey" {
   type    = string
   default = null
@@ -26,15 +27,21 @@ variable "endpoint" {
   default = null
 }
 
+variable "ca_certificate" {
+  type    = string
+  default = null
+}
+
 provider "intersight" {
-  apikey    = var.apikey
-  secretkey = var.secretkey
-  endpoint  = var.endpoint
+  apikey         = var.apikey
+  secretkey      = var.secretkey
+  endpoint       = var.endpoint
+  ca_certificate = var.ca_certificate # null: the system's trusted roots only
 
   # All optional; the values below are the defaults.
   insecure        = false # never disable verification for a SaaS endpoint
-  request_timeout = 60    # seconds per HTTP request
-  max_retries     = 5     # on 429, 502, 503, 504 and connection errors
+  request_timeout = 60    # seconds per HTTP request (1..3600)
+  max_retries     = 5     # on 408, 429, 500, 502, 503, 504 and connection errors (0..20)
   page_size       = 1000  # objects per page (1..1000)
   parallelism     = 4     # pages fetched at once (1..16)
 }

@@ -108,6 +108,17 @@ fn anchor(cli: &Cli) -> Result<OffsetDateTime, StartError> {
     }
 }
 
+/// `text` as one POSIX shell word: unchanged when it needs no quoting, else single-quoted, so
+/// the printed `export` lines work when pasted even for a state directory with spaces.
+fn shell_word(text: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-:+=@%,".contains(c);
+    if !text.is_empty() && text.chars().all(plain) {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
 fn write_atomically(path: &Path, text: &str) -> Result<(), StartError> {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, text).map_err(io_error(format!("cannot write {}", tmp.display())))?;
@@ -220,12 +231,22 @@ async fn run(cli: Cli) -> Result<(), StartError> {
         println!("EC (v3) key file:    {}", keys.ec.key_path.display());
         println!();
         println!("To use it (RSA key; swap in the EC key id and file for v3):");
-        println!("  export INTERSIGHT_ENDPOINT_URL={endpoint}");
-        println!("  export INTERSIGHT_API_KEY={}", keys.rsa.key_id);
+        println!("  export INTERSIGHT_ENDPOINT_URL={}", shell_word(&endpoint));
+        println!(
+            "  export INTERSIGHT_API_KEY={}",
+            shell_word(&keys.rsa.key_id)
+        );
         println!(
             "  export INTERSIGHT_SECRET_KEY={}",
-            keys.rsa.key_path.display()
+            shell_word(&keys.rsa.key_path.display().to_string())
         );
+        if !cli.plain_http {
+            // Without it the provider does not trust the simulator's certificate.
+            println!(
+                "  export INTERSIGHT_CA_CERTIFICATE={}",
+                shell_word(&ca_path.display().to_string())
+            );
+        }
         println!();
         println!("Control API (unsigned): {endpoint}/_sim/stats, /_sim/faults, /_sim/reset, /_sim/dataset");
         println!("Press Ctrl-C to stop.");
@@ -280,5 +301,22 @@ fn main() -> ExitCode {
             eprintln!("intersight-sim: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_word;
+
+    #[test]
+    fn shell_words_quote_only_what_needs_it() {
+        assert_eq!(
+            shell_word("https://127.0.0.1:4443"),
+            "https://127.0.0.1:4443"
+        );
+        assert_eq!(shell_word("/tmp/sim-1/ca.pem"), "/tmp/sim-1/ca.pem");
+        assert_eq!(shell_word("/tmp/my sim/ca.pem"), "'/tmp/my sim/ca.pem'");
+        assert_eq!(shell_word("/tmp/it's/ca.pem"), r"'/tmp/it'\''s/ca.pem'");
+        assert_eq!(shell_word(""), "''");
     }
 }
