@@ -77,8 +77,8 @@ impl AuthFailure {
             "\n\nThis is a problem of the provider configuration, not of this data source: \
              check `apikey` and `secretkey` in the provider \"intersight\" block (or the \
              INTERSIGHT_API_KEY and INTERSIGHT_SECRET_KEY environment variables they default \
-             to). The other data sources of this run end with a short error that refers to this \
-             one.",
+             to). Any other data source read with this provider configuration in this run ends \
+             with a short error that refers to this one.",
         );
         full
     }
@@ -87,9 +87,8 @@ impl AuthFailure {
         Diagnostic::error(
             "Not read: Intersight rejected the API key",
             format!(
-                "Intersight answered HTTP 401 to a read of this run with the same provider \
-                 configuration, so this data source was not read. See the error \"{}\" for what \
-                 to check (`apikey` and `secretkey` in the provider block).",
+                "Another read with this provider configuration got HTTP 401; see the error \
+                 \"{}\".",
                 Self::SUMMARY
             ),
         )
@@ -269,4 +268,76 @@ fn unknown_data_source(type_name: &str) -> Diagnostic {
         "Unknown data source",
         format!("This provider has no data source named {type_name:?}."),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intersight::{ClientConfig, Endpoint, SecretKey};
+
+    fn context() -> ReadContext {
+        let key = SecretKey::from_pem_or_path(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/signing/ec_sec1.pem"
+        ))
+        .unwrap();
+        let config = ClientConfig::new(
+            Endpoint::parse("http://127.0.0.1:9").unwrap(),
+            "a/b/c".into(),
+            key,
+        );
+        ReadContext {
+            client: Arc::new(Client::new(config).unwrap()),
+            cancel: CancellationToken::new(),
+            auth: Arc::default(),
+        }
+    }
+
+    fn api_error(status: u16) -> intersight::Error {
+        intersight::Error::Api {
+            status,
+            code: Some("AuthenticationFailure".into()),
+            message: None,
+            trace_id: None,
+            method: "GET".into(),
+            path: "/api/v1/iam/OAuthTokens".into(),
+            attempts: 1,
+        }
+    }
+
+    #[test]
+    fn a_401_is_reported_in_full_once_then_briefly() {
+        let ctx = context();
+        let other = ReadContext {
+            client: ctx.client.clone(),
+            cancel: CancellationToken::new(),
+            auth: ctx.auth.clone(),
+        };
+        // Other errors do not trip the flag.
+        let e500 = ctx.api_error_diagnostic(&api_error(500), "iam/OAuthTokens");
+        assert!(e500.detail.contains("HTTP 500"));
+        assert!(!ctx.auth.has_failed());
+
+        let first = ctx.api_error_diagnostic(&api_error(401), "iam/OAuthTokens");
+        assert_eq!(first.summary, AuthFailure::SUMMARY);
+        for words in [
+            "HTTP 401",
+            "AuthenticationFailure",
+            "`apikey`",
+            "`secretkey`",
+            "provider \"intersight\" block",
+        ] {
+            assert!(first.detail.contains(words), "{words}: {}", first.detail);
+        }
+        for ctx in [&ctx, &other] {
+            let again = ctx.api_error_diagnostic(&api_error(401), "iam/OAuthTokens");
+            assert_eq!(again.summary, "Not read: Intersight rejected the API key");
+            assert!(again.detail.contains(AuthFailure::SUMMARY));
+            assert!(again.detail.len() < first.detail.len() / 3);
+        }
+        // A fresh configuration starts afresh.
+        let fresh = context();
+        let d = fresh.api_error_diagnostic(&api_error(401), "iam/OAuthTokens");
+        assert_eq!(d.summary, AuthFailure::SUMMARY);
+    }
 }
