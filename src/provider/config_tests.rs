@@ -123,9 +123,7 @@ fn docs_cells(s: &Setting) -> [String; 5] {
         Kind::Whole { .. } => "Number",
     };
     let range = match &s.kind {
-        Kind::Whole { range, unit } if unit.is_empty() => {
-            format!("{}-{}", range.start(), range.end())
-        }
+        Kind::Whole { range, unit: "" } => format!("{}-{}", range.start(), range.end()),
         Kind::Whole { range, unit } => format!("{}-{} {unit}", range.start(), range.end()),
         _ => String::new(),
     };
