@@ -316,14 +316,23 @@ impl Sourced {
     }
 }
 
-/// A string setting from the block, else from its environment variable. Unknown values are
-/// `None` here (`configure` reports them first).
+/// Whether the block gives `setting` a value Terraform does not know yet.
+pub fn is_unknown(config: &Value, setting: &Setting) -> bool {
+    config.get_attr(setting.name).is_some_and(Value::is_unknown)
+}
+
+/// A string setting from the block, else from its environment variable. An unknown value is
+/// `None` (not replaced by the environment variable: `configure` reports it).
 pub fn text_setting(config: &Value, setting: &Setting, env: &Environment) -> Option<Sourced> {
-    if let Some(value) = config.get_attr(setting.name).and_then(Value::as_str) {
-        return Some(Sourced {
-            value: value.to_string(),
-            from_env: None,
-        });
+    match config.get_attr(setting.name) {
+        Some(Value::String(value)) => {
+            return Some(Sourced {
+                value: value.clone(),
+                from_env: None,
+            })
+        }
+        Some(Value::Unknown(_)) => return None,
+        _ => {}
     }
     let var = setting.env?;
     env.get(var).map(|value| Sourced {
@@ -516,10 +525,7 @@ pub fn validate(config: &Value) -> Diagnostics {
     }
     let no_env = Environment::default();
     let text = |s: &Setting| text_setting(config, s, &no_env);
-    let insecure = match config.get_attr(INSECURE.name) {
-        Some(v) if v.is_unknown() => None,
-        _ => Some(flag_setting(config, &INSECURE)),
-    };
+    let insecure = (!is_unknown(config, &INSECURE)).then(|| flag_setting(config, &INSECURE));
     diags.extend(check_text_settings(
         text(&APIKEY).as_ref(),
         text(&SECRETKEY).as_ref(),

@@ -533,6 +533,20 @@ fn unknown_settings_say_they_are_not_known_until_apply() {
         assert!(diag.detail.contains("-target"), "{}", diag.detail);
     }
     assert!(d.0[0].detail.contains("INTERSIGHT_API_KEY"));
+    // Reported together with the problems of the known settings, and an unknown `apikey` is
+    // neither "missing" nor replaced by its environment variable.
+    let c = config([
+        ("apikey", Value::unknown()),
+        ("endpoint", Value::string("https://x/api/v1")),
+    ]);
+    let d = configured(&c, &env([("INTERSIGHT_API_KEY", KEY_ID)]));
+    let paths: Vec<_> = d
+        .iter()
+        .map(|d| d.attribute.as_ref().unwrap().to_string())
+        .collect();
+    assert_eq!(paths, ["apikey", "endpoint", "secretkey"], "{d:?}");
+    assert!(d.0[0].summary.contains("not known until apply"));
+    assert!(d.0[2].summary.contains("Missing Intersight secret key"));
     let d = configured(&Value::unknown(), &Environment::default());
     assert!(d.0[0].summary.contains("not known until apply"));
 }

@@ -10,7 +10,7 @@ use crate::intersight::paging::Paging;
 use crate::intersight::{Client, ClientConfig, Endpoint, SecretKey, TlsOptions};
 
 use super::config::{
-    api_key_id_has_expected_shape, check_text_settings, flag_setting, parse_endpoint,
+    api_key_id_has_expected_shape, check_text_settings, flag_setting, is_unknown, parse_endpoint,
     private_key_hint, text_setting, whole_setting, Environment, Fallback, Setting, Sourced, APIKEY,
     CA_CERTIFICATE, ENDPOINT, INSECURE, MAX_RETRIES, PAGE_SIZE, PARALLELISM, REQUEST_TIMEOUT,
     SECRETKEY, SETTINGS,
@@ -40,21 +40,22 @@ impl TextSettings {
 }
 
 pub fn configure(config: &Value, env: &Environment) -> Result<(Client, Diagnostics), Diagnostics> {
-    let unknown = unknown_settings(config);
-    if unknown.has_errors() {
-        return Err(unknown);
+    if config.is_unknown() {
+        return Err(unknown_configuration());
     }
+    // Unknown settings are reported together with every problem of the known ones.
+    let mut diags = unknown_settings(config);
     let text = TextSettings::resolve(config, env);
     let insecure = flag_setting(config, &INSECURE);
-    let mut diags = check_text_settings(
+    diags.extend(check_text_settings(
         text.api_key.as_ref(),
         text.secret_key.as_ref(),
         text.ca_certificate.as_ref(),
         text.endpoint.as_ref(),
-        Some(insecure),
-    );
-    let api_key = required(text.api_key, &APIKEY, &mut diags);
-    let secret_key = required(text.secret_key, &SECRETKEY, &mut diags)
+        (!is_unknown(config, &INSECURE)).then_some(insecure),
+    ));
+    let api_key = required(text.api_key, &APIKEY, config, &mut diags);
+    let secret_key = required(text.secret_key, &SECRETKEY, config, &mut diags)
         .and_then(|s| load_secret_key(&s, &mut diags));
     if diags.has_errors() {
         return Err(diags);
@@ -104,20 +105,8 @@ pub fn configure(config: &Value, env: &Environment) -> Result<(Client, Diagnosti
 /// setting that refers to a resource's attribute is unknown until that resource is applied,
 /// and the provider cannot read anything without it.
 fn unknown_settings(config: &Value) -> Diagnostics {
-    if config.is_unknown() {
-        return Diagnostic::error(
-            "Provider configuration not known until apply",
-            "The provider block's values depend on something Terraform knows only after \
-             apply. Apply the resources they depend on first (`terraform apply \
-             -target=ADDRESS`), then run Terraform again.",
-        )
-        .into();
-    }
     let mut diags = Diagnostics::new();
-    for setting in SETTINGS {
-        if !config.get_attr(setting.name).is_some_and(Value::is_unknown) {
-            continue;
-        }
+    for setting in SETTINGS.into_iter().filter(|s| is_unknown(config, s)) {
         let name = setting.name;
         let instead = match setting.env {
             Some(var) => format!(", a variable, or the {var} environment variable"),
@@ -141,9 +130,26 @@ fn unknown_settings(config: &Value) -> Diagnostics {
     diags
 }
 
-/// The value of a setting that must be given, or an error saying where to give it.
-fn required(value: Option<Sourced>, setting: &Setting, diags: &mut Diagnostics) -> Option<Sourced> {
-    if value.is_none() {
+/// The whole block unknown (not expected from Terraform, but possible on the wire).
+fn unknown_configuration() -> Diagnostics {
+    Diagnostic::error(
+        "Provider configuration not known until apply",
+        "The provider block's values depend on something Terraform knows only after apply. \
+         Apply the resources they depend on first (`terraform apply -target=ADDRESS`), then \
+         run Terraform again.",
+    )
+    .into()
+}
+
+/// The value of a setting that must be given, or an error saying where to give it (unless it
+/// is unknown, which was reported already).
+fn required(
+    value: Option<Sourced>,
+    setting: &Setting,
+    config: &Value,
+    diags: &mut Diagnostics,
+) -> Option<Sourced> {
+    if value.is_none() && !is_unknown(config, setting) {
         diags.push(missing(setting));
     }
     value.filter(|v| !v.value.trim().is_empty())
