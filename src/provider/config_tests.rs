@@ -597,9 +597,15 @@ fn plain_http_from_the_environment_is_refused_naming_the_variable() {
     .unwrap();
     assert_eq!(d.0.len(), 1);
     assert_eq!(d.0[0].severity, Severity::Warning);
-    assert!(d.0[0].detail.contains("plain HTTP"), "{}", d.0[0].detail);
+    assert_eq!(d.0[0].summary, "Plain HTTP to another machine");
+    assert!(d.0[0].detail.contains("unencrypted"), "{}", d.0[0].detail);
     let local = env([("INTERSIGHT_ENDPOINT_URL", "http://127.0.0.1:1")]);
     assert!(configured(&credentials(), &local).is_empty());
+    let insecure = with_attr(credentials(), "insecure", Value::Bool(true));
+    let (_, d) = configure(&insecure, &local).unwrap();
+    assert_eq!(d.0[0].summary, "`insecure` has no effect here");
+    let (_, d) = configure(&insecure, &Environment::default()).unwrap();
+    assert_eq!(d.0[0].summary, "TLS certificate verification is disabled");
 }
 
 #[test]

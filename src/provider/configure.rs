@@ -236,22 +236,30 @@ fn warn_about_api_key_shape(api_key: &Sourced, diags: &mut Diagnostics) {
 }
 
 fn insecure_warning(endpoint: &Endpoint) -> Diagnostic {
-    let detail = if endpoint.is_https() {
-        "`insecure = true`: the provider will not verify the Intersight server's certificate, \
-         so anyone on the network path can read your requests and forge answers. Prefer \
-         `ca_certificate` for appliances with a private CA."
-            .to_string()
+    let (summary, detail) = if endpoint.is_https() {
+        (
+            "TLS certificate verification is disabled",
+            "`insecure = true`: the provider will not verify the Intersight server's \
+             certificate, so anyone on the network path can read your requests and forge \
+             answers. Prefer `ca_certificate` for appliances with a private CA."
+                .to_string(),
+        )
     } else if endpoint.is_loopback() {
-        "`insecure = true` has no effect on plain HTTP to this machine; remove it.".to_string()
+        (
+            "`insecure` has no effect here",
+            "`insecure = true` has no effect on plain HTTP to this machine; remove it.".to_string(),
+        )
     } else {
-        format!(
-            "`insecure = true` allows plain HTTP to {endpoint}, another machine: every request \
-             and answer crosses the network unencrypted, and anyone on the path can read or \
-             change them. Use `https://` with `ca_certificate` instead."
+        (
+            "Plain HTTP to another machine",
+            format!(
+                "`insecure = true` allows plain HTTP to {endpoint}, another machine: every \
+                 request and answer crosses the network unencrypted, and anyone on the path can \
+                 read or change them. Use `https://` with `ca_certificate` instead."
+            ),
         )
     };
-    Diagnostic::warning("TLS certificate verification is disabled", detail)
-        .at(AttributePath::attr(INSECURE.name))
+    Diagnostic::warning(summary, detail).at(AttributePath::attr(INSECURE.name))
 }
 
 /// `INTERSIGHT_BENCH_OFFICIAL_PAGING=1` makes reads page exactly as the official provider does
