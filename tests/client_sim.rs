@@ -9,11 +9,13 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use terraform_provider_intersight::intersight::models::IamOAuthToken;
+#[path = "support/tokens.rs"]
+mod tokens;
 use terraform_provider_intersight::intersight::{
     Cancellation, Client, ClientConfig, Endpoint, Error, Filter, ListQuery, Listing, Literal,
     SecretKey,
 };
+use tokens::{IamOAuthToken, ListTyped as _};
 
 fn sim_binary() -> PathBuf {
     match std::env::var("INTERSIGHT_SIM_BIN") {

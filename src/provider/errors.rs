@@ -79,6 +79,18 @@ pub fn api_error_diagnostic(error: &Error, resource: &str) -> Diagnostic {
              consistent answer could be had. Run Terraform again; no partial list was returned."
         ),
         Error::BodyTooLarge { .. } => format!("{error}.\n\nLower `page_size`."),
+        Error::ReadTimeout { .. } => format!(
+            "{error}.\n\nThe read stopped at its time limit and returned nothing (no partial \
+             list). Raise the data source's read timeout (`timeouts {{ read = \"...\" }}`), or make \
+             each request faster or fail sooner (`request_timeout`, `max_retries`, a narrower \
+             `filter`)."
+        ),
+        Error::TooManyPages { .. } => format!(
+            "{error}.\n\nThe server's answers cannot add up to a complete list within that \
+             bound (or the collection is too large to read in one data source); no partial list \
+             was returned. Narrow the query with `filter`, and check `endpoint` if this is \
+             unexpected."
+        ),
         Error::Cancelled => "The read was cancelled because Terraform is stopping (for example \
                              after Ctrl-C). No partial results were returned."
             .to_string(),
