@@ -421,14 +421,16 @@ mod tests {
 
     #[test]
     fn flood_page_is_a_burst_with_a_size_limit_and_page_cap_a_number() {
-        let config: FaultConfig =
-            serde_json::from_str(r#"{"flood_page":{"count":1,"after":1,"bytes":1000},"page_cap":2}"#)
-                .unwrap();
+        let config: FaultConfig = serde_json::from_str(
+            r#"{"flood_page":{"count":1,"after":1,"bytes":1000},"page_cap":2}"#,
+        )
+        .unwrap();
         config.validate().unwrap();
         assert_eq!(config.page_cap, 2);
         let mut state = FaultState::new(config);
         let now = std::time::SystemTime::now();
-        let fired: Vec<Option<usize>> = (0..3).map(|_| state.decide_list(now).flood_bytes).collect();
+        let fired: Vec<Option<usize>> =
+            (0..3).map(|_| state.decide_list(now).flood_bytes).collect();
         assert_eq!(fired, vec![None, Some(1000), None]);
         let config: FaultConfig = serde_json::from_str(&format!(
             r#"{{"flood_page":{{"bytes":{}}}}}"#,

@@ -500,8 +500,14 @@ async fn page_cap_flood_page_and_select() {
     // `flood_page`: one page of tiny objects of about the given size, then real pages again.
     sim.faults(json!({"flood_page": {"count": 1, "bytes": 100_000}}))
         .await;
-    let flood = sim.get(&format!("{LIST}?$top=10&$inlinecount=allpages")).await;
-    assert!((99_000..=100_000).contains(&flood.body.len()), "{}", flood.body.len());
+    let flood = sim
+        .get(&format!("{LIST}?$top=10&$inlinecount=allpages"))
+        .await;
+    assert!(
+        (99_000..=100_000).contains(&flood.body.len()),
+        "{}",
+        flood.body.len()
+    );
     let flood = flood.json();
     assert_eq!(flood["Count"], 30);
     let objects = flood["Results"].as_array().unwrap();
@@ -517,7 +523,12 @@ async fn page_cap_flood_page_and_select() {
         .await
         .json();
     for (object, stored) in page["Results"].as_array().unwrap().iter().zip(&sim.dataset) {
-        let keys: Vec<&str> = object.as_object().unwrap().keys().map(String::as_str).collect();
+        let keys: Vec<&str> = object
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         let mut expected: Vec<&str> = ["ClassId", "ClientName", "CreateTime", "Moid", "ObjectType"]
             .into_iter()
             .filter(|k| stored.get(*k).is_some())

@@ -81,6 +81,9 @@ pub struct ClientConfig {
     pub max_page_bytes: usize,
     /// How collections are paged (the default, or the official provider's way for benchmarks).
     pub paging: paging::Paging,
+    /// The most page requests one read may plan or make per attempt
+    /// ([`paging::MAX_PAGES_PER_READ`] by default).
+    pub max_pages_per_read: u64,
 }
 
 impl ClientConfig {
@@ -98,6 +101,7 @@ impl ClientConfig {
             backoff: Backoff::default(),
             max_page_bytes: DEFAULT_MAX_PAGE_BYTES,
             paging: paging::Paging::default(),
+            max_pages_per_read: paging::MAX_PAGES_PER_READ,
         }
     }
 }
@@ -116,6 +120,7 @@ impl fmt::Debug for ClientConfig {
             .field("backoff", &self.backoff)
             .field("max_page_bytes", &self.max_page_bytes)
             .field("paging", &self.paging)
+            .field("max_pages_per_read", &self.max_pages_per_read)
             .finish()
     }
 }
@@ -239,6 +244,7 @@ impl Client {
                 parallelism: config.parallelism,
                 permits: std::sync::Arc::new(tokio::sync::Semaphore::new(config.parallelism)),
                 paging: config.paging,
+                max_pages: config.max_pages_per_read.max(1),
             },
             key_kind,
         })

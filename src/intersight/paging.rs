@@ -223,6 +223,8 @@ pub(crate) struct PagingSettings {
     /// while it is sent, retried and decoded, so concurrent reads share the limit.
     pub permits: Arc<Semaphore>,
     pub paging: Paging,
+    /// The most page requests one read may plan or make per attempt.
+    pub max_pages: u64,
 }
 
 /// One read of a collection: everything a page request needs, shared by the read's pages.
@@ -434,13 +436,13 @@ async fn list_like_official<D: PageDecoder>(
     let mut items = Vec::new();
     let mut skip = 0u64;
     while skip < count {
-        if stats.pages >= MAX_PAGES_PER_READ {
+        if stats.pages >= read.settings.max_pages {
             return Err(Error::TooManyPages {
                 resource: read.resource.to_string(),
                 count: Some(count),
                 page_len: u64::from(page_size),
                 pages: count.div_ceil(u64::from(page_size)),
-                limit: MAX_PAGES_PER_READ,
+                limit: read.settings.max_pages,
             });
         }
         let (top, skip_text) = (page_size.to_string(), skip.to_string());
@@ -498,13 +500,13 @@ async fn read_once<D: PageDecoder>(
             if !full {
                 return Ok(items);
             }
-            if pages >= MAX_PAGES_PER_READ {
+            if pages >= read.settings.max_pages {
                 return Err(Error::TooManyPages {
                     resource: read.resource.to_string(),
                     count: None,
                     page_len,
                     pages,
-                    limit: MAX_PAGES_PER_READ,
+                    limit: read.settings.max_pages,
                 }
                 .into());
             }
@@ -537,14 +539,14 @@ async fn read_once<D: PageDecoder>(
             ("parallelism", &read.settings.parallelism),
         ],
     );
-    if further >= MAX_PAGES_PER_READ {
+    if further >= read.settings.max_pages {
         // Checked before any further request: a Count the pages cannot add up to ends here.
         return Err(Error::TooManyPages {
             resource: read.resource.to_string(),
             count: Some(count),
             page_len,
             pages: further.saturating_add(1),
-            limit: MAX_PAGES_PER_READ,
+            limit: read.settings.max_pages,
         }
         .into());
     }
@@ -710,6 +712,49 @@ mod tests {
             page_path("iam/OAuthTokens", None, 5, 0),
             "/api/v1/iam/OAuthTokens?%24inlinecount=allpages&%24orderby=Moid&%24top=5&%24skip=0"
         );
+    }
+
+    #[test]
+    fn select_adds_moid_once_and_refuses_names_that_are_not_properties() {
+        assert_eq!(select_value(None).unwrap(), None);
+        assert_eq!(select_value(Some(&[])).unwrap().as_deref(), Some("Moid"));
+        let names = ["ClientName", "User", "ClientName"].map(String::from);
+        assert_eq!(
+            select_value(Some(&names)).unwrap().as_deref(),
+            Some("ClientName,User,Moid")
+        );
+        let names = ["Moid", "CreateTime"].map(String::from);
+        assert_eq!(
+            select_value(Some(&names)).unwrap().as_deref(),
+            Some("Moid,CreateTime")
+        );
+        for bad in ["", "a,b", "Name eq 'x'", "$top"] {
+            assert!(select_value(Some(&[bad.to_string()])).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            PageQuery {
+                resource: "iam/OAuthTokens",
+                filter: None,
+                select: Some("ClientName,Moid"),
+                top: 5,
+                skip: 4,
+            }
+            .path(),
+            "/api/v1/iam/OAuthTokens?%24select=ClientName%2CMoid&%24inlinecount=allpages&%24orderby=Moid&%24top=5&%24skip=4"
+        );
+    }
+
+    #[test]
+    fn further_pages_cover_the_count_with_overlap() {
+        // Pages of 10 overlapping by one start at 0, 9, 18, ...
+        for (count, further) in [(0, 0), (1, 0), (10, 0), (11, 1), (19, 1), (20, 2), (95, 10)] {
+            assert_eq!(further_pages(count, 9, true), further, "{count}");
+        }
+        // Pages of one do not overlap.
+        assert_eq!(further_pages(3, 1, false), 2);
+        assert_eq!(further_pages(0, 1, false), 0);
+        // A lying Count gives a number to compare with the limit, not a loop.
+        assert_eq!(further_pages(u64::MAX, 1, true), u64::MAX - 2);
     }
 
     #[test]
