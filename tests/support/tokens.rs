@@ -86,3 +86,14 @@ impl ListTyped for Client {
             .await
     }
 }
+
+/// An object with every property the server sent, for tests that look at the shape of pages.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(transparent)]
+pub struct RawObject(pub serde_json::Map<String, serde_json::Value>);
+
+impl HasMoid for RawObject {
+    fn moid(&self) -> &str {
+        self.0.get("Moid").and_then(|m| m.as_str()).unwrap_or("")
+    }
+}
