@@ -115,3 +115,49 @@ fn is_certificate_problem(error: &Error) -> bool {
     .iter()
     .any(|w| text.contains(w))
 }
+
+#[cfg(test)]
+mod paging_limit_tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_read_timeout_says_how_far_it_got_and_which_setting_to_raise() {
+        let error = Error::ReadTimeout {
+            resource: "iam/OAuthTokens".into(),
+            timeout: Duration::from_secs(30),
+            elapsed: Duration::from_millis(30_010),
+            pages: 3,
+            requests: 9,
+            retries: 6,
+        };
+        let d = api_error_diagnostic(&error, "iam/OAuthTokens");
+        assert_eq!(d.summary, "Failed to read Intersight iam/OAuthTokens");
+        for words in [
+            "did not finish within 30.0 s: 3 pages received in 9 requests (6 retries)",
+            "no partial list",
+            "timeouts { read = \"...\" }",
+            "`request_timeout`",
+        ] {
+            assert!(d.detail.contains(words), "{words:?} in {}", d.detail);
+        }
+    }
+
+    #[test]
+    fn too_many_pages_advises_a_filter() {
+        let error = Error::TooManyPages {
+            resource: "iam/OAuthTokens".into(),
+            count: Some(1_000_000_000_000),
+            page_len: 2,
+            pages: 999_999_999_999,
+            limit: 10_000,
+        };
+        let d = api_error_diagnostic(&error, "iam/OAuthTokens");
+        assert!(
+            d.detail.contains("more than the 10000 one read may make"),
+            "{}",
+            d.detail
+        );
+        assert!(d.detail.contains("`filter`"), "{}", d.detail);
+    }
+}
