@@ -9,10 +9,12 @@ use base64::Engine as _;
 use http_body_util::Full;
 use hyper::body::Bytes;
 use rcgen::{CertificateParams, KeyPair};
-use terraform_provider_intersight::intersight::models::IamOAuthToken;
+#[path = "support/tokens.rs"]
+mod tokens;
 use terraform_provider_intersight::intersight::{
     Cancellation, Client, ClientConfig, Endpoint, ListQuery, SecretKey,
 };
+use tokens::{IamOAuthToken, ListTyped as _};
 
 const KEY_FILE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),

@@ -1,26 +1,49 @@
-//! Memory held by decoded tokens: realistic objects (every property set, refs with links, tags)
-//! must stay compact so that tens of thousands fit in tens of MiB.
+//! Memory a hostile page can cost: a page of millions of tiny objects (`{"Moid":""}`) just under
+//! the 64 MiB body cap, read through the provider's read path (the product's page decoder) at
+//! the default `parallelism`. The read must fail with a diagnostic naming the `$top` limit, and
+//! the bytes allocated at once must stay a small multiple of the page (issue: 2.5 GiB before
+//! the decoder stopped at the first object past `$top`).
+//!
+//! A counting allocator records the peak of live heap bytes; the process's peak RSS (VmHWM) is
+//! printed beside it. This file holds one test so that nothing else allocates meanwhile.
+
+mod support;
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use terraform_provider_intersight::intersight::models::{IamOAuthToken, Interner};
+use serde_json::json;
+use support::{configure_ok, ds_config, empty_config, with, Sim, DS};
+use terraform_provider_intersight::cty::{Number, Severity, Value};
+use terraform_provider_intersight::intersight::DEFAULT_MAX_PAGE_BYTES;
+use terraform_provider_intersight::provider::api::ReadDataSourceRequest;
+use terraform_provider_intersight::provider::Provider;
 
 struct Counting;
 
-static LIVE: AtomicIsize = AtomicIsize::new(0);
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+fn grew(bytes: usize) {
+    let now = LIVE.fetch_add(bytes, Ordering::SeqCst) + bytes;
+    PEAK.fetch_max(now, Ordering::SeqCst);
+}
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::SeqCst);
+        grew(layout.size());
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::SeqCst);
+        LIVE.fetch_sub(layout.size(), Ordering::SeqCst);
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(new_size as isize - layout.size() as isize, Ordering::SeqCst);
+        if new_size >= layout.size() {
+            grew(new_size - layout.size());
+        } else {
+            LIVE.fetch_sub(layout.size() - new_size, Ordering::SeqCst);
+        }
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
@@ -28,80 +51,88 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-fn time(i: usize, k: usize) -> String {
-    let ms = i * 7919 + k * 104_729;
-    format!(
-        "2024-05-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        1 + ms / 86_400_000 % 28,
-        ms / 3_600_000 % 24,
-        ms / 60_000 % 60,
-        ms / 1000 % 60,
-        ms % 1000
-    )
+const MIB: usize = 1024 * 1024;
+
+/// The process's peak resident set so far (Linux), in MiB.
+fn peak_rss_mib() -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
 }
 
-/// A token as the API returns it, every property filled.
-pub fn realistic_token(i: usize) -> serde_json::Value {
-    let moid = format!("{i:024x}");
-    let r = |ty: &str, m: &str, coll: &str| {
-        serde_json::json!({"ClassId":"mo.MoRef","ObjectType":ty,"Moid":m,
-            "link": format!("https://www.intersight.com/api/v1/{coll}/{m}")})
-    };
-    serde_json::json!({
-        "ClassId":"iam.OAuthToken","ObjectType":"iam.OAuthToken","Moid": moid,
-        "AccountMoid":"5dee1d736972652d321d26b5","DomainGroupMoid":"5dee1d736972652d321d26b6",
-        // Times differ from token to token, as in real data.
-        "CreateTime": time(i, 0), "ModTime": time(i, 1),
-        "AccessExpirationTime": time(i, 2), "ExpirationTime": time(i, 3),
-        "LastLoginTime": time(i, 4), "LastLoginClient":"10.1.2.3",
-        "ClientId":"client-0123456789abcdef","ClientIpAddress":"10.1.2.3","ClientName":"Intersight Web UI",
-        "TokenId": format!("tok-{i:016}"), "SharedScope":"",
-        "Owners":["5dee1d736972652d321d26b5", "5dee1d736972652d321d26b7"],
-        "Tags":[{"Key":"site","Value":"london","Type":"KeyValue","SysTag":false,"Propagated":false,"Definition":null,"AncestorDefinitions":[]}],
-        "UserMeta":{"ClassId":"iam.ClientMeta","ObjectType":"iam.ClientMeta","DeviceModel":"Mac","UserAgent":"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36"},
-        "VersionContext":null,
-        "User": r("iam.User","5dee1d736972652d321d26c1","iam/Users"),
-        "Permission": r("iam.Permission","5dee1d736972652d321d26c2","iam/Permissions"),
-        "AppRegistration": r("iam.AppRegistration","5dee1d736972652d321d26c3","iam/AppRegistrations"),
-        "Parent": r("iam.User","5dee1d736972652d321d26c1","iam/Users"),
-        "Ancestors":[r("iam.User","5dee1d736972652d321d26c1","iam/Users"), r("iam.Account","5dee1d736972652d321d26b5","iam/Accounts")],
-        "PermissionResources":[r("organization.Organization","5dee1d736972652d321d26d1","organization/Organizations")],
-        "DisplayNames":{"short":[moid.clone()],"hierarchical":[moid]},
-    })
+/// Reads the data source against a simulator serving `flood` pages, at the default settings
+/// (`page_size` 1000, `parallelism` 4); returns the error diagnostic's text and the peak of
+/// live heap bytes during the read.
+async fn read_flooded(tokens: usize, flood: serde_json::Value) -> (String, usize) {
+    let faults = json!({ "flood_page": flood }).to_string();
+    let tokens = tokens.to_string();
+    let sim = Sim::start(&["--tokens", &tokens, "--plain-http", "--faults", &faults]);
+    let provider = Provider::new();
+    let schema = provider.get_provider_schema().provider;
+    let mut config = empty_config(&schema.block);
+    config = with(config, "apikey", Value::string(sim.key_id("rsa")));
+    config = with(config, "secretkey", Value::string(sim.key_path("rsa")));
+    config = with(config, "endpoint", Value::string(&sim.endpoint));
+    config = with(config, "request_timeout", Value::Number(Number::Int(60)));
+    let (provider, _) = configure_ok(config);
+
+    let started = std::time::Instant::now();
+    let base = LIVE.load(Ordering::SeqCst);
+    PEAK.store(base, Ordering::SeqCst);
+    let response = provider
+        .read_data_source(ReadDataSourceRequest {
+            type_name: DS.into(),
+            config: ds_config(),
+        })
+        .await;
+    let peak = PEAK.load(Ordering::SeqCst).saturating_sub(base);
+    eprintln!("read took {:?}", started.elapsed());
+    assert!(response.state.is_none(), "a hostile page gave a state");
+    let errors: Vec<_> = response
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .collect();
+    assert_eq!(errors.len(), 1, "{:?}", response.diagnostics);
+    let text = format!("{}\n{}", errors[0].summary, errors[0].detail);
+    (text, peak)
 }
 
-#[test]
-fn twenty_thousand_realistic_tokens_fit_in_tens_of_mib() {
-    const N: usize = 20_000;
-    // Decode page by page, as the client does, dropping each page's bytes after decoding.
-    let before = LIVE.load(Ordering::SeqCst);
-    let interner = Interner::new();
-    let mut all: Vec<IamOAuthToken> = Vec::with_capacity(N);
-    let mut json_bytes = 0;
-    for start in (0..N).step_by(1000) {
-        let page: Vec<serde_json::Value> = (start..start + 1000).map(realistic_token).collect();
-        let bytes = serde_json::to_vec(&page).unwrap();
-        drop(page);
-        json_bytes += bytes.len();
-        let decoded: Vec<IamOAuthToken> = interner.decode(&bytes).unwrap();
-        all.extend(decoded);
-    }
-    drop(interner);
-    let held = (LIVE.load(Ordering::SeqCst) - before) as usize;
-    let per_object = held / N;
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_of_millions_of_tiny_objects_fails_within_a_small_multiple_of_its_bytes() {
+    // Just under the body cap, so the page is read to its end and reaches the decoder.
+    let page_bytes = DEFAULT_MAX_PAGE_BYTES - 4096;
+
+    // Every page hostile: the read stops at the first one.
+    let (text, peak) = read_flooded(50, json!({ "bytes": page_bytes })).await;
     eprintln!(
-        "{N} tokens: {:.1} MiB held ({per_object} bytes each; JSON {} bytes each)",
-        held as f64 / (1024.0 * 1024.0),
-        json_bytes / N
+        "one {} MiB page of tiny objects: peak {} MiB allocated, peak RSS {:?} MiB\n{text}",
+        page_bytes / MIB,
+        peak / MIB,
+        peak_rss_mib()
     );
-    assert_eq!(
-        all[N - 1].moid.as_deref(),
-        Some(format!("{:024x}", N - 1).as_str())
-    );
-    assert!(all.iter().all(|t| t.additional_properties.is_empty()));
-    // 50,000 of them stay within 64 MiB (measured: about 950 bytes each).
     assert!(
-        per_object * 50_000 < 64 * 1024 * 1024,
-        "{per_object} bytes per token"
+        text.contains("more than the 1000 objects asked for ($top)"),
+        "{text}"
     );
+    assert!(text.contains("could not decode the response"), "{text}");
+    assert!(peak < 3 * page_bytes, "{} MiB", peak / MIB);
+
+    // The first page real, the four next (requested together at parallelism 4) hostile.
+    let (text, peak) = read_flooded(5000, json!({ "after": 1, "bytes": page_bytes })).await;
+    eprintln!(
+        "hostile pages 2-5 at parallelism 4: peak {} MiB allocated, peak RSS {:?} MiB",
+        peak / MIB,
+        peak_rss_mib()
+    );
+    assert!(
+        text.contains("more than the 1000 objects asked for ($top)"),
+        "{text}"
+    );
+    // At most `parallelism` bodies at once, plus the first page's results.
+    assert!(peak < 300 * MIB, "{} MiB", peak / MIB);
+    if let Some(rss) = peak_rss_mib() {
+        assert!(rss < 300 + 100, "peak RSS {rss} MiB");
+    }
 }

@@ -8,10 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use client_common::*;
-use terraform_provider_intersight::intersight::models::IamOAuthToken;
+#[path = "support/tokens.rs"]
+mod tokens;
+use terraform_provider_intersight::intersight::paging::Paging;
 use terraform_provider_intersight::intersight::{
     Cancellation, Client, Error, Filter, ListQuery, Listing, Literal,
 };
+use tokens::{IamOAuthToken, ListTyped as _};
 
 fn query() -> ListQuery {
     ListQuery {
@@ -496,4 +499,216 @@ async fn the_official_emulation_sends_a_count_then_sequential_unordered_pages() 
         assert_eq!(r.param("$top").as_deref(), Some("10"));
     }
     assert_eq!(server.stats.max_in_flight.load(Ordering::SeqCst), 1);
+}
+
+/// Two listings at once through one client with `parallelism` 2: the limit is the client's
+/// (one semaphore, one connection pool), not each read's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_listings_share_the_clients_parallelism() {
+    let server =
+        TestServer::start(|req, _| page(req, 60, Some(60)).delayed(Duration::from_millis(40)))
+            .await;
+    let mut config = server.config();
+    config.page_size = 10;
+    config.parallelism = 2;
+    let client = Client::new(config).unwrap();
+    let (cancel, query) = (Cancellation::new(), query());
+    let (a, b) = tokio::join!(
+        client.list::<IamOAuthToken>(&query, &cancel),
+        client.list::<IamOAuthToken>(&query, &cancel)
+    );
+    assert_eq!(a.unwrap().items.len(), 60);
+    assert_eq!(b.unwrap().items.len(), 60);
+    let max = server.stats.max_in_flight.load(Ordering::SeqCst);
+    eprintln!("two listings, parallelism 2: at most {max} requests in flight");
+    assert!(max <= 2, "{max} requests in flight with parallelism 2");
+    assert!(max >= 2, "the listings' pages never overlapped: {max}");
+    // One pool: no more connections than permits.
+    assert!(server.stats.connections.load(Ordering::SeqCst) <= 2);
+}
+
+/// The attack from the trust issue: `Count` 10^12 while each page (the server's own cap of 2)
+/// adds one object. The read must stop within a bounded number of requests, with an error.
+#[tokio::test]
+async fn a_count_the_pages_cannot_add_up_to_fails_after_the_first_request() {
+    let server = TestServer::start(|req, _| {
+        let skip: usize = req.param("$skip").unwrap().parse().unwrap();
+        page_of(1_000_000_000_000, [skip, skip + 1])
+    })
+    .await;
+    let err = list_with(&server, 1000, 4).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::TooManyPages {
+                count: Some(1_000_000_000_000),
+                page_len: 2,
+                limit: 10_000,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(text.contains("reports 1000000000000 objects"), "{text}");
+    assert!(text.contains("more than the 10000"), "{text}");
+    assert_eq!(server.stats.count(), 1);
+}
+
+/// A server that sends no `Count` and full pages without end: the read stops at the page limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_without_a_count_end_at_the_page_limit() {
+    let server = TestServer::start(|req, _| {
+        let skip: usize = req.param("$skip").unwrap().parse().unwrap();
+        let results: Vec<serde_json::Value> = (skip..skip + 2)
+            .map(|k| serde_json::json!({"Moid": moid(k)}))
+            .collect();
+        Response::json(
+            200,
+            serde_json::to_vec(&serde_json::json!({"Results": results})).unwrap(),
+        )
+    })
+    .await;
+    let mut config = server.config();
+    config.page_size = 2;
+    config.max_pages_per_read = 50;
+    let err = Client::new(config)
+        .unwrap()
+        .list::<IamOAuthToken>(&query(), &Cancellation::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::TooManyPages {
+                count: None,
+                pages: 50,
+                limit: 50,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(server.stats.count(), 50);
+}
+
+/// `ListQuery::timeout` bounds the whole read (pages, retries and backoff sleeps); the error
+/// says how far the read got.
+#[tokio::test]
+async fn the_read_timeout_bounds_the_whole_read_and_says_how_far_it_got() {
+    // The first page answers; every later request is a 503 (retried with backoff).
+    let server = TestServer::start(|req, _| {
+        if req.param("$skip").as_deref() == Some("0") {
+            page(req, 50, Some(50))
+        } else {
+            Response::json(503, r#"{"code":"ServiceUnavailable"}"#)
+                .delayed(Duration::from_millis(30))
+        }
+    })
+    .await;
+    let mut config = server.config();
+    config.page_size = 10;
+    config.parallelism = 1;
+    config.max_retries = 20;
+    config.backoff.base = Duration::from_millis(20);
+    config.backoff.max = Duration::from_millis(20);
+    let client = Client::new(config).unwrap();
+    let query = ListQuery {
+        timeout: Some(Duration::from_millis(400)),
+        ..query()
+    };
+    let started = std::time::Instant::now();
+    let err = client
+        .list::<IamOAuthToken>(&query, &Cancellation::new())
+        .await
+        .unwrap_err();
+    let elapsed = started.elapsed();
+    let Error::ReadTimeout {
+        timeout,
+        elapsed: reported,
+        pages,
+        requests,
+        retries,
+        ..
+    } = &err
+    else {
+        panic!("{err}");
+    };
+    assert_eq!(*timeout, Duration::from_millis(400));
+    assert!(*reported >= Duration::from_millis(400), "{reported:?}");
+    assert!(elapsed < Duration::from_millis(1500), "{elapsed:?}");
+    assert_eq!(*pages, 1);
+    assert!(*requests >= 3 && *retries >= 2, "{err}");
+    assert_eq!(*requests, server.stats.count() as u64);
+    let text = err.to_string();
+    assert!(
+        text.contains("did not finish within 0.4 s: 1 page received in"),
+        "{text}"
+    );
+    // Nothing keeps running after the read returned.
+    let sent = server.stats.count();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(server.stats.count(), sent);
+}
+
+/// `ListQuery::select`: every page request carries `$select` with the names and `Moid`.
+#[tokio::test]
+async fn select_is_sent_on_every_page_with_moid() {
+    let server = TestServer::start(|req, _| page(req, 25, Some(25))).await;
+    let mut config = server.config();
+    config.page_size = 10;
+    let query = ListQuery {
+        select: Some(vec!["ClientName".into(), "CreateTime".into()]),
+        ..query()
+    };
+    let listing = Client::new(config)
+        .unwrap()
+        .list::<IamOAuthToken>(&query, &Cancellation::new())
+        .await
+        .unwrap();
+    assert_eq!(listing.items.len(), 25);
+    let requests = server.stats.requests();
+    assert_eq!(requests.len(), 3);
+    for r in &requests {
+        assert_eq!(
+            r.param("$select").as_deref(),
+            Some("ClientName,CreateTime,Moid")
+        );
+    }
+    // Without `select`, no `$select`.
+    let server = TestServer::start(|req, _| page(req, 5, Some(5))).await;
+    server
+        .client()
+        .list::<IamOAuthToken>(&ListQuery::new("iam/OAuthTokens"), &Cancellation::new())
+        .await
+        .unwrap();
+    assert_eq!(server.stats.requests()[0].param("$select"), None);
+}
+
+/// Every paging path refuses a page of more than `$top` objects, the official emulation too.
+#[tokio::test]
+async fn a_page_over_top_fails_on_every_paging_path() {
+    let flood = |_: &Request, _: usize| {
+        let results: Vec<serde_json::Value> =
+            (0..11).map(|_| serde_json::json!({"Moid": ""})).collect();
+        Response::json(
+            200,
+            serde_json::to_vec(&serde_json::json!({"Count": 11, "Results": results})).unwrap(),
+        )
+    };
+    for paging in [Paging::Overlapping, Paging::OfficialEmulation] {
+        let server = TestServer::start(flood).await;
+        let mut config = server.config();
+        config.page_size = 10;
+        config.paging = paging;
+        let err = Client::new(config)
+            .unwrap()
+            .list::<IamOAuthToken>(&query(), &Cancellation::new())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Decode { detail, .. } if detail.contains("more than the 10 objects")),
+            "{paging:?}: {err}"
+        );
+    }
 }

@@ -4,8 +4,10 @@
 mod client_common;
 
 use client_common::*;
-use terraform_provider_intersight::intersight::models::IamOAuthToken;
+#[path = "support/tokens.rs"]
+mod tokens;
 use terraform_provider_intersight::intersight::{Cancellation, Client, Endpoint, ListQuery};
+use tokens::{IamOAuthToken, ListTyped as _};
 
 #[tokio::test]
 async fn proxy_from_environment_and_no_proxy_bypass() {

@@ -9,11 +9,13 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use terraform_provider_intersight::intersight::models::IamOAuthToken;
+#[path = "support/tokens.rs"]
+mod tokens;
 use terraform_provider_intersight::intersight::{
     Cancellation, Client, ClientConfig, Endpoint, Error, Filter, ListQuery, Listing, Literal,
     SecretKey,
 };
+use tokens::{IamOAuthToken, ListTyped as _, RawObject};
 
 fn sim_binary() -> PathBuf {
     match std::env::var("INTERSIGHT_SIM_BIN") {
@@ -209,4 +211,86 @@ async fn every_injected_fault() {
             .status(),
         Some(400)
     );
+}
+
+/// `$select` end to end: the client sends the names and `Moid`; the simulator, like the service,
+/// returns only those plus `ClassId` and `ObjectType`; paging still checks and orders by Moid.
+#[tokio::test(flavor = "multi_thread")]
+async fn select_returns_only_the_named_properties() {
+    let sim = start(&["--tokens", "250", "--plain-http"]).await;
+    let mut config = sim.config("ec");
+    config.page_size = 100;
+    let client = Client::new(config).unwrap();
+    let query = ListQuery {
+        select: Some(vec!["ClientName".into(), "User".into()]),
+        ..ListQuery::new("iam/OAuthTokens")
+    };
+    let selected = client
+        .list::<RawObject>(&query, &Cancellation::new())
+        .await
+        .unwrap();
+    let all = client
+        .list::<RawObject>(&ListQuery::new("iam/OAuthTokens"), &Cancellation::new())
+        .await
+        .unwrap();
+    assert_eq!(selected.items.len(), 250);
+    assert_eq!(selected.stats.pages, all.stats.pages);
+    let allowed = ["ClassId", "ObjectType", "Moid", "ClientName", "User"];
+    for (object, full) in selected.items.iter().zip(&all.items) {
+        assert!(
+            object.0.keys().all(|k| allowed.contains(&k.as_str())),
+            "{:?}",
+            object.0.keys()
+        );
+        assert_eq!(object.0.get("Moid"), full.0.get("Moid"));
+        assert_eq!(object.0.get("ClientName"), full.0.get("ClientName"));
+        assert_eq!(object.0.get("User"), full.0.get("User"));
+    }
+    assert!(all.items[0].0.len() > allowed.len());
+}
+
+/// A `Count` the pages cannot add up to (10^12, with the service's page limit at 2 objects):
+/// one request, then an error; and a page of millions of tiny objects is refused at `$top`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lying_count_and_a_flood_page_end_in_errors() {
+    let sim = start(&[
+        "--tokens",
+        "50",
+        "--plain-http",
+        "--faults",
+        r#"{"count_delta":1000000000000,"page_cap":2}"#,
+    ])
+    .await;
+    let err = client_list(&sim).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::TooManyPages {
+                count: Some(1_000_000_000_050),
+                page_len: 2,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let sim = start(&[
+        "--tokens",
+        "50",
+        "--plain-http",
+        "--faults",
+        r#"{"flood_page":{"bytes":1000000}}"#,
+    ])
+    .await;
+    let err = client_list(&sim).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Decode { detail, .. } if detail.contains("more than the 100 objects")),
+        "{err}"
+    );
+}
+
+async fn client_list(sim: &Sim) -> Result<Listing<IamOAuthToken>, Error> {
+    let mut config = sim.config("ec");
+    config.page_size = 100;
+    config.max_retries = 0;
+    list(&Client::new(config).unwrap(), None).await
 }

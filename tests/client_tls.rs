@@ -7,10 +7,12 @@ use std::sync::Arc;
 
 use client_common::*;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-use terraform_provider_intersight::intersight::models::IamOAuthToken;
+#[path = "support/tokens.rs"]
+mod tokens;
 use terraform_provider_intersight::intersight::{
     Cancellation, Client, ClientConfig, Endpoint, Error, ListQuery,
 };
+use tokens::{IamOAuthToken, ListTyped as _};
 
 struct Pki {
     ca_pem: String,

@@ -8,10 +8,12 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use client_common::*;
-use terraform_provider_intersight::intersight::models::IamOAuthToken;
+#[path = "support/tokens.rs"]
+mod tokens;
 use terraform_provider_intersight::intersight::{
     Cancellation, Client, Error, Filter, ListQuery, Listing, Literal,
 };
+use tokens::{IamOAuthToken, ListTyped as _};
 
 fn query() -> ListQuery {
     ListQuery {

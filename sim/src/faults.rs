@@ -91,6 +91,19 @@ pub struct BadString {
     pub property: Option<String>,
 }
 
+/// A page of millions of tiny objects (`{"Moid":""}`) filling `bytes` bytes, served in place of
+/// the real page: what a hostile or broken server could send to exhaust a client's memory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FloodPage {
+    #[serde(default)]
+    pub count: Option<u64>,
+    #[serde(default)]
+    pub after: u64,
+    /// The body's size in bytes (at most [`MAX_PAD_OBJECT_BYTES`]).
+    pub bytes: usize,
+}
+
 /// The largest `pad_object_bytes` accepted (one object can exceed a 64 MiB client cap).
 pub const MAX_PAD_OBJECT_BYTES: usize = 128 * 1024 * 1024;
 
@@ -130,6 +143,11 @@ pub struct FaultConfig {
     pub bad_string: Option<BadString>,
     /// Every object served carries `SimPadding`, a string of this many bytes (0 = none).
     pub pad_object_bytes: usize,
+    /// The service's own page limit: no page holds more objects than this, whatever `$top`
+    /// asks (0 = none beyond `$top`).
+    pub page_cap: usize,
+    /// The page is replaced by one of tiny objects (see [`FloodPage`]).
+    pub flood_page: Option<FloodPage>,
 }
 
 impl FaultConfig {
@@ -157,6 +175,14 @@ impl FaultConfig {
                 self.pad_object_bytes
             ));
         }
+        if let Some(flood) = &self.flood_page {
+            if flood.bytes > MAX_PAD_OBJECT_BYTES {
+                return Err(format!(
+                    "flood_page.bytes {} is over the limit of {MAX_PAD_OBJECT_BYTES}",
+                    flood.bytes
+                ));
+            }
+        }
         if let Some(bad) = &self.bad_string {
             if bad.property.as_deref().is_some_and(|p| p.trim().is_empty()) {
                 return Err("bad_string.property must not be empty".to_string());
@@ -178,6 +204,8 @@ pub struct ListDecision {
     pub wrong_object_type: bool,
     /// The malformed escape to write, and into which property (`None`: the default choice).
     pub bad_string: Option<(BadStringKind, Option<String>)>,
+    /// Serve a page of tiny objects of this many bytes instead ([`FloodPage`]).
+    pub flood_bytes: Option<usize>,
 }
 
 #[derive(Debug, Default)]
@@ -190,6 +218,7 @@ struct Seen {
     slow: u64,
     wrong_type: u64,
     bad_string: u64,
+    flood: u64,
 }
 
 /// Fault configuration plus the counters that make bursts finite.
@@ -258,6 +287,11 @@ impl FaultState {
         if let Some(b) = &config.bad_string {
             if fires(b.count, b.after, &mut self.seen.bad_string) {
                 decision.bad_string = Some((b.kind, b.property.clone()));
+            }
+        }
+        if let Some(f) = &config.flood_page {
+            if fires(f.count, f.after, &mut self.seen.flood) {
+                decision.flood_bytes = Some(f.bytes);
             }
         }
         decision
@@ -383,6 +417,28 @@ mod tests {
             text.extend_from_slice(b"b\"");
             assert!(serde_json::from_slice::<String>(&text).is_err(), "{kind:?}");
         }
+    }
+
+    #[test]
+    fn flood_page_is_a_burst_with_a_size_limit_and_page_cap_a_number() {
+        let config: FaultConfig = serde_json::from_str(
+            r#"{"flood_page":{"count":1,"after":1,"bytes":1000},"page_cap":2}"#,
+        )
+        .unwrap();
+        config.validate().unwrap();
+        assert_eq!(config.page_cap, 2);
+        let mut state = FaultState::new(config);
+        let now = std::time::SystemTime::now();
+        let fired: Vec<Option<usize>> =
+            (0..3).map(|_| state.decide_list(now).flood_bytes).collect();
+        assert_eq!(fired, vec![None, Some(1000), None]);
+        let config: FaultConfig = serde_json::from_str(&format!(
+            r#"{{"flood_page":{{"bytes":{}}}}}"#,
+            MAX_PAD_OBJECT_BYTES + 1
+        ))
+        .unwrap();
+        assert!(config.validate().is_err());
+        assert!(serde_json::from_str::<FaultConfig>(r#"{"flood_page":{"count":1}}"#).is_err());
     }
 
     #[test]

@@ -537,13 +537,14 @@ async fn list(
         return Ok(response);
     }
 
-    let (count_delta, duplicate, null_empty, pad) = {
+    let (count_delta, duplicate, null_empty, pad, page_cap) = {
         let faults = state.faults();
         (
             faults.config.count_delta,
             faults.config.duplicate_across_pages,
             faults.config.null_empty_results,
             faults.config.pad_object_bytes,
+            faults.config.page_cap,
         )
     };
     // The page is serialized while the dataset is borrowed: objects are written as they are
@@ -552,7 +553,9 @@ async fn list(
         let dataset = state.read_dataset();
         let matching = select_matching_indices(&query, &dataset.items, Some(&dataset.by_moid));
         let count = (matching.len() as i64 + count_delta).max(0);
-        if query.count_only {
+        if let (Some(bytes), false) = (decision.flood_bytes, query.count_only) {
+            Ok(flood_page(count, bytes))
+        } else if query.count_only {
             serde_json::to_vec(&json!({"ObjectType": "mo.DocumentCount", "Count": count}))
         } else {
             let start = if duplicate && query.skip > 0 {
@@ -560,7 +563,12 @@ async fn list(
             } else {
                 query.skip
             };
-            let window = matching.iter().skip(start).take(query.top);
+            let top = if page_cap > 0 {
+                query.top.min(page_cap)
+            } else {
+                query.top
+            };
+            let window = matching.iter().skip(start).take(top);
             let changed = decision.wrong_object_type || pad > 0 || decision.bad_string.is_some();
             let page: Vec<PageItem<'_>> = if query.select.is_none() && !changed {
                 window
@@ -645,6 +653,24 @@ async fn list(
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     Ok(response)
+}
+
+/// A list body of about `bytes` bytes whose `Results` are `{"Moid":""}` objects, as many as fit
+/// (`flood_page`).
+fn flood_page(count: i64, bytes: usize) -> Vec<u8> {
+    const OBJECT: &[u8] = br#"{"Moid":""},"#;
+    let head = format!(r#"{{"ObjectType":"iam.OAuthToken.List","Count":{count},"Results":["#);
+    let objects = bytes.saturating_sub(head.len() + 2) / OBJECT.len();
+    let mut body = Vec::with_capacity(head.len() + objects * OBJECT.len() + 2);
+    body.extend_from_slice(head.as_bytes());
+    for _ in 0..objects {
+        body.extend_from_slice(OBJECT);
+    }
+    if objects > 0 {
+        body.pop();
+    }
+    body.extend_from_slice(b"]}");
+    body
 }
 
 /// Adds `SimPadding`, a string of `bytes` bytes, to an object (`pad_object_bytes`).

@@ -485,6 +485,63 @@ async fn paging_faults() {
 }
 
 #[tokio::test]
+async fn page_cap_flood_page_and_select() {
+    let sim = start(30).await;
+    // `page_cap`: the service's own page limit, below `$top`.
+    sim.faults(json!({"page_cap": 4})).await;
+    let page = sim
+        .get(&format!("{LIST}?$top=10&$skip=2&$inlinecount=allpages"))
+        .await
+        .json();
+    assert_eq!(page["Count"], 30);
+    assert_eq!(page["Results"].as_array().unwrap().len(), 4);
+    assert_eq!(page["Results"][0], sim.dataset[2]);
+
+    // `flood_page`: one page of tiny objects of about the given size, then real pages again.
+    sim.faults(json!({"flood_page": {"count": 1, "bytes": 100_000}}))
+        .await;
+    let flood = sim
+        .get(&format!("{LIST}?$top=10&$inlinecount=allpages"))
+        .await;
+    assert!(
+        (99_000..=100_000).contains(&flood.body.len()),
+        "{}",
+        flood.body.len()
+    );
+    let flood = flood.json();
+    assert_eq!(flood["Count"], 30);
+    let objects = flood["Results"].as_array().unwrap();
+    assert!(objects.len() > 8000, "{}", objects.len());
+    assert!(objects.iter().all(|o| *o == json!({"Moid": ""})));
+    let real = sim.get(&format!("{LIST}?$top=10")).await.json();
+    assert_eq!(real["Results"].as_array().unwrap().len(), 10);
+
+    // `$select`: only the named properties, plus ClassId, ObjectType and Moid, as the service.
+    sim.faults(json!({})).await;
+    let page = sim
+        .get(&format!("{LIST}?$top=5&$select=ClientName,CreateTime"))
+        .await
+        .json();
+    for (object, stored) in page["Results"].as_array().unwrap().iter().zip(&sim.dataset) {
+        let keys: Vec<&str> = object
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut expected: Vec<&str> = ["ClassId", "ClientName", "CreateTime", "Moid", "ObjectType"]
+            .into_iter()
+            .filter(|k| stored.get(*k).is_some())
+            .collect();
+        expected.sort();
+        let mut keys = keys;
+        keys.sort();
+        assert_eq!(keys, expected);
+        assert_eq!(object["ClientName"], stored["ClientName"]);
+    }
+}
+
+#[tokio::test]
 async fn latency_concurrency_and_clock() {
     let sim = Arc::new(start(5).await);
     sim.faults(json!({"latency_ms": 300})).await;

@@ -113,6 +113,44 @@ pub enum Error {
         attempts: u32,
         detail: String,
     },
+    /// The read did not finish within [`super::ListQuery::timeout`]; says how far it got.
+    #[error(
+        "reading {resource} did not finish within {}: {pages} {} received in {requests} {} \
+         ({retries} {}) after {}",
+        seconds(*timeout),
+        plural(*pages, "page", "pages"),
+        plural(*requests, "request", "requests"),
+        plural(*retries, "retry", "retries"),
+        seconds(*elapsed)
+    )]
+    ReadTimeout {
+        resource: String,
+        timeout: Duration,
+        elapsed: Duration,
+        /// Pages received and decoded.
+        pages: u64,
+        /// HTTP requests sent, retries included.
+        requests: u64,
+        retries: u64,
+    },
+    /// Reading the collection would take more page requests than one read may make
+    /// ([`super::paging::MAX_PAGES_PER_READ`]): a `Count` the pages cannot add up to, or a
+    /// server that pages without end.
+    #[error(
+        "{}: reading it would take {pages} page requests of {page_len} objects, more than the \
+         {limit} one read may make",
+        too_many_pages_cause(resource, *count, *pages)
+    )]
+    TooManyPages {
+        resource: String,
+        /// The `Count` the first page reported (`None`: the server sent no count).
+        count: Option<u64>,
+        /// Objects per page (the server's own limit when it is below `$top`).
+        page_len: u64,
+        /// Pages the read planned, or made so far without reaching the end.
+        pages: u64,
+        limit: u64,
+    },
     /// The caller's cancellation token fired.
     #[error("the request was cancelled")]
     Cancelled,
@@ -128,6 +166,26 @@ impl Error {
             Error::Api { status, .. } => Some(*status),
             _ => None,
         }
+    }
+}
+
+fn plural(n: u64, one: &'static str, many: &'static str) -> &'static str {
+    if n == 1 {
+        one
+    } else {
+        many
+    }
+}
+
+/// A duration as seconds with one decimal ("2.5 s").
+fn seconds(d: Duration) -> String {
+    format!("{:.1} s", d.as_secs_f64())
+}
+
+fn too_many_pages_cause(resource: &str, count: Option<u64>, pages: u64) -> String {
+    match count {
+        Some(count) => format!("the {resource} collection reports {count} objects"),
+        None => format!("the {resource} collection sent {pages} full pages without a Count"),
     }
 }
 
@@ -192,6 +250,49 @@ mod tests {
             attempts: 1,
         };
         assert_eq!(e.to_string(), "GET /x: HTTP 500");
+    }
+
+    #[test]
+    fn read_timeout_says_how_far_the_read_got() {
+        let e = Error::ReadTimeout {
+            resource: "iam/OAuthTokens".into(),
+            timeout: Duration::from_secs(2),
+            elapsed: Duration::from_millis(2004),
+            pages: 1,
+            requests: 3,
+            retries: 2,
+        };
+        assert_eq!(
+            e.to_string(),
+            "reading iam/OAuthTokens did not finish within 2.0 s: 1 page received in 3 requests \
+             (2 retries) after 2.0 s"
+        );
+    }
+
+    #[test]
+    fn too_many_pages_names_the_count_and_the_limit() {
+        let e = Error::TooManyPages {
+            resource: "iam/OAuthTokens".into(),
+            count: Some(1_000_000_000_000),
+            page_len: 2,
+            pages: 999_999_999_999,
+            limit: 10_000,
+        };
+        assert_eq!(
+            e.to_string(),
+            "the iam/OAuthTokens collection reports 1000000000000 objects: reading it would take \
+             999999999999 page requests of 2 objects, more than the 10000 one read may make"
+        );
+        let e = Error::TooManyPages {
+            resource: "x/Y".into(),
+            count: None,
+            page_len: 10,
+            pages: 10_000,
+            limit: 10_000,
+        };
+        assert!(e
+            .to_string()
+            .starts_with("the x/Y collection sent 10000 full pages without a Count"));
     }
 
     #[test]

@@ -15,8 +15,17 @@
 //!     ..api::ListQuery::new("iam/OAuthTokens")
 //! };
 //! let cancel = tokio_util::sync::CancellationToken::new();
-//! let listing = client.list::<api::models::IamOAuthToken>(&query, &cancel).await?;
-//! println!("{} tokens in {} requests", listing.items.len(), listing.stats.requests);
+//! // A decoder turns each page's JSON into items as it arrives (the provider's writes
+//! // Terraform's encoding of each object; see `paging::PageDecoder`).
+//! # #[derive(Clone)] struct Moids;
+//! # struct Moid(String);
+//! # impl api::HasMoid for Moid { fn moid(&self) -> &str { &self.0 } }
+//! # impl api::paging::PageDecoder for Moids {
+//! #     type Item = Moid;
+//! #     fn decode_page(&self, _: &[u8], _: usize) -> serde_json::Result<api::paging::Page<Moid>> { unimplemented!() }
+//! # }
+//! let listing = client.list_with(&query, &Moids, &cancel).await?;
+//! println!("{} objects in {} requests", listing.items.len(), listing.stats.requests);
 //! # Ok(()) }
 //! ```
 
@@ -24,7 +33,6 @@ pub mod endpoint;
 pub mod error;
 pub mod filter;
 pub mod keys;
-pub mod models;
 pub mod paging;
 pub mod signing;
 pub mod transport;
@@ -32,7 +40,6 @@ pub mod transport;
 use std::fmt;
 use std::time::Duration;
 
-use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
 pub use endpoint::Endpoint;
@@ -50,7 +57,7 @@ pub const DEFAULT_MAX_RETRIES: u32 = 5;
 pub const DEFAULT_PAGE_SIZE: u32 = 1000;
 /// The largest `$top` the API documents.
 pub const MAX_PAGE_SIZE: u32 = 1000;
-/// Default number of page requests in flight at once.
+/// Default number of page requests in flight at once, across all reads of one client.
 pub const DEFAULT_PARALLELISM: usize = 4;
 /// Default cap on one response body.
 pub const DEFAULT_MAX_PAGE_BYTES: usize = 64 * 1024 * 1024;
@@ -67,13 +74,16 @@ pub struct ClientConfig {
     pub max_retries: u32,
     /// `$top`, 1..=1000.
     pub page_size: u32,
-    /// Page requests in flight at once, at least 1.
+    /// Page requests in flight at once across every read of this client, at least 1.
     pub parallelism: usize,
     pub backoff: Backoff,
     /// Responses larger than this fail with [`Error::BodyTooLarge`].
     pub max_page_bytes: usize,
     /// How collections are paged (the default, or the official provider's way for benchmarks).
     pub paging: paging::Paging,
+    /// The most page requests one read may plan or make per attempt
+    /// ([`paging::MAX_PAGES_PER_READ`] by default).
+    pub max_pages_per_read: u64,
 }
 
 impl ClientConfig {
@@ -91,6 +101,7 @@ impl ClientConfig {
             backoff: Backoff::default(),
             max_page_bytes: DEFAULT_MAX_PAGE_BYTES,
             paging: paging::Paging::default(),
+            max_pages_per_read: paging::MAX_PAGES_PER_READ,
         }
     }
 }
@@ -109,6 +120,7 @@ impl fmt::Debug for ClientConfig {
             .field("backoff", &self.backoff)
             .field("max_page_bytes", &self.max_page_bytes)
             .field("paging", &self.paging)
+            .field("max_pages_per_read", &self.max_pages_per_read)
             .finish()
     }
 }
@@ -166,12 +178,12 @@ pub trait HasMoid {
     fn moid(&self) -> &str;
 }
 
-/// An Intersight API client; cheap to share behind an `Arc`, reuses connections.
+/// An Intersight API client; cheap to share behind an `Arc`, reuses connections. One client
+/// has one connection pool and `parallelism` permits for page requests, shared by every read
+/// made through it at the same time.
 pub struct Client {
     transport: std::sync::Arc<transport::Transport>,
-    page_size: u32,
-    parallelism: usize,
-    paging: paging::Paging,
+    paging: paging::PagingSettings,
     key_kind: KeyKind,
 }
 
@@ -180,8 +192,8 @@ impl fmt::Debug for Client {
         f.debug_struct("Client")
             .field("endpoint", &self.transport.endpoint().to_string())
             .field("key", &self.key_kind)
-            .field("page_size", &self.page_size)
-            .field("parallelism", &self.parallelism)
+            .field("page_size", &self.paging.page_size)
+            .field("parallelism", &self.paging.parallelism)
             .finish_non_exhaustive()
     }
 }
@@ -227,9 +239,13 @@ impl Client {
         })?;
         Ok(Client {
             transport: std::sync::Arc::new(transport),
-            page_size: config.page_size,
-            parallelism: config.parallelism,
-            paging: config.paging,
+            paging: paging::PagingSettings {
+                page_size: config.page_size,
+                parallelism: config.parallelism,
+                permits: std::sync::Arc::new(tokio::sync::Semaphore::new(config.parallelism)),
+                paging: config.paging,
+                max_pages: config.max_pages_per_read.max(1),
+            },
             key_kind,
         })
     }
@@ -238,42 +254,16 @@ impl Client {
         self.transport.endpoint()
     }
 
-    /// Reads every object of the collection that matches the filter, ordered by Moid.
-    pub async fn list<T>(
-        &self,
-        query: &ListQuery,
-        cancel: &CancellationToken,
-    ) -> Result<Listing<T>, Error>
-    where
-        T: DeserializeOwned + HasMoid + Send + 'static,
-    {
-        self.list_with(query, &paging::SerdePages::<T>::new(), cancel)
-            .await
-    }
-
-    /// As [`Client::list`], with each page decoded by `decoder` as it arrives.
+    /// Reads every object of the collection that matches the query's filter, ordered by Moid,
+    /// with each page decoded by `decoder` as it arrives. Page requests hold one of the client's
+    /// `parallelism` permits each; `query.timeout` bounds the whole read (pages, retries and
+    /// backoff waits), ending it with [`Error::ReadTimeout`].
     pub async fn list_with<D: paging::PageDecoder>(
         &self,
         query: &ListQuery,
         decoder: &D,
         cancel: &CancellationToken,
     ) -> Result<Listing<D::Item>, Error> {
-        match self.paging {
-            paging::Paging::Overlapping => {
-                paging::list(
-                    &self.transport,
-                    query,
-                    decoder,
-                    self.page_size,
-                    self.parallelism,
-                    cancel,
-                )
-                .await
-            }
-            paging::Paging::OfficialEmulation => {
-                paging::list_like_official(&self.transport, query, decoder, self.page_size, cancel)
-                    .await
-            }
-        }
+        paging::read_collection(&self.transport, &self.paging, query, decoder, cancel).await
     }
 }

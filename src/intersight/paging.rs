@@ -18,6 +18,11 @@
 //! `parallelism` in flight. With P = 1 pages cannot overlap and shifts go unnoticed. A server
 //! that returns no `Count` is read sequentially until a short page; one whose own `$top` cap is
 //! below P is followed at the step its first page shows.
+//!
+//! Bounds: a page may hold at most `$top` objects (the decoder stops at the first object past
+//! it), a read plans or makes at most [`MAX_PAGES_PER_READ`] page requests per attempt and at
+//! most [`MAX_READS`] attempts, every page request of every read of one client holds one of the
+//! client's `parallelism` permits, and [`ListQuery::timeout`] bounds the whole read.
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -28,14 +33,14 @@ use std::task::{ready, Context, Poll};
 
 use futures::StreamExt as _;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::error::Error;
 use super::filter::Filter;
-use super::models::Interner;
-use super::transport::{Counters, Transport};
+use super::transport::{Counters, DecodeFn, Transport};
 use super::{HasMoid, ListQuery, ListStats, Listing};
 
 /// How many times a collection is read before an inconsistent read becomes an error.
@@ -56,6 +61,14 @@ pub struct Page<T> {
 }
 
 /// How a collection is paged.
+///
+/// Why [`Paging::OfficialEmulation`] is in the product binary at all: `scripts/bench` compares
+/// this provider's reads with the official provider's paging algorithm through the same binary,
+/// the same transport and the same Terraform, so that the comparison measures the algorithm and
+/// nothing else. It is reachable only through the benchmark switch
+/// `INTERSIGHT_BENCH_OFFICIAL_PAGING=1` (read in `provider::configure`, logged at WARN when set),
+/// never through the schema; it still honours the `$top` limit of every page, the body cap, the
+/// client's permits and the read timeout. This is the one place that says so.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Paging {
     /// Overlapping, concurrent, checked pages (this module's documentation).
@@ -64,6 +77,7 @@ pub enum Paging {
     /// The official provider's algorithm, reproduced for benchmarks only: a `$count` request,
     /// then pages of `page_size` one after another, without `$orderby`, overlap or any
     /// consistency check. Never use it for real reads.
+    #[doc(hidden)]
     OfficialEmulation,
 }
 
@@ -80,41 +94,6 @@ pub trait PageDecoder: Clone + Send + Sync + 'static {
     /// soon as the object after the limit starts (the server was asked for at most that many,
     /// and a page of millions of tiny objects must not be decoded to the end first).
     fn decode_page(&self, body: &[u8], max_items: usize) -> serde_json::Result<Page<Self::Item>>;
-}
-
-/// Pages of `T` as `T`'s `Deserialize` reads them (with the read's interner active).
-pub struct SerdePages<T>(std::marker::PhantomData<fn() -> T>);
-
-impl<T> SerdePages<T> {
-    pub fn new() -> Self {
-        SerdePages(std::marker::PhantomData)
-    }
-}
-
-impl<T> Clone for SerdePages<T> {
-    fn clone(&self) -> Self {
-        Self::new()
-    }
-}
-
-impl<T> Default for SerdePages<T> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl<T: DeserializeOwned + HasMoid + Send + 'static> PageDecoder for SerdePages<T> {
-    type Item = T;
-
-    fn decode_page(&self, body: &[u8], max_items: usize) -> serde_json::Result<Page<T>> {
-        let page: Page<T> = Interner::new().decode(body)?;
-        match &page.results {
-            Some(results) if results.len() > max_items => Err(serde::de::Error::custom(
-                format_args!("the page holds more than the {max_items} objects asked for"),
-            )),
-            _ => Ok(page),
-        }
-    }
 }
 
 /// Query-component encoding as the official SDKs do it (Go's `QueryEscape`, Python's
@@ -149,17 +128,45 @@ pub fn encode_query(params: &[(&str, &str)]) -> String {
 
 /// The path and query of one page request.
 pub fn page_path(resource: &str, filter: Option<&str>, top: u32, skip: u64) -> String {
-    let (top, skip) = (top.to_string(), skip.to_string());
-    collection_path(
+    PageQuery {
         resource,
         filter,
-        &[
+        select: None,
+        top,
+        skip,
+    }
+    .path()
+}
+
+/// One page request of a read, as data.
+#[derive(Debug, Clone, Copy)]
+pub struct PageQuery<'a> {
+    /// Resource path under `/api/v1`.
+    pub resource: &'a str,
+    /// The rendered `$filter`.
+    pub filter: Option<&'a str>,
+    /// The `$select` value (see [`select_value`]).
+    pub select: Option<&'a str>,
+    pub top: u32,
+    pub skip: u64,
+}
+
+impl PageQuery<'_> {
+    /// `/api/v1/<resource>?$filter=…&$select=…&$inlinecount=allpages&$orderby=Moid&$top=…&$skip=…`
+    pub fn path(&self) -> String {
+        let (top, skip) = (self.top.to_string(), self.skip.to_string());
+        let mut params = Vec::with_capacity(5);
+        if let Some(select) = self.select {
+            params.push(("$select", select));
+        }
+        params.extend([
             ("$inlinecount", "allpages"),
             ("$orderby", "Moid"),
-            ("$top", &top),
-            ("$skip", &skip),
-        ],
-    )
+            ("$top", top.as_str()),
+            ("$skip", skip.as_str()),
+        ]);
+        collection_path(self.resource, self.filter, &params)
+    }
 }
 
 /// `/api/v1/<resource>?$filter=…&<params>`, every name and value encoded.
@@ -199,42 +206,183 @@ impl From<Error> for ReadError {
     }
 }
 
-pub(crate) async fn list<D: PageDecoder>(
+/// The most page requests one read of a collection may plan (or, without a `Count`, make)
+/// before it fails. A `Count` that the pages cannot add up to (a server reporting 10^12 objects
+/// one new object per page) then ends in an error after one request instead of paging for ever;
+/// at 1000 objects a page it allows collections of up to about 10 million objects.
+pub const MAX_PAGES_PER_READ: u64 = 10_000;
+
+/// What paging takes from the client's settings, shared by every read of one [`super::Client`].
+#[derive(Debug, Clone)]
+pub(crate) struct PagingSettings {
+    /// `$top` for every page request.
+    pub page_size: u32,
+    /// Page requests of one read queued at once (at most the permits below).
+    pub parallelism: usize,
+    /// `parallelism` permits for the whole client: every page request of every read holds one
+    /// while it is sent, retried and decoded, so concurrent reads share the limit.
+    pub permits: Arc<Semaphore>,
+    pub paging: Paging,
+    /// The most page requests one read may plan or make per attempt.
+    pub max_pages: u64,
+}
+
+/// One read of a collection: everything a page request needs, shared by the read's pages.
+struct ReadRequest<'a, D> {
+    transport: &'a Arc<Transport>,
+    decoder: &'a D,
+    settings: &'a PagingSettings,
+    resource: &'a str,
+    /// The rendered `$filter`, if any.
+    filter: Option<&'a str>,
+    /// The `$select` value, if any.
+    select: Option<&'a str>,
+    cancel: &'a CancellationToken,
+    counters: &'a Arc<Counters>,
+}
+
+impl<D: PageDecoder> ReadRequest<'_, D> {
+    /// Spawns the request for the page at `skip` (see [`PageTask`]).
+    fn fetch(&self, skip: u64) -> PageTask<Page<D::Item>> {
+        let path = PageQuery {
+            resource: self.resource,
+            filter: self.filter,
+            select: self.select,
+            top: self.settings.page_size,
+            skip,
+        }
+        .path();
+        let task = PagedGet {
+            transport: self.transport.clone(),
+            permits: self.settings.permits.clone(),
+            cancel: self.cancel.clone(),
+            counters: self.counters.clone(),
+            path: path.clone(),
+        };
+        let (decoder, max_items) = (self.decoder.clone(), self.settings.page_size as usize);
+        PageTask::spawn(path, async move {
+            task.get(&|body: &[u8]| decoder.decode_page(body, max_items))
+                .await
+        })
+    }
+}
+
+/// One GET under the client's page-request permits (owned, so it can run in a task).
+struct PagedGet {
+    transport: Arc<Transport>,
+    permits: Arc<Semaphore>,
+    cancel: CancellationToken,
+    counters: Arc<Counters>,
+    path: String,
+}
+
+impl PagedGet {
+    async fn get<T>(&self, decode: &DecodeFn<'_, T>) -> Result<T, Error> {
+        let _permit = tokio::select! {
+            biased;
+            _ = self.cancel.cancelled() => return Err(Error::Cancelled),
+            permit = self.permits.acquire() => permit.map_err(|_| Error::Cancelled)?,
+        };
+        self.transport
+            .get_decoded(&self.path, &self.cancel, &self.counters, decode)
+            .await
+    }
+}
+
+/// Reads every object of the collection that `query` selects, as [`super::Client::list_with`]
+/// documents, within `query.timeout` when one is set.
+pub(crate) async fn read_collection<D: PageDecoder>(
     transport: &Arc<Transport>,
+    settings: &PagingSettings,
     query: &ListQuery,
     decoder: &D,
-    page_size: u32,
-    parallelism: usize,
     cancel: &CancellationToken,
 ) -> Result<Listing<D::Item>, Error> {
     let filter = checked_filter(query)?;
+    let select = select_value(query.select.as_deref())?;
     let counters = Arc::new(Counters {
         read_id: query.read_id.clone(),
         ..Counters::default()
     });
+    let read = ReadRequest {
+        transport,
+        decoder,
+        settings,
+        resource: &query.resource,
+        filter: filter.as_deref(),
+        select: select.as_deref(),
+        cancel,
+        counters: &counters,
+    };
+    let started = Instant::now();
     let mut stats = ListStats::default();
+    let reading = async {
+        match settings.paging {
+            Paging::Overlapping => list(&read, &query.read_id, &mut stats).await,
+            Paging::OfficialEmulation => list_like_official(&read, &mut stats).await,
+        }
+    };
+    let outcome = match query.timeout {
+        None => reading.await,
+        Some(limit) => tokio::time::timeout(limit, reading)
+            .await
+            .unwrap_or_else(|_| {
+                // Dropping the read aborted its page tasks: nothing is left running.
+                Err(Error::ReadTimeout {
+                    resource: query.resource.clone(),
+                    timeout: limit,
+                    elapsed: started.elapsed(),
+                    pages: stats.pages,
+                    requests: counters.requests.load(Ordering::Relaxed),
+                    retries: counters.retries.load(Ordering::Relaxed),
+                })
+            }),
+    };
+    stats.requests = counters.requests.load(Ordering::Relaxed);
+    stats.retries = counters.retries.load(Ordering::Relaxed);
+    outcome.map(|items| Listing { items, stats })
+}
+
+/// The `$select` value for `select`: the names asked for, then `Moid` (paging needs it to
+/// check and order pages) when not among them. `None` when the query selects nothing.
+pub fn select_value(select: Option<&[String]>) -> Result<Option<String>, Error> {
+    let Some(names) = select else {
+        return Ok(None);
+    };
+    let mut value: Vec<&str> = Vec::with_capacity(names.len() + 1);
+    for name in names {
+        let valid = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.');
+        if !valid {
+            return Err(Error::InvalidQuery(format!(
+                "{name:?} is not an API property name for $select"
+            )));
+        }
+        if !value.contains(&name.as_str()) {
+            value.push(name);
+        }
+    }
+    if !value.contains(&"Moid") {
+        value.push("Moid");
+    }
+    Ok(Some(value.join(",")))
+}
+
+async fn list<D: PageDecoder>(
+    read: &ReadRequest<'_, D>,
+    read_id: &str,
+    stats: &mut ListStats,
+) -> Result<Vec<D::Item>, Error> {
     let mut attempt = 1;
     loop {
-        let result = read_once(
-            transport,
-            decoder,
-            &query.resource,
-            filter.as_deref(),
-            page_size,
-            parallelism.max(1),
-            cancel,
-            &counters,
-            &mut stats,
-        )
-        .await;
-        stats.requests = counters.requests.load(Ordering::Relaxed);
-        stats.retries = counters.retries.load(Ordering::Relaxed);
-        match result {
-            Ok(items) => return Ok(Listing { items, stats }),
+        match read_once(read, read_id, stats).await {
+            Ok(items) => return Ok(items),
             Err(ReadError::Failed(e)) => return Err(*e),
             Err(ReadError::Inconsistent(detail)) if attempt >= MAX_READS => {
                 return Err(Error::Inconsistent {
-                    resource: query.resource.clone(),
+                    resource: read.resource.to_string(),
                     attempts: attempt,
                     detail,
                 })
@@ -257,92 +405,94 @@ fn checked_filter(query: &ListQuery) -> Result<Option<String>, Error> {
         .map(Filter::render))
 }
 
-/// [`Paging::OfficialEmulation`]: what the official provider sends, request for request.
-pub(crate) async fn list_like_official<D: PageDecoder>(
-    transport: &Transport,
-    query: &ListQuery,
-    decoder: &D,
-    page_size: u32,
-    cancel: &CancellationToken,
-) -> Result<Listing<D::Item>, Error> {
-    let filter = checked_filter(query)?;
-    let counters = Counters {
-        read_id: query.read_id.clone(),
-        ..Counters::default()
+/// [`Paging::OfficialEmulation`]: what the official provider sends, request for request (plus
+/// `$select` when the query has one, so projections can be compared).
+async fn list_like_official<D: PageDecoder>(
+    read: &ReadRequest<'_, D>,
+    stats: &mut ListStats,
+) -> Result<Vec<D::Item>, Error> {
+    let get = |path: String| PagedGet {
+        transport: read.transport.clone(),
+        permits: read.settings.permits.clone(),
+        cancel: read.cancel.clone(),
+        counters: read.counters.clone(),
+        path,
     };
-    let filter = filter.as_deref();
-    let path = collection_path(&query.resource, filter, &[("$count", "true")]);
     #[derive(Deserialize)]
     struct CountOnly {
         #[serde(rename = "Count")]
         count: u64,
     }
-    let decode_count = |body: &[u8]| serde_json::from_slice::<CountOnly>(body);
-    let count = transport
-        .get_decoded(&path, cancel, &counters, &decode_count)
-        .await?
-        .count;
-    let decode = |body: &[u8]| decoder.decode_page(body, page_size as usize);
-    let mut stats = ListStats::default();
+    let count = get(collection_path(
+        read.resource,
+        read.filter,
+        &[("$count", "true")],
+    ))
+    .get(&|body: &[u8]| serde_json::from_slice::<CountOnly>(body))
+    .await?
+    .count;
+    let page_size = read.settings.page_size;
+    let decode = |body: &[u8]| read.decoder.decode_page(body, page_size as usize);
     let mut items = Vec::new();
     let mut skip = 0u64;
     while skip < count {
+        if stats.pages >= read.settings.max_pages {
+            return Err(Error::TooManyPages {
+                resource: read.resource.to_string(),
+                count: Some(count),
+                page_len: u64::from(page_size),
+                pages: count.div_ceil(u64::from(page_size)),
+                limit: read.settings.max_pages,
+            });
+        }
         let (top, skip_text) = (page_size.to_string(), skip.to_string());
-        let path = collection_path(
-            &query.resource,
-            filter,
-            &[("$top", &top), ("$skip", &skip_text)],
-        );
-        let page = transport
-            .get_decoded(&path, cancel, &counters, &decode)
+        let mut params = Vec::with_capacity(3);
+        if let Some(select) = read.select {
+            params.push(("$select", select));
+        }
+        params.extend([("$top", top.as_str()), ("$skip", skip_text.as_str())]);
+        let page = get(collection_path(read.resource, read.filter, &params))
+            .get(&decode)
             .await?;
         stats.pages += 1;
         items.extend(page.results.unwrap_or_default());
         skip += u64::from(page_size);
     }
-    stats.requests = counters.requests.load(Ordering::Relaxed);
-    stats.retries = counters.retries.load(Ordering::Relaxed);
-    Ok(Listing { items, stats })
+    Ok(items)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// How many pages after the first a read of `count` objects needs when pages start `step`
+/// apart (and, when `overlapping`, each repeats the previous page's last object).
+fn further_pages(count: u64, step: u64, overlapping: bool) -> u64 {
+    if overlapping {
+        count.saturating_sub(2) / step
+    } else {
+        count.saturating_sub(1) / step
+    }
+}
+
 async fn read_once<D: PageDecoder>(
-    transport: &Arc<Transport>,
-    decoder: &D,
-    resource: &str,
-    filter: Option<&str>,
-    page_size: u32,
-    parallelism: usize,
-    cancel: &CancellationToken,
-    counters: &Arc<Counters>,
+    read: &ReadRequest<'_, D>,
+    read_id: &str,
     stats: &mut ListStats,
 ) -> Result<Vec<D::Item>, ReadError> {
     // Each page is fetched and decoded in a task of its own: pages that arrive together decode
     // on every worker thread at once instead of one after another in this task.
-    let fetch = |skip: u64| {
-        let path = page_path(resource, filter, page_size, skip);
-        let (transport, decoder) = (transport.clone(), decoder.clone());
-        let (cancel, counters) = (cancel.clone(), counters.clone());
-        PageTask::spawn(path.clone(), async move {
-            let decode = |body: &[u8]| decoder.decode_page(body, page_size as usize);
-            transport
-                .get_decoded(&path, &cancel, &counters, &decode)
-                .await
-        })
-    };
-    let first = fetch(0).await?;
+    let first = read.fetch(0).await?;
     stats.pages += 1;
     let mut seen = HashSet::new();
     let mut items = Vec::new();
-    let page_len = u64::from(page_size);
+    let page_len = u64::from(read.settings.page_size);
     // The last Moid appended: the next page must start with it (its anchor).
     let mut anchor: Option<String> = None;
 
     let Some(count) = first.count else {
-        // No inline count (a server ignoring `$inlinecount`): read until a short page.
+        // No inline count (a server ignoring `$inlinecount`): read until a short page, within
+        // the page limit.
         let step = overlap_step(page_len);
         let mut page = first.results.unwrap_or_default();
         let mut skip = 0u64;
+        let mut pages = 1;
         loop {
             let full = page.len() as u64 == page_len;
             let anchored = skip > 0 && step < page_len;
@@ -350,9 +500,20 @@ async fn read_once<D: PageDecoder>(
             if !full {
                 return Ok(items);
             }
+            if pages >= read.settings.max_pages {
+                return Err(Error::TooManyPages {
+                    resource: read.resource.to_string(),
+                    count: None,
+                    page_len,
+                    pages,
+                    limit: read.settings.max_pages,
+                }
+                .into());
+            }
             skip += step;
-            page = fetch(skip).await?.results.unwrap_or_default();
+            page = read.fetch(skip).await?.results.unwrap_or_default();
             stats.pages += 1;
+            pages += 1;
         }
     };
 
@@ -367,23 +528,43 @@ async fn read_once<D: PageDecoder>(
     };
     let step = overlap_step(page_len);
     let overlapping = step < page_len;
+    let further = further_pages(count, step, overlapping);
+    crate::logging::debug(
+        "page plan",
+        &[
+            ("read_id", &read_id),
+            ("count", &count),
+            ("page_size", &page_len),
+            ("pages", &further.saturating_add(1)),
+            ("parallelism", &read.settings.parallelism),
+        ],
+    );
+    if further >= read.settings.max_pages {
+        // Checked before any further request: a Count the pages cannot add up to ends here.
+        return Err(Error::TooManyPages {
+            resource: read.resource.to_string(),
+            count: Some(count),
+            page_len,
+            pages: further.saturating_add(1),
+            limit: read.settings.max_pages,
+        }
+        .into());
+    }
     let expected_len = |skip: u64| count.saturating_sub(skip).min(page_len);
     check_len(first_results.len(), expected_len(0), 0, count)?;
-    items.reserve(usize::try_from(count).unwrap_or(0).min(1 << 20));
+    // Grows further as pages arrive; a large reported Count reserves nothing up front.
+    items.reserve(usize::try_from(count).unwrap_or(0).min(1 << 16));
     append(&mut items, &mut seen, &mut anchor, first_results, 0, false)?;
 
-    // A page is needed while objects remain after the one it starts with.
-    let skips = (1..)
-        .map(|i| i * step)
-        .take_while(|&s| s + u64::from(overlapping) < count);
-    // `buffered` keeps at most `parallelism` requests in flight and yields pages in order;
-    // returning early drops (and so cancels) the rest.
-    let mut pages = futures::stream::iter(skips)
+    // `buffered` queues at most `parallelism` page requests of this read and yields pages in
+    // order (the client's permits bound them across reads); returning early drops (and so
+    // cancels) the rest.
+    let mut pages = futures::stream::iter((1..=further).map(|i| i * step))
         .map(|skip| {
-            let request = fetch(skip);
+            let request = read.fetch(skip);
             async move { (skip, request.await) }
         })
-        .buffered(parallelism);
+        .buffered(read.settings.parallelism.max(1));
     while let Some((skip, page)) = pages.next().await {
         let page = page?;
         stats.pages += 1;
@@ -531,6 +712,49 @@ mod tests {
             page_path("iam/OAuthTokens", None, 5, 0),
             "/api/v1/iam/OAuthTokens?%24inlinecount=allpages&%24orderby=Moid&%24top=5&%24skip=0"
         );
+    }
+
+    #[test]
+    fn select_adds_moid_once_and_refuses_names_that_are_not_properties() {
+        assert_eq!(select_value(None).unwrap(), None);
+        assert_eq!(select_value(Some(&[])).unwrap().as_deref(), Some("Moid"));
+        let names = ["ClientName", "User", "ClientName"].map(String::from);
+        assert_eq!(
+            select_value(Some(&names)).unwrap().as_deref(),
+            Some("ClientName,User,Moid")
+        );
+        let names = ["Moid", "CreateTime"].map(String::from);
+        assert_eq!(
+            select_value(Some(&names)).unwrap().as_deref(),
+            Some("Moid,CreateTime")
+        );
+        for bad in ["", "a,b", "Name eq 'x'", "$top"] {
+            assert!(select_value(Some(&[bad.to_string()])).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            PageQuery {
+                resource: "iam/OAuthTokens",
+                filter: None,
+                select: Some("ClientName,Moid"),
+                top: 5,
+                skip: 4,
+            }
+            .path(),
+            "/api/v1/iam/OAuthTokens?%24select=ClientName%2CMoid&%24inlinecount=allpages&%24orderby=Moid&%24top=5&%24skip=4"
+        );
+    }
+
+    #[test]
+    fn further_pages_cover_the_count_with_overlap() {
+        // Pages of 10 overlapping by one start at 0, 9, 18, ...
+        for (count, further) in [(0, 0), (1, 0), (10, 0), (11, 1), (19, 1), (20, 2), (95, 10)] {
+            assert_eq!(further_pages(count, 9, true), further, "{count}");
+        }
+        // Pages of one do not overlap.
+        assert_eq!(further_pages(3, 1, false), 2);
+        assert_eq!(further_pages(0, 1, false), 0);
+        // A lying Count gives a number to compare with the limit, not a loop.
+        assert_eq!(further_pages(u64::MAX, 1, true), u64::MAX - 2);
     }
 
     #[test]

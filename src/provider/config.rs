@@ -133,7 +133,9 @@ pub const PARALLELISM: Setting = Setting {
     },
     default: Fallback::Whole(intersight::DEFAULT_PARALLELISM as i64),
     env: None,
-    description: "How many pages are fetched at the same time after the first.",
+    description: "How many page requests are in flight at once for the whole provider \
+                  instance: all data sources read at the same time share this limit and one \
+                  connection pool.",
 };
 
 pub const REQUEST_TIMEOUT: Setting = Setting {

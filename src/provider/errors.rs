@@ -79,6 +79,18 @@ pub fn api_error_diagnostic(error: &Error, resource: &str) -> Diagnostic {
              consistent answer could be had. Run Terraform again; no partial list was returned."
         ),
         Error::BodyTooLarge { .. } => format!("{error}.\n\nLower `page_size`."),
+        Error::ReadTimeout { .. } => format!(
+            "{error}.\n\nThe read stopped at its time limit and returned nothing (no partial \
+             list). Raise the data source's read timeout (`timeouts {{ read = \"...\" }}`), or make \
+             each request faster or fail sooner (`request_timeout`, `max_retries`, a narrower \
+             `filter`)."
+        ),
+        Error::TooManyPages { .. } => format!(
+            "{error}.\n\nThe server's answers cannot add up to a complete list within that \
+             bound (or the collection is too large to read in one data source); no partial list \
+             was returned. Narrow the query with `filter`, and check `endpoint` if this is \
+             unexpected."
+        ),
         Error::Cancelled => "The read was cancelled because Terraform is stopping (for example \
                              after Ctrl-C). No partial results were returned."
             .to_string(),
@@ -102,4 +114,50 @@ fn is_certificate_problem(error: &Error) -> bool {
     ]
     .iter()
     .any(|w| text.contains(w))
+}
+
+#[cfg(test)]
+mod paging_limit_tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_read_timeout_says_how_far_it_got_and_which_setting_to_raise() {
+        let error = Error::ReadTimeout {
+            resource: "iam/OAuthTokens".into(),
+            timeout: Duration::from_secs(30),
+            elapsed: Duration::from_millis(30_010),
+            pages: 3,
+            requests: 9,
+            retries: 6,
+        };
+        let d = api_error_diagnostic(&error, "iam/OAuthTokens");
+        assert_eq!(d.summary, "Failed to read Intersight iam/OAuthTokens");
+        for words in [
+            "did not finish within 30.0 s: 3 pages received in 9 requests (6 retries)",
+            "no partial list",
+            "timeouts { read = \"...\" }",
+            "`request_timeout`",
+        ] {
+            assert!(d.detail.contains(words), "{words:?} in {}", d.detail);
+        }
+    }
+
+    #[test]
+    fn too_many_pages_advises_a_filter() {
+        let error = Error::TooManyPages {
+            resource: "iam/OAuthTokens".into(),
+            count: Some(1_000_000_000_000),
+            page_len: 2,
+            pages: 999_999_999_999,
+            limit: 10_000,
+        };
+        let d = api_error_diagnostic(&error, "iam/OAuthTokens");
+        assert!(
+            d.detail.contains("more than the 10000 one read may make"),
+            "{}",
+            d.detail
+        );
+        assert!(d.detail.contains("`filter`"), "{}", d.detail);
+    }
 }
