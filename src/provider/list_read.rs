@@ -2,29 +2,21 @@
 //! the paginated client → `results`, with the arguments echoed back and a deterministic `id`.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use sha2::{Digest, Sha256};
 
-use crate::cty::{Diagnostic, Diagnostics, Type, Value};
+use crate::cty::{Diagnostic, Diagnostics, Value};
 use crate::intersight::paging::{Page, PageDecoder};
-use crate::intersight::ListQuery;
+use crate::intersight::{Filter, ListQuery};
 
 use super::flatten::{FlatObject, ObjectSeed};
-
-use super::query::{build_filter, QuerySpec};
-use super::schema::Schema;
+use super::list_source::{format_duration, read_timeout, Derived, ListDeclaration, ID, RESULTS};
+use super::query::build_filter;
 use super::{flatten, ReadContext};
-
-/// What a list data source declares: its API collection and how its arguments filter it.
-pub struct ListSpec {
-    /// The collection below `/api/v1/`, e.g. `iam/OAuthTokens`.
-    pub resource: &'static str,
-    /// The `ObjectType` of its objects, e.g. `iam.OAuthToken`.
-    pub object_type: &'static str,
-    pub query: QuerySpec,
-}
 
 /// Decodes pages straight into flattened `results` elements (see [`flatten`]): each page's
 /// JSON becomes Terraform's encoding of its objects as it arrives, and is then dropped.
@@ -33,6 +25,15 @@ pub struct ResultsDecoder {
     pub plan: Arc<flatten::Plan>,
     /// The `ObjectType` every object must have, e.g. `iam.OAuthToken`.
     pub object_type: &'static str,
+    /// Pages and objects decoded so far (for a diagnostic when the read runs out of time).
+    pub progress: Arc<Progress>,
+}
+
+/// How far a read got: pages and objects decoded.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub pages: AtomicU64,
+    pub objects: AtomicU64,
 }
 
 impl PageDecoder for ResultsDecoder {
@@ -63,6 +64,9 @@ impl ResultsDecoder {
     ) -> serde_json::Result<Page<FlatObject>> {
         let page = PageSeed(self, max_items).deserialize(&mut de)?;
         de.end()?;
+        let objects = page.results.as_ref().map_or(0, Vec::len) as u64;
+        self.progress.pages.fetch_add(1, Ordering::Relaxed);
+        self.progress.objects.fetch_add(objects, Ordering::Relaxed);
         Ok(page)
     }
 }
@@ -171,43 +175,65 @@ impl<'de> Visitor<'de> for ResultsSeed<'_> {
     }
 }
 
-pub async fn read(
-    spec: &ListSpec,
-    schema: &Schema,
+/// The next read id of this provider process: `r1`, `r2`, … (it names the read's log lines).
+fn next_read_id() -> String {
+    static READS: AtomicU64 = AtomicU64::new(0);
+    format!("r{}", READS.fetch_add(1, Ordering::Relaxed) + 1)
+}
+
+pub(crate) async fn read(
+    source: &Derived,
     ctx: ReadContext,
     config: Value,
 ) -> Result<(Value, Diagnostics), Diagnostics> {
+    let decl = source.decl;
     let mut diags = Diagnostics::new();
-    let Ok(filter) = build_filter(&spec.query, &schema.block, &config, &mut diags) else {
+    let timeout = read_timeout(&config).map_err(Diagnostics::from)?;
+    let Ok(filter) = build_filter(&source.query, &source.schema.block, &config, &mut diags) else {
         return Err(diags);
-    };
-    let Some(Type::List(element)) = schema.block.attribute("results").map(|a| &a.ty) else {
-        return Err(Diagnostic::error(
-            "Internal error",
-            "the data source schema has no `results` list",
-        )
-        .into());
-    };
-    let Type::Object(element) = element.as_ref() else {
-        return Err(
-            Diagnostic::error("Internal error", "`results` elements are not objects").into(),
-        );
     };
     let query = ListQuery {
         filter,
-        ..ListQuery::new(spec.resource)
+        read_id: next_read_id(),
+        timeout: Some(timeout),
+        ..ListQuery::new(decl.resource)
     };
     let id = query_id(&query);
     let started = std::time::Instant::now();
+    crate::logging::debug(
+        "read start",
+        &[
+            ("data_source", &decl.type_name),
+            ("read_id", &query.read_id),
+            ("resource", &decl.resource),
+            (
+                "filter",
+                &query
+                    .filter
+                    .as_ref()
+                    .map(Filter::render)
+                    .unwrap_or_default(),
+            ),
+        ],
+    );
 
     let decoder = ResultsDecoder {
-        plan: Arc::new(flatten::Plan::new(element)),
-        object_type: spec.object_type,
+        plan: source.plan.clone(),
+        object_type: decl.object_type,
+        progress: Arc::default(),
     };
-    let listing = match ctx.client.list_with(&query, &decoder, &ctx.cancel).await {
-        Ok(listing) => listing,
-        Err(e) => {
-            diags.push(super::errors::api_error_diagnostic(&e, spec.resource));
+    let listing = ctx.client.list_with(&query, &decoder, &ctx.cancel);
+    // The client bounds the read by `query.timeout` itself where it can (and then says how
+    // many requests and retries it made); this bound, a moment later, is the backstop that
+    // holds whatever the client does.
+    let listing = match tokio::time::timeout(timeout + TIMEOUT_GRACE, listing).await {
+        Ok(Ok(listing)) => listing,
+        Ok(Err(e)) => {
+            diags.push(super::errors::api_error_diagnostic(&e, decl.resource));
+            return Err(diags);
+        }
+        Err(_elapsed) => {
+            diags.push(timeout_diagnostic(decl, timeout, &decoder.progress));
             return Err(diags);
         }
     };
@@ -224,7 +250,9 @@ pub async fn read(
     crate::logging::debug(
         "list read done",
         &[
-            ("resource", &spec.resource),
+            ("read_id", &query.read_id),
+            ("data_source", &decl.type_name),
+            ("resource", &decl.resource),
             ("elapsed_ms", &started.elapsed().as_millis()),
             ("objects", &results.len()),
             ("requests", &listing.stats.requests),
@@ -238,9 +266,35 @@ pub async fn read(
             Diagnostic::error("Internal error", "the configuration is not an object").into(),
         );
     };
-    state.insert("id".to_string(), Value::String(id));
-    state.insert("results".to_string(), Value::List(results));
+    state.insert(ID.to_string(), Value::String(id));
+    state.insert(RESULTS.to_string(), Value::List(results));
     Ok((Value::Object(state), diags))
+}
+
+/// How long after `timeouts.read` the backstop in [`read`] fires.
+const TIMEOUT_GRACE: Duration = Duration::from_millis(500);
+
+/// The read did not finish within `timeouts.read`: how far it got and what to raise.
+fn timeout_diagnostic(
+    decl: &ListDeclaration,
+    timeout: Duration,
+    progress: &Progress,
+) -> Diagnostic {
+    let pages = progress.pages.load(Ordering::Relaxed);
+    let objects = progress.objects.load(Ordering::Relaxed);
+    Diagnostic::error(
+        format!("Reading Intersight {} timed out", decl.resource),
+        format!(
+            "The read did not finish within {} (`timeouts.read`): {pages} {} with {objects} \
+             {} had arrived, and no partial list was returned.\n\nRaise the limit in the data \
+             source, e.g. `timeouts {{ read = \"{}\" }}`; if single requests are slow, also \
+             check `request_timeout`, `max_retries` and `page_size` in the provider block.",
+            format_duration(timeout),
+            if pages == 1 { "page" } else { "pages" },
+            if objects == 1 { "object" } else { "objects" },
+            format_duration(timeout * 2),
+        ),
+    )
 }
 
 /// A stable id for a query: the same arguments always give the same id.
@@ -258,7 +312,7 @@ fn query_id(query: &ListQuery) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cty::msgpack;
+    use crate::cty::{msgpack, Type};
     use std::collections::BTreeMap;
 
     fn decode(body: &str) -> serde_json::Result<Page<FlatObject>> {
@@ -273,6 +327,7 @@ mod tests {
         ResultsDecoder {
             plan: Arc::new(flatten::Plan::new(attrs)),
             object_type: "iam.OAuthToken",
+            progress: Arc::default(),
         }
         .decode_page(body.as_bytes(), 1000)
     }
@@ -333,6 +388,7 @@ mod tests {
                 Type::String,
             )]))),
             object_type: "iam.OAuthToken",
+            progress: Arc::default(),
         }
         .decode_page(body, 1000)
         .err()

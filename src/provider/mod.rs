@@ -9,6 +9,7 @@ mod errors;
 pub mod fields;
 pub mod flatten;
 pub mod list_read;
+pub mod list_source;
 pub mod naming;
 pub mod query;
 pub mod schema;
@@ -19,7 +20,7 @@ use std::sync::{Arc, RwLock};
 use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 
-use crate::cty::{Diagnostic, Diagnostics, Value};
+use crate::cty::{Diagnostic, Diagnostics, Type, Value};
 use crate::intersight::Client;
 
 use api::*;
@@ -36,7 +37,10 @@ pub struct ReadContext {
 /// (the shape of terraform-plugin-framework's Metadata/Schema/Read).
 pub trait DataSource: Send + Sync {
     fn type_name(&self) -> &'static str;
-    fn schema(&self) -> Schema;
+    /// The schema, built once when the data source is created.
+    fn schema(&self) -> &Schema;
+    /// The value type of a configuration (and state): `schema().block.value_type()`, cached.
+    fn config_type(&self) -> &Type;
     /// Checks what can be checked before reading. `config` may hold unknown values.
     fn validate(&self, config: &Value) -> Diagnostics;
     /// Reads the data source: the state (conforming to the schema, wholly known) with any
@@ -51,6 +55,9 @@ pub trait DataSource: Send + Sync {
 /// The provider behind both protocol versions.
 pub struct Provider {
     data_sources: BTreeMap<&'static str, Arc<dyn DataSource>>,
+    /// The provider block's schema and value type, built once.
+    provider_schema: Schema,
+    provider_config_type: Type,
     client: RwLock<Option<Arc<Client>>>,
     stop: RwLock<CancellationToken>,
 }
@@ -62,13 +69,22 @@ impl Default for Provider {
 }
 
 impl Provider {
+    /// The provider with the data sources of the registry.
     pub fn new() -> Self {
-        let data_sources = data_sources::registry()
+        Self::with_data_sources(data_sources::registry())
+    }
+
+    /// The provider serving exactly `data_sources` (tests declare their own).
+    pub fn with_data_sources(data_sources: Vec<Arc<dyn DataSource>>) -> Self {
+        let data_sources = data_sources
             .into_iter()
             .map(|ds| (ds.type_name(), ds))
             .collect();
+        let provider_schema = config::provider_schema();
         Provider {
             data_sources,
+            provider_config_type: provider_schema.block.value_type(),
+            provider_schema,
             client: RwLock::new(None),
             stop: RwLock::new(CancellationToken::new()),
         }
@@ -76,11 +92,11 @@ impl Provider {
 
     pub fn get_provider_schema(&self) -> GetProviderSchemaResponse {
         GetProviderSchemaResponse {
-            provider: config::provider_schema(),
+            provider: self.provider_schema.clone(),
             data_sources: self
                 .data_sources
                 .iter()
-                .map(|(name, ds)| (name.to_string(), ds.schema()))
+                .map(|(name, ds)| (name.to_string(), ds.schema().clone()))
                 .collect(),
             diagnostics: Diagnostics::new(),
         }
@@ -94,7 +110,19 @@ impl Provider {
     }
 
     pub fn data_source_schema(&self, type_name: &str) -> Option<Schema> {
-        self.data_sources.get(type_name).map(|ds| ds.schema())
+        self.data_sources
+            .get(type_name)
+            .map(|ds| ds.schema().clone())
+    }
+
+    /// The value type of the provider block's configuration (cached).
+    pub fn provider_config_type(&self) -> &Type {
+        &self.provider_config_type
+    }
+
+    /// The value type of a data source's configuration and state (cached).
+    pub fn data_source_config_type(&self, type_name: &str) -> Option<&Type> {
+        self.data_sources.get(type_name).map(|ds| ds.config_type())
     }
 
     pub fn validate_provider_config(
