@@ -233,7 +233,11 @@ pub(crate) async fn read(
             return Err(diags);
         }
         Err(_elapsed) => {
-            diags.push(timeout_diagnostic(decl, timeout, &decoder.progress));
+            diags.push(timeout_diagnostic(
+                decl,
+                timeout,
+                ReadProgress::of(&decoder.progress),
+            ));
             return Err(diags);
         }
     };
@@ -274,24 +278,45 @@ pub(crate) async fn read(
 /// How long after `timeouts.read` the backstop in [`read`] fires.
 const TIMEOUT_GRACE: Duration = Duration::from_millis(500);
 
+/// How far a read got before it ran out of time.
+struct ReadProgress {
+    pages: u64,
+    objects: u64,
+    /// Requests and retries, when the client reports them (its read-timeout error does).
+    requests: Option<(u64, u64)>,
+}
+
+impl ReadProgress {
+    fn of(progress: &Progress) -> ReadProgress {
+        ReadProgress {
+            pages: progress.pages.load(Ordering::Relaxed),
+            objects: progress.objects.load(Ordering::Relaxed),
+            requests: None,
+        }
+    }
+}
+
 /// The read did not finish within `timeouts.read`: how far it got and what to raise.
-fn timeout_diagnostic(
-    decl: &ListDeclaration,
-    timeout: Duration,
-    progress: &Progress,
-) -> Diagnostic {
-    let pages = progress.pages.load(Ordering::Relaxed);
-    let objects = progress.objects.load(Ordering::Relaxed);
+fn timeout_diagnostic(decl: &ListDeclaration, timeout: Duration, got: ReadProgress) -> Diagnostic {
+    let plural = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let requests = match got.requests {
+        Some((requests, retries)) => format!(
+            " ({} of which {})",
+            plural(requests, "request", "requests"),
+            plural(retries, "was a retry", "were retries")
+        ),
+        None => String::new(),
+    };
     Diagnostic::error(
         format!("Reading Intersight {} timed out", decl.resource),
         format!(
-            "The read did not finish within {} (`timeouts.read`): {pages} {} with {objects} \
-             {} had arrived, and no partial list was returned.\n\nRaise the limit in the data \
-             source, e.g. `timeouts {{ read = \"{}\" }}`; if single requests are slow, also \
-             check `request_timeout`, `max_retries` and `page_size` in the provider block.",
+            "The read did not finish within {} (`timeouts.read`): {} with {} had arrived{requests}, \
+             and no partial list was returned.\n\nRaise the limit in the data source, e.g. \
+             `timeouts {{ read = \"{}\" }}`; if single requests are slow, also check \
+             `request_timeout`, `max_retries` and `page_size` in the provider block.",
             format_duration(timeout),
-            if pages == 1 { "page" } else { "pages" },
-            if objects == 1 { "object" } else { "objects" },
+            plural(got.pages, "page", "pages"),
+            plural(got.objects, "object", "objects"),
             format_duration(timeout * 2),
         ),
     )
