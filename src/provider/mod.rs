@@ -207,3 +207,38 @@ fn unknown_data_source(type_name: &str) -> Diagnostic {
         format!("This provider has no data source named {type_name:?}."),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schemas_and_value_types_are_built_once() {
+        let provider = Provider::new();
+        let ds = "intersight_iam_o_auth_token";
+        // The same objects on every call: nothing is rebuilt per RPC.
+        assert!(std::ptr::eq(
+            provider.provider_config_type(),
+            provider.provider_config_type()
+        ));
+        let first = provider.data_source_config_type(ds).expect("served");
+        assert!(std::ptr::eq(
+            first,
+            provider.data_source_config_type(ds).unwrap()
+        ));
+        let source = &provider.data_sources[ds];
+        assert!(std::ptr::eq(source.schema(), source.schema()));
+        // ... and they are what the schemas say.
+        assert_eq!(
+            first,
+            &provider.data_source_schema(ds).unwrap().block.value_type()
+        );
+        assert_eq!(
+            provider.provider_config_type(),
+            &config::provider_schema().block.value_type()
+        );
+        assert!(provider
+            .data_source_config_type("intersight_nothing")
+            .is_none());
+    }
+}
