@@ -1,6 +1,7 @@
 //! The read shared by list data sources: arguments → filter → every matching object through
 //! the paginated client → `results`, with the arguments echoed back and a deterministic `id`.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -9,12 +10,15 @@ use std::time::Duration;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use sha2::{Digest, Sha256};
 
-use crate::cty::{Diagnostic, Diagnostics, Value};
+use crate::cty::{Diagnostic, Diagnostics, Type, Value};
 use crate::intersight::paging::{Page, PageDecoder};
 use crate::intersight::{Filter, ListQuery};
 
 use super::flatten::{FlatObject, ObjectSeed};
-use super::list_source::{format_duration, read_timeout, Derived, ListDeclaration, ID, RESULTS};
+use super::list_source::{
+    format_duration, read_timeout, selection, Derived, ListDeclaration, ID, RESULTS,
+};
+use super::naming::property_name;
 use super::query::build_filter;
 use super::{flatten, ReadContext};
 
@@ -192,8 +196,11 @@ pub(crate) async fn read(
     let Ok(filter) = build_filter(&source.query, &source.schema.block, &config, &mut diags) else {
         return Err(diags);
     };
+    let selected = selection(&source.results_element, &config).map_err(Diagnostics::from)?;
+    let projection = selected.map(|names| Projection::new(&source.results_element, names));
     let query = ListQuery {
         filter,
+        select: projection.as_ref().map(|p| p.properties.clone()),
         read_id: next_read_id(),
         timeout: Some(timeout),
         ..ListQuery::new(decl.resource)
@@ -218,7 +225,9 @@ pub(crate) async fn read(
     );
 
     let decoder = ResultsDecoder {
-        plan: source.plan.clone(),
+        plan: projection
+            .as_ref()
+            .map_or_else(|| source.plan.clone(), |p| p.plan.clone()),
         object_type: decl.object_type,
         progress: Arc::default(),
     };
@@ -241,11 +250,29 @@ pub(crate) async fn read(
             return Err(diags);
         }
     };
-    let results: Vec<Value> = listing
-        .items
-        .into_iter()
-        .map(|object| Value::Encoded(object.msgpack))
-        .collect();
+    let results: Vec<Value> = match &projection {
+        None => listing
+            .items
+            .into_iter()
+            .map(|object| Value::Encoded(object.msgpack))
+            .collect(),
+        Some(projection) => {
+            let mut results = Vec::with_capacity(listing.items.len());
+            for object in listing.items {
+                match projection.widen(&object.msgpack) {
+                    Ok(element) => results.push(element),
+                    Err(e) => {
+                        return Err(Diagnostic::error(
+                            "Internal error",
+                            format!("a selected result could not be re-encoded: {e}"),
+                        )
+                        .into())
+                    }
+                }
+            }
+            results
+        }
+    };
     // The page buffers are gone: give their memory back before the state is encoded.
     crate::memory::release_freed();
 
@@ -277,6 +304,61 @@ pub(crate) async fn read(
 
 /// How long after `timeouts.read` the backstop in [`read`] fires.
 const TIMEOUT_GRACE: Duration = Duration::from_millis(500);
+
+/// A `select`: the API properties to request, and how to turn the selected attributes into
+/// whole `results` elements (every other attribute null).
+struct Projection {
+    /// `$select`: the selected attributes' properties, plus `Moid` (paging, consistency, the
+    /// decoder) and `ObjectType` (the object type check).
+    properties: Vec<String>,
+    /// Flattens only the selected attributes (and `moid`, `object_type`, which the decoder
+    /// needs); other properties are skipped.
+    plan: Arc<flatten::Plan>,
+    narrow: Type,
+    /// Every attribute of an element, with whether the user selected it.
+    attributes: Vec<(String, bool)>,
+}
+
+impl Projection {
+    fn new(element: &BTreeMap<String, Type>, selected: BTreeSet<String>) -> Projection {
+        const NEEDED: &[&str] = &["moid", "object_type"];
+        let narrow: BTreeMap<String, Type> = element
+            .iter()
+            .filter(|(name, _)| selected.contains(*name) || NEEDED.contains(&name.as_str()))
+            .map(|(name, ty)| (name.clone(), ty.clone()))
+            .collect();
+        let mut properties: Vec<String> = narrow.keys().map(|name| property_name(name)).collect();
+        properties.sort();
+        Projection {
+            properties,
+            plan: Arc::new(flatten::Plan::new(&narrow)),
+            attributes: element
+                .keys()
+                .map(|name| (name.clone(), selected.contains(name)))
+                .collect(),
+            narrow: Type::Object(narrow),
+        }
+    }
+
+    /// The whole element for one narrow encoding: the selected attributes, the rest null.
+    fn widen(&self, narrow: &[u8]) -> Result<Value, crate::cty::msgpack::DecodeError> {
+        let Value::Object(mut values) = crate::cty::msgpack::decode(narrow, &self.narrow)? else {
+            return Ok(Value::Null);
+        };
+        Ok(Value::Object(
+            self.attributes
+                .iter()
+                .map(|(name, selected)| {
+                    let value = match selected {
+                        true => values.remove(name).unwrap_or(Value::Null),
+                        false => Value::Null,
+                    };
+                    (name.clone(), value)
+                })
+                .collect(),
+        ))
+    }
+}
 
 /// How far a read got before it ran out of time.
 struct ReadProgress {
@@ -330,6 +412,11 @@ fn query_id(query: &ListQuery) -> String {
     if let Some(filter) = &query.filter {
         hasher.update(filter.render().as_bytes());
     }
+    // A selection changes the answer, so it changes the id; without one the id is as before.
+    if let Some(select) = &query.select {
+        hasher.update(b"&$select=");
+        hasher.update(select.join(",").as_bytes());
+    }
     let digest = hasher.finalize();
     digest[..12].iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -337,7 +424,7 @@ fn query_id(query: &ListQuery) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cty::{msgpack, Type};
+    use crate::cty::msgpack;
     use std::collections::BTreeMap;
 
     fn decode(body: &str) -> serde_json::Result<Page<FlatObject>> {

@@ -4,7 +4,7 @@
 //! `filter`, `id`, `results` and the `timeouts` block), the `results` element type, the filter
 //! mapping, validation and the flattening plan of a read.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,8 +47,13 @@ pub const TIMEOUTS: &str = "timeouts";
 pub const TIMEOUTS_READ: &str = "read";
 /// The attribute of each `results` element holding the API's `DisplayNames`.
 pub const DISPLAY_NAMES: &str = "display_names";
+/// The projection: which `results` attributes to fetch and fill.
+pub const SELECT: &str = "select";
 /// Top-level attributes and blocks that are not filter fields.
-pub const NOT_FILTERS: &[&str] = &[ID, FILTER, RESULTS, TIMEOUTS];
+pub const NOT_FILTERS: &[&str] = &[ID, FILTER, RESULTS, SELECT, TIMEOUTS];
+/// Attributes a `select` cannot name: `additional_properties` holds the properties the field
+/// table does not describe, which `$select` cannot name.
+const NOT_SELECTABLE: &[&str] = &["additional_properties"];
 
 /// How long a read may take when `timeouts { read = ... }` is not set. Reads used to be
 /// unbounded; with the default settings (`request_timeout` 60 s, `max_retries` 5) one page can
@@ -179,6 +184,14 @@ fn schema(decl: &ListDeclaration, results_element: &BTreeMap<String, Type>) -> S
          cannot express, e.g. `CreateTime gt 2024-01-01T00:00:00Z` or \
          `startswith(ClientName,'terraform')`.",
     ));
+    block.attributes.push(Attribute::optional(
+        SELECT,
+        Type::set(Type::String),
+        "The `results` attributes to fetch, e.g. `[\"client_name\", \"user\"]`: only their \
+         properties are requested (`$select`) and filled in; every other attribute of each \
+         element is null. Unset: every attribute. Fewer attributes make large reads and the \
+         plan much faster. `additional_properties` cannot be selected.",
+    ));
     block.attributes.push(
         Attribute::optional(
             ID,
@@ -230,6 +243,9 @@ fn validate(derived: &Derived, config: &Value) -> Diagnostics {
         &AttributePath::root(),
         &mut diags,
     );
+    if let Err(diagnostic) = selection(&derived.results_element, config) {
+        diags.push(diagnostic);
+    }
     if let Err(diagnostic) = read_timeout(config) {
         diags.push(diagnostic);
     }
@@ -248,6 +264,93 @@ fn validate(derived: &Derived, config: &Value) -> Diagnostics {
         }
     }
     diags
+}
+
+/// The `results` attributes named by `select` (`None`: every attribute, also while any of
+/// it is unknown), or a diagnostic naming what is not a `results` attribute.
+pub fn selection(
+    element: &BTreeMap<String, Type>,
+    config: &Value,
+) -> Result<Option<BTreeSet<String>>, Diagnostic> {
+    let Some(items) = config.get_attr(SELECT).and_then(Value::as_elements) else {
+        return Ok(None);
+    };
+    let mut selected = BTreeSet::new();
+    let mut unknown_names = Vec::new();
+    for item in items {
+        let Some(name) = item.as_str() else {
+            return Ok(None);
+        };
+        if element.contains_key(name) && !NOT_SELECTABLE.contains(&name) {
+            selected.insert(name.to_string());
+        } else {
+            unknown_names.push(name);
+        }
+    }
+    if unknown_names.is_empty() {
+        return Ok(Some(selected));
+    }
+    let candidates: Vec<&str> = element
+        .keys()
+        .map(String::as_str)
+        .filter(|name| !NOT_SELECTABLE.contains(name))
+        .collect();
+    let problems: Vec<String> = unknown_names
+        .iter()
+        .map(|name| {
+            let why = if NOT_SELECTABLE.contains(name) {
+                " (it holds the properties the schema does not describe, which cannot be \
+                 selected)"
+                    .to_string()
+            } else {
+                match did_you_mean(name, &candidates) {
+                    Some(best) => format!(" (did you mean {best:?}?)"),
+                    None => String::new(),
+                }
+            };
+            format!("{}{why}", excerpt(name))
+        })
+        .collect();
+    Err(Diagnostic::error(
+        "Unknown attribute in select",
+        format!(
+            "`{SELECT}` names {} that {} not a selectable `results` attribute: {}. Selectable: {}.",
+            if problems.len() == 1 {
+                "a value"
+            } else {
+                "values"
+            },
+            if problems.len() == 1 { "is" } else { "are" },
+            problems.join(", "),
+            candidates.join(", ")
+        ),
+    )
+    .at(AttributePath::attr(SELECT)))
+}
+
+/// The candidate closest to `name` by edit distance, when it is close enough to be a typo.
+fn did_you_mean<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    fn distance(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut previous = row[0];
+            row[0] = i + 1;
+            for (j, cb) in b.iter().enumerate() {
+                let substitution = previous + usize::from(ca != *cb);
+                previous = row[j + 1];
+                row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+            }
+        }
+        row[b.len()]
+    }
+    let lowered = name.to_lowercase();
+    candidates
+        .iter()
+        .map(|c| (distance(&lowered, c), *c))
+        .filter(|(d, c)| *d <= (c.len() / 3).max(2))
+        .min()
+        .map(|(_, c)| c)
 }
 
 /// The configured `timeouts.read` (or the default), or a diagnostic on the attribute.
@@ -428,7 +531,7 @@ mod tests {
         let ds = ListDataSource::new(&THING);
         let block = &ds.schema().block;
         let names: Vec<&str> = block.attributes.iter().map(|a| a.name.as_str()).collect();
-        assert_eq!(names, ["filter", "id", "name", "results", "when"]);
+        assert_eq!(names, ["filter", "id", "name", "results", "select", "when"]);
         let blocks: Vec<&str> = block
             .block_types
             .iter()
@@ -520,5 +623,48 @@ mod tests {
         assert_eq!(read_timeout(&Value::Null).unwrap(), DEFAULT_READ_TIMEOUT);
         let unknown = obj([(TIMEOUTS, obj([(TIMEOUTS_READ, Value::unknown())]))]);
         assert!(ds.validate(&unknown).is_empty());
+    }
+
+    #[test]
+    fn select_names_results_attributes_with_a_hint_for_typos() {
+        let ds = ListDataSource::new(&THING);
+        let element = &ds.0.results_element;
+        let set = |names: &[&str]| {
+            obj([(
+                SELECT,
+                Value::Set(names.iter().map(|n| Value::string(*n)).collect()),
+            )])
+        };
+        assert_eq!(selection(element, &obj([])).unwrap(), None);
+        assert_eq!(
+            selection(element, &set(&["name", "owner"])).unwrap(),
+            Some(["name".to_string(), "owner".to_string()].into())
+        );
+        let unknown = obj([(
+            SELECT,
+            Value::Set(vec![Value::string("name"), Value::unknown()]),
+        )]);
+        assert_eq!(selection(element, &unknown).unwrap(), None);
+        let e = selection(element, &set(&["nmae", "whne", "zzzzzz"])).unwrap_err();
+        assert_eq!(e.attribute, Some(AttributePath::attr(SELECT)));
+        assert!(
+            e.detail.contains("\"nmae\" (did you mean \"name\"?)"),
+            "{}",
+            e.detail
+        );
+        assert!(
+            e.detail.contains("\"whne\" (did you mean \"when\"?)"),
+            "{}",
+            e.detail
+        );
+        assert!(e.detail.contains("\"zzzzzz\". "), "{}", e.detail);
+        assert!(
+            e.detail
+                .contains("Selectable: display_names, name, owner, when"),
+            "{}",
+            e.detail
+        );
+        let d = ds.validate(&set(&["Name"]));
+        assert!(d.0[0].detail.contains("did you mean \"name\""), "{d:?}");
     }
 }

@@ -223,7 +223,7 @@ mod tests {
     use super::*;
     use crate::cty::{AttributePath, Diagnostics, PathStep, Refinements, Type, Value};
     use crate::provider::list_source::{
-        ListDataSource, DISPLAY_NAMES, FILTER, ID, NOT_FILTERS, RESULTS, TIMEOUTS,
+        ListDataSource, DISPLAY_NAMES, FILTER, ID, NOT_FILTERS, RESULTS, SELECT, TIMEOUTS,
     };
     use crate::provider::schema::{Block, Nesting, Schema, StringKind};
     use crate::provider::DataSource;
@@ -382,7 +382,7 @@ mod tests {
             "",
             &mut added,
         );
-        assert_eq!(added, vec![FILTER.to_string()]);
+        assert_eq!(added, vec![FILTER.to_string(), SELECT.to_string()]);
         assert!(!ours.block.description.is_empty());
     }
 
