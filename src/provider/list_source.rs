@@ -189,8 +189,8 @@ fn schema(decl: &ListDeclaration, results_element: &BTreeMap<String, Type>) -> S
         Type::set(Type::String),
         "The `results` attributes to fetch, e.g. `[\"client_name\", \"user\"]`: only their \
          properties are requested (`$select`) and filled in; every other attribute of each \
-         element is null. Unset: every attribute. Fewer attributes make large reads and the \
-         plan much faster. `additional_properties` cannot be selected.",
+         element is null. Unset: every attribute. `additional_properties` cannot be \
+         selected.",
     ));
     block.attributes.push(
         Attribute::optional(

@@ -626,3 +626,26 @@ def test_debug_log_names_each_read(sim, workdir_factory, proto):
         for key in ("elapsed_ms", "requests", "pages", "retries"):
             assert int(done[key]) >= 0, done
         assert int(done["pages"]) >= 1 and int(done["requests"]) >= int(done["pages"]), done
+
+
+@pytest.mark.parametrize("version,proto", [MATRIX[1], MATRIX[2]])
+def test_select_returns_only_the_selected_attributes(sim, workdir_factory, version, proto):
+    """`select = ["client_name", "user"]`: every matching token, with those two attributes as the
+    API has them and every other attribute null."""
+    body = (
+        f'data "{DS}" "slim" {{\n  select = ["client_name", "user"]\n}}\n'
+        'output "r" {\n'
+        f"  value = [for r in data.{DS}.slim.results : {{\n"
+        "    name = r.client_name, user = r.user[0].moid\n"
+        "    moid = r.moid, tags = r.tags, created = r.create_time\n"
+        "  }]\n"
+        "}\n"
+    )
+    wd = workdir_factory(version, proto, sim.config(body))
+    got = wd.apply()["r"]
+    dataset = sorted(sim.dataset(), key=lambda t: t["Moid"])
+    assert len(got) == len(dataset)
+    for r, t in zip(got, dataset):
+        assert r["name"] == t.get("ClientName")
+        assert r["user"] == expect.ref_moid(t, "User")
+        assert r["moid"] is None and r["tags"] is None and r["created"] is None, r

@@ -118,6 +118,7 @@ BAD_DATA = [
     # a syntax error in `filter` itself is not "use the filter argument"
     Bad("filter_syntax", "filter = \"ClientName eq 'isctl\" # <-", ("invalid filter expression", "`filter` is not a valid odata")),
     Bad("read_timeout_not_a_duration", 'timeouts {\n    read = "ten minutes" # <-\n  }', ("timeouts.read", "duration", '"90s"')),
+    Bad("select_typo", 'select = ["client_nmae", "user"] # <-', ('"client_nmae" (did you mean "client_name"?)', "select")),
     Bad("read_timeout_zero", 'timeouts {\n    read = "0s" # <-\n  }', ("timeouts.read", "zero")),
 ]
 
