@@ -341,9 +341,10 @@ impl Projection {
     }
 
     /// The whole element for one narrow encoding: the selected attributes, the rest null.
-    fn widen(&self, narrow: &[u8]) -> Result<Value, crate::cty::msgpack::DecodeError> {
-        let Value::Object(mut values) = crate::cty::msgpack::decode(narrow, &self.narrow)? else {
-            return Ok(Value::Null);
+    fn widen(&self, narrow: &[u8]) -> Result<Value, String> {
+        let decoded = crate::cty::msgpack::decode(narrow, &self.narrow).map_err(|e| e.to_string());
+        let Value::Object(mut values) = decoded? else {
+            return Err("the selected attributes are not an object".to_string());
         };
         Ok(Value::Object(
             self.attributes
