@@ -147,6 +147,7 @@ fn benches(c: &mut Criterion) {
     let decoder = ResultsDecoder {
         plan: plan.clone(),
         object_type: "iam.OAuthToken",
+        progress: Default::default(),
     };
 
     let mut g = c.benchmark_group("page_1000");

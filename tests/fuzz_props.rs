@@ -453,7 +453,8 @@ fn generated_configs_reach_validation_errors_and_nested_blocks() {
     for _ in 0..200 {
         let entropy: Vec<u8> = (0..4096).map(|_| rng.random()).collect();
         let config = props::arbitrary_config(&mut Unstructured::new(&entropy)).unwrap();
-        if terraform_provider_intersight::provider::data_sources::iam_o_auth_token::validate(
+        if terraform_provider_intersight::provider::DataSource::validate(
+            &props::token_source(),
             &config,
         )
         .has_errors()

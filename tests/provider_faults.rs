@@ -227,6 +227,47 @@ async fn always_slow_is_a_timeout_error_naming_the_timeout() {
     );
 }
 
+/// The data source's configuration with `timeouts { read = <read> }`.
+fn with_read_timeout(read: &str) -> Value {
+    let timeouts = Value::Object([("read".to_string(), Value::string(read))].into());
+    with(ds_config(), "timeouts", timeouts)
+}
+
+#[tokio::test]
+async fn read_timeout_stops_a_stuck_read_saying_how_far_it_got() {
+    // The first page (and the count) arrive, then every request hangs beyond request_timeout
+    // and would be retried for minutes: `timeouts.read` ends the read.
+    let sim = start(350, false, json!({"slow": {"after": 1, "delay_ms": 5000}}));
+    let (provider, _) = configured(&sim, &Settings::small());
+    let outcome = read_with(&provider, with_read_timeout("1500ms")).await;
+    let error = assert_failed(
+        &outcome,
+        &[
+            "timed out",
+            RESOURCE,
+            "within 1.5s (`timeouts.read`)",
+            "1 page with 100 objects had arrived",
+            "no partial list",
+            "timeouts { read = \"3s\" }",
+        ],
+    );
+    assert!(error.attribute.is_none(), "{error:?}");
+    assert!(
+        outcome.elapsed >= Duration::from_millis(1500)
+            && outcome.elapsed < Duration::from_millis(2500),
+        "{:?}",
+        outcome.elapsed
+    );
+}
+
+#[tokio::test]
+async fn a_read_within_its_timeout_is_complete() {
+    let sim = start(350, false, json!({}));
+    let (provider, _) = configured(&sim, &Settings::small());
+    let outcome = read_with(&provider, with_read_timeout("2m")).await;
+    assert_complete(&sim, &outcome).await;
+}
+
 // --- rate limits ----------------------------------------------------------------------------------
 
 #[tokio::test]

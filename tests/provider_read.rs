@@ -231,3 +231,61 @@ async fn a_wrong_key_is_one_error_diagnostic_naming_the_status() {
     );
     assert!(errors[0].detail.contains("clock"), "{}", errors[0].detail);
 }
+
+#[tokio::test]
+async fn select_fills_only_the_selected_attributes() {
+    let sim = Sim::start(&["--tokens", "120", "--seed", "9", "--plain-http"]);
+    let mut dataset = sim.dataset().await;
+    dataset.sort_by(|a, b| a["Moid"].as_str().cmp(&b["Moid"].as_str()));
+    let provider = configured(&sim, "rsa");
+    let select = Value::Set(vec![Value::string("client_name"), Value::string("user")]);
+    let response = provider
+        .read_data_source(ReadDataSourceRequest {
+            type_name: DS.into(),
+            config: with(ds_config(), "select", select),
+        })
+        .await;
+    assert!(
+        !response.diagnostics.has_errors(),
+        "{:?}",
+        response.diagnostics
+    );
+    let state = expanded_state(&response.state.expect("state"));
+    let got = state
+        .get_attr("results")
+        .and_then(Value::as_elements)
+        .unwrap();
+    assert_eq!(got.len(), dataset.len());
+    for (r, o) in got.iter().zip(&dataset) {
+        let want_name = o["ClientName"]
+            .as_str()
+            .map(Value::string)
+            .unwrap_or(Value::Null);
+        assert_eq!(r.get_attr("client_name"), Some(&want_name));
+        let user_moid = r
+            .get_attr("user")
+            .and_then(Value::as_elements)
+            .and_then(|u| u.first())
+            .and_then(|u| u.get_attr("moid"))
+            .and_then(Value::as_str);
+        assert_eq!(user_moid, o["User"]["Moid"].as_str());
+        // Everything else is null: scalars, lists, display_names, additional_properties.
+        let Value::Object(attrs) = r else {
+            panic!("not an object")
+        };
+        for (name, value) in attrs {
+            if name != "client_name" && name != "user" {
+                assert_eq!(value, &Value::Null, "{name}");
+            }
+        }
+    }
+    // A selection is part of the query's identity.
+    let plain = provider
+        .read_data_source(ReadDataSourceRequest {
+            type_name: DS.into(),
+            config: ds_config(),
+        })
+        .await;
+    let id = |s: &Value| s.get_attr("id").cloned();
+    assert_ne!(id(&state), id(&plain.state.expect("state")));
+}

@@ -12,14 +12,21 @@ use terraform_provider_intersight::cty::{
     AttributePath, Diagnostics, Number, PathStep, Refinements, Type, Value,
 };
 use terraform_provider_intersight::provider::data_sources::iam_o_auth_token;
+use terraform_provider_intersight::provider::list_source::{ListDataSource, FILTER};
 use terraform_provider_intersight::provider::query::build_filter;
+use terraform_provider_intersight::provider::DataSource;
+
+/// The data source under test, derived from its declaration.
+pub fn token_source() -> ListDataSource {
+    ListDataSource::new(&iam_o_auth_token::DECLARATION)
+}
 
 // ---------------------------------------------------------------------------------------
 // msgpack_decode
 
 /// The data source's configuration type, as Terraform sends it.
 pub fn config_type() -> Type {
-    iam_o_auth_token::schema().block.value_type()
+    token_source().config_type().clone()
 }
 
 /// The types `msgpack_decode` decodes against; the input's first byte picks one. The
@@ -36,7 +43,7 @@ pub fn roundtrip_types() -> Vec<Type> {
             ("b", Type::set(Type::Bool)),
         ])),
         Type::Tuple(vec![Type::String, Type::Number, Type::Bool, Type::Dynamic]),
-        Type::list(iam_o_auth_token::results_element_type()),
+        Type::list(token_source().results_element_type()),
         Type::Number,
         Type::set(Type::String),
     ]
@@ -170,13 +177,13 @@ pub fn config_decode(data: &[u8]) {
 
 /// The checks of [`config_decode`] on an already decoded configuration.
 pub fn check_config(config: &Value) {
-    let validation = iam_o_auth_token::validate(config);
+    let source = token_source();
+    let validation = source.validate(config);
     check_diagnostics(config, &validation);
-    let schema = iam_o_auth_token::schema();
     let mut diags = Diagnostics::new();
     let built = build_filter(
-        &iam_o_auth_token::LIST.query,
-        &schema.block,
+        source.query_spec(),
+        &source.schema().block,
         config,
         &mut diags,
     );
@@ -204,9 +211,7 @@ pub fn check_config(config: &Value) {
     );
     // A raw `filter` argument is the user's own OData, which only the service judges; the
     // terms built from the other arguments must always be valid OData.
-    let raw_set = config
-        .get_attr(iam_o_auth_token::FILTER)
-        .is_some_and(|v| !v.is_null());
+    let raw_set = config.get_attr(FILTER).is_some_and(|v| !v.is_null());
     if !raw_set && !validation.has_errors() {
         if let Err(e) = odata::parse_filter(&text) {
             panic!("the simulator cannot parse a built filter: {e}\nfilter: {text}\nconfig: {config:?}");
@@ -483,7 +488,9 @@ fn value_for(
         Type::String => {
             let well_formed = u.ratio(3u8, 4u8)?;
             Value::String(match attribute {
-                Some(name) if well_formed && iam_o_auth_token::DATE_TIME_FIELDS.contains(&name) => {
+                Some(name)
+                    if well_formed && token_source().query_spec().date_times.contains(name) =>
+                {
                     arbitrary_date_time(u)?
                 }
                 Some("additional_properties") if well_formed => {
@@ -582,13 +589,14 @@ pub fn page_decode(data: &[u8]) {
 /// object's `Moid` as `moid`, extra properties as JSON object text, and the whole list
 /// round-trips through msgpack.
 pub fn check_page(body: &[u8]) {
-    let element_ty = iam_o_auth_token::results_element_type();
+    let element_ty = token_source().results_element_type();
     let Type::Object(attrs) = &element_ty else {
         unreachable!("results elements are objects")
     };
     let decoder = ResultsDecoder {
         plan: std::sync::Arc::new(flatten::Plan::new(attrs)),
         object_type: OBJECT_TYPE,
+        progress: Default::default(),
     };
     let decoded = decoder.decode_page(body, usize::MAX);
     let objects = match (decoded, reference_page(body)) {
@@ -788,7 +796,7 @@ pub fn arbitrary_api_json(
 /// missing or of the wrong kind.
 pub fn arbitrary_page(u: &mut Unstructured) -> ArbResult<serde_json::Value> {
     use serde_json::Value as Json;
-    let element_ty = iam_o_auth_token::results_element_type();
+    let element_ty = token_source().results_element_type();
     let mut results = Vec::new();
     for _ in 0..u.int_in_range(0..=3)? {
         let mut object = arbitrary_api_json(u, &element_ty, 5)?;

@@ -372,6 +372,33 @@ impl Generator {
     pub fn tokens(&mut self, count: usize) -> Vec<Value> {
         (0..count).map(|_| self.token()).collect()
     }
+    /// The `iam.User` objects the tokens refer to (`iam/Users`): a second, small collection.
+    /// Built without the RNG, so it leaves the token sequence as it is.
+    pub fn users(&self) -> Vec<Value> {
+        self.users
+            .iter()
+            .enumerate()
+            .map(|(i, user)| {
+                let created = self.anchor - Duration::days(400 - 30 * i as i64);
+                json!({
+                    "ClassId": "iam.User",
+                    "ObjectType": "iam.User",
+                    "Moid": user.moid,
+                    "AccountMoid": self.account_moid,
+                    "CreateTime": format_time(created, 3),
+                    "ModTime": format_time(created + Duration::days(7), 3),
+                    "Email": user.name,
+                    "Name": user.name,
+                    "UserIdOrEmail": user.name,
+                    "UserType": if i % 2 == 0 { "Internal" } else { "External" },
+                    "LastLoginTime": format_time(self.anchor - Duration::hours(1 + i as i64), 3),
+                    "Owners": [self.account_moid],
+                    "DisplayNames": {"short": [user.name]},
+                    "link": format!("{LINK_BASE}/iam/Users/{}", user.moid),
+                })
+            })
+            .collect()
+    }
 }
 
 /// Top-level property names of the model (`$filter`, `$orderby` and `$select` accept
@@ -461,6 +488,25 @@ mod tests {
 
     fn anchor() -> OffsetDateTime {
         OffsetDateTime::parse("2024-05-01T10:20:30Z", &Rfc3339).unwrap()
+    }
+
+    #[test]
+    fn users_are_the_tokens_users_and_leave_the_token_sequence_alone() {
+        let mut generator = Generator::new(7, anchor());
+        let users = generator.users();
+        let tokens = generator.tokens(200);
+        assert_eq!(tokens, Generator::new(7, anchor()).tokens(200));
+        assert_eq!(users.len(), USERS.len());
+        let user_moids: BTreeSet<&str> = users.iter().filter_map(|u| u["Moid"].as_str()).collect();
+        let referenced: BTreeSet<&str> = tokens
+            .iter()
+            .filter_map(|t| t["User"]["Moid"].as_str())
+            .collect();
+        assert_eq!(user_moids, referenced);
+        for user in &users {
+            assert_eq!(user["ObjectType"], "iam.User");
+            assert!(OffsetDateTime::parse(user["CreateTime"].as_str().unwrap(), &Rfc3339).is_ok());
+        }
     }
 
     #[test]

@@ -33,6 +33,9 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub type SimBody = BoxBody<Bytes, BoxError>;
 
 pub const COLLECTION_PATH: &str = "/api/v1/iam/OAuthTokens";
+/// A second, small collection (the users the tokens refer to), read-only and without faults:
+/// for tests of a second data source.
+pub const USERS_PATH: &str = "/api/v1/iam/Users";
 const MAX_BODY_BYTES: usize = 1 << 20;
 
 /// The reason a connection is dropped without an answer (fault injection).
@@ -142,6 +145,8 @@ pub struct AppState {
     pub stats: Stats,
     /// The ready JSON, served at `GET /_sim/info`.
     pub info: Mutex<Value>,
+    /// `iam/Users`, fixed at start.
+    pub users: Dataset,
 }
 
 impl AppState {
@@ -159,6 +164,7 @@ impl AppState {
             base_clock_skew,
             initial_dataset: items.clone(),
             dataset: RwLock::new(Dataset::new(items)),
+            users: Dataset::new(generator.users()),
             generator: Mutex::new(generator),
             faults: Mutex::new(FaultState::new(faults.clone())),
             initial_faults: faults,
@@ -431,6 +437,12 @@ async fn api(
         }
         return list(state, query).await;
     }
+    if trimmed == USERS_PATH {
+        if parts.method != Method::GET {
+            return Ok(method_not_allowed(&parts.method));
+        }
+        return Ok(list_users(&state.users, query));
+    }
     if let Some(moid) = trimmed
         .strip_prefix(COLLECTION_PATH)
         .and_then(|rest| rest.strip_prefix('/'))
@@ -491,6 +503,37 @@ fn single(state: &AppState, moid: &str, raw_query: Option<&str>) -> Response<Sim
             ),
         ),
     }
+}
+
+/// `GET iam/Users`: the OData query options as for tokens, no faults.
+fn list_users(users: &Dataset, raw_query: Option<&str>) -> Response<SimBody> {
+    let query = match parse_list_query(raw_query, &|name| users.known.contains(name)) {
+        Ok(query) => query,
+        Err(error) => return bad_query(error),
+    };
+    let matching = select_matching_indices(&query, &users.items, Some(&users.by_moid));
+    let count = matching.len() as i64;
+    if query.count_only {
+        return json_response(
+            StatusCode::OK,
+            &json!({"ObjectType": "mo.DocumentCount", "Count": count}),
+        );
+    }
+    let page: Vec<PageItem<'_>> = matching
+        .iter()
+        .skip(query.skip)
+        .take(query.top)
+        .map(|&i| PageItem::Value(project(&query, &users.items[i])))
+        .collect();
+    let body = ListBody {
+        object_type: "iam.User.List",
+        count: query.inline_count.then_some(count),
+        results: Some(page),
+    };
+    json_response(
+        StatusCode::OK,
+        &serde_json::to_value(&body).unwrap_or_default(),
+    )
 }
 
 /// A list response: `Results` null when `None`.
@@ -783,6 +826,9 @@ async fn control(state: &AppState, request: Request<Incoming>) -> Response<SimBo
             *state.write_dataset() = Dataset::new(state.initial_dataset.clone());
             state.stats.reset();
             json_response(StatusCode::OK, &json!({"reset": true}))
+        }
+        (&Method::GET, "/_sim/dataset/users") => {
+            json_response(StatusCode::OK, &Value::Array(state.users.items.clone()))
         }
         (&Method::GET, "/_sim/dataset") => {
             let dataset = state.read_dataset();

@@ -78,18 +78,13 @@ impl Core {
         self.provider.get_metadata()
     }
 
-    fn provider_config_type(&self) -> Type {
-        self.provider
-            .get_provider_schema()
-            .provider
-            .block
-            .value_type()
+    fn provider_config_type(&self) -> &Type {
+        self.provider.provider_config_type()
     }
 
-    fn data_source_type(&self, type_name: &str) -> Result<Type, Diagnostic> {
+    fn data_source_type(&self, type_name: &str) -> Result<&Type, Diagnostic> {
         self.provider
-            .data_source_schema(type_name)
-            .map(|schema| schema.block.value_type())
+            .data_source_config_type(type_name)
             .ok_or_else(|| {
                 Diagnostic::error(
                     "Unknown data source",
@@ -101,7 +96,7 @@ impl Core {
     pub fn validate_provider_config(&self, config: Option<&WireValue>) -> Diagnostics {
         match decode_value(
             config,
-            &self.provider_config_type(),
+            self.provider_config_type(),
             "provider configuration",
         ) {
             Ok(config) => {
@@ -120,7 +115,7 @@ impl Core {
     ) -> Diagnostics {
         let decoded = self
             .data_source_type(type_name)
-            .and_then(|ty| decode_value(config, &ty, "data source configuration"));
+            .and_then(|ty| decode_value(config, ty, "data source configuration"));
         match decoded {
             Ok(config) => {
                 self.provider
@@ -141,7 +136,7 @@ impl Core {
         );
         match decode_value(
             config,
-            &self.provider_config_type(),
+            self.provider_config_type(),
             "provider configuration",
         ) {
             Ok(config) => {
@@ -167,7 +162,7 @@ impl Core {
             Ok(ty) => ty,
             Err(diagnostic) => return (None, diagnostic.into()),
         };
-        let config = match decode_value(config, &ty, "data source configuration") {
+        let config = match decode_value(config, ty, "data source configuration") {
             Ok(config) => config,
             Err(diagnostic) => return (None, diagnostic.into()),
         };
@@ -189,7 +184,7 @@ impl Core {
             ));
             return (None, diagnostics);
         };
-        let encoded = encode_value(&state, &ty, "data source state");
+        let encoded = encode_value(&state, ty, "data source state");
         drop(state);
         // The per-object encodings just freed would otherwise stay resident next to the two
         // copies of the state (this one and gRPC's send buffer).

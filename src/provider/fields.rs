@@ -3,6 +3,8 @@
 //! it, so they cannot drift apart. The shapes shared by every Intersight managed object
 //! (references, tags) live here too.
 
+use std::collections::BTreeSet;
+
 use crate::cty::{AttributePath, Diagnostic, Diagnostics, Type, Value};
 use crate::provider::schema::{Attribute, Block, NestedBlock, Nesting, StringKind};
 
@@ -33,6 +35,9 @@ pub struct Field {
     pub name: &'static str,
     pub kind: FieldKind,
     pub description: &'static str,
+    /// Set only when Intersight writes an object (e.g. a reference's `selector`): stored
+    /// objects do not carry it, so it is never turned into a filter term (a warning says so).
+    pub write_only: bool,
 }
 
 pub const fn field(name: &'static str, kind: FieldKind, description: &'static str) -> Field {
@@ -40,6 +45,17 @@ pub const fn field(name: &'static str, kind: FieldKind, description: &'static st
         name,
         kind,
         description,
+        write_only: false,
+    }
+}
+
+impl Field {
+    /// This field as a write-time-only one (see [`Field::write_only`]).
+    pub const fn write_only(self) -> Field {
+        Field {
+            write_only: true,
+            ..self
+        }
     }
 }
 
@@ -90,14 +106,11 @@ pub const REF: &[Field] = &[
     field(
         "selector",
         FieldKind::String,
-        "An OData $filter expression which describes the REST resource to be referenced. This \
-         field may\nbe set instead of 'moid' by clients.\n1. If 'moid' is set this field is \
-         ignored.\n1. If 'selector' is set and 'moid' is empty/absent from the request, \
-         Intersight determines the Moid of the\nresource matching the filter expression and \
-         populates it in the MoRef that is part of the object\ninstance being inserted/updated \
-         to fulfill the REST request.\nAn error is returned if the filter matches zero or more \
-         than one REST resource.\nAn example filter string is: Serial eq '3AA8B7T11'.",
-    ),
+        "Not used by this provider. Intersight reads a reference's `selector` (an OData \
+         `$filter` expression) only when an object is written; stored references do not \
+         carry it, so a value set here cannot select anything: it is ignored, with a warning.",
+    )
+    .write_only(),
 ];
 
 /// A tag (`mo.Tag`).
@@ -162,6 +175,35 @@ pub fn object_type(fields: &[Field]) -> Type {
     Type::object(fields.iter().map(|f| (f.name, field_type(f))))
 }
 
+/// Appended to the description of every date-time field, argument or result.
+pub const DATE_TIME_NOTE: &str = "An RFC 3339 date-time, e.g. `2024-05-01T10:20:30Z` or \
+    `2024-05-01T10:20:30.123+02:00`; in `results` exactly as the API gives it.";
+
+/// The schema description of a field: its own text, plus what format a date-time takes.
+pub fn description(f: &Field) -> String {
+    match f.kind {
+        FieldKind::DateTime => format!("{} {DATE_TIME_NOTE}", f.description),
+        _ => f.description.to_string(),
+    }
+}
+
+/// The names (at any depth) of the fields that satisfy `pick`, e.g. the date-time fields.
+pub fn names_where(fields: &[Field], pick: fn(&Field) -> bool) -> BTreeSet<&'static str> {
+    fn walk(fields: &[Field], pick: fn(&Field) -> bool, out: &mut BTreeSet<&'static str>) {
+        for f in fields {
+            if pick(f) {
+                out.insert(f.name);
+            }
+            if let FieldKind::Block { fields, .. } = f.kind {
+                walk(fields, pick, out);
+            }
+        }
+    }
+    let mut out = BTreeSet::new();
+    walk(fields, pick, &mut out);
+    out
+}
+
 pub fn block_of(fields: &[Field], description: &str) -> Block {
     let mut out = Block {
         description: description.to_string(),
@@ -177,9 +219,11 @@ pub fn block_of(fields: &[Field], description: &str) -> Block {
                 min_items: 0,
                 max_items,
             }),
-            _ => out
-                .attributes
-                .push(Attribute::optional(f.name, field_type(f), f.description)),
+            _ => out.attributes.push(Attribute::optional(
+                f.name,
+                field_type(f),
+                &self::description(f),
+            )),
         }
     }
     out
@@ -214,18 +258,21 @@ pub fn validate_fields(
         match f.kind {
             FieldKind::DateTime => {
                 if let Some(text) = value.as_str() {
-                    if let Err(e) = time::OffsetDateTime::parse(
+                    if time::OffsetDateTime::parse(
                         text,
                         &time::format_description::well_known::Rfc3339,
-                    ) {
+                    )
+                    .is_err()
+                    {
                         diags.push(
                             Diagnostic::error(
                                 "Invalid date-time",
                                 format!(
-                                    "`{here}` must be an RFC 3339 date-time such as \
+                                    "`{here}` must be a date-time in RFC 3339, e.g. \
                                      `2024-05-01T10:20:30Z` or `2024-05-01T10:20:30.123+02:00`; \
-                                     got {} ({e}).",
-                                    excerpt(text)
+                                     got {}{}.",
+                                    excerpt(text),
+                                    date_time_hint(text)
                                 ),
                             )
                             .at(here),
@@ -264,5 +311,91 @@ pub fn validate_fields(
             }
             FieldKind::String | FieldKind::Bool | FieldKind::StringList => {}
         }
+    }
+}
+
+/// What is most likely wrong with a date-time that is not RFC 3339, for the two mistakes
+/// people make most (a space for the `T`, no time zone); empty when it is something else.
+fn date_time_hint(text: &str) -> &'static str {
+    let bytes = text.trim().as_bytes();
+    let date_like = |b: &[u8]| {
+        b.len() >= 10
+            && b[..10].iter().enumerate().all(|(i, c)| {
+                if i == 4 || i == 7 {
+                    *c == b'-'
+                } else {
+                    c.is_ascii_digit()
+                }
+            })
+    };
+    if !date_like(bytes) || bytes.len() < 19 {
+        return "";
+    }
+    let time_part = &bytes[11..];
+    let has_zone = time_part.ends_with(b"Z")
+        || time_part.ends_with(b"z")
+        || time_part[8..].iter().any(|c| *c == b'+' || *c == b'-');
+    match (bytes[10], has_zone) {
+        (b' ', true) => " (the date and the time must be separated by `T`, not a space)",
+        (b' ', false) => {
+            " (the date and the time must be separated by `T`, not a space, and a time zone \
+             must follow: `Z` for UTC or an offset such as `+02:00`)"
+        }
+        (b'T' | b't', false) => {
+            " (a time zone must follow the time: `Z` for UTC or an offset such as `+02:00`)"
+        }
+        _ => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn date_time_hints_name_the_usual_mistakes() {
+        assert!(date_time_hint("2024-05-01 10:20:30").contains("not a space"));
+        assert!(date_time_hint("2024-05-01 10:20:30").contains("time zone"));
+        assert!(date_time_hint("2024-05-01 10:20:30Z").contains("not a space"));
+        assert!(!date_time_hint("2024-05-01 10:20:30Z").contains("time zone"));
+        assert!(date_time_hint("2024-05-01T10:20:30").contains("time zone"));
+        assert!(date_time_hint("2024-05-01T10:20:30.5+02:00").is_empty());
+        assert!(date_time_hint("yesterday").is_empty());
+        assert!(date_time_hint("2024-05-01 10:2").is_empty());
+    }
+
+    #[test]
+    fn date_time_diagnostic_says_rfc_3339_with_an_example_and_no_parser_jargon() {
+        const FIELDS: &[Field] = &[field("mod_time", FieldKind::DateTime, "When.")];
+        let config =
+            Value::Object([("mod_time".to_string(), Value::string("2024-05-01 10:20:30"))].into());
+        let mut diags = Diagnostics::new();
+        validate_fields(FIELDS, &config, &AttributePath::root(), &mut diags);
+        assert_eq!(diags.0.len(), 1);
+        let detail = &diags.0[0].detail;
+        assert!(
+            detail.contains("RFC 3339, e.g. `2024-05-01T10:20:30Z`"),
+            "{detail}"
+        );
+        assert!(detail.contains("not a space"), "{detail}");
+        assert!(!detail.contains("component"), "{detail}");
+    }
+
+    #[test]
+    fn derived_name_sets_walk_nested_blocks() {
+        let dates = names_where(REF, |f| matches!(f.kind, FieldKind::DateTime));
+        assert!(dates.is_empty());
+        const OUTER: &[Field] = &[
+            field("t", FieldKind::DateTime, "x"),
+            block("r", 1, REF, "y"),
+        ];
+        assert_eq!(
+            names_where(OUTER, |f| matches!(f.kind, FieldKind::DateTime)),
+            BTreeSet::from(["t"])
+        );
+        assert_eq!(
+            names_where(OUTER, |f| f.write_only),
+            BTreeSet::from(["selector"])
+        );
     }
 }

@@ -1,30 +1,26 @@
 //! The read shared by list data sources: arguments → filter → every matching object through
 //! the paginated client → `results`, with the arguments echoed back and a deterministic `id`.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use sha2::{Digest, Sha256};
 
 use crate::cty::{Diagnostic, Diagnostics, Type, Value};
 use crate::intersight::paging::{Page, PageDecoder};
-use crate::intersight::ListQuery;
+use crate::intersight::{Filter, ListQuery};
 
 use super::flatten::{FlatObject, ObjectSeed};
-
-use super::query::{build_filter, QuerySpec};
-use super::schema::Schema;
+use super::list_source::{
+    format_duration, read_timeout, selection, Derived, ListDeclaration, ID, RESULTS,
+};
+use super::naming::property_name;
+use super::query::build_filter;
 use super::{flatten, ReadContext};
-
-/// What a list data source declares: its API collection and how its arguments filter it.
-pub struct ListSpec {
-    /// The collection below `/api/v1/`, e.g. `iam/OAuthTokens`.
-    pub resource: &'static str,
-    /// The `ObjectType` of its objects, e.g. `iam.OAuthToken`.
-    pub object_type: &'static str,
-    pub query: QuerySpec,
-}
 
 /// Decodes pages straight into flattened `results` elements (see [`flatten`]): each page's
 /// JSON becomes Terraform's encoding of its objects as it arrives, and is then dropped.
@@ -33,6 +29,15 @@ pub struct ResultsDecoder {
     pub plan: Arc<flatten::Plan>,
     /// The `ObjectType` every object must have, e.g. `iam.OAuthToken`.
     pub object_type: &'static str,
+    /// Pages and objects decoded so far (for a diagnostic when the read runs out of time).
+    pub progress: Arc<Progress>,
+}
+
+/// How far a read got: pages and objects decoded.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub pages: AtomicU64,
+    pub objects: AtomicU64,
 }
 
 impl PageDecoder for ResultsDecoder {
@@ -63,6 +68,9 @@ impl ResultsDecoder {
     ) -> serde_json::Result<Page<FlatObject>> {
         let page = PageSeed(self, max_items).deserialize(&mut de)?;
         de.end()?;
+        let objects = page.results.as_ref().map_or(0, Vec::len) as u64;
+        self.progress.pages.fetch_add(1, Ordering::Relaxed);
+        self.progress.objects.fetch_add(objects, Ordering::Relaxed);
         Ok(page)
     }
 }
@@ -171,51 +179,118 @@ impl<'de> Visitor<'de> for ResultsSeed<'_> {
     }
 }
 
-pub async fn read(
-    spec: &ListSpec,
-    schema: &Schema,
+/// The next read id of this provider process: `r1`, `r2`, … (it names the read's log lines).
+fn next_read_id() -> String {
+    static READS: AtomicU64 = AtomicU64::new(0);
+    format!("r{}", READS.fetch_add(1, Ordering::Relaxed) + 1)
+}
+
+pub(crate) async fn read(
+    source: &Derived,
     ctx: ReadContext,
     config: Value,
 ) -> Result<(Value, Diagnostics), Diagnostics> {
+    let decl = source.decl;
     let mut diags = Diagnostics::new();
-    let Ok(filter) = build_filter(&spec.query, &schema.block, &config, &mut diags) else {
+    let timeout = read_timeout(&config).map_err(Diagnostics::from)?;
+    let Ok(filter) = build_filter(&source.query, &source.schema.block, &config, &mut diags) else {
         return Err(diags);
     };
-    let Some(Type::List(element)) = schema.block.attribute("results").map(|a| &a.ty) else {
-        return Err(Diagnostic::error(
-            "Internal error",
-            "the data source schema has no `results` list",
-        )
-        .into());
-    };
-    let Type::Object(element) = element.as_ref() else {
-        return Err(
-            Diagnostic::error("Internal error", "`results` elements are not objects").into(),
-        );
-    };
+    let selected = selection(&source.results_element, &config).map_err(Diagnostics::from)?;
+    let projection = selected.map(|names| Projection::new(&source.results_element, names));
     let query = ListQuery {
         filter,
-        ..ListQuery::new(spec.resource)
+        select: projection.as_ref().map(|p| p.properties.clone()),
+        read_id: next_read_id(),
+        timeout: Some(timeout),
+        ..ListQuery::new(decl.resource)
     };
     let id = query_id(&query);
     let started = std::time::Instant::now();
+    crate::logging::debug(
+        "read start",
+        &[
+            ("data_source", &decl.type_name),
+            ("read_id", &query.read_id),
+            ("resource", &decl.resource),
+            (
+                "filter",
+                &query
+                    .filter
+                    .as_ref()
+                    .map(Filter::render)
+                    .unwrap_or_default(),
+            ),
+        ],
+    );
 
     let decoder = ResultsDecoder {
-        plan: Arc::new(flatten::Plan::new(element)),
-        object_type: spec.object_type,
+        plan: projection
+            .as_ref()
+            .map_or_else(|| source.plan.clone(), |p| p.plan.clone()),
+        object_type: decl.object_type,
+        progress: Arc::default(),
     };
-    let listing = match ctx.client.list_with(&query, &decoder, &ctx.cancel).await {
-        Ok(listing) => listing,
-        Err(e) => {
-            diags.push(ctx.api_error_diagnostic(&e, spec.resource));
+    let listing = ctx.client.list_with(&query, &decoder, &ctx.cancel);
+    // The client bounds the read by `query.timeout` itself where it can (and then says how
+    // many requests and retries it made); this bound, a moment later, is the backstop that
+    // holds whatever the client does.
+    let listing = match tokio::time::timeout(timeout + TIMEOUT_GRACE, listing).await {
+        Ok(Ok(listing)) => listing,
+        Ok(Err(crate::intersight::Error::ReadTimeout {
+            pages,
+            requests,
+            retries,
+            ..
+        })) => {
+            let objects = ReadProgress::of(&decoder.progress).objects;
+            diags.push(timeout_diagnostic(
+                decl,
+                timeout,
+                ReadProgress {
+                    pages,
+                    objects,
+                    requests: Some((requests, retries)),
+                },
+            ));
+            return Err(diags);
+        }
+        Ok(Err(e)) => {
+            diags.push(ctx.api_error_diagnostic(&e, decl.resource));
+            return Err(diags);
+        }
+        Err(_elapsed) => {
+            diags.push(timeout_diagnostic(
+                decl,
+                timeout,
+                ReadProgress::of(&decoder.progress),
+            ));
             return Err(diags);
         }
     };
-    let results: Vec<Value> = listing
-        .items
-        .into_iter()
-        .map(|object| Value::Encoded(object.msgpack))
-        .collect();
+    let results: Vec<Value> = match &projection {
+        None => listing
+            .items
+            .into_iter()
+            .map(|object| Value::Encoded(object.msgpack))
+            .collect(),
+        Some(projection) => {
+            let mut results = Vec::with_capacity(listing.items.len());
+            for object in listing.items {
+                match projection.widen(&object.msgpack) {
+                    Ok(element) => results.push(element),
+                    Err(e) => {
+                        return Err(Diagnostic::error(
+                            "Internal error",
+                            format!("a selected result could not be re-encoded: {e}"),
+                        )
+                        .into())
+                    }
+                }
+            }
+            results
+        }
+    };
     // The page buffers are gone: give their memory back before the state is encoded.
     crate::memory::release_freed();
 
@@ -224,7 +299,9 @@ pub async fn read(
     crate::logging::debug(
         "list read done",
         &[
-            ("resource", &spec.resource),
+            ("read_id", &query.read_id),
+            ("data_source", &decl.type_name),
+            ("resource", &decl.resource),
             ("elapsed_ms", &started.elapsed().as_millis()),
             ("objects", &results.len()),
             ("requests", &listing.stats.requests),
@@ -238,9 +315,112 @@ pub async fn read(
             Diagnostic::error("Internal error", "the configuration is not an object").into(),
         );
     };
-    state.insert("id".to_string(), Value::String(id));
-    state.insert("results".to_string(), Value::List(results));
+    state.insert(ID.to_string(), Value::String(id));
+    state.insert(RESULTS.to_string(), Value::List(results));
     Ok((Value::Object(state), diags))
+}
+
+/// How long after `timeouts.read` the backstop in [`read`] fires.
+const TIMEOUT_GRACE: Duration = Duration::from_millis(500);
+
+/// A `select`: the API properties to request, and how to turn the selected attributes into
+/// whole `results` elements (every other attribute null).
+struct Projection {
+    /// `$select`: the selected attributes' properties, plus `Moid` (paging, consistency, the
+    /// decoder) and `ObjectType` (the object type check).
+    properties: Vec<String>,
+    /// Flattens only the selected attributes (and `moid`, `object_type`, which the decoder
+    /// needs); other properties are skipped.
+    plan: Arc<flatten::Plan>,
+    narrow: Type,
+    /// Every attribute of an element, with whether the user selected it.
+    attributes: Vec<(String, bool)>,
+}
+
+impl Projection {
+    fn new(element: &BTreeMap<String, Type>, selected: BTreeSet<String>) -> Projection {
+        const NEEDED: &[&str] = &["moid", "object_type"];
+        let narrow: BTreeMap<String, Type> = element
+            .iter()
+            .filter(|(name, _)| selected.contains(*name) || NEEDED.contains(&name.as_str()))
+            .map(|(name, ty)| (name.clone(), ty.clone()))
+            .collect();
+        let mut properties: Vec<String> = narrow.keys().map(|name| property_name(name)).collect();
+        properties.sort();
+        Projection {
+            properties,
+            plan: Arc::new(flatten::Plan::new(&narrow)),
+            attributes: element
+                .keys()
+                .map(|name| (name.clone(), selected.contains(name)))
+                .collect(),
+            narrow: Type::Object(narrow),
+        }
+    }
+
+    /// The whole element for one narrow encoding: the selected attributes, the rest null.
+    fn widen(&self, narrow: &[u8]) -> Result<Value, String> {
+        let decoded = crate::cty::msgpack::decode(narrow, &self.narrow).map_err(|e| e.to_string());
+        let Value::Object(mut values) = decoded? else {
+            return Err("the selected attributes are not an object".to_string());
+        };
+        Ok(Value::Object(
+            self.attributes
+                .iter()
+                .map(|(name, selected)| {
+                    let value = match selected {
+                        true => values.remove(name).unwrap_or(Value::Null),
+                        false => Value::Null,
+                    };
+                    (name.clone(), value)
+                })
+                .collect(),
+        ))
+    }
+}
+
+/// How far a read got before it ran out of time.
+struct ReadProgress {
+    pages: u64,
+    objects: u64,
+    /// Requests and retries, when the client reports them (its read-timeout error does).
+    requests: Option<(u64, u64)>,
+}
+
+impl ReadProgress {
+    fn of(progress: &Progress) -> ReadProgress {
+        ReadProgress {
+            pages: progress.pages.load(Ordering::Relaxed),
+            objects: progress.objects.load(Ordering::Relaxed),
+            requests: None,
+        }
+    }
+}
+
+/// The read did not finish within `timeouts.read`: how far it got and what to raise.
+fn timeout_diagnostic(decl: &ListDeclaration, timeout: Duration, got: ReadProgress) -> Diagnostic {
+    let plural = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let requests = match got.requests {
+        Some((requests, retries)) => format!(
+            " ({} of which {})",
+            plural(requests, "request", "requests"),
+            plural(retries, "was a retry", "were retries")
+        ),
+        None => String::new(),
+    };
+    Diagnostic::error(
+        format!("Reading Intersight {} timed out", decl.resource),
+        format!(
+            "The read did not finish within {} (`timeouts.read`): {} with {} had arrived{requests}, \
+             and no partial list was returned.\n\nRaise the limit in the data source, e.g. \
+             `timeouts {{ read = \"{}\" }}`; if single requests are slow, also check \
+             `request_timeout`, `max_retries` and `page_size` in the provider block.",
+            format_duration(timeout),
+            plural(got.pages, "page", "pages"),
+            plural(got.objects, "object", "objects"),
+            format_duration(timeout * 2),
+        ),
+    )
 }
 
 /// A stable id for a query: the same arguments always give the same id.
@@ -250,6 +430,11 @@ fn query_id(query: &ListQuery) -> String {
     hasher.update(b"?");
     if let Some(filter) = &query.filter {
         hasher.update(filter.render().as_bytes());
+    }
+    // A selection changes the answer, so it changes the id; without one the id is as before.
+    if let Some(select) = &query.select {
+        hasher.update(b"&$select=");
+        hasher.update(select.join(",").as_bytes());
     }
     let digest = hasher.finalize();
     digest[..12].iter().map(|b| format!("{b:02x}")).collect()
@@ -273,6 +458,7 @@ mod tests {
         ResultsDecoder {
             plan: Arc::new(flatten::Plan::new(attrs)),
             object_type: "iam.OAuthToken",
+            progress: Arc::default(),
         }
         .decode_page(body.as_bytes(), 1000)
     }
@@ -333,6 +519,7 @@ mod tests {
                 Type::String,
             )]))),
             object_type: "iam.OAuthToken",
+            progress: Arc::default(),
         }
         .decode_page(body, 1000)
         .err()

@@ -9,6 +9,7 @@ mod errors;
 pub mod fields;
 pub mod flatten;
 pub mod list_read;
+pub mod list_source;
 pub mod naming;
 pub mod query;
 pub mod schema;
@@ -20,7 +21,7 @@ use std::sync::{Arc, RwLock};
 use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 
-use crate::cty::{Diagnostic, Diagnostics, Value};
+use crate::cty::{Diagnostic, Diagnostics, Type, Value};
 use crate::intersight::{self, Client};
 
 use api::*;
@@ -99,7 +100,10 @@ impl AuthFailure {
 /// (the shape of terraform-plugin-framework's Metadata/Schema/Read).
 pub trait DataSource: Send + Sync {
     fn type_name(&self) -> &'static str;
-    fn schema(&self) -> Schema;
+    /// The schema, built once when the data source is created.
+    fn schema(&self) -> &Schema;
+    /// The value type of a configuration (and state): `schema().block.value_type()`, cached.
+    fn config_type(&self) -> &Type;
     /// Checks what can be checked before reading. `config` may hold unknown values.
     fn validate(&self, config: &Value) -> Diagnostics;
     /// Reads the data source: the state (conforming to the schema, wholly known) with any
@@ -122,6 +126,9 @@ struct Configured {
 pub struct Provider {
     data_sources: BTreeMap<&'static str, Arc<dyn DataSource>>,
     configured: RwLock<Option<Configured>>,
+    /// The provider block's schema and value type, built once.
+    provider_schema: Schema,
+    provider_config_type: Type,
     stop: RwLock<CancellationToken>,
 }
 
@@ -132,25 +139,34 @@ impl Default for Provider {
 }
 
 impl Provider {
+    /// The provider with the data sources of the registry.
     pub fn new() -> Self {
-        let data_sources = data_sources::registry()
+        Self::with_data_sources(data_sources::registry())
+    }
+
+    /// The provider serving exactly `data_sources` (tests declare their own).
+    pub fn with_data_sources(data_sources: Vec<Arc<dyn DataSource>>) -> Self {
+        let data_sources = data_sources
             .into_iter()
             .map(|ds| (ds.type_name(), ds))
             .collect();
+        let provider_schema = config::provider_schema();
         Provider {
             data_sources,
             configured: RwLock::new(None),
+            provider_config_type: provider_schema.block.value_type(),
+            provider_schema,
             stop: RwLock::new(CancellationToken::new()),
         }
     }
 
     pub fn get_provider_schema(&self) -> GetProviderSchemaResponse {
         GetProviderSchemaResponse {
-            provider: config::provider_schema(),
+            provider: self.provider_schema.clone(),
             data_sources: self
                 .data_sources
                 .iter()
-                .map(|(name, ds)| (name.to_string(), ds.schema()))
+                .map(|(name, ds)| (name.to_string(), ds.schema().clone()))
                 .collect(),
             diagnostics: Diagnostics::new(),
         }
@@ -164,7 +180,19 @@ impl Provider {
     }
 
     pub fn data_source_schema(&self, type_name: &str) -> Option<Schema> {
-        self.data_sources.get(type_name).map(|ds| ds.schema())
+        self.data_sources
+            .get(type_name)
+            .map(|ds| ds.schema().clone())
+    }
+
+    /// The value type of the provider block's configuration (cached).
+    pub fn provider_config_type(&self) -> &Type {
+        &self.provider_config_type
+    }
+
+    /// The value type of a data source's configuration and state (cached).
+    pub fn data_source_config_type(&self, type_name: &str) -> Option<&Type> {
+        self.data_sources.get(type_name).map(|ds| ds.config_type())
     }
 
     pub fn validate_provider_config(
@@ -339,5 +367,35 @@ mod tests {
         let fresh = context();
         let d = fresh.api_error_diagnostic(&api_error(401), "iam/OAuthTokens");
         assert_eq!(d.summary, AuthFailure::SUMMARY);
+    }
+
+    #[test]
+    fn schemas_and_value_types_are_built_once() {
+        let provider = Provider::new();
+        let ds = "intersight_iam_o_auth_token";
+        // The same objects on every call: nothing is rebuilt per RPC.
+        assert!(std::ptr::eq(
+            provider.provider_config_type(),
+            provider.provider_config_type()
+        ));
+        let first = provider.data_source_config_type(ds).expect("served");
+        assert!(std::ptr::eq(
+            first,
+            provider.data_source_config_type(ds).unwrap()
+        ));
+        let source = &provider.data_sources[ds];
+        assert!(std::ptr::eq(source.schema(), source.schema()));
+        // ... and they are what the schemas say.
+        assert_eq!(
+            first,
+            &provider.data_source_schema(ds).unwrap().block.value_type()
+        );
+        assert_eq!(
+            provider.provider_config_type(),
+            &config::provider_schema().block.value_type()
+        );
+        assert!(provider
+            .data_source_config_type("intersight_nothing")
+            .is_none());
     }
 }

@@ -18,21 +18,43 @@ use crate::cty::{AttributePath, Diagnostic, Diagnostics, Type, Value};
 use crate::intersight::filter::{DateTime, FilterError, Number as FilterNumber};
 use crate::intersight::{Filter, Literal, Property};
 
+use std::collections::BTreeSet;
+
+use super::fields::{names_where, Field, FieldKind};
 use super::naming::property_name;
 use super::schema::Block;
 
-/// Per data source facts the generic mapping needs.
+/// Per data source facts the generic mapping needs, derived from its field table (see
+/// [`QuerySpec::from_fields`]) so they cannot fall out of step with it.
+#[derive(Debug, Clone, Default)]
 pub struct QuerySpec {
-    /// Top-level attributes that are not filters (e.g. `id`, `filter`, `results`).
-    pub not_filters: &'static [&'static str],
+    /// Top-level attributes and blocks that are not filters (e.g. `id`, `filter`, `results`,
+    /// `timeouts`).
+    pub not_filters: Vec<&'static str>,
     /// Attribute names (at any depth) whose values are RFC 3339 date-times.
-    pub date_times: &'static [&'static str],
+    pub date_times: BTreeSet<&'static str>,
+    /// Attribute names (at any depth) that Intersight records at write time only: they are
+    /// not filtered on, and a warning says so.
+    pub write_only: BTreeSet<&'static str>,
     /// The top-level attribute holding a raw OData expression, ANDed with the rest.
     pub raw_filter: Option<&'static str>,
 }
 
-/// Attributes that are recorded by Intersight at write time only.
-const WRITE_ONLY_FIELDS: &[&str] = &["selector"];
+impl QuerySpec {
+    /// The spec of a data source whose arguments are `fields` plus `not_filters`.
+    pub fn from_fields(
+        fields: &[Field],
+        not_filters: &[&'static str],
+        raw_filter: Option<&'static str>,
+    ) -> QuerySpec {
+        QuerySpec {
+            not_filters: not_filters.to_vec(),
+            date_times: names_where(fields, |f| matches!(f.kind, FieldKind::DateTime)),
+            write_only: names_where(fields, |f| f.write_only),
+            raw_filter,
+        }
+    }
+}
 
 const ADDITIONAL_PROPERTIES: &str = "additional_properties";
 
@@ -58,7 +80,18 @@ pub fn build_filter(
         if let Some(raw) = config.get_attr(raw_attr).and_then(Value::as_str) {
             match Filter::raw(raw) {
                 Ok(f) => terms.push(f),
-                Err(e) => walker.invalid(AttributePath::attr(raw_attr), e),
+                Err(e) => walker.diags.push(
+                    Diagnostic::error(
+                        "Invalid filter expression",
+                        format!(
+                            "`{raw_attr}` is not a valid OData `$filter` expression: {e}. Check \
+                             its syntax: strings in single quotes (a quote inside one doubled, \
+                             as in `'O''Brien'`), property names in PascalCase, e.g. \
+                             `ClientName eq 'terraform' and CreateTime gt 2024-01-01T00:00:00Z`."
+                        ),
+                    )
+                    .at(AttributePath::attr(raw_attr)),
+                ),
             }
         }
     }
@@ -141,7 +174,7 @@ impl Walker<'_> {
                 continue;
             };
             let path = at.clone().attribute(&attr.name);
-            if WRITE_ONLY_FIELDS.contains(&attr.name.as_str()) {
+            if self.spec.write_only.contains(attr.name.as_str()) {
                 self.diags.push(
                     Diagnostic::warning(
                         "Argument not used for filtering",
@@ -170,7 +203,7 @@ impl Walker<'_> {
             let segments = joined(prefix, property_name(&attr.name));
             match (&attr.ty, v) {
                 (Type::String, Value::String(s)) => {
-                    let literal = if self.spec.date_times.contains(&attr.name.as_str()) {
+                    let literal = if self.spec.date_times.contains(attr.name.as_str()) {
                         DateTime::parse(s).map(Literal::DateTime)
                     } else {
                         Ok(Literal::String(s.clone()))
@@ -212,6 +245,9 @@ impl Walker<'_> {
             }
         }
         for nested in &block.block_types {
+            if top_level && self.spec.not_filters.contains(&nested.type_name.as_str()) {
+                continue;
+            }
             let Some(items) = value
                 .get_attr(&nested.type_name)
                 .and_then(Value::as_elements)

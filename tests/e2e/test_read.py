@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import os
 import pathlib
+import re
 from typing import Callable
 
 import pytest
@@ -540,3 +541,111 @@ def _log_time(log: str, needle: str) -> float | None:
             except ValueError:
                 return None
     return None
+
+
+@pytest.mark.parametrize("version,proto", [MATRIX[0], MATRIX[3]])
+def test_read_timeout_stops_a_stuck_read(sim_factory, workdir_factory, version, proto):
+    """`timeouts { read = "2s" }` on a read whose pages after the first hang: the plan fails after
+    about two seconds (not the minutes of retries the provider settings allow), saying how far the
+    read got and which setting to raise; the same block with room to spare reads everything."""
+    import time
+
+    small = sim_factory(tokens=50)
+    small.faults({"slow": {"after": 1, "delay_ms": 30_000}})
+    body = f'data "{DS}" "x" {{\n  timeouts {{\n    read = "2s"\n  }}\n}}\n'
+    wd = workdir_factory(version, proto, small.config(body, page_size="20", request_timeout="20"))
+    wd.init()
+    started = time.monotonic()
+    rc, out, err = wd.tf("plan", "-no-color", "-input=false")
+    elapsed = time.monotonic() - started
+    assert rc != 0
+    text = " ".join(err.split())
+    assert "Reading Intersight iam/OAuthTokens timed out" in text, err
+    assert "within 2s (`timeouts.read`): 1 page with 20 objects had arrived" in text, err
+    assert "no partial list was returned" in text, err
+    assert 'timeouts { read = "4s" }' in text, err
+    # Terraform's own start-up and the provider's launch come on top of the 2 s.
+    assert elapsed < 15, elapsed
+
+    small.faults({})
+    body = (
+        f'data "{DS}" "x" {{\n  timeouts {{\n    read = "10m"\n  }}\n}}\n'
+        f'output "n" {{\n  value = length(data.{DS}.x.results)\n}}\n'
+    )
+    wd = workdir_factory(version, proto, small.config(body, page_size="20"))
+    assert wd.apply()["n"] == 50
+
+
+LOG_FIELD = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)')
+
+
+def _log_records(log: str, message: str) -> list[dict[str, str]]:
+    """The fields of each provider log line with `message`, as Terraform prints them."""
+    records = []
+    for line in log.splitlines():
+        if "provider.terraform-provider-intersight" in line and f": {message}:" in line:
+            fields = {}
+            for key, value in LOG_FIELD.findall(line.split(f": {message}:", 1)[1]):
+                fields[key] = json.loads(value) if value.startswith('"') else value
+            records.append(fields)
+    return records
+
+
+@pytest.mark.parametrize("proto", ["5", "6"])
+def test_debug_log_names_each_read(sim, workdir_factory, proto):
+    """At DEBUG every read logs `read start` (data source, read id, resource, rendered filter)
+    and `list read done` (the same read id, counts and time): two reads in one plan are told
+    apart by their ids."""
+    body = (
+        f'data "{DS}" "isctl" {{\n  client_name = "isctl"\n}}\n'
+        f'data "{DS}" "raw" {{\n  filter = "startswith(ClientIpAddress,\'10.\')"\n}}\n'
+    )
+    wd = workdir_factory("1.15", proto, sim.config(body))
+    wd.init()
+    rc, out, err = wd.tf("plan", "-no-color", "-input=false", log_provider="DEBUG")
+    assert rc == 0, err
+    starts = _log_records(err, "read start")
+    dones = _log_records(err, "list read done")
+    assert len(starts) == 2 and len(dones) == 2, err
+    assert {s["read_id"] for s in starts} == {d["read_id"] for d in dones}
+    assert all(re.fullmatch(r"r\d+", s["read_id"]) for s in starts), starts
+    assert len({s["read_id"] for s in starts}) == 2
+    # the raw `filter` is sent in parentheses, so it ANDs safely with other terms
+    assert {s["filter"] for s in starts} == {"ClientName eq 'isctl'", "(startswith(ClientIpAddress,'10.'))"}
+    for record in starts + dones:
+        assert record["data_source"] == DS and record["resource"] == "iam/OAuthTokens", record
+    by_id = {s["read_id"]: s for s in starts}
+    dataset = sim.dataset()
+    for done in dones:
+        start = by_id[done["read_id"]]
+        if start["filter"] == "ClientName eq 'isctl'":
+            want = len(expect.select(dataset, lambda t: t.get("ClientName") == "isctl"))
+        else:
+            want = len(expect.select(dataset, lambda t: (t.get("ClientIpAddress") or "").startswith("10.")))
+        assert int(done["objects"]) == want, done
+        for key in ("elapsed_ms", "requests", "pages", "retries"):
+            assert int(done[key]) >= 0, done
+        assert int(done["pages"]) >= 1 and int(done["requests"]) >= int(done["pages"]), done
+
+
+@pytest.mark.parametrize("version,proto", [MATRIX[1], MATRIX[2]])
+def test_select_returns_only_the_selected_attributes(sim, workdir_factory, version, proto):
+    """`select = ["client_name", "user"]`: every matching token, with those two attributes as the
+    API has them and every other attribute null."""
+    body = (
+        f'data "{DS}" "slim" {{\n  select = ["client_name", "user"]\n}}\n'
+        'output "r" {\n'
+        f"  value = [for r in data.{DS}.slim.results : {{\n"
+        "    name = r.client_name, user = r.user[0].moid\n"
+        "    moid = r.moid, tags = r.tags, created = r.create_time\n"
+        "  }]\n"
+        "}\n"
+    )
+    wd = workdir_factory(version, proto, sim.config(body))
+    got = wd.apply()["r"]
+    dataset = sorted(sim.dataset(), key=lambda t: t["Moid"])
+    assert len(got) == len(dataset)
+    for r, t in zip(got, dataset):
+        assert r["name"] == t.get("ClientName")
+        assert r["user"] == expect.ref_moid(t, "User")
+        assert r["moid"] is None and r["tags"] is None and r["created"] is None, r

@@ -113,7 +113,18 @@ BAD_DATA = [
     Bad("empty_filter", 'filter = "" # <-', ("filter",)),
     Bad("too_many_user_blocks", 'user {\n    moid = "a"\n  }\n  user { # <-\n    moid = "b"\n  }', ()),
     Bad("unknown_argument", 'client = "x" # <-', ()),
+    # a space for the `T` and no zone: say RFC 3339 with an example, not the parser's words
+    Bad("time_with_a_space", 'mod_time = "2024-05-01 10:20:30" # <-', ("rfc 3339, e.g. `2024-05-01t10:20:30z`", "not a space")),
+    # a syntax error in `filter` itself is not "use the filter argument"
+    Bad("filter_syntax", "filter = \"ClientName eq 'isctl\" # <-", ("invalid filter expression", "`filter` is not a valid odata")),
+    Bad("read_timeout_not_a_duration", 'timeouts {\n    read = "ten minutes" # <-\n  }', ("timeouts.read", "duration", '"90s"')),
+    Bad("select_typo", 'select = ["client_nmae", "user"] # <-', ('"client_nmae" (did you mean "client_name"?)', "select")),
+    Bad("read_timeout_zero", 'timeouts {\n    read = "0s" # <-\n  }', ("timeouts.read", "zero")),
 ]
+
+#: Words no data source diagnostic may contain: the date parser's jargon, and advice to use the
+#: `filter` argument given for a mistake in `filter` itself.
+NEVER = ("component could not be parsed", "offset hour")
 
 
 def bad_data_config() -> tuple[str, dict[str, int]]:
@@ -151,6 +162,47 @@ def test_bad_argument_is_rejected_at_its_line(bad_data_result, bad):
     for word in bad.words:
         assert word in text, f"{bad.name}: {word!r} not in {text!r}"
     assert all(d["range"]["filename"] == "main.tf" for d in hits)
+
+
+def test_bad_data_diagnostics_avoid_parser_jargon_and_wrong_advice(bad_data_result):
+    result, where = bad_data_result
+    for d in errors(result):
+        text = f"{d['summary']} {d.get('detail', '')}".lower()
+        for word in NEVER:
+            assert word not in text, describe(result)
+        if d["range"]["start"]["line"] == where["filter_syntax"]:
+            assert "cannot be used as a filter" not in text and "with the `filter` argument" not in text, text
+
+
+@pytest.mark.parametrize("version,proto", [MATRIX[0], MATRIX[3]])
+def test_every_invalid_argument_is_reported_in_one_run(tmp_path, version, proto):
+    """Four mistakes in one data block (and one in another): one `terraform validate` reports all
+    of them, each on its own line, including the filter syntax error the read would meet."""
+    body = [
+        f'data "{DS}" "many" {{',
+        '  create_time = "yesterday"',
+        "  filter = \"ClientName eq 'isctl\"",
+        '  additional_properties = "[1]"',
+        "  timeouts {",
+        '    read = "10 minutes"',
+        "  }",
+        "}",
+        f'data "{DS}" "other" {{',
+        '  mod_time = "2024-05-01 10:20:30"',
+        "}",
+    ]
+    text = REQUIRED_PROVIDERS + 'provider "intersight" {}\n\n' + "\n".join(body) + "\n"
+    lines = text.splitlines()
+    expected = {
+        i
+        for i, l in enumerate(lines, 1)
+        if l.strip().startswith(("create_time", "filter", "additional_properties", "read", "mod_time"))
+    }
+    assert len(expected) == 5
+    wd = new_workdir(tmp_path, version, proto, text)
+    result = validate_json(wd)
+    got = {d["range"]["start"]["line"] for d in errors(result) if d.get("range")}
+    assert got == expected, describe(result)
 
 
 def test_bad_data_errors_are_only_where_expected(bad_data_result):

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 
 use terraform_provider_intersight::cty::{Diagnostics, Value};
 use terraform_provider_intersight::provider::api::ConfigureProviderRequest;
-use terraform_provider_intersight::provider::schema::Block;
+use terraform_provider_intersight::provider::schema::{Block, Nesting};
 use terraform_provider_intersight::provider::Provider;
 
 /// The data source under test.
@@ -226,7 +226,11 @@ pub fn empty_config(block: &Block) -> Value {
         attrs.insert(a.name.clone(), Value::Null);
     }
     for b in &block.block_types {
-        attrs.insert(b.type_name.clone(), Value::List(Vec::new()));
+        let empty = match b.nesting {
+            Nesting::Single | Nesting::Group => Value::Null,
+            _ => Value::List(Vec::new()),
+        };
+        attrs.insert(b.type_name.clone(), empty);
     }
     Value::Object(attrs)
 }

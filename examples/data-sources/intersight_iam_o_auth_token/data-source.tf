@@ -21,9 +21,14 @@ data "intersight_iam_o_auth_token" "tagged" {
   }
 }
 
-# A raw OData filter, ANDed with the other arguments.
+# A raw OData filter, ANDed with the other arguments; the whole read may take at most
+# five minutes (the default is 20m).
 data "intersight_iam_o_auth_token" "recent_logins" {
   filter = "LastLoginTime gt 2024-01-01T00:00:00Z and startswith(ClientIpAddress,'10.')"
+
+  timeouts {
+    read = "5m"
+  }
 }
 
 output "token_count" {

@@ -1,55 +1,19 @@
 //! `intersight_iam_o_auth_token`: OAuth2 token records of users who logged in through the
-//! Authorization Code grant.
+//! Authorization Code grant. A declaration only: the schema, validation, filters and the read
+//! are derived from it by [`crate::provider::list_source`].
 
-use futures::future::BoxFuture;
-
-use crate::cty::{AttributePath, Diagnostic, Diagnostics, Type, Value};
 use crate::provider::fields::{
-    block, block_of, excerpt, field, field_type, validate_fields, Field, FieldKind,
-    ADDITIONAL_PROPERTIES, CLASS_ID, CONCRETE_OBJECT_TYPE, REF, TAG,
+    block, field, Field, FieldKind, ADDITIONAL_PROPERTIES, CLASS_ID, CONCRETE_OBJECT_TYPE, REF, TAG,
 };
-use crate::provider::list_read::{self, ListSpec};
-use crate::provider::query::QuerySpec;
-use crate::provider::schema::{Attribute, Schema};
-use crate::provider::{DataSource, ReadContext};
+use crate::provider::list_source::ListDeclaration;
 
-pub struct IamOAuthToken;
-
-impl DataSource for IamOAuthToken {
-    fn type_name(&self) -> &'static str {
-        "intersight_iam_o_auth_token"
-    }
-    fn schema(&self) -> Schema {
-        schema()
-    }
-    fn validate(&self, config: &Value) -> Diagnostics {
-        validate(config)
-    }
-    fn read(
-        &self,
-        ctx: ReadContext,
-        config: Value,
-    ) -> BoxFuture<'static, Result<(Value, Diagnostics), Diagnostics>> {
-        Box::pin(async move { list_read::read(&LIST, schema_ref(), ctx, config).await })
-    }
-}
-
-/// The API collection and how the arguments filter it.
-pub const LIST: ListSpec = ListSpec {
+pub static DECLARATION: ListDeclaration = ListDeclaration {
+    type_name: "intersight_iam_o_auth_token",
+    description: DESCRIPTION,
     resource: "iam/OAuthTokens",
     object_type: "iam.OAuthToken",
-    query: QuerySpec {
-        not_filters: NOT_FILTERS,
-        date_times: DATE_TIME_FIELDS,
-        raw_filter: Some(FILTER),
-    },
+    fields: FIELDS,
 };
-
-/// The schema, built once.
-fn schema_ref() -> &'static Schema {
-    static SCHEMA: std::sync::OnceLock<Schema> = std::sync::OnceLock::new();
-    SCHEMA.get_or_init(schema)
-}
 
 /// The client a token was issued to (`iam.ClientMeta`).
 const USER_META: &[Field] = &[
@@ -118,14 +82,14 @@ const VERSION_CONTEXT: &[Field] = &[
     ),
 ];
 
-/// The official description of a to-one relationship to a `kind` resource.
+/// The description of a to-one relationship to a `kind` resource. (The API's text adds that
+/// `$expand` returns the resource inline; this provider never sends `$expand`.)
 macro_rules! ref_description {
     ($kind:literal) => {
         concat!(
             "A reference to a ",
             $kind,
-            " resource.\nWhen the $expand query parameter is specified, the referenced \
-             resource is returned inline."
+            " resource: its `moid` and `object_type` (in `results` also `class_id`)."
         )
     };
 }
@@ -250,99 +214,45 @@ pub const FIELDS: &[Field] = &[
 /// The data source's own description (from the Intersight API model).
 const DESCRIPTION: &str = "The meta data for generating OAuth2 token of a user. It is created \
     when user logged in via OAuth2 using Authorization Code grant and deleted upon logout, \
-    expiration timeout or manual deletion. Every argument narrows the search; all matching \
-    objects are returned in `results`.";
-
-/// The raw OData filter argument (an addition to the official schema).
-pub const FILTER: &str = "filter";
-pub const ID: &str = "id";
-pub const RESULTS: &str = "results";
-/// The attribute of each `results` element holding the API's `DisplayNames`.
-pub const DISPLAY_NAMES: &str = "display_names";
-
-/// Top-level attributes that are not filter fields.
-pub const NOT_FILTERS: &[&str] = &[ID, FILTER, RESULTS];
-
-/// Names of the date-time fields (at any depth), for building typed filter terms.
-pub const DATE_TIME_FIELDS: &[&str] = &[
-    "access_expiration_time",
-    "create_time",
-    "expiration_time",
-    "last_login_time",
-    "mod_time",
-    "timestamp",
-];
-
-/// The object type of one `results` element: every field, plus `display_names`.
-pub fn results_element_type() -> Type {
-    let mut attrs: std::collections::BTreeMap<String, Type> = FIELDS
-        .iter()
-        .map(|f| (f.name.to_string(), field_type(f)))
-        .collect();
-    attrs.insert(
-        DISPLAY_NAMES.to_string(),
-        Type::map(Type::list(Type::String)),
-    );
-    Type::Object(attrs)
-}
-
-/// The data source schema: the official provider's, plus `filter` and `display_names`.
-pub fn schema() -> Schema {
-    let mut block = block_of(FIELDS, DESCRIPTION);
-    block.attributes.push(Attribute::optional(
-        FILTER,
-        Type::String,
-        "A raw OData `$filter` expression, ANDed with the other arguments, for conditions they \
-         cannot express, e.g. `CreateTime gt 2024-01-01T00:00:00Z` or \
-         `startswith(ClientName,'terraform')`.",
-    ));
-    block.attributes.push(
-        Attribute::optional(
-            ID,
-            Type::String,
-            "A stable identifier of this query: the same arguments give the same id.",
-        )
-        .with_computed(),
-    );
-    block.attributes.push(Attribute::computed(
-        RESULTS,
-        Type::list(results_element_type()),
-        "Every IamOAuthToken matching the arguments (all pages). Each element has the \
-         attributes of the arguments above, with nested blocks as lists of objects, plus \
-         `display_names` (a map of name kinds, such as `short`, to lists of names).",
-    ));
-    block.attributes.sort_by(|a, b| a.name.cmp(&b.name));
-    Schema { version: 0, block }
-}
-
-pub fn validate(config: &Value) -> Diagnostics {
-    let mut diags = Diagnostics::new();
-    if let Some(filter) = config.get_attr(FILTER).and_then(Value::as_str) {
-        if filter.trim().is_empty() {
-            diags.push(
-                Diagnostic::error(
-                    "Empty filter",
-                    format!(
-                        "`filter` is set to {}, which holds no expression. Give an OData \
-                         `$filter` expression such as `ClientName eq 'terraform'`, or remove \
-                         the argument.",
-                        excerpt(filter)
-                    ),
-                )
-                .at(AttributePath::attr(FILTER)),
-            );
-        }
-    }
-    validate_fields(FIELDS, config, &AttributePath::root(), &mut diags);
-    diags
-}
+    expiration timeout or manual deletion. Every argument narrows the search (except \
+    `selector`, which is ignored with a warning); all matching objects are returned in \
+    `results`.";
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cty::{PathStep, Refinements};
-    use crate::provider::schema::{Block, Nesting, StringKind};
+    use crate::cty::{AttributePath, Diagnostics, PathStep, Refinements, Type, Value};
+    use crate::provider::list_source::{
+        ListDataSource, DISPLAY_NAMES, FILTER, ID, NOT_FILTERS, RESULTS, SELECT, TIMEOUTS,
+    };
+    use crate::provider::schema::{Block, Nesting, Schema, StringKind};
+    use crate::provider::DataSource;
     use serde_json::Value as Json;
+
+    fn source() -> ListDataSource {
+        ListDataSource::new(&DECLARATION)
+    }
+
+    fn schema() -> Schema {
+        source().schema().clone()
+    }
+
+    fn validate(config: &Value) -> Diagnostics {
+        source().validate(config)
+    }
+
+    fn results_element_type() -> Type {
+        source().results_element_type()
+    }
+
+    /// Where our description may differ from the official one: the API's text that is not
+    /// true of this provider was rewritten (`selector`, references mentioning `$expand`), and
+    /// date-times say their format.
+    fn rewritten(theirs: &str, ours: &str, name: &str) -> bool {
+        (name == "selector" && ours.contains("ignored"))
+            || (theirs.contains("$expand") && !ours.contains("$expand"))
+            || (ours.starts_with(theirs) && ours.contains("RFC 3339"))
+    }
 
     const OFFICIAL: &str = include_str!(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -394,8 +304,12 @@ mod tests {
             assert_eq!(a.computed, flag(t, "computed"), "{at}{name}: computed");
             assert_eq!(a.sensitive, flag(t, "sensitive"), "{at}{name}: sensitive");
             let their_desc = t["description"].as_str().unwrap_or("");
-            if !their_desc.is_empty() {
-                assert_eq!(a.description, their_desc, "{at}{name}: description");
+            if !their_desc.is_empty() && a.description != their_desc {
+                assert!(
+                    rewritten(their_desc, &a.description, name),
+                    "{at}{name}: description {:?}",
+                    a.description
+                );
             }
         }
         for a in &ours.attributes {
@@ -426,12 +340,19 @@ mod tests {
                 "{at}{name}: min_items"
             );
             let their_desc = t["block"]["description"].as_str().unwrap_or("");
-            if !their_desc.is_empty() {
-                assert_eq!(b.block.description, their_desc, "{at}{name}: description");
+            if !their_desc.is_empty() && b.block.description != their_desc {
+                assert!(
+                    rewritten(their_desc, &b.block.description, name),
+                    "{at}{name}: description {:?}",
+                    b.block.description
+                );
             }
             compare_block(&t["block"], &b.block, &format!("{at}{name}."), added);
         }
         for b in &ours.block_types {
+            if at.is_empty() && b.type_name == TIMEOUTS {
+                continue;
+            }
             assert!(
                 their_blocks.contains_key(&b.type_name),
                 "{at}{}: block not in the official schema",
@@ -461,7 +382,7 @@ mod tests {
             "",
             &mut added,
         );
-        assert_eq!(added, vec![FILTER.to_string()]);
+        assert_eq!(added, vec![FILTER.to_string(), SELECT.to_string()]);
         assert!(!ours.block.description.is_empty());
     }
 
@@ -489,24 +410,61 @@ mod tests {
             attrs.insert(DISPLAY_NAMES.into(), Type::map(Type::list(Type::String)));
         }
         assert_eq!(args, results_element_type());
+        assert_eq!(
+            s.block.attribute(RESULTS).unwrap().ty,
+            Type::list(results_element_type())
+        );
     }
 
     #[test]
-    fn date_time_field_list_matches_the_tables() {
-        fn collect(fields: &[Field], out: &mut std::collections::BTreeSet<&'static str>) {
-            for f in fields {
-                match f.kind {
-                    FieldKind::DateTime => {
-                        out.insert(f.name);
-                    }
-                    FieldKind::Block { fields, .. } => collect(fields, out),
-                    _ => {}
-                }
+    fn date_time_fields_are_derived_from_the_table() {
+        assert_eq!(
+            source().query_spec().date_times,
+            [
+                "access_expiration_time",
+                "create_time",
+                "expiration_time",
+                "last_login_time",
+                "mod_time",
+                "timestamp",
+            ]
+            .into()
+        );
+        assert_eq!(source().query_spec().write_only, ["selector"].into());
+    }
+
+    /// Every description, at any depth, with its path.
+    fn descriptions(block: &Block, at: &str, out: &mut Vec<(String, String)>) {
+        for a in &block.attributes {
+            out.push((format!("{at}{}", a.name), a.description.clone()));
+        }
+        for b in &block.block_types {
+            out.push((format!("{at}{}", b.type_name), b.block.description.clone()));
+            descriptions(&b.block, &format!("{at}{}.", b.type_name), out);
+        }
+    }
+
+    #[test]
+    fn descriptions_are_true_for_this_provider() {
+        let mut all = Vec::new();
+        descriptions(&schema().block, "", &mut all);
+        for (path, text) in &all {
+            assert!(!text.contains("$expand"), "{path}: {text}");
+            assert!(!text.contains("Intersight determines"), "{path}: {text}");
+            let name = path.rsplit('.').next().unwrap_or(path);
+            if name.ends_with("_time") || name == "timestamp" {
+                assert!(text.contains("RFC 3339"), "{path}: {text}");
+            }
+            if name == "selector" {
+                assert!(text.contains("ignored, with a warning"), "{path}: {text}");
             }
         }
-        let mut found = std::collections::BTreeSet::new();
-        collect(FIELDS, &mut found);
-        assert_eq!(found, DATE_TIME_FIELDS.iter().copied().collect());
+        // four references mentioned $expand in the API's text: all rewritten
+        for name in ["app_registration", "parent", "permission", "user"] {
+            let b = schema().block.block_type(name).unwrap().block.clone();
+            assert!(b.description.starts_with("A reference to a "), "{name}");
+        }
+        assert!(all.iter().filter(|(p, _)| p.ends_with("selector")).count() >= 8);
     }
 
     /// A `results` value of `n` tokens, the way a read fills it (nulls and empty lists

@@ -1,0 +1,670 @@
+//! The generic list data source: a data source declares what it lists ([`ListDeclaration`]:
+//! type name, API collection, object type, field table) and everything else is derived from
+//! that declaration, once, when the provider starts: the schema (the fields as arguments, plus
+//! `filter`, `id`, `results` and the `timeouts` block), the `results` element type, the filter
+//! mapping, validation and the flattening plan of a read.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+
+use crate::cty::{AttributePath, Diagnostic, Diagnostics, Severity, Type, Value};
+
+use super::fields::{block_of, excerpt, field_type, validate_fields, Field};
+use super::flatten;
+use super::query::{build_filter, QuerySpec};
+use super::schema::{Attribute, Block, NestedBlock, Nesting, Schema, StringKind};
+use super::{DataSource, ReadContext};
+
+/// What a list data source declares. A new data source is a file holding one of these (with
+/// its field table) and a line in [`super::data_sources::registry`].
+#[derive(Debug)]
+pub struct ListDeclaration {
+    /// The Terraform type name, e.g. `intersight_iam_o_auth_token`.
+    pub type_name: &'static str,
+    /// The data source's description (markdown).
+    pub description: &'static str,
+    /// The collection below `/api/v1/`, e.g. `iam/OAuthTokens`.
+    pub resource: &'static str,
+    /// The `ObjectType` of its objects, e.g. `iam.OAuthToken`; any other is a decode error.
+    pub object_type: &'static str,
+    /// Every filter argument, and every attribute of a `results` element (which also has
+    /// `display_names`). Write-time-only fields are marked with [`Field::write_only`].
+    pub fields: &'static [Field],
+}
+
+/// The raw OData filter argument (an addition to the official schema).
+pub const FILTER: &str = "filter";
+/// The stable id of a query.
+pub const ID: &str = "id";
+/// Every matching object.
+pub const RESULTS: &str = "results";
+/// The `timeouts { read = "..." }` block.
+pub const TIMEOUTS: &str = "timeouts";
+/// The attribute of the `timeouts` block that bounds a read.
+pub const TIMEOUTS_READ: &str = "read";
+/// The attribute of each `results` element holding the API's `DisplayNames`.
+pub const DISPLAY_NAMES: &str = "display_names";
+/// The projection: which `results` attributes to fetch and fill.
+pub const SELECT: &str = "select";
+/// Top-level attributes and blocks that are not filter fields.
+pub const NOT_FILTERS: &[&str] = &[ID, FILTER, RESULTS, SELECT, TIMEOUTS];
+/// Attributes a `select` cannot name: `additional_properties` holds the properties the field
+/// table does not describe, which `$select` cannot name.
+const NOT_SELECTABLE: &[&str] = &["additional_properties"];
+
+/// How long a read may take when `timeouts { read = ... }` is not set. Reads used to be
+/// unbounded; with the default settings (`request_timeout` 60 s, `max_retries` 5) one page can
+/// take six minutes of attempts, so 20 minutes stops a read that is stuck, never one that
+/// progresses at any realistic speed (10,000 objects take seconds).
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(20 * 60);
+/// The default as the user would write it.
+pub const DEFAULT_READ_TIMEOUT_TEXT: &str = "20m";
+
+/// A list data source built from its declaration; cheap to clone.
+#[derive(Clone)]
+pub struct ListDataSource(Arc<Derived>);
+
+/// Everything derived from a declaration, computed once.
+pub(crate) struct Derived {
+    pub(crate) decl: &'static ListDeclaration,
+    pub(crate) schema: Schema,
+    /// The value type of a configuration (and of the state).
+    pub(crate) config_type: Type,
+    pub(crate) results_element: BTreeMap<String, Type>,
+    pub(crate) query: QuerySpec,
+    /// How a page's objects become `results` elements.
+    pub(crate) plan: Arc<flatten::Plan>,
+}
+
+impl ListDataSource {
+    pub fn new(decl: &'static ListDeclaration) -> ListDataSource {
+        let results_element = results_element(decl.fields);
+        let schema = schema(decl, &results_element);
+        ListDataSource(Arc::new(Derived {
+            decl,
+            config_type: schema.block.value_type(),
+            plan: Arc::new(flatten::Plan::new(&results_element)),
+            query: QuerySpec::from_fields(decl.fields, NOT_FILTERS, Some(FILTER)),
+            results_element,
+            schema,
+        }))
+    }
+
+    pub fn declaration(&self) -> &'static ListDeclaration {
+        self.0.decl
+    }
+
+    /// The object type of one `results` element: every field, plus `display_names`.
+    pub fn results_element_type(&self) -> Type {
+        Type::Object(self.0.results_element.clone())
+    }
+
+    /// How the arguments map to filter terms.
+    pub fn query_spec(&self) -> &QuerySpec {
+        &self.0.query
+    }
+}
+
+impl DataSource for ListDataSource {
+    fn type_name(&self) -> &'static str {
+        self.0.decl.type_name
+    }
+
+    fn schema(&self) -> &Schema {
+        &self.0.schema
+    }
+
+    fn config_type(&self) -> &Type {
+        &self.0.config_type
+    }
+
+    fn validate(&self, config: &Value) -> Diagnostics {
+        validate(&self.0, config)
+    }
+
+    fn read(
+        &self,
+        ctx: ReadContext,
+        config: Value,
+    ) -> BoxFuture<'static, Result<(Value, Diagnostics), Diagnostics>> {
+        let derived = self.0.clone();
+        Box::pin(async move { super::list_read::read(&derived, ctx, config).await })
+    }
+}
+
+fn results_element(fields: &[Field]) -> BTreeMap<String, Type> {
+    let mut attrs: BTreeMap<String, Type> = fields
+        .iter()
+        .map(|f| (f.name.to_string(), field_type(f)))
+        .collect();
+    attrs.insert(
+        DISPLAY_NAMES.to_string(),
+        Type::map(Type::list(Type::String)),
+    );
+    attrs
+}
+
+/// The `timeouts` block, as terraform-plugin-framework-timeouts declares it for a data source:
+/// a single nested block with an optional `read` duration string.
+fn timeouts_block() -> NestedBlock {
+    NestedBlock {
+        type_name: TIMEOUTS.to_string(),
+        block: Block {
+            attributes: vec![Attribute::optional(
+                TIMEOUTS_READ,
+                Type::String,
+                &format!(
+                    "How long the whole read may take (every page, retry and backoff wait), as a \
+                     duration such as `\"90s\"`, `\"10m\"` or `\"1h30m\"` (units `ms`, `s`, `m`, \
+                     `h`). Default `\"{DEFAULT_READ_TIMEOUT_TEXT}\"`. When it passes, the read \
+                     stops with an error saying how far it got."
+                ),
+            )],
+            description: "Limits on how long operations on this data source may take.".to_string(),
+            description_kind: StringKind::Markdown,
+            ..Block::default()
+        },
+        nesting: Nesting::Single,
+        min_items: 0,
+        max_items: 0,
+    }
+}
+
+/// The data source schema: the field table as arguments, plus `filter`, `id`, `results`
+/// (with `display_names`) and the `timeouts` block.
+fn schema(decl: &ListDeclaration, results_element: &BTreeMap<String, Type>) -> Schema {
+    let mut block = block_of(decl.fields, decl.description);
+    block.attributes.push(Attribute::optional(
+        FILTER,
+        Type::String,
+        "A raw OData `$filter` expression, ANDed with the other arguments, for conditions they \
+         cannot express, e.g. `CreateTime gt 2024-01-01T00:00:00Z` or \
+         `startswith(ClientName,'terraform')`.",
+    ));
+    block.attributes.push(Attribute::optional(
+        SELECT,
+        Type::set(Type::String),
+        "The `results` attributes to fetch, e.g. `[\"client_name\", \"user\"]`: only their \
+         properties are requested (`$select`) and filled in; every other attribute of each \
+         element is null. Unset: every attribute. `additional_properties` cannot be \
+         selected.",
+    ));
+    block.attributes.push(
+        Attribute::optional(
+            ID,
+            Type::String,
+            "A stable identifier of this query: the same arguments give the same id.",
+        )
+        .with_computed(),
+    );
+    block.attributes.push(Attribute::computed(
+        RESULTS,
+        Type::list(Type::Object(results_element.clone())),
+        &format!(
+            "Every `{}` object matching the arguments (all pages), ordered by `moid`. Each \
+             element has the attributes of the arguments above, with nested blocks as lists \
+             of objects, plus `display_names` (a map of name kinds, such as `short`, to lists \
+             of names).",
+            decl.object_type
+        ),
+    ));
+    block.attributes.sort_by(|a, b| a.name.cmp(&b.name));
+    block.block_types.push(timeouts_block());
+    block
+        .block_types
+        .sort_by(|a, b| a.type_name.cmp(&b.type_name));
+    Schema { version: 0, block }
+}
+
+fn validate(derived: &Derived, config: &Value) -> Diagnostics {
+    let mut diags = Diagnostics::new();
+    if let Some(filter) = config.get_attr(FILTER).and_then(Value::as_str) {
+        if filter.trim().is_empty() {
+            diags.push(
+                Diagnostic::error(
+                    "Empty filter",
+                    format!(
+                        "`filter` is set to {}, which holds no expression. Give an OData \
+                         `$filter` expression such as `ClientName eq 'terraform'`, or remove \
+                         the argument.",
+                        excerpt(filter)
+                    ),
+                )
+                .at(AttributePath::attr(FILTER)),
+            );
+        }
+    }
+    validate_fields(
+        derived.decl.fields,
+        config,
+        &AttributePath::root(),
+        &mut diags,
+    );
+    if let Err(diagnostic) = selection(&derived.results_element, config) {
+        diags.push(diagnostic);
+    }
+    if let Err(diagnostic) = read_timeout(config) {
+        diags.push(diagnostic);
+    }
+    // Everything the read would reject is reported now, in one run: the filter terms are
+    // built here too. Its warnings (an ignored `selector`) are left to the read, which gives
+    // them again; where validation above already reported an attribute (a malformed
+    // date-time), the filter builder's view of the same mistake is left out.
+    let mut built = Diagnostics::new();
+    let _ = build_filter(&derived.query, &derived.schema.block, config, &mut built);
+    for d in built.0 {
+        let reported = diags
+            .iter()
+            .any(|seen| seen.attribute == d.attribute && seen.severity == Severity::Error);
+        if d.severity == Severity::Error && !reported {
+            diags.push(d);
+        }
+    }
+    diags
+}
+
+/// The `results` attributes named by `select` (`None`: every attribute, also while any of
+/// it is unknown), or a diagnostic naming what is not a `results` attribute.
+pub fn selection(
+    element: &BTreeMap<String, Type>,
+    config: &Value,
+) -> Result<Option<BTreeSet<String>>, Diagnostic> {
+    let Some(items) = config.get_attr(SELECT).and_then(Value::as_elements) else {
+        return Ok(None);
+    };
+    let mut selected = BTreeSet::new();
+    let mut unknown_names = Vec::new();
+    for item in items {
+        let Some(name) = item.as_str() else {
+            return Ok(None);
+        };
+        if element.contains_key(name) && !NOT_SELECTABLE.contains(&name) {
+            selected.insert(name.to_string());
+        } else {
+            unknown_names.push(name);
+        }
+    }
+    if unknown_names.is_empty() {
+        return Ok(Some(selected));
+    }
+    let candidates: Vec<&str> = element
+        .keys()
+        .map(String::as_str)
+        .filter(|name| !NOT_SELECTABLE.contains(name))
+        .collect();
+    let problems: Vec<String> = unknown_names
+        .iter()
+        .map(|name| {
+            let why = if NOT_SELECTABLE.contains(name) {
+                " (it holds the properties the schema does not describe, which cannot be \
+                 selected)"
+                    .to_string()
+            } else {
+                match did_you_mean(name, &candidates) {
+                    Some(best) => format!(" (did you mean {best:?}?)"),
+                    None => String::new(),
+                }
+            };
+            format!("{}{why}", excerpt(name))
+        })
+        .collect();
+    Err(Diagnostic::error(
+        "Unknown attribute in select",
+        format!(
+            "`{SELECT}` names {} that {} not a selectable `results` attribute: {}. Selectable: {}.",
+            if problems.len() == 1 {
+                "a value"
+            } else {
+                "values"
+            },
+            if problems.len() == 1 { "is" } else { "are" },
+            problems.join(", "),
+            candidates.join(", ")
+        ),
+    )
+    .at(AttributePath::attr(SELECT)))
+}
+
+/// The candidate closest to `name` by edit distance, when it is close enough to be a typo.
+fn did_you_mean<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    fn distance(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut previous = row[0];
+            row[0] = i + 1;
+            for (j, cb) in b.iter().enumerate() {
+                let substitution = previous + usize::from(ca != *cb);
+                previous = row[j + 1];
+                row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+            }
+        }
+        row[b.len()]
+    }
+    let lowered = name.to_lowercase();
+    candidates
+        .iter()
+        .map(|c| (distance(&lowered, c), *c))
+        .filter(|(d, c)| *d <= (c.len() / 3).max(2))
+        .min()
+        .map(|(_, c)| c)
+}
+
+/// The configured `timeouts.read` (or the default), or a diagnostic on the attribute.
+/// An unknown value counts as the default here; Terraform validates again once it is known.
+pub fn read_timeout(config: &Value) -> Result<Duration, Diagnostic> {
+    let Some(text) = config
+        .get_attr(TIMEOUTS)
+        .and_then(|t| t.get_attr(TIMEOUTS_READ))
+        .and_then(Value::as_str)
+    else {
+        return Ok(DEFAULT_READ_TIMEOUT);
+    };
+    parse_duration(text).map_err(|problem| {
+        Diagnostic::error(
+            "Invalid read timeout",
+            format!(
+                "`{TIMEOUTS}.{TIMEOUTS_READ}` must be a positive duration such as `\"90s\"`, \
+                 `\"10m\"` or `\"1h30m\"` (a number and a unit: `ms`, `s`, `m` or `h`); got {}: \
+                 {problem}.",
+                excerpt(text)
+            ),
+        )
+        .at(AttributePath::attr(TIMEOUTS).attribute(TIMEOUTS_READ))
+    })
+}
+
+/// Parses a duration the way Go's `time.ParseDuration` does (what Terraform users write in
+/// `timeouts` blocks): a sequence of decimal numbers with units, e.g. `1h30m`, `1.5s`,
+/// `300ms`; units `ns`, `us` (`µs`), `ms`, `s`, `m`, `h`. It must be positive.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    const UNITS: &[(&str, f64)] = &[
+        ("ns", 1e-9),
+        ("us", 1e-6),
+        ("µs", 1e-6),
+        ("μs", 1e-6),
+        ("ms", 1e-3),
+        ("s", 1.0),
+        ("m", 60.0),
+        ("h", 3600.0),
+    ];
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err("it is empty".into());
+    }
+    if rest.starts_with('-') {
+        return Err("it is negative".into());
+    }
+    rest = rest.strip_prefix('+').unwrap_or(rest);
+    let mut seconds = 0.0_f64;
+    while !rest.is_empty() {
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let number = &rest[..number_len];
+        if number.is_empty() || number == "." || number.matches('.').count() > 1 {
+            return Err(format!("expected a number at {:?}", rest));
+        }
+        rest = &rest[number_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        let Some((_, scale)) = UNITS.iter().find(|(name, _)| *name == unit) else {
+            return Err(if unit.is_empty() {
+                format!("{number:?} has no unit")
+            } else {
+                format!("{unit:?} is not a unit")
+            });
+        };
+        let value: f64 = number
+            .parse()
+            .map_err(|_| format!("{number:?} is not a number"))?;
+        seconds += value * scale;
+        rest = &rest[unit_len..];
+    }
+    // Go's limit (about 290 years) and ours: anything longer is surely a mistake.
+    if !seconds.is_finite() || seconds > 9.2e9 {
+        return Err("it is too long".into());
+    }
+    let duration = Duration::from_secs_f64(seconds);
+    if duration.is_zero() {
+        return Err("it is zero".into());
+    }
+    Ok(duration)
+}
+
+/// A duration as the user would write it (`20m`, `1h30m`, `90s`, `1.5s`).
+pub fn format_duration(d: Duration) -> String {
+    let total = d.as_secs();
+    if d.subsec_nanos() != 0 {
+        let seconds = format!("{:.3}", d.as_secs_f64());
+        return format!("{}s", seconds.trim_end_matches('0'));
+    }
+    let (h, m, s) = (total / 3600, total / 60 % 60, total % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if s > 0 || out.is_empty() {
+        out.push_str(&format!("{s}s"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::fields::{field, FieldKind, REF};
+
+    #[test]
+    fn go_durations_parse() {
+        for (text, secs) in [
+            ("90s", 90.0),
+            ("10m", 600.0),
+            ("1h30m", 5400.0),
+            ("1.5s", 1.5),
+            ("300ms", 0.3),
+            ("2h45m10s", 9910.0),
+            ("+5m", 300.0),
+            (" 20m ", 1200.0),
+        ] {
+            let d = parse_duration(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert!((d.as_secs_f64() - secs).abs() < 1e-9, "{text}: {d:?}");
+        }
+        for (text, words) in [
+            ("", "empty"),
+            ("10", "no unit"),
+            ("10 minutes", "not a unit"),
+            ("1d", "not a unit"),
+            ("-5m", "negative"),
+            ("0s", "zero"),
+            ("m", "expected a number"),
+            ("1..5s", "expected a number"),
+            ("99999999999h", "too long"),
+        ] {
+            let e = parse_duration(text).expect_err(text);
+            assert!(e.contains(words), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn durations_format_as_written() {
+        assert_eq!(
+            format_duration(DEFAULT_READ_TIMEOUT),
+            DEFAULT_READ_TIMEOUT_TEXT
+        );
+        assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");
+        assert_eq!(format_duration(Duration::from_secs(90)), "1m30s");
+        assert_eq!(format_duration(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(
+            parse_duration(DEFAULT_READ_TIMEOUT_TEXT).unwrap(),
+            DEFAULT_READ_TIMEOUT
+        );
+    }
+
+    const THINGS: &[Field] = &[
+        field("name", FieldKind::String, "The name."),
+        field("when", FieldKind::DateTime, "When."),
+        crate::provider::fields::block("owner", 1, REF, "The owner."),
+    ];
+    static THING: ListDeclaration = ListDeclaration {
+        type_name: "test_thing",
+        description: "Things.",
+        resource: "test/Things",
+        object_type: "test.Thing",
+        fields: THINGS,
+    };
+
+    fn obj<const N: usize>(attrs: [(&str, Value); N]) -> Value {
+        Value::Object(attrs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+    }
+
+    #[test]
+    fn everything_is_derived_from_the_declaration() {
+        let ds = ListDataSource::new(&THING);
+        let block = &ds.schema().block;
+        let names: Vec<&str> = block.attributes.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["filter", "id", "name", "results", "select", "when"]);
+        let blocks: Vec<&str> = block
+            .block_types
+            .iter()
+            .map(|b| b.type_name.as_str())
+            .collect();
+        assert_eq!(blocks, ["owner", "timeouts"]);
+        let timeouts = block.block_type(TIMEOUTS).unwrap();
+        assert_eq!(timeouts.nesting, Nesting::Single);
+        assert!(timeouts.block.attribute(TIMEOUTS_READ).unwrap().optional);
+        // the results element: the fields plus display_names
+        let Type::Object(element) = ds.results_element_type() else {
+            panic!()
+        };
+        assert_eq!(
+            element.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["display_names", "name", "owner", "when"]
+        );
+        assert_eq!(
+            block.attribute(RESULTS).unwrap().ty,
+            Type::list(ds.results_element_type())
+        );
+        // the derived lists
+        assert_eq!(ds.query_spec().date_times, ["when"].into());
+        assert_eq!(ds.query_spec().write_only, ["selector"].into());
+        // date-times say RFC 3339 in their description
+        assert!(block
+            .attribute("when")
+            .unwrap()
+            .description
+            .contains("RFC 3339"));
+        assert_eq!(ds.config_type(), &block.value_type());
+    }
+
+    #[test]
+    fn every_invalid_argument_is_reported_in_one_run() {
+        let ds = ListDataSource::new(&THING);
+        let config = obj([
+            ("when", Value::string("2024-05-01 10:20:30")),
+            ("filter", Value::string("Name eq 'unclosed")),
+            (
+                TIMEOUTS,
+                obj([(TIMEOUTS_READ, Value::string("ten minutes"))]),
+            ),
+        ]);
+        let d = ds.validate(&config);
+        let paths: Vec<String> = d
+            .iter()
+            .map(|d| {
+                d.attribute
+                    .as_ref()
+                    .map(|p| p.to_string())
+                    .unwrap_or_default()
+            })
+            .collect();
+        assert_eq!(paths, ["when", "timeouts.read", "filter"], "{d:?}");
+        assert!(d.iter().all(|d| d.severity == Severity::Error));
+        let filter = &d.0[2];
+        assert_eq!(filter.summary, "Invalid filter expression");
+        assert!(
+            filter.detail.contains("`filter` is not a valid OData"),
+            "{}",
+            filter.detail
+        );
+        assert!(!filter.detail.contains("use the `filter` argument"));
+        assert!(
+            d.0[1].detail.contains("\"ten minutes\""),
+            "{}",
+            d.0[1].detail
+        );
+    }
+
+    #[test]
+    fn selector_is_left_to_the_read_and_timeouts_are_not_filters() {
+        let ds = ListDataSource::new(&THING);
+        let config = obj([
+            (
+                "owner",
+                Value::List(vec![obj([("selector", Value::string("Name eq 'x'"))])]),
+            ),
+            (TIMEOUTS, obj([(TIMEOUTS_READ, Value::string("5m"))])),
+        ]);
+        assert!(ds.validate(&config).is_empty());
+        let mut built = Diagnostics::new();
+        let filter = build_filter(ds.query_spec(), &ds.schema().block, &config, &mut built);
+        assert_eq!(filter, Ok(None), "neither selector nor timeouts filter");
+        assert_eq!(built.0.len(), 1, "{built:?}");
+        assert!(built.0[0].detail.contains("ignored"));
+        assert_eq!(read_timeout(&config).unwrap(), Duration::from_secs(300));
+        assert_eq!(read_timeout(&Value::Null).unwrap(), DEFAULT_READ_TIMEOUT);
+        let unknown = obj([(TIMEOUTS, obj([(TIMEOUTS_READ, Value::unknown())]))]);
+        assert!(ds.validate(&unknown).is_empty());
+    }
+
+    #[test]
+    fn select_names_results_attributes_with_a_hint_for_typos() {
+        let ds = ListDataSource::new(&THING);
+        let element = &ds.0.results_element;
+        let set = |names: &[&str]| {
+            obj([(
+                SELECT,
+                Value::Set(names.iter().map(|n| Value::string(*n)).collect()),
+            )])
+        };
+        assert_eq!(selection(element, &obj([])).unwrap(), None);
+        assert_eq!(
+            selection(element, &set(&["name", "owner"])).unwrap(),
+            Some(["name".to_string(), "owner".to_string()].into())
+        );
+        let unknown = obj([(
+            SELECT,
+            Value::Set(vec![Value::string("name"), Value::unknown()]),
+        )]);
+        assert_eq!(selection(element, &unknown).unwrap(), None);
+        let e = selection(element, &set(&["nmae", "whne", "zzzzzz"])).unwrap_err();
+        assert_eq!(e.attribute, Some(AttributePath::attr(SELECT)));
+        assert!(
+            e.detail.contains("\"nmae\" (did you mean \"name\"?)"),
+            "{}",
+            e.detail
+        );
+        assert!(
+            e.detail.contains("\"whne\" (did you mean \"when\"?)"),
+            "{}",
+            e.detail
+        );
+        assert!(e.detail.contains("\"zzzzzz\". "), "{}", e.detail);
+        assert!(
+            e.detail
+                .contains("Selectable: display_names, name, owner, when"),
+            "{}",
+            e.detail
+        );
+        let d = ds.validate(&set(&["Name"]));
+        assert!(d.0[0].detail.contains("did you mean \"name\""), "{d:?}");
+    }
+}

@@ -1,0 +1,70 @@
+//! A second list data source, declared only for the test next to it (not in the registry):
+//! `iam/Users`, with a small field table. Nothing else of the provider changes to serve it.
+
+use terraform_provider_intersight::provider::fields::{
+    block, field, Field, FieldKind, ADDITIONAL_PROPERTIES, CLASS_ID, CONCRETE_OBJECT_TYPE, REF,
+};
+use terraform_provider_intersight::provider::list_source::ListDeclaration;
+
+pub static DECLARATION: ListDeclaration = ListDeclaration {
+    type_name: "intersight_iam_user",
+    description: "The users of the account. Every argument narrows the search; all matching \
+                  users are returned in `results`.",
+    resource: "iam/Users",
+    object_type: "iam.User",
+    fields: FIELDS,
+};
+
+const FIELDS: &[Field] = &[
+    field(
+        "account_moid",
+        FieldKind::String,
+        "The Account ID for this managed object.",
+    ),
+    ADDITIONAL_PROPERTIES,
+    CLASS_ID,
+    field(
+        "create_time",
+        FieldKind::DateTime,
+        "The time when this managed object was created.",
+    ),
+    field("email", FieldKind::String, "Email of the user."),
+    field(
+        "last_login_time",
+        FieldKind::DateTime,
+        "The last login time for user.",
+    ),
+    field(
+        "mod_time",
+        FieldKind::DateTime,
+        "The time when this managed object was last modified.",
+    ),
+    field(
+        "moid",
+        FieldKind::String,
+        "The unique identifier of this Managed Object instance.",
+    ),
+    field("name", FieldKind::String, "Name as configured in the IdP."),
+    CONCRETE_OBJECT_TYPE,
+    field(
+        "owners",
+        FieldKind::StringList,
+        "The identifiers of the owners of this managed object.",
+    ),
+    block(
+        "parent",
+        1,
+        REF,
+        "A reference to the parent managed object.",
+    ),
+    field(
+        "user_id_or_email",
+        FieldKind::String,
+        "UserID or email as configured in the IdP.",
+    ),
+    field(
+        "user_type",
+        FieldKind::String,
+        "Type of the user: `Internal` or `External`.",
+    ),
+];
