@@ -26,6 +26,7 @@ pub mod filter;
 pub mod keys;
 pub mod models;
 pub mod paging;
+pub mod proxy;
 pub mod signing;
 pub mod transport;
 
@@ -36,11 +37,14 @@ use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
 pub use endpoint::Endpoint;
-pub use error::{ConfigError, EndpointError, Error, KeyError};
+pub use error::{
+    Attempts, ConfigError, EndpointError, Error, KeyError, TlsProblem, TransportErrorKind,
+};
 pub use filter::{Filter, Literal, Property};
 pub use keys::{KeyKind, SecretKey};
 pub use tokio_util::sync::CancellationToken as Cancellation;
-pub use transport::{Backoff, TlsOptions};
+pub use proxy::ProxyConfig;
+pub use transport::{Backoff, TlsOptions, RETRIED_STATUSES};
 
 /// Default per-request timeout (a page of 1000 objects is a few MiB).
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -61,6 +65,9 @@ pub struct ClientConfig {
     pub key_id: String,
     pub secret_key: SecretKey,
     pub tls: TlsOptions,
+    /// Proxy variables (`HTTPS_PROXY`, `NO_PROXY`, …); [`ClientConfig::new`] takes them from
+    /// the process environment, [`ProxyConfig::from_vars`] from any map.
+    pub proxy: ProxyConfig,
     /// Limit for one request, from sending it to the end of its body.
     pub request_timeout: Duration,
     /// Retries after the first attempt for transient failures.
@@ -84,6 +91,7 @@ impl ClientConfig {
             key_id,
             secret_key,
             tls: TlsOptions::default(),
+            proxy: ProxyConfig::from_process_env(),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             max_retries: DEFAULT_MAX_RETRIES,
             page_size: DEFAULT_PAGE_SIZE,
@@ -102,6 +110,7 @@ impl fmt::Debug for ClientConfig {
             .field("key_id", &self.key_id)
             .field("secret_key", &self.secret_key)
             .field("tls", &self.tls)
+            .field("proxy", &self.proxy)
             .field("request_timeout", &self.request_timeout)
             .field("max_retries", &self.max_retries)
             .field("page_size", &self.page_size)
@@ -219,6 +228,7 @@ impl Client {
             key_id: config.key_id,
             key: config.secret_key,
             tls: config.tls,
+            proxy: config.proxy,
             timeout: config.request_timeout,
             max_retries: config.max_retries,
             backoff: config.backoff,

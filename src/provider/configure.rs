@@ -178,6 +178,16 @@ pub fn configure(config: &Value, env: &Environment) -> Result<(Client, Diagnosti
 
     match Client::new(client_config) {
         Ok(client) => Ok((client, diags)),
+        Err(e @ crate::intersight::ConfigError::Proxy { .. }) => {
+            diags.push(Diagnostic::error(
+                "Invalid proxy setting",
+                format!(
+                    "{e}. A proxy is given as http://[user:password@]host[:port]; fix or unset \
+                     the variable, or list the endpoint's host in NO_PROXY."
+                ),
+            ));
+            Err(diags)
+        }
         Err(e) => {
             diags.push(
                 Diagnostic::error(

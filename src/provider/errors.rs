@@ -2,7 +2,8 @@
 //! gives the HTTP status, Intersight code and message, trace id, and what to try.
 
 use crate::cty::Diagnostic;
-use crate::intersight::Error;
+use crate::intersight::error::fmt_elapsed;
+use crate::intersight::{Error, TlsProblem, TransportErrorKind};
 
 /// What to try for an API error status.
 fn advice(status: u16) -> &'static str {
@@ -38,12 +39,14 @@ pub fn api_error_diagnostic(error: &Error, resource: &str) -> Diagnostic {
             attempts,
         } => {
             let mut d = format!("{method} {path} answered HTTP {status}");
-            if *attempts > 1 {
-                let retries = attempts - 1;
+            if attempts.count > 1 {
+                let total = attempts.count;
+                let retries = total - 1;
                 let plural = if retries == 1 { "retry" } else { "retries" };
                 d.push_str(&format!(
-                    " to all {attempts} attempts (the request and {retries} {plural}; \
-                     `max_retries` sets how many)"
+                    " to all {total} attempts over {} (the request and {retries} {plural}; \
+                     `max_retries` sets how many)",
+                    fmt_elapsed(attempts.elapsed)
                 ));
             }
             if let Some(code) = code {
@@ -63,17 +66,10 @@ pub fn api_error_diagnostic(error: &Error, resource: &str) -> Diagnostic {
             d
         }
         Error::Timeout { .. } => format!(
-            "{error}.\n\nIntersight did not answer in time, even after retries. Raise \
-             `request_timeout` or `max_retries`, or lower `page_size` so each page is smaller."
+            "{error}.\n\nIntersight did not answer in time (a timeout is retried once). Raise \
+             `request_timeout`, or lower `page_size` so each page is smaller."
         ),
-        Error::Transport { .. } if is_certificate_problem(error) => format!(
-            "{error}.\n\nThe server's TLS certificate is not trusted. If the endpoint uses a \
-             private CA (an appliance), give that CA in `ca_certificate`; `insecure = true` \
-             disables verification altogether (not recommended)."
-        ),
-        Error::Transport { .. } => format!(
-            "{error}.\n\nCheck `endpoint`, the network path to it, and HTTPS_PROXY/NO_PROXY."
-        ),
+        Error::Network { kind, .. } => format!("{error}.\n\n{}", transport_advice(kind)),
         Error::Inconsistent { .. } => format!(
             "{error}.\n\nObjects were created or deleted while the pages were read, and no \
              consistent answer could be had. Run Terraform again; no partial list was returned."
@@ -92,14 +88,84 @@ pub fn api_error_diagnostic(error: &Error, resource: &str) -> Diagnostic {
     Diagnostic::error(summary, detail)
 }
 
-fn is_certificate_problem(error: &Error) -> bool {
-    let text = error.to_string().to_ascii_lowercase();
-    [
-        "certificate",
-        "unknownissuer",
-        "unknown issuer",
-        "invalid peer",
-    ]
-    .iter()
-    .any(|w| text.contains(w))
+/// What to try for a failure below the API level, chosen by its kind alone.
+fn transport_advice(kind: &TransportErrorKind) -> String {
+    match kind {
+        TransportErrorKind::Connect => "Nothing accepted the connection (refused, or no route \
+            to the host): check `endpoint` (host and port) and that the server is up. Raising \
+            `request_timeout` or `max_retries` does not help here."
+            .into(),
+        TransportErrorKind::Dns => "The host name does not resolve: check the spelling of \
+            `endpoint` (or INTERSIGHT_ENDPOINT_URL) and this machine's DNS. Raising \
+            `request_timeout` or `max_retries` does not help here."
+            .into(),
+        TransportErrorKind::Tls {
+            problem: TlsProblem::UnknownIssuer,
+            custom_ca: true,
+        } => "The server's certificate is not signed by the CA given in `ca_certificate` (nor \
+            by a CA this machine trusts): the given CA did not match. Give the CA that issued \
+            this server's certificate (ask the appliance's administrator for its CA chain)."
+            .into(),
+        TransportErrorKind::Tls {
+            problem: TlsProblem::UnknownIssuer,
+            custom_ca: false,
+        } => "The server's TLS certificate is not trusted. If the endpoint uses a private CA \
+            (an appliance), give that CA in `ca_certificate`; `insecure = true` disables \
+            verification altogether (not recommended)."
+            .into(),
+        TransportErrorKind::Tls {
+            problem: TlsProblem::WrongName,
+            ..
+        } => "The server's certificate is not issued for the host name in `endpoint`: use the \
+            name the certificate was issued for."
+            .into(),
+        TransportErrorKind::Tls {
+            problem: TlsProblem::Validity,
+            ..
+        } => "The server's certificate has expired or is not valid yet: renew it, or check \
+            this machine's clock."
+            .into(),
+        TransportErrorKind::Tls {
+            problem: TlsProblem::OtherCertificate,
+            custom_ca,
+        } => format!(
+            "The server's TLS certificate was rejected.{}",
+            if *custom_ca {
+                " Check the certificate chain against `ca_certificate`."
+            } else {
+                ""
+            }
+        ),
+        TransportErrorKind::Tls {
+            problem: TlsProblem::Handshake,
+            ..
+        } => "The TLS handshake failed: the server and the provider share no TLS version or \
+            cipher suite (TLS 1.2 or 1.3 is required), or the server is not speaking TLS."
+            .into(),
+        TransportErrorKind::Redirect { .. } => "The Intersight API does not redirect API calls, \
+            so a redirect is never followed: nothing was sent to the other host. Check that \
+            `endpoint` names the Intersight host itself (not a portal or login address)."
+            .into(),
+        TransportErrorKind::Protocol { plain_http: true } => "The server did not answer in \
+            HTTP: it probably expects HTTPS. Use `https://` in `endpoint`."
+            .into(),
+        TransportErrorKind::Protocol { plain_http: false } => "The server's answer is not \
+            HTTP: check that `endpoint` names an Intersight server."
+            .into(),
+        TransportErrorKind::HeadTooLarge => "The response headers exceeded the client's \
+            limit: the endpoint (or a proxy on the way) is not behaving as Intersight does."
+            .into(),
+        TransportErrorKind::Proxy { proxy } => format!(
+            "The request goes through the proxy {proxy} (from HTTPS_PROXY, HTTP_PROXY or \
+             ALL_PROXY): check that the proxy is reachable and lets this host through, or list \
+             the endpoint's host in NO_PROXY to connect directly."
+        ),
+        TransportErrorKind::Reset => "The connection was closed before the answer was \
+            complete, even after retries: check the network path to `endpoint` and any proxy \
+            (HTTPS_PROXY/NO_PROXY); raise `max_retries` if the failures are intermittent."
+            .into(),
+        TransportErrorKind::InvalidRequest => "The request could not be built: this is a bug \
+            in the provider, please report it with the query."
+            .into(),
+    }
 }
