@@ -730,7 +730,9 @@ fn tls_problem(e: &(dyn std::error::Error + 'static)) -> Option<TlsProblem> {
     let error = find_in_chain::<rustls::Error>(e)?;
     Some(match error {
         rustls::Error::InvalidCertificate(c) => match c {
-            C::UnknownIssuer => TlsProblem::UnknownIssuer,
+            // A bad signature: a trusted CA's name matched the issuer but its key did not sign
+            // the certificate (another CA of the same name): no trusted CA issued it either.
+            C::UnknownIssuer | C::BadSignature => TlsProblem::UnknownIssuer,
             C::NotValidForName | C::NotValidForNameContext { .. } => TlsProblem::WrongName,
             C::Expired | C::ExpiredContext { .. } | C::NotValidYet | C::NotValidYetContext { .. } => {
                 TlsProblem::Validity

@@ -169,3 +169,123 @@ fn transport_advice(kind: &TransportErrorKind) -> String {
             .into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::intersight::Attempts;
+
+    fn network(kind: TransportErrorKind) -> Error {
+        Error::Network {
+            kind,
+            method: "GET".into(),
+            path: "/api/v1/iam/OAuthTokens".into(),
+            // Words that the old substring matching reacted to: the advice must not.
+            detail: "invalid peer certificate: UnknownIssuer".into(),
+            attempts: Attempts {
+                count: 2,
+                elapsed: Duration::from_millis(1_250),
+            },
+        }
+    }
+
+    fn detail(error: &Error) -> String {
+        api_error_diagnostic(error, "iam/OAuthTokens").detail
+    }
+
+    #[test]
+    fn a_given_ca_that_does_not_match_is_named_as_such() {
+        let d = detail(&network(TransportErrorKind::Tls {
+            problem: TlsProblem::UnknownIssuer,
+            custom_ca: true,
+        }));
+        assert!(d.contains("not signed by the CA given in `ca_certificate`"), "{d}");
+        assert!(d.contains("the given CA did not match"), "{d}");
+        assert!(!d.contains("give that CA in `ca_certificate`"), "{d}");
+        let d = detail(&network(TransportErrorKind::Tls {
+            problem: TlsProblem::UnknownIssuer,
+            custom_ca: false,
+        }));
+        assert!(d.contains("give that CA in `ca_certificate`"), "{d}");
+        assert!(d.contains("`insecure = true`"), "{d}");
+    }
+
+    #[test]
+    fn advice_follows_the_kind_not_the_message_text() {
+        let cases: [(TransportErrorKind, &str, &str); 7] = [
+            (TransportErrorKind::Connect, "does not help", "ca_certificate"),
+            (TransportErrorKind::Dns, "does not resolve", "ca_certificate"),
+            (
+                TransportErrorKind::Redirect {
+                    status: 301,
+                    location: Some("http://elsewhere:80".into()),
+                },
+                "never followed",
+                "ca_certificate",
+            ),
+            (
+                TransportErrorKind::Protocol { plain_http: true },
+                "Use `https://` in `endpoint`",
+                "ca_certificate",
+            ),
+            (
+                TransportErrorKind::Proxy {
+                    proxy: "proxy.corp:3128".into(),
+                },
+                "the proxy proxy.corp:3128",
+                "ca_certificate",
+            ),
+            (TransportErrorKind::Reset, "max_retries", "ca_certificate"),
+            (
+                TransportErrorKind::Tls {
+                    problem: TlsProblem::WrongName,
+                    custom_ca: false,
+                },
+                "not issued for the host name",
+                "give that CA",
+            ),
+        ];
+        for (kind, expected, absent) in cases {
+            let d = detail(&network(kind.clone()));
+            assert!(d.contains(expected), "{kind:?}: {d}");
+            assert!(!d.contains(absent), "{kind:?}: {d}");
+            assert!(d.contains("(2 attempts over 1.2 s)"), "{kind:?}: {d}");
+        }
+        // Only a timeout is helped by a longer `request_timeout`.
+        let d = detail(&network(TransportErrorKind::Connect));
+        assert!(d.contains("Raising `request_timeout`"), "{d}");
+        let d = detail(&Error::Timeout {
+            method: "GET".into(),
+            path: "/x".into(),
+            timeout: Duration::from_secs(2),
+            attempts: Attempts {
+                count: 2,
+                elapsed: Duration::from_millis(4_100),
+            },
+        });
+        assert!(d.contains("Raise `request_timeout`"), "{d}");
+        assert!(d.contains("2 attempts over 4.1 s"), "{d}");
+    }
+
+    #[test]
+    fn retries_exhausted_names_attempts_and_elapsed() {
+        let d = detail(&Error::Api {
+            status: 503,
+            code: None,
+            message: None,
+            trace_id: None,
+            method: "GET".into(),
+            path: "/x".into(),
+            attempts: Attempts {
+                count: 3,
+                elapsed: Duration::from_millis(900),
+            },
+        });
+        assert!(
+            d.contains("answered HTTP 503 to all 3 attempts over 900 ms (the request and 2 retries;"),
+            "{d}"
+        );
+    }
+}
