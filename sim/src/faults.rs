@@ -42,6 +42,24 @@ pub struct SlowBurst {
     pub delay_ms: u64,
 }
 
+/// A redirect (`status`, `Location: location`, empty body) instead of the list's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Redirect {
+    #[serde(default)]
+    pub count: Option<u64>,
+    #[serde(default)]
+    pub after: u64,
+    /// 301, 302, 303, 307 or 308 (any 3xx is accepted).
+    #[serde(default = "default_redirect_status")]
+    pub status: u16,
+    pub location: String,
+}
+
+fn default_redirect_status() -> u16 {
+    302
+}
+
 /// Changes the dataset once, right after the first page (`$skip` 0) of a list is served.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -130,6 +148,8 @@ pub struct FaultConfig {
     pub bad_string: Option<BadString>,
     /// Every object served carries `SimPadding`, a string of this many bytes (0 = none).
     pub pad_object_bytes: usize,
+    /// Answer with a redirect to another place instead of the list.
+    pub redirect: Option<Redirect>,
 }
 
 impl FaultConfig {
@@ -157,6 +177,14 @@ impl FaultConfig {
                 self.pad_object_bytes
             ));
         }
+        if let Some(r) = &self.redirect {
+            if !(300..=399).contains(&r.status) || r.location.trim().is_empty() {
+                return Err(format!(
+                    "redirect needs a 3xx status (got {}) and a non-empty location",
+                    r.status
+                ));
+            }
+        }
         if let Some(bad) = &self.bad_string {
             if bad.property.as_deref().is_some_and(|p| p.trim().is_empty()) {
                 return Err("bad_string.property must not be empty".to_string());
@@ -178,6 +206,8 @@ pub struct ListDecision {
     pub wrong_object_type: bool,
     /// The malformed escape to write, and into which property (`None`: the default choice).
     pub bad_string: Option<(BadStringKind, Option<String>)>,
+    /// The redirect status and `Location` to answer with.
+    pub redirect: Option<(u16, String)>,
 }
 
 #[derive(Debug, Default)]
@@ -190,6 +220,7 @@ struct Seen {
     slow: u64,
     wrong_type: u64,
     bad_string: u64,
+    redirect: u64,
 }
 
 /// Fault configuration plus the counters that make bursts finite.
@@ -260,6 +291,11 @@ impl FaultState {
                 decision.bad_string = Some((b.kind, b.property.clone()));
             }
         }
+        if let Some(r) = &config.redirect {
+            if fires(r.count, r.after, &mut self.seen.redirect) {
+                decision.redirect = Some((r.status, r.location.clone()));
+            }
+        }
         decision
     }
 
@@ -320,6 +356,33 @@ mod tests {
         let config: FaultConfig =
             serde_json::from_str(r#"{"status_burst":{"status":200}}"#).unwrap();
         assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn redirect_is_a_burst_with_a_3xx_status_and_a_location() {
+        let config: FaultConfig = serde_json::from_str(
+            r#"{"redirect":{"count":1,"status":301,"location":"http://127.0.0.1:9/x"}}"#,
+        )
+        .unwrap();
+        config.validate().unwrap();
+        let mut state = FaultState::new(config);
+        let now = std::time::SystemTime::now();
+        assert_eq!(
+            state.decide_list(now).redirect,
+            Some((301, "http://127.0.0.1:9/x".to_string()))
+        );
+        assert_eq!(state.decide_list(now).redirect, None);
+        let config: FaultConfig =
+            serde_json::from_str(r#"{"redirect":{"location":"/elsewhere"}}"#).unwrap();
+        assert_eq!(config.redirect.as_ref().map(|r| r.status), Some(302));
+        for bad in [
+            r#"{"redirect":{"status":200,"location":"/x"}}"#,
+            r#"{"redirect":{"location":" "}}"#,
+        ] {
+            let config: FaultConfig = serde_json::from_str(bad).unwrap();
+            assert!(config.validate().is_err(), "{bad}");
+        }
+        assert!(serde_json::from_str::<FaultConfig>(r#"{"redirect":{"status":301}}"#).is_err());
     }
 
     #[test]
