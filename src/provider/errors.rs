@@ -44,8 +44,8 @@ pub fn api_error_diagnostic(error: &Error, resource: &str) -> Diagnostic {
                 let retries = total - 1;
                 let plural = if retries == 1 { "retry" } else { "retries" };
                 d.push_str(&format!(
-                    " to all {total} attempts over {} (the request and {retries} {plural}; \
-                     `max_retries` sets how many)",
+                    " to all {total} attempts (the request and {retries} {plural}; \
+                     `max_retries` sets how many), over {}",
                     fmt_elapsed(attempts.elapsed)
                 ));
             }
@@ -284,7 +284,10 @@ mod tests {
             },
         });
         assert!(
-            d.contains("answered HTTP 503 to all 3 attempts over 900 ms (the request and 2 retries;"),
+            d.contains(
+                "answered HTTP 503 to all 3 attempts (the request and 2 retries; `max_retries` \
+                 sets how many), over 900 ms"
+            ),
             "{d}"
         );
     }
