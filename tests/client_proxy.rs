@@ -66,7 +66,11 @@ async fn no_proxy_star_bypasses_the_proxy_for_ip_endpoints_too() {
             (no_proxy, "*".into()),
         ]);
         assert_eq!(
-            list(&Client::new(config).unwrap()).await.unwrap().items.len(),
+            list(&Client::new(config).unwrap())
+                .await
+                .unwrap()
+                .items
+                .len(),
             1
         );
     }
@@ -105,7 +109,10 @@ async fn an_unreachable_proxy_is_named_without_its_credentials() {
         text.contains(&format!("through the proxy {dead}")),
         "{text}"
     );
-    assert!(!text.contains("s3cr3t") && !text.contains("alice"), "{text}");
+    assert!(
+        !text.contains("s3cr3t") && !text.contains("alice"),
+        "{text}"
+    );
     assert_eq!(err.attempts().unwrap().count, 2, "{err}");
 }
 
@@ -123,5 +130,8 @@ async fn a_malformed_https_proxy_is_a_configuration_error_naming_the_variable() 
     );
     let text = format!("{err} {err:?}");
     assert!(text.contains("HTTPS_PROXY"), "{text}");
-    assert!(!text.contains("s3cr3t") && !text.contains("alice"), "{text}");
+    assert!(
+        !text.contains("s3cr3t") && !text.contains("alice"),
+        "{text}"
+    );
 }

@@ -10,8 +10,7 @@ use client_common::*;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use terraform_provider_intersight::intersight::models::IamOAuthToken;
 use terraform_provider_intersight::intersight::{
-    Cancellation, Client, ClientConfig, Endpoint, Error, ListQuery, TlsProblem,
-    TransportErrorKind,
+    Cancellation, Client, ClientConfig, Endpoint, Error, ListQuery, TlsProblem, TransportErrorKind,
 };
 
 struct Pki {

@@ -207,8 +207,9 @@ async fn gives_up_after_max_retries_with_the_last_error() {
         other => panic!("{other:?}"),
     }
     assert!(
-        err.to_string()
-            .contains("HTTP 503 ServiceUnavailable: down (trace id trace-503) (after 3 attempts over "),
+        err.to_string().contains(
+            "HTTP 503 ServiceUnavailable: down (trace id trace-503) (after 3 attempts over "
+        ),
         "{err}"
     );
 }
@@ -287,7 +288,11 @@ async fn a_refused_port_is_retried_once_and_reported_with_attempts_and_time() {
     config.backoff.base = Duration::from_millis(200);
     let start = Instant::now();
     let err = list(&Client::new(config).unwrap()).await.unwrap_err();
-    assert_eq!(err.transport_kind(), Some(&TransportErrorKind::Connect), "{err:?}");
+    assert_eq!(
+        err.transport_kind(),
+        Some(&TransportErrorKind::Connect),
+        "{err:?}"
+    );
     let attempts = err.attempts().unwrap();
     assert_eq!(attempts.count, 2, "{err}");
     assert!(attempts.elapsed <= start.elapsed());
@@ -310,8 +315,16 @@ async fn dns_failures_are_retried_at_most_once() {
         config.endpoint = Endpoint::parse("https://intersight.invalid").unwrap();
         config.max_retries = max_retries;
         let err = list(&Client::new(config).unwrap()).await.unwrap_err();
-        assert_eq!(err.transport_kind(), Some(&TransportErrorKind::Dns), "{err:?}");
-        assert_eq!(err.attempts().unwrap().count, max_retries.min(1) + 1, "{err}");
+        assert_eq!(
+            err.transport_kind(),
+            Some(&TransportErrorKind::Dns),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.attempts().unwrap().count,
+            max_retries.min(1) + 1,
+            "{err}"
+        );
         let msg = err.to_string();
         assert!(
             msg.contains("cannot resolve the host name of https://intersight.invalid"),
@@ -343,7 +356,10 @@ async fn redirects_are_never_followed_nor_retried() {
         );
         let msg = err.to_string();
         assert!(
-            msg.contains(&format!("answered HTTP {status}, a redirect to http://{}", elsewhere.addr)),
+            msg.contains(&format!(
+                "answered HTTP {status}, a redirect to http://{}",
+                elsewhere.addr
+            )),
             "{msg}"
         );
         // Neither the path nor the query of the Location is repeated.
@@ -365,7 +381,13 @@ async fn redirects_are_never_followed_nor_retried() {
     );
     let err = list(&server.client()).await.unwrap_err();
     assert!(
-        matches!(err.transport_kind(), Some(TransportErrorKind::Redirect { status: 302, location: None })),
+        matches!(
+            err.transport_kind(),
+            Some(TransportErrorKind::Redirect {
+                status: 302,
+                location: None
+            })
+        ),
         "{err:?}"
     );
 }

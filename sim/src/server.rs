@@ -525,7 +525,9 @@ async fn list(
         let mut response = Response::new(full(Bytes::new()));
         *response.status_mut() = StatusCode::from_u16(*status).unwrap_or(StatusCode::FOUND);
         if let Ok(value) = HeaderValue::from_str(location) {
-            response.headers_mut().insert(hyper::header::LOCATION, value);
+            response
+                .headers_mut()
+                .insert(hyper::header::LOCATION, value);
         }
         return Ok(response);
     }

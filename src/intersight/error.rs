@@ -68,7 +68,10 @@ pub enum TransportErrorKind {
     /// The endpoint's host name could not be resolved.
     Dns,
     /// TLS refused the server (or the handshake failed); `custom_ca`: `ca_certificate` was given.
-    Tls { problem: TlsProblem, custom_ca: bool },
+    Tls {
+        problem: TlsProblem,
+        custom_ca: bool,
+    },
     /// The server answered with a redirect, which is never followed.
     Redirect {
         status: u16,

@@ -42,8 +42,8 @@ pub use error::{
 };
 pub use filter::{Filter, Literal, Property};
 pub use keys::{KeyKind, SecretKey};
-pub use tokio_util::sync::CancellationToken as Cancellation;
 pub use proxy::ProxyConfig;
+pub use tokio_util::sync::CancellationToken as Cancellation;
 pub use transport::{Backoff, TlsOptions, RETRIED_STATUSES};
 
 /// Default per-request timeout (a page of 1000 objects is a few MiB).

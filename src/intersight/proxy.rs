@@ -321,7 +321,10 @@ mod tests {
                 "{err:?}"
             );
             assert!(text.contains("https_proxy") && text.contains(why), "{text}");
-            assert!(!text.contains("s3cr3t") && !text.contains("alice"), "{text}");
+            assert!(
+                !text.contains("s3cr3t") && !text.contains("alice"),
+                "{text}"
+            );
         }
         // Not consulted for this endpoint: no error.
         let c = config(&[("HTTPS_PROXY", "socks5://p"), ("NO_PROXY", "*")]);

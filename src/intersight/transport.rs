@@ -13,10 +13,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::endpoint::Endpoint;
 use super::error::{Attempts, ConfigError, Error, TlsProblem, TransportErrorKind};
-use super::proxy::{ProxyConfig, ProxyUrl};
-use crate::logging::Level;
 use super::keys::SecretKey;
+use super::proxy::{ProxyConfig, ProxyUrl};
 use super::signing::{self, RequestToSign};
+use crate::logging::Level;
 
 /// Turns a response body into a value (a page, for listings).
 pub(crate) type DecodeFn<'a, T> = dyn Fn(&[u8]) -> serde_json::Result<T> + Sync + 'a;
@@ -734,9 +734,10 @@ fn tls_problem(e: &(dyn std::error::Error + 'static)) -> Option<TlsProblem> {
             // the certificate (another CA of the same name): no trusted CA issued it either.
             C::UnknownIssuer | C::BadSignature => TlsProblem::UnknownIssuer,
             C::NotValidForName | C::NotValidForNameContext { .. } => TlsProblem::WrongName,
-            C::Expired | C::ExpiredContext { .. } | C::NotValidYet | C::NotValidYetContext { .. } => {
-                TlsProblem::Validity
-            }
+            C::Expired
+            | C::ExpiredContext { .. }
+            | C::NotValidYet
+            | C::NotValidYetContext { .. } => TlsProblem::Validity,
             _ => TlsProblem::OtherCertificate,
         },
         _ => TlsProblem::Handshake,
@@ -751,7 +752,10 @@ fn is_unreachable(e: &(dyn std::error::Error + 'static)) -> bool {
         if let Some(io) = s.downcast_ref::<std::io::Error>() {
             if matches!(
                 io.kind(),
-                K::ConnectionRefused | K::HostUnreachable | K::NetworkUnreachable | K::AddrNotAvailable
+                K::ConnectionRefused
+                    | K::HostUnreachable
+                    | K::NetworkUnreachable
+                    | K::AddrNotAvailable
             ) {
                 return true;
             }
@@ -1006,12 +1010,8 @@ mod tests {
     static CAPTURED: std::sync::Mutex<Vec<serde_json::Value>> = std::sync::Mutex::new(Vec::new());
 
     fn capture(level: Level, message: &str, fields: &[(&str, &dyn Display)]) {
-        let line = crate::logging::format_record(
-            level,
-            message,
-            fields,
-            time::OffsetDateTime::UNIX_EPOCH,
-        );
+        let line =
+            crate::logging::format_record(level, message, fields, time::OffsetDateTime::UNIX_EPOCH);
         let value = serde_json::from_str(&line).unwrap();
         CAPTURED.lock().unwrap().push(value);
     }
@@ -1049,7 +1049,9 @@ mod tests {
                     buffer.extend_from_slice(&chunk[..n]);
                     while let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
                         let head: Vec<u8> = buffer.drain(..end + 4).collect();
-                        seen.lock().unwrap().push(String::from_utf8_lossy(&head).into_owned());
+                        seen.lock()
+                            .unwrap()
+                            .push(String::from_utf8_lossy(&head).into_owned());
                         let (status, body) = answers.next().unwrap_or((500, ""));
                         let reply = format!(
                             "HTTP/1.1 {status} X\r\nContent-Length: {}\r\n\r\n{body}",
@@ -1120,7 +1122,10 @@ mod tests {
             (&lines[0]["method"], &lines[0]["path"], &lines[0]["status"]),
             (&"GET".into(), &path.into(), &"503".into())
         );
-        assert_eq!((&lines[0]["bytes"], &lines[0]["attempt"]), (&"2".into(), &"1".into()));
+        assert_eq!(
+            (&lines[0]["bytes"], &lines[0]["attempt"]),
+            (&"2".into(), &"1".into())
+        );
         assert!(lines[0]["ms"].as_str().unwrap().parse::<u64>().is_ok());
         assert_eq!(lines[1]["@level"], "warn");
         assert_eq!(lines[1]["@message"], "retry");
@@ -1132,9 +1137,20 @@ mod tests {
             (&lines[1]["attempt"], &lines[1]["cause"]),
             (&"1".into(), &"HTTP 503".into())
         );
-        assert!(lines[1]["delay_ms"].as_str().unwrap().parse::<u64>().unwrap() <= 1);
+        assert!(
+            lines[1]["delay_ms"]
+                .as_str()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+                <= 1
+        );
         assert_eq!(
-            (&lines[2]["status"], &lines[2]["bytes"], &lines[2]["attempt"]),
+            (
+                &lines[2]["status"],
+                &lines[2]["bytes"],
+                &lines[2]["attempt"]
+            ),
             (&"200".into(), &"5".into(), &"2".into())
         );
         // The server got a signature; no log line shows any part of it.
@@ -1146,7 +1162,12 @@ mod tests {
             .to_string();
         let signature = authorization.rsplit("signature=\"").next().unwrap();
         let text = serde_json::to_string(&lines).unwrap();
-        for secret in [authorization.as_str(), &signature[..16], "Signature ", "keyId"] {
+        for secret in [
+            authorization.as_str(),
+            &signature[..16],
+            "Signature ",
+            "keyId",
+        ] {
             assert!(!text.contains(secret), "{secret} in {text}");
         }
     }
@@ -1176,7 +1197,10 @@ mod tests {
         assert_eq!(messages, ["request", "retry", "request"]);
         assert!(lines[0].get("status").is_none());
         assert!(
-            lines[0]["error"].as_str().unwrap().starts_with("connect: cannot connect to"),
+            lines[0]["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("connect: cannot connect to"),
             "{}",
             lines[0]
         );

@@ -201,7 +201,10 @@ mod tests {
             problem: TlsProblem::UnknownIssuer,
             custom_ca: true,
         }));
-        assert!(d.contains("not signed by the CA given in `ca_certificate`"), "{d}");
+        assert!(
+            d.contains("not signed by the CA given in `ca_certificate`"),
+            "{d}"
+        );
         assert!(d.contains("the given CA did not match"), "{d}");
         assert!(!d.contains("give that CA in `ca_certificate`"), "{d}");
         let d = detail(&network(TransportErrorKind::Tls {
@@ -215,8 +218,16 @@ mod tests {
     #[test]
     fn advice_follows_the_kind_not_the_message_text() {
         let cases: [(TransportErrorKind, &str, &str); 7] = [
-            (TransportErrorKind::Connect, "does not help", "ca_certificate"),
-            (TransportErrorKind::Dns, "does not resolve", "ca_certificate"),
+            (
+                TransportErrorKind::Connect,
+                "does not help",
+                "ca_certificate",
+            ),
+            (
+                TransportErrorKind::Dns,
+                "does not resolve",
+                "ca_certificate",
+            ),
             (
                 TransportErrorKind::Redirect {
                     status: 301,
