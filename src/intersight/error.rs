@@ -127,10 +127,24 @@ impl TransportErrorKind {
 }
 
 /// How many requests one answer took, and over how long (first send to the final failure).
+/// Milliseconds in a `u32` (49 days) keep [`Error`] small.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Attempts {
     pub count: u32,
-    pub elapsed: Duration,
+    pub elapsed_ms: u32,
+}
+
+impl Attempts {
+    pub fn new(count: u32, elapsed: Duration) -> Attempts {
+        Attempts {
+            count,
+            elapsed_ms: u32::try_from(elapsed.as_millis()).unwrap_or(u32::MAX),
+        }
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        Duration::from_millis(u64::from(self.elapsed_ms))
+    }
 }
 
 impl std::fmt::Display for Attempts {
@@ -140,7 +154,7 @@ impl std::fmt::Display for Attempts {
             f,
             "{} attempt{plural} over {}",
             self.count,
-            fmt_elapsed(self.elapsed)
+            fmt_elapsed(self.elapsed())
         )
     }
 }
@@ -170,7 +184,7 @@ pub enum Error {
         code: Option<String>,
         message: Option<String>,
         trace_id: Option<String>,
-        method: String,
+        method: &'static str,
         path: String,
         /// Requests sent for this answer (1, or 1 + the retries when retries ran out) and the
         /// time they took.
@@ -180,7 +194,7 @@ pub enum Error {
     #[error("{method} {path}: {detail} ({attempts})")]
     Network {
         kind: TransportErrorKind,
-        method: String,
+        method: &'static str,
         path: String,
         detail: String,
         attempts: Attempts,
@@ -196,7 +210,7 @@ pub enum Error {
     /// The request did not complete within the per-request timeout (after any retries).
     #[error("{method} {path}: no complete response within {timeout:?} ({attempts})")]
     Timeout {
-        method: String,
+        method: &'static str,
         path: String,
         timeout: Duration,
         attempts: Attempts,
@@ -277,7 +291,7 @@ fn attempts_part(attempts: &Attempts) -> String {
         format!(
             " (after {} attempts over {})",
             attempts.count,
-            fmt_elapsed(attempts.elapsed)
+            fmt_elapsed(attempts.elapsed())
         )
     } else {
         String::new()
@@ -302,12 +316,9 @@ mod tests {
             code: Some("AuthenticationFailure".into()),
             message: Some("bad\nsignature".into()),
             trace_id: Some("abc".into()),
-            method: "GET".into(),
+            method: "GET",
             path: "/api/v1/iam/OAuthTokens".into(),
-            attempts: Attempts {
-                count: 1,
-                elapsed: Duration::from_millis(20),
-            },
+            attempts: Attempts::new(1, Duration::from_millis(20)),
         };
         assert_eq!(
             e.to_string(),
@@ -323,7 +334,7 @@ mod tests {
             code: None,
             message: None,
             trace_id: None,
-            method: "GET".into(),
+            method: "GET",
             path: "/x".into(),
             attempts: Attempts::default(),
         };
@@ -337,12 +348,9 @@ mod tests {
             code: Some("ServiceUnavailable".into()),
             message: None,
             trace_id: None,
-            method: "GET".into(),
+            method: "GET",
             path: "/x".into(),
-            attempts: Attempts {
-                count: 3,
-                elapsed: Duration::from_millis(4_840),
-            },
+            attempts: Attempts::new(3, Duration::from_millis(4_840)),
         };
         assert_eq!(
             e.to_string(),
@@ -354,13 +362,10 @@ mod tests {
     fn network_and_timeout_errors_always_give_attempts_and_elapsed() {
         let e = Error::Network {
             kind: TransportErrorKind::Dns,
-            method: "GET".into(),
+            method: "GET",
             path: "/x".into(),
             detail: "cannot resolve h.invalid".into(),
-            attempts: Attempts {
-                count: 1,
-                elapsed: Duration::from_millis(3),
-            },
+            attempts: Attempts::new(1, Duration::from_millis(3)),
         };
         assert_eq!(
             e.to_string(),
@@ -368,13 +373,10 @@ mod tests {
         );
         assert_eq!(e.transport_kind(), Some(&TransportErrorKind::Dns));
         let e = Error::Timeout {
-            method: "GET".into(),
+            method: "GET",
             path: "/x".into(),
             timeout: Duration::from_secs(2),
-            attempts: Attempts {
-                count: 2,
-                elapsed: Duration::from_millis(4_020),
-            },
+            attempts: Attempts::new(2, Duration::from_millis(4_020)),
         };
         assert_eq!(
             e.to_string(),

@@ -266,10 +266,7 @@ impl Transport {
             if retry >= self.retry_limit(failure.rule) {
                 return Err(with_attempts(
                     failure.error,
-                    Attempts {
-                        count: attempt,
-                        elapsed: started.elapsed(),
-                    },
+                    Attempts::new(attempt, started.elapsed()),
                 ));
             }
             let delay = self.backoff.delay(retry, failure.retry_after);
@@ -332,7 +329,7 @@ impl Transport {
         };
         Error::Network {
             kind,
-            method: "GET".into(),
+            method: "GET",
             path: path.into(),
             detail,
             attempts: Attempts::default(),
@@ -464,7 +461,7 @@ impl Transport {
             code: parsed.code,
             message: parsed.message,
             trace_id: parsed.trace_id.or(header_trace),
-            method: method.into(),
+            method,
             path: path_and_query.into(),
             attempts: Attempts::default(),
         };
@@ -553,7 +550,7 @@ impl Transport {
         if e.is_timeout() {
             return Failure {
                 error: Error::Timeout {
-                    method: "GET".into(),
+                    method: "GET",
                     path: path.into(),
                     timeout: self.timeout,
                     attempts: Attempts::default(),

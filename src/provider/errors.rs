@@ -46,7 +46,7 @@ pub fn api_error_diagnostic(error: &Error, resource: &str) -> Diagnostic {
                 d.push_str(&format!(
                     " to all {total} attempts (the request and {retries} {plural}; \
                      `max_retries` sets how many), over {}",
-                    fmt_elapsed(attempts.elapsed)
+                    fmt_elapsed(attempts.elapsed())
                 ));
             }
             if let Some(code) = code {
@@ -180,14 +180,11 @@ mod tests {
     fn network(kind: TransportErrorKind) -> Error {
         Error::Network {
             kind,
-            method: "GET".into(),
+            method: "GET",
             path: "/api/v1/iam/OAuthTokens".into(),
             // Words that the old substring matching reacted to: the advice must not.
             detail: "invalid peer certificate: UnknownIssuer".into(),
-            attempts: Attempts {
-                count: 2,
-                elapsed: Duration::from_millis(1_250),
-            },
+            attempts: Attempts::new(2, Duration::from_millis(1_250)),
         }
     }
 
@@ -268,13 +265,10 @@ mod tests {
         let d = detail(&network(TransportErrorKind::Connect));
         assert!(d.contains("Raising `request_timeout`"), "{d}");
         let d = detail(&Error::Timeout {
-            method: "GET".into(),
+            method: "GET",
             path: "/x".into(),
             timeout: Duration::from_secs(2),
-            attempts: Attempts {
-                count: 2,
-                elapsed: Duration::from_millis(4_100),
-            },
+            attempts: Attempts::new(2, Duration::from_millis(4_100)),
         });
         assert!(d.contains("Raise `request_timeout`"), "{d}");
         assert!(d.contains("2 attempts over 4.1 s"), "{d}");
@@ -287,12 +281,9 @@ mod tests {
             code: None,
             message: None,
             trace_id: None,
-            method: "GET".into(),
+            method: "GET",
             path: "/x".into(),
-            attempts: Attempts {
-                count: 3,
-                elapsed: Duration::from_millis(900),
-            },
+            attempts: Attempts::new(3, Duration::from_millis(900)),
         });
         assert!(
             d.contains(
