@@ -1,5 +1,7 @@
 //! HTTP transport: a reqwest client on our own rustls configuration, request signing, the
-//! per-request timeout, bounded retries with backoff, body size caps and cancellation.
+//! per-request timeout, bounded retries with backoff (how often depends on the failure's kind),
+//! body size caps, cancellation, no redirects, proxies from [`ProxyConfig`], and a TRACE
+//! `request` / WARN `retry` log line per attempt / retry.
 
 use std::fmt::Display;
 use std::net::SocketAddr;
@@ -336,19 +338,10 @@ impl Transport {
         }
     }
 
-    async fn attempt<T>(
-        &self,
-        path_and_query: &str,
-        decode: &DecodeFn<'_, T>,
-        seen: &mut AttemptLog,
-    ) -> Result<T, Failure> {
-        let method = "GET";
+    /// The URL and signed headers of a GET of `path_and_query` (an error: never worth retrying).
+    fn signed_request(&self, path_and_query: &str) -> Result<(url::Url, HeaderMap), Error> {
         let invalid = |detail: String| {
-            Failure::fatal(self.network_error(
-                TransportErrorKind::InvalidRequest,
-                path_and_query,
-                detail,
-            ))
+            self.network_error(TransportErrorKind::InvalidRequest, path_and_query, detail)
         };
         let url = reqwest::Url::parse(&format!("{}{}", self.endpoint.base_url(), path_and_query))
             .map_err(|e| invalid(format!("invalid URL: {e}")))?;
@@ -365,7 +358,7 @@ impl Transport {
         let host = self.endpoint.host_header();
         let signed = signing::sign(
             &RequestToSign {
-                method,
+                method: "GET",
                 path_and_query,
                 host: &host,
                 body: b"",
@@ -395,11 +388,22 @@ impl Transport {
         let digest = HeaderValue::from_str(&signed.digest)
             .map_err(|_| invalid("the digest header value is not valid".into()))?;
         headers.insert("digest", digest);
+        Ok((url, headers))
+    }
 
-        let request_url = url.clone();
+    /// One request: send, then decode a success, refuse a redirect, or describe an error answer.
+    async fn attempt<T>(
+        &self,
+        path_and_query: &str,
+        decode: &DecodeFn<'_, T>,
+        seen: &mut AttemptLog,
+    ) -> Result<T, Failure> {
+        let (url, headers) = self
+            .signed_request(path_and_query)
+            .map_err(Failure::fatal)?;
         let response = self
             .http
-            .get(url)
+            .get(url.clone())
             .headers(headers)
             .timeout(self.timeout)
             .send()
@@ -408,37 +412,48 @@ impl Transport {
         let status = response.status();
         seen.status = Some(status.as_u16());
         if status.is_redirection() {
-            return Err(self.redirect(&response, &request_url, path_and_query));
+            return Err(self.redirect(&response, &url, path_and_query));
         }
-        if status.is_success() {
-            let body = self
-                .read_body(response, path_and_query, self.body_limit)
-                .await?;
-            seen.bytes = body.len();
-            return decode(&body).map_err(|e| {
-                let truncated = e.is_eof();
-                let error = Error::Decode {
-                    method: method.into(),
-                    path: path_and_query.into(),
-                    detail: if truncated {
-                        format!("the body ends early (truncated?): {e}")
-                    } else {
-                        e.to_string()
-                    },
-                };
-                // JSON that stops mid-value is a body cut short (even when its length header
-                // agrees): worth another try. Well-formed but wrong JSON is not.
-                Failure {
-                    error,
-                    rule: if truncated {
-                        RetryRule::UpToMax
-                    } else {
-                        RetryRule::Never
-                    },
-                    retry_after: None,
-                }
-            });
+        if !status.is_success() {
+            return Err(self.error_answer(response, path_and_query, seen).await);
         }
+        let body = self
+            .read_body(response, path_and_query, self.body_limit)
+            .await?;
+        seen.bytes = body.len();
+        decode(&body).map_err(|e| {
+            let truncated = e.is_eof();
+            let error = Error::Decode {
+                method: "GET".into(),
+                path: path_and_query.into(),
+                detail: if truncated {
+                    format!("the body ends early (truncated?): {e}")
+                } else {
+                    e.to_string()
+                },
+            };
+            // JSON that stops mid-value is a body cut short (even when its length header
+            // agrees): worth another try. Well-formed but wrong JSON is not.
+            Failure {
+                error,
+                rule: if truncated {
+                    RetryRule::UpToMax
+                } else {
+                    RetryRule::Never
+                },
+                retry_after: None,
+            }
+        })
+    }
+
+    /// An API error status: its code, message and trace id, retried when the status may pass.
+    async fn error_answer(
+        &self,
+        response: reqwest::Response,
+        path_and_query: &str,
+        seen: &mut AttemptLog,
+    ) -> Failure {
+        let status = response.status().as_u16();
         let retry_after = response
             .headers()
             .get(reqwest::header::RETRY_AFTER)
@@ -456,24 +471,23 @@ impl Transport {
             .unwrap_or_default();
         seen.bytes = body.len();
         let parsed = ErrorBody::parse(&body);
-        let error = Error::Api {
-            status: status.as_u16(),
-            code: parsed.code,
-            message: parsed.message,
-            trace_id: parsed.trace_id.or(header_trace),
-            method,
-            path: path_and_query.into(),
-            attempts: Attempts::default(),
-        };
-        Err(Failure {
-            error,
-            rule: if RETRIED_STATUSES.contains(&status.as_u16()) {
+        Failure {
+            error: Error::Api {
+                status,
+                code: parsed.code,
+                message: parsed.message,
+                trace_id: parsed.trace_id.or(header_trace),
+                method: "GET",
+                path: path_and_query.into(),
+                attempts: Attempts::default(),
+            },
+            rule: if RETRIED_STATUSES.contains(&status) {
                 RetryRule::UpToMax
             } else {
                 RetryRule::Never
             },
             retry_after,
-        })
+        }
     }
 
     /// A 3xx answer: an error naming the status and where it pointed, never followed.
