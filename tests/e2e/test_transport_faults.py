@@ -160,3 +160,38 @@ def test_an_unreachable_proxy_is_named_without_its_password(sim_factory, workdir
     assert "list the endpoint's host in NO_PROXY" in text, text
     assert "s3cr3t" not in text, text
     assert small.stats()["requests"] == 0
+
+
+@pytest.mark.parametrize("version,proto", [("1.15", "6"), ("1.0", "5")])
+def test_trace_logs_each_request_and_warn_logs_each_retry_without_the_signature(sim_factory, workdir_factory, version, proto):
+    """TF_LOG_PROVIDER=TRACE: one `request` line per HTTP attempt (method, path and query, status,
+    bytes, ms, attempt), one WARN `retry` line per retry (cause, delay); no signature or key id."""
+    small = sim_factory(tokens=20)
+    small.faults({"status_burst": {"count": 1, "status": 503, "retry_after": 0}})
+    wd = workdir_factory(version, proto, small.config(BODY))
+    wd.init()
+    rc, out, err = wd.tf("plan", "-no-color", "-input=false", log_provider="TRACE")
+    assert rc == 0, err
+    requests = [l for l in err.splitlines() if "provider.terraform-provider-intersight" in l and ": request:" in l]
+    retries = [l for l in err.splitlines() if "provider.terraform-provider-intersight" in l and ": retry:" in l]
+    assert len(requests) == 2, "\n".join(requests)
+    first, second = requests
+
+    def has(line: str, key: str, value: str = "") -> bool:
+        # hclog quotes values with spaces or symbols (Terraform versions differ in which).
+        return f"{key}={value}" in line or f'{key}="{value}' in line
+
+    for line in requests:
+        for key in ("read_id", "bytes", "ms"):
+            assert has(line, key), (key, line)
+        assert has(line, "method", "GET") and has(line, "path", "/api/v1/iam/OAuthTokens?"), line
+        assert "[TRACE]" in line, line
+    assert has(first, "status", "503") and has(first, "attempt", "1"), first
+    assert has(second, "status", "200") and has(second, "attempt", "2"), second
+    assert len(retries) == 1, "\n".join(retries)
+    retry = retries[0]
+    assert "[WARN]" in retry and has(retry, "cause", "HTTP 503") and has(retry, "delay_ms", "0"), retry
+    assert has(retry, "attempt", "1") and has(retry, "path", "/api/v1/iam/OAuthTokens?"), retry
+    assert small.stats()["list_requests"] == 2
+    for secret in ("Signature", "keyId=", small.rsa_key_id):
+        assert secret not in err, secret
