@@ -428,12 +428,51 @@ async fn slow_responses_time_out_and_are_retried() {
     let start = Instant::now();
     let err = list(&Client::new(config).unwrap()).await.unwrap_err();
     assert!(
-        matches!(err, Error::Timeout { timeout, attempts, .. } if timeout == Duration::from_millis(100) && attempts.count == 2),
+        matches!(err, Error::Timeout { timeout, attempts, connecting: false, .. } if timeout == Duration::from_millis(100) && attempts.count == 2),
         "{err:?}"
     );
     assert!(err.to_string().contains("(2 attempts over "), "{err}");
     assert!(start.elapsed() < Duration::from_secs(2));
     assert_eq!(server.stats.count(), 2);
+}
+
+#[tokio::test]
+async fn a_host_that_accepts_but_never_completes_tls_is_a_connect_timeout_retried_once() {
+    // Accepts TCP connections and never says a word: the TLS handshake never completes.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            held.push(socket);
+        }
+    });
+    let server = TestServer::start(|_, _| Response::json(200, "{}")).await;
+    let mut config = server.config();
+    config.endpoint = Endpoint::parse(&format!("https://{addr}")).unwrap();
+    config.request_timeout = Duration::from_secs(5);
+    config.connect_timeout = Duration::from_millis(300);
+    config.max_retries = 5;
+    let start = Instant::now();
+    let err = list(&Client::new(config).unwrap()).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Timeout { connecting: true, timeout, attempts, .. } if *timeout == Duration::from_millis(300) && attempts.count == 2),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("no connection within 300ms (2 attempts over "),
+        "{err}"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
 }
 
 #[tokio::test]

@@ -207,12 +207,18 @@ pub enum Error {
         path: String,
         detail: String,
     },
-    /// The request did not complete within the per-request timeout (after any retries).
-    #[error("{method} {path}: no complete response within {timeout:?} ({attempts})")]
+    /// The request did not complete within the per-request timeout, or no connection (TCP and
+    /// TLS) was made within the connection timeout when `connecting` (after any retries).
+    #[error(
+        "{method} {path}: {} within {timeout:?} ({attempts})",
+        if *connecting { "no connection" } else { "no complete response" }
+    )]
     Timeout {
         method: &'static str,
         path: String,
         timeout: Duration,
+        /// The time ran out while connecting (TCP or the TLS handshake).
+        connecting: bool,
         attempts: Attempts,
     },
     /// The response body is not the JSON this client expects.
@@ -376,6 +382,7 @@ mod tests {
             method: "GET",
             path: "/x".into(),
             timeout: Duration::from_secs(2),
+            connecting: false,
             attempts: Attempts::new(2, Duration::from_millis(4_020)),
         };
         assert_eq!(

@@ -48,6 +48,8 @@ pub use transport::{Backoff, TlsOptions, RETRIED_STATUSES};
 
 /// Default per-request timeout (a page of 1000 objects is a few MiB).
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default limit for making a connection (a host that accepts TCP but never completes TLS).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default retries after the first attempt.
 pub const DEFAULT_MAX_RETRIES: u32 = 5;
 /// Default `$top`: the documented maximum, as Cisco recommends for large collections.
@@ -70,6 +72,8 @@ pub struct ClientConfig {
     pub proxy: ProxyConfig,
     /// Limit for one request, from sending it to the end of its body.
     pub request_timeout: Duration,
+    /// Limit for making a connection (TCP and TLS handshake); `request_timeout` when shorter.
+    pub connect_timeout: Duration,
     /// Retries after the first attempt for transient failures.
     pub max_retries: u32,
     /// `$top`, 1..=1000.
@@ -93,6 +97,7 @@ impl ClientConfig {
             tls: TlsOptions::default(),
             proxy: ProxyConfig::from_process_env(),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             max_retries: DEFAULT_MAX_RETRIES,
             page_size: DEFAULT_PAGE_SIZE,
             parallelism: DEFAULT_PARALLELISM,
@@ -112,6 +117,7 @@ impl fmt::Debug for ClientConfig {
             .field("tls", &self.tls)
             .field("proxy", &self.proxy)
             .field("request_timeout", &self.request_timeout)
+            .field("connect_timeout", &self.connect_timeout)
             .field("max_retries", &self.max_retries)
             .field("page_size", &self.page_size)
             .field("parallelism", &self.parallelism)
@@ -230,6 +236,7 @@ impl Client {
             tls: config.tls,
             proxy: config.proxy,
             timeout: config.request_timeout,
+            connect_timeout: config.connect_timeout,
             max_retries: config.max_retries,
             backoff: config.backoff,
             body_limit: config.max_page_bytes,

@@ -105,6 +105,8 @@ pub(crate) struct Transport {
     key_id: String,
     key: Arc<SecretKey>,
     timeout: Duration,
+    /// The limit on making a connection (TCP and TLS), at most `timeout`.
+    connect_timeout: Duration,
     max_retries: u32,
     backoff: Backoff,
     body_limit: usize,
@@ -163,6 +165,7 @@ pub(crate) struct TransportSettings {
     pub tls: TlsOptions,
     pub proxy: ProxyConfig,
     pub timeout: Duration,
+    pub connect_timeout: Duration,
     pub max_retries: u32,
     pub backoff: Backoff,
     pub body_limit: usize,
@@ -172,6 +175,7 @@ pub(crate) struct TransportSettings {
 impl Transport {
     pub(crate) fn new(s: TransportSettings) -> Result<Transport, ConfigError> {
         let custom_ca = s.tls.ca_certificate.is_some();
+        let connect_timeout = s.connect_timeout.min(s.timeout);
         let tls = build_tls(&s.tls)?;
         let proxy = s.proxy.proxy_for(
             if s.endpoint.is_https() {
@@ -189,7 +193,7 @@ impl Transport {
             // headers and query to another host, and its unsigned answer would become results.
             .redirect(reqwest::redirect::Policy::none())
             .dns_resolver(Arc::new(SystemResolver))
-            .connect_timeout(s.timeout.min(Duration::from_secs(30)))
+            .connect_timeout(connect_timeout)
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(s.max_connections.max(1));
         let builder = match &proxy {
@@ -209,6 +213,7 @@ impl Transport {
             key_id: s.key_id,
             key: Arc::new(s.key),
             timeout: s.timeout,
+            connect_timeout,
             max_retries: s.max_retries,
             backoff: s.backoff,
             body_limit: s.body_limit,
@@ -566,7 +571,12 @@ impl Transport {
                 error: Error::Timeout {
                     method: "GET",
                     path: path.into(),
-                    timeout: self.timeout,
+                    timeout: if e.is_connect() {
+                        self.connect_timeout
+                    } else {
+                        self.timeout
+                    },
+                    connecting: e.is_connect(),
                     attempts: Attempts::default(),
                 },
                 rule: RetryRule::Once,
@@ -659,7 +669,18 @@ impl Transport {
 fn cause_of(error: &Error) -> String {
     match error {
         Error::Api { status, .. } => format!("HTTP {status}"),
-        Error::Timeout { timeout, .. } => format!("timeout ({timeout:?})"),
+        Error::Timeout {
+            timeout,
+            connecting,
+            ..
+        } => format!(
+            "{} ({timeout:?})",
+            if *connecting {
+                "connect timeout"
+            } else {
+                "timeout"
+            }
+        ),
         Error::Network { kind, detail, .. } => format!("{}: {detail}", kind.name()),
         other => other.to_string(),
     }
@@ -1089,6 +1110,7 @@ mod tests {
             tls: TlsOptions::default(),
             proxy: ProxyConfig::direct(),
             timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(5),
             max_retries: 3,
             backoff: Backoff {
                 base: Duration::from_millis(1),

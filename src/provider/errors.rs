@@ -65,9 +65,19 @@ pub fn api_error_diagnostic(error: &Error, resource: &str) -> Diagnostic {
             }
             d
         }
-        Error::Timeout { .. } => format!(
+        Error::Timeout {
+            connecting: false, ..
+        } => format!(
             "{error}.\n\nIntersight did not answer in time (a timeout is retried once). Raise \
              `request_timeout`, or lower `page_size` so each page is smaller."
+        ),
+        Error::Timeout {
+            connecting: true, ..
+        } => format!(
+            "{error}.\n\nThe host did not complete a connection (TCP and TLS handshake) in time \
+             (a timeout is retried once): check `endpoint`, that the server is up and answers \
+             HTTPS there, and the network path (HTTPS_PROXY/NO_PROXY). The wait is \
+             `request_timeout`, at most 30 s."
         ),
         Error::Network { kind, .. } => format!("{error}.\n\n{}", transport_advice(kind)),
         Error::Inconsistent { .. } => format!(
@@ -268,10 +278,24 @@ mod tests {
             method: "GET",
             path: "/x".into(),
             timeout: Duration::from_secs(2),
+            connecting: false,
             attempts: Attempts::new(2, Duration::from_millis(4_100)),
         });
         assert!(d.contains("Raise `request_timeout`"), "{d}");
         assert!(d.contains("2 attempts over 4.1 s"), "{d}");
+        let d = detail(&Error::Timeout {
+            method: "GET",
+            path: "/x".into(),
+            timeout: Duration::from_secs(30),
+            connecting: true,
+            attempts: Attempts::new(2, Duration::from_secs(60)),
+        });
+        assert!(
+            d.contains("no connection within 30s (2 attempts over 60.0 s)"),
+            "{d}"
+        );
+        assert!(d.contains("did not complete a connection"), "{d}");
+        assert!(!d.contains("Raise `request_timeout`"), "{d}");
     }
 
     #[test]
