@@ -1,5 +1,6 @@
 //! HTTPS: a private CA given as `ca_certificate` (PEM text or path), rejection of an unknown
-//! issuer without retries, and `insecure`.
+//! issuer (or of a given CA that did not sign the server) without retries, `insecure`, no
+//! redirect from HTTPS to plain HTTP, and an `http://` endpoint that reaches an HTTPS server.
 
 mod client_common;
 
@@ -10,7 +11,7 @@ use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair}
 #[path = "support/tokens.rs"]
 mod tokens;
 use terraform_provider_intersight::intersight::{
-    Cancellation, Client, ClientConfig, Endpoint, Error, ListQuery,
+    Cancellation, Client, ClientConfig, Endpoint, Error, ListQuery, TlsProblem, TransportErrorKind,
 };
 use tokens::{IamOAuthToken, ListTyped as _};
 
@@ -87,8 +88,16 @@ async fn unknown_issuer_fails_without_retries() {
     c.max_retries = 3;
     let err = list(c).await.unwrap_err();
     let msg = err.to_string();
-    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+    assert_eq!(
+        err.transport_kind(),
+        Some(&TransportErrorKind::Tls {
+            problem: TlsProblem::UnknownIssuer,
+            custom_ca: false
+        }),
+        "{err:?}"
+    );
     assert!(msg.to_lowercase().contains("certificate"), "{msg}");
+    assert!(msg.contains("(1 attempt over "), "{msg}");
     assert_eq!(
         server
             .stats
@@ -106,4 +115,91 @@ async fn insecure_accepts_any_certificate() {
     let mut c = config(&server);
     c.tls.insecure = true;
     assert_eq!(list(c).await.unwrap(), 2);
+}
+
+#[tokio::test]
+async fn a_given_ca_that_did_not_sign_the_server_is_a_tls_error_marked_custom_ca() {
+    let other_ca = pki();
+    let pki = pki();
+    let server = TestServer::start_tls(pki.acceptor.clone(), |req, _| page(req, 3, Some(3))).await;
+    let mut c = config(&server);
+    c.tls.ca_certificate = Some(other_ca.ca_pem.clone());
+    c.max_retries = 3;
+    let err = list(c).await.unwrap_err();
+    assert_eq!(
+        err.transport_kind(),
+        Some(&TransportErrorKind::Tls {
+            problem: TlsProblem::UnknownIssuer,
+            custom_ca: true
+        }),
+        "{err:?}"
+    );
+    assert_eq!(
+        server
+            .stats
+            .connections
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+}
+
+#[tokio::test]
+async fn no_redirect_from_https_to_plain_http() {
+    let pki = pki();
+    let plain = TestServer::start(|req, _| page(req, 1, Some(1))).await;
+    let target = format!("http://{}/api/v1/iam/OAuthTokens", plain.addr);
+    let server = TestServer::start_tls(pki.acceptor.clone(), move |_, _| {
+        Response::json(301, "").with_header("Location", &target)
+    })
+    .await;
+    let mut c = config(&server);
+    c.tls.ca_certificate = Some(pki.ca_pem.clone());
+    let err = list(c).await.unwrap_err();
+    assert_eq!(
+        err.transport_kind(),
+        Some(&TransportErrorKind::Redirect {
+            status: 301,
+            location: Some(format!("http://{}", plain.addr)),
+        }),
+        "{err:?}"
+    );
+    assert_eq!(server.stats.count(), 1);
+    assert_eq!(
+        plain
+            .stats
+            .connections
+            .load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the plain-HTTP host was contacted"
+    );
+}
+
+#[tokio::test]
+async fn an_http_endpoint_on_an_https_server_fails_at_once_naming_the_protocol() {
+    let pki = pki();
+    let server = TestServer::start_tls(pki.acceptor.clone(), |req, _| page(req, 3, Some(3))).await;
+    let mut c = server.config();
+    c.endpoint = Endpoint::parse(&format!("http://127.0.0.1:{}", server.addr.port())).unwrap();
+    c.max_retries = 5;
+    c.backoff.base = std::time::Duration::from_millis(500);
+    let start = std::time::Instant::now();
+    let err = list(c).await.unwrap_err();
+    assert_eq!(
+        err.transport_kind(),
+        Some(&TransportErrorKind::Protocol { plain_http: true }),
+        "{err:?}"
+    );
+    assert_eq!(err.attempts().unwrap().count, 1, "{err}");
+    assert!(
+        start.elapsed() < std::time::Duration::from_millis(400),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(
+        server
+            .stats
+            .connections
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
 }

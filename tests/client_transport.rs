@@ -1,5 +1,6 @@
 //! Transport behaviour against a canned HTTP server: signing on the wire, retries, Retry-After,
-//! no retry on other 4xx, timeouts, dropped and truncated responses, size caps, cancellation.
+//! no retry on other 4xx, what is retried once or never (refused ports, DNS, timeouts,
+//! redirects, over-long heads), dropped and truncated responses, size caps, cancellation.
 
 mod client_common;
 
@@ -11,7 +12,7 @@ use client_common::*;
 #[path = "support/tokens.rs"]
 mod tokens;
 use terraform_provider_intersight::intersight::{
-    Cancellation, Client, Error, Filter, ListQuery, Listing, Literal,
+    Cancellation, Client, Endpoint, Error, Filter, ListQuery, Listing, Literal, TransportErrorKind,
 };
 use tokens::{IamOAuthToken, ListTyped as _};
 
@@ -197,25 +198,27 @@ async fn gives_up_after_max_retries_with_the_last_error() {
             attempts,
         } => {
             assert_eq!(*status, 503);
-            assert_eq!(*attempts, 3);
+            assert_eq!(attempts.count, 3);
+            assert!(attempts.elapsed() < Duration::from_secs(2), "{attempts:?}");
             assert_eq!(code.as_deref(), Some("ServiceUnavailable"));
             assert_eq!(message.as_deref(), Some("down"));
             assert_eq!(trace_id.as_deref(), Some("trace-503"));
-            assert_eq!(method, "GET");
+            assert_eq!(*method, "GET");
             assert!(path.starts_with("/api/v1/iam/OAuthTokens?"), "{path}");
         }
         other => panic!("{other:?}"),
     }
     assert!(
-        err.to_string()
-            .contains("HTTP 503 ServiceUnavailable: down (trace id trace-503) (after 3 attempts)"),
+        err.to_string().contains(
+            "HTTP 503 ServiceUnavailable: down (trace id trace-503) (after 3 attempts over "
+        ),
         "{err}"
     );
 }
 
 #[tokio::test]
-async fn no_retry_on_other_client_errors_or_500() {
-    for status in [400u16, 401, 403, 404, 500] {
+async fn no_retry_on_other_client_errors_or_501() {
+    for status in [400u16, 401, 403, 404, 409, 501, 505] {
         let server = TestServer::start(move |_, _| {
             Response::json(
                 status,
@@ -252,26 +255,158 @@ async fn dropped_connections_and_truncated_bodies_are_retried() {
 }
 
 #[tokio::test]
-async fn connection_failures_are_retried_then_reported() {
-    // A port nobody listens on.
+async fn retries_408_and_500_like_the_other_transient_statuses() {
+    for status in [408u16, 500] {
+        let server = TestServer::start(move |req, i| match i {
+            0 | 1 => Response::json(status, r#"{"code":"X"}"#),
+            _ => page(req, 3, Some(3)),
+        })
+        .await;
+        let listing = list(&server.client()).await.unwrap();
+        assert_eq!(listing.items.len(), 3);
+        assert_eq!(
+            (listing.stats.requests, listing.stats.retries),
+            (3, 2),
+            "status {status}"
+        );
+    }
+}
+
+/// A port nobody listens on.
+fn dead_port() -> std::net::SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
+    addr
+}
+
+#[tokio::test]
+async fn a_refused_port_is_retried_once_and_reported_with_attempts_and_time() {
+    let addr = dead_port();
     let server = TestServer::start(|_, _| Response::json(200, "{}")).await;
     let mut config = server.config();
-    config.endpoint =
-        terraform_provider_intersight::intersight::Endpoint::parse(&format!("http://{addr}"))
-            .unwrap();
-    config.max_retries = 2;
+    config.endpoint = Endpoint::parse(&format!("http://{addr}")).unwrap();
+    config.max_retries = 5;
+    config.backoff.base = Duration::from_millis(200);
+    let start = Instant::now();
     let err = list(&Client::new(config).unwrap()).await.unwrap_err();
-    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+    assert_eq!(
+        err.transport_kind(),
+        Some(&TransportErrorKind::Connect),
+        "{err:?}"
+    );
+    let attempts = err.attempts().unwrap();
+    assert_eq!(attempts.count, 2, "{err}");
+    assert!(attempts.elapsed() <= start.elapsed());
     let msg = err.to_string();
     assert!(
         msg.contains(&format!("cannot connect to http://{addr}")),
         "{msg}"
     );
     assert!(msg.contains("refused"), "{msg}");
+    assert!(msg.contains("(2 attempts over "), "{msg}");
     assert_eq!(msg.matches("127.0.0.1").count(), 1, "URL repeated: {msg}");
+}
+
+#[tokio::test]
+async fn dns_failures_are_retried_at_most_once() {
+    let server = TestServer::start(|_, _| Response::json(200, "{}")).await;
+    for max_retries in [0u32, 5] {
+        let mut config = server.config();
+        // RFC 6761: `.invalid` never resolves, and the client does not ask any server.
+        config.endpoint = Endpoint::parse("https://intersight.invalid").unwrap();
+        config.max_retries = max_retries;
+        let err = list(&Client::new(config).unwrap()).await.unwrap_err();
+        assert_eq!(
+            err.transport_kind(),
+            Some(&TransportErrorKind::Dns),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.attempts().unwrap().count,
+            max_retries.min(1) + 1,
+            "{err}"
+        );
+        let msg = err.to_string();
+        assert!(
+            msg.contains("cannot resolve the host name of https://intersight.invalid"),
+            "{msg}"
+        );
+    }
+    assert_eq!(server.stats.count(), 0);
+}
+
+#[tokio::test]
+async fn redirects_are_never_followed_nor_retried() {
+    for status in [301u16, 302, 303, 307, 308] {
+        let elsewhere = TestServer::start(|req, _| page(req, 1, Some(1))).await;
+        let target = format!("http://{}/api/v1/iam/OAuthTokens?stolen=1", elsewhere.addr);
+        let server = TestServer::start(move |_, _| {
+            Response::json(status, "").with_header("Location", &target)
+        })
+        .await;
+        let mut config = server.config();
+        config.max_retries = 5;
+        let err = list(&Client::new(config).unwrap()).await.unwrap_err();
+        assert_eq!(
+            err.transport_kind(),
+            Some(&TransportErrorKind::Redirect {
+                status,
+                location: Some(format!("http://{}", elsewhere.addr)),
+            }),
+            "{err:?}"
+        );
+        let msg = err.to_string();
+        assert!(
+            msg.contains(&format!(
+                "answered HTTP {status}, a redirect to http://{}",
+                elsewhere.addr
+            )),
+            "{msg}"
+        );
+        // Neither the path nor the query of the Location is repeated.
+        assert!(!msg.contains("stolen"), "{msg}");
+        assert_eq!(server.stats.count(), 1, "{status} was retried");
+        assert_eq!(elsewhere.stats.count(), 0, "{status} was followed");
+        assert_eq!(elsewhere.stats.connections.load(Ordering::SeqCst), 0);
+    }
+    // A relative Location names the endpoint itself; none at all is still an error.
+    let server = TestServer::start(|_, i| match i {
+        0 => Response::json(302, "").with_header("Location", "/elsewhere"),
+        _ => Response::json(302, ""),
+    })
+    .await;
+    let err = list(&server.client()).await.unwrap_err();
+    assert!(
+        matches!(err.transport_kind(), Some(TransportErrorKind::Redirect { location: Some(l), .. }) if *l == format!("http://{}", server.addr)),
+        "{err:?}"
+    );
+    let err = list(&server.client()).await.unwrap_err();
+    assert!(
+        matches!(
+            err.transport_kind(),
+            Some(TransportErrorKind::Redirect {
+                status: 302,
+                location: None
+            })
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_over_long_response_head_is_not_retried() {
+    let server = TestServer::start(|req, _| {
+        page(req, 1, Some(1)).with_header("X-Padding", &"a".repeat(1024 * 1024))
+    })
+    .await;
+    let err = list(&server.client()).await.unwrap_err();
+    assert_eq!(
+        err.transport_kind(),
+        Some(&TransportErrorKind::HeadTooLarge),
+        "{err:?}"
+    );
+    assert_eq!(server.stats.count(), 1);
 }
 
 #[tokio::test]
@@ -290,15 +425,56 @@ async fn slow_responses_time_out_and_are_retried() {
         TestServer::start(|req, _| page(req, 1, Some(1)).delayed(Duration::from_secs(5))).await;
     let mut config = server.config();
     config.request_timeout = Duration::from_millis(100);
-    config.max_retries = 1;
+    // A timeout is retried once, whatever `max_retries` allows.
+    config.max_retries = 5;
     let start = Instant::now();
     let err = list(&Client::new(config).unwrap()).await.unwrap_err();
     assert!(
-        matches!(err, Error::Timeout { timeout, .. } if timeout == Duration::from_millis(100)),
+        matches!(err, Error::Timeout { timeout, attempts, connecting: false, .. } if timeout == Duration::from_millis(100) && attempts.count == 2),
         "{err:?}"
     );
+    assert!(err.to_string().contains("(2 attempts over "), "{err}");
     assert!(start.elapsed() < Duration::from_secs(2));
     assert_eq!(server.stats.count(), 2);
+}
+
+#[tokio::test]
+async fn a_host_that_accepts_but_never_completes_tls_is_a_connect_timeout_retried_once() {
+    // Accepts TCP connections and never says a word: the TLS handshake never completes.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            held.push(socket);
+        }
+    });
+    let server = TestServer::start(|_, _| Response::json(200, "{}")).await;
+    let mut config = server.config();
+    config.endpoint = Endpoint::parse(&format!("https://{addr}")).unwrap();
+    config.request_timeout = Duration::from_secs(5);
+    config.connect_timeout = Duration::from_millis(300);
+    config.max_retries = 5;
+    let start = Instant::now();
+    let err = list(&Client::new(config).unwrap()).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Timeout { connecting: true, timeout, attempts, .. } if *timeout == Duration::from_millis(300) && attempts.count == 2),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("no connection within 300ms (2 attempts over "),
+        "{err}"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
 }
 
 #[tokio::test]

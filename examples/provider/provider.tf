@@ -41,7 +41,7 @@ provider "intersight" {
   # All optional; the values below are the defaults.
   insecure        = false # never disable verification for a SaaS endpoint
   request_timeout = 60    # seconds per HTTP request (1..3600)
-  max_retries     = 5     # on 408, 429, 500, 502, 503, 504 and connection errors (0..20)
+  max_retries     = 5     # on 408, 429, 500, 502, 503, 504 and resets; timeouts, DNS and refused connections once (0..20)
   page_size       = 1000  # objects per page (1..1000)
   parallelism     = 4     # pages fetched at once (1..16)
 }

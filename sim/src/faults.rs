@@ -42,6 +42,24 @@ pub struct SlowBurst {
     pub delay_ms: u64,
 }
 
+/// A redirect (`status`, `Location: location`, empty body) instead of the list's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Redirect {
+    #[serde(default)]
+    pub count: Option<u64>,
+    #[serde(default)]
+    pub after: u64,
+    /// 301, 302, 303, 307 or 308 (any 3xx is accepted).
+    #[serde(default = "default_redirect_status")]
+    pub status: u16,
+    pub location: String,
+}
+
+fn default_redirect_status() -> u16 {
+    302
+}
+
 /// Changes the dataset once, right after the first page (`$skip` 0) of a list is served.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -148,6 +166,8 @@ pub struct FaultConfig {
     pub page_cap: usize,
     /// The page is replaced by one of tiny objects (see [`FloodPage`]).
     pub flood_page: Option<FloodPage>,
+    /// Answer with a redirect to another place instead of the list.
+    pub redirect: Option<Redirect>,
 }
 
 impl FaultConfig {
@@ -183,6 +203,14 @@ impl FaultConfig {
                 ));
             }
         }
+        if let Some(r) = &self.redirect {
+            if !(300..=399).contains(&r.status) || r.location.trim().is_empty() {
+                return Err(format!(
+                    "redirect needs a 3xx status (got {}) and a non-empty location",
+                    r.status
+                ));
+            }
+        }
         if let Some(bad) = &self.bad_string {
             if bad.property.as_deref().is_some_and(|p| p.trim().is_empty()) {
                 return Err("bad_string.property must not be empty".to_string());
@@ -206,6 +234,8 @@ pub struct ListDecision {
     pub bad_string: Option<(BadStringKind, Option<String>)>,
     /// Serve a page of tiny objects of this many bytes instead ([`FloodPage`]).
     pub flood_bytes: Option<usize>,
+    /// The redirect status and `Location` to answer with.
+    pub redirect: Option<(u16, String)>,
 }
 
 #[derive(Debug, Default)]
@@ -219,6 +249,7 @@ struct Seen {
     wrong_type: u64,
     bad_string: u64,
     flood: u64,
+    redirect: u64,
 }
 
 /// Fault configuration plus the counters that make bursts finite.
@@ -294,6 +325,11 @@ impl FaultState {
                 decision.flood_bytes = Some(f.bytes);
             }
         }
+        if let Some(r) = &config.redirect {
+            if fires(r.count, r.after, &mut self.seen.redirect) {
+                decision.redirect = Some((r.status, r.location.clone()));
+            }
+        }
         decision
     }
 
@@ -354,6 +390,33 @@ mod tests {
         let config: FaultConfig =
             serde_json::from_str(r#"{"status_burst":{"status":200}}"#).unwrap();
         assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn redirect_is_a_burst_with_a_3xx_status_and_a_location() {
+        let config: FaultConfig = serde_json::from_str(
+            r#"{"redirect":{"count":1,"status":301,"location":"http://127.0.0.1:9/x"}}"#,
+        )
+        .unwrap();
+        config.validate().unwrap();
+        let mut state = FaultState::new(config);
+        let now = std::time::SystemTime::now();
+        assert_eq!(
+            state.decide_list(now).redirect,
+            Some((301, "http://127.0.0.1:9/x".to_string()))
+        );
+        assert_eq!(state.decide_list(now).redirect, None);
+        let config: FaultConfig =
+            serde_json::from_str(r#"{"redirect":{"location":"/elsewhere"}}"#).unwrap();
+        assert_eq!(config.redirect.as_ref().map(|r| r.status), Some(302));
+        for bad in [
+            r#"{"redirect":{"status":200,"location":"/x"}}"#,
+            r#"{"redirect":{"location":" "}}"#,
+        ] {
+            let config: FaultConfig = serde_json::from_str(bad).unwrap();
+            assert!(config.validate().is_err(), "{bad}");
+        }
+        assert!(serde_json::from_str::<FaultConfig>(r#"{"redirect":{"status":301}}"#).is_err());
     }
 
     #[test]

@@ -564,6 +564,16 @@ async fn list(
     if decision.reset_before_headers {
         return Err(InjectedReset);
     }
+    if let Some((status, location)) = &decision.redirect {
+        let mut response = Response::new(full(Bytes::new()));
+        *response.status_mut() = StatusCode::from_u16(*status).unwrap_or(StatusCode::FOUND);
+        if let Ok(value) = HeaderValue::from_str(location) {
+            response
+                .headers_mut()
+                .insert(hyper::header::LOCATION, value);
+        }
+        return Ok(response);
+    }
     if let Some((status, retry_after)) = &decision.status {
         let code = StatusCode::from_u16(*status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
         let mut response = error_response(

@@ -53,6 +53,119 @@ pub enum ConfigError {
     Tls(String),
     #[error("could not build the HTTP client: {0}")]
     Http(String),
+    /// A proxy environment variable that applies to the endpoint is not a usable proxy URL.
+    /// `reason` never quotes the value (a proxy URL may carry a password).
+    #[error("invalid proxy setting in the environment variable {var}: {reason}")]
+    Proxy { var: String, reason: String },
+}
+
+/// Why a request failed below the API level: what a caller needs to choose its advice and
+/// whether to retry, without reading message text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransportErrorKind {
+    /// No TCP connection: refused, host or network unreachable.
+    Connect,
+    /// The endpoint's host name could not be resolved.
+    Dns,
+    /// TLS refused the server (or the handshake failed); `custom_ca`: `ca_certificate` was given.
+    Tls {
+        problem: TlsProblem,
+        custom_ca: bool,
+    },
+    /// The server answered with a redirect, which is never followed.
+    Redirect {
+        status: u16,
+        /// `scheme://host[:port]` of the `Location` (never its path or query); `None` when the
+        /// answer had no usable `Location`.
+        location: Option<String>,
+    },
+    /// The answer was not HTTP; `plain_http`: the endpoint is `http://` (likely an HTTPS server).
+    Protocol { plain_http: bool },
+    /// The response head (status line and headers) exceeded the client's limit.
+    HeadTooLarge,
+    /// The proxy could not be reached or refused to carry the request.
+    Proxy {
+        /// `host:port` of the proxy, never its credentials.
+        proxy: String,
+    },
+    /// The connection closed or was reset before the response was complete.
+    Reset,
+    /// The request could not be built (an invalid path, a header value).
+    InvalidRequest,
+}
+
+/// What TLS objected to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsProblem {
+    /// The certificate chain does not lead to a trusted CA.
+    UnknownIssuer,
+    /// The certificate is not valid for the endpoint's host name.
+    WrongName,
+    /// The certificate has expired or is not valid yet.
+    Validity,
+    /// Another certificate problem (revoked, bad signature, bad encoding, …).
+    OtherCertificate,
+    /// The handshake failed for a reason other than the certificate (no common protocol, …).
+    Handshake,
+}
+
+impl TransportErrorKind {
+    /// A short name for log lines and messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            TransportErrorKind::Connect => "connect",
+            TransportErrorKind::Dns => "dns",
+            TransportErrorKind::Tls { .. } => "tls",
+            TransportErrorKind::Redirect { .. } => "redirect",
+            TransportErrorKind::Protocol { .. } => "protocol",
+            TransportErrorKind::HeadTooLarge => "head_too_large",
+            TransportErrorKind::Proxy { .. } => "proxy",
+            TransportErrorKind::Reset => "reset",
+            TransportErrorKind::InvalidRequest => "invalid_request",
+        }
+    }
+}
+
+/// How many requests one answer took, and over how long (first send to the final failure).
+/// Milliseconds in a `u32` (49 days) keep [`Error`] small.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Attempts {
+    pub count: u32,
+    pub elapsed_ms: u32,
+}
+
+impl Attempts {
+    pub fn new(count: u32, elapsed: Duration) -> Attempts {
+        Attempts {
+            count,
+            elapsed_ms: u32::try_from(elapsed.as_millis()).unwrap_or(u32::MAX),
+        }
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        Duration::from_millis(u64::from(self.elapsed_ms))
+    }
+}
+
+impl std::fmt::Display for Attempts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let plural = if self.count == 1 { "" } else { "s" };
+        write!(
+            f,
+            "{} attempt{plural} over {}",
+            self.count,
+            fmt_elapsed(self.elapsed())
+        )
+    }
+}
+
+/// `350 ms`, `4.8 s`.
+pub fn fmt_elapsed(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
 }
 
 /// Why a request or listing failed.
@@ -64,31 +177,49 @@ pub enum Error {
         code_part(code),
         message_part(message),
         trace_part(trace_id),
-        attempts_part(*attempts)
+        attempts_part(attempts)
     )]
     Api {
         status: u16,
         code: Option<String>,
         message: Option<String>,
         trace_id: Option<String>,
-        method: String,
+        method: &'static str,
         path: String,
-        /// Requests sent for this answer: 1, or 1 + the retries when retries ran out.
-        attempts: u32,
+        /// Requests sent for this answer (1, or 1 + the retries when retries ran out) and the
+        /// time they took.
+        attempts: Attempts,
     },
-    /// Connecting, sending or receiving failed (after any retries).
+    /// Connecting, sending or receiving failed (after any retries); `kind` says why.
+    #[error("{method} {path}: {detail} ({attempts})")]
+    Network {
+        kind: TransportErrorKind,
+        method: &'static str,
+        path: String,
+        detail: String,
+        attempts: Attempts,
+    },
+    /// A failure inside the client while carrying out a request (a page task that ended
+    /// abnormally); not a network condition.
     #[error("{method} {path}: {detail}")]
     Transport {
         method: String,
         path: String,
         detail: String,
     },
-    /// The request did not complete within the per-request timeout (after any retries).
-    #[error("{method} {path}: no complete response within {timeout:?}")]
+    /// The request did not complete within the per-request timeout, or no connection (TCP and
+    /// TLS) was made within the connection timeout when `connecting` (after any retries).
+    #[error(
+        "{method} {path}: {} within {timeout:?} ({attempts})",
+        if *connecting { "no connection" } else { "no complete response" }
+    )]
     Timeout {
-        method: String,
+        method: &'static str,
         path: String,
         timeout: Duration,
+        /// The time ran out while connecting (TCP or the TLS handshake).
+        connecting: bool,
+        attempts: Attempts,
     },
     /// The response body is not the JSON this client expects.
     #[error("{method} {path}: could not decode the response: {detail}")]
@@ -167,6 +298,24 @@ impl Error {
             _ => None,
         }
     }
+
+    /// Why a request failed below the API level, for [`Error::Network`].
+    pub fn transport_kind(&self) -> Option<&TransportErrorKind> {
+        match self {
+            Error::Network { kind, .. } => Some(kind),
+            _ => None,
+        }
+    }
+
+    /// The requests made and the time taken, for errors of one request (after its retries).
+    pub fn attempts(&self) -> Option<Attempts> {
+        match self {
+            Error::Api { attempts, .. }
+            | Error::Network { attempts, .. }
+            | Error::Timeout { attempts, .. } => Some(*attempts),
+            _ => None,
+        }
+    }
 }
 
 fn plural(n: u64, one: &'static str, many: &'static str) -> &'static str {
@@ -201,9 +350,13 @@ fn message_part(message: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
-fn attempts_part(attempts: u32) -> String {
-    if attempts > 1 {
-        format!(" (after {attempts} attempts)")
+fn attempts_part(attempts: &Attempts) -> String {
+    if attempts.count > 1 {
+        format!(
+            " (after {} attempts over {})",
+            attempts.count,
+            fmt_elapsed(attempts.elapsed())
+        )
     } else {
         String::new()
     }
@@ -227,9 +380,9 @@ mod tests {
             code: Some("AuthenticationFailure".into()),
             message: Some("bad\nsignature".into()),
             trace_id: Some("abc".into()),
-            method: "GET".into(),
+            method: "GET",
             path: "/api/v1/iam/OAuthTokens".into(),
-            attempts: 1,
+            attempts: Attempts::new(1, Duration::from_millis(20)),
         };
         assert_eq!(
             e.to_string(),
@@ -245,9 +398,9 @@ mod tests {
             code: None,
             message: None,
             trace_id: None,
-            method: "GET".into(),
+            method: "GET",
             path: "/x".into(),
-            attempts: 1,
+            attempts: Attempts::default(),
         };
         assert_eq!(e.to_string(), "GET /x: HTTP 500");
     }
@@ -302,13 +455,41 @@ mod tests {
             code: Some("ServiceUnavailable".into()),
             message: None,
             trace_id: None,
-            method: "GET".into(),
+            method: "GET",
             path: "/x".into(),
-            attempts: 3,
+            attempts: Attempts::new(3, Duration::from_millis(4_840)),
         };
         assert_eq!(
             e.to_string(),
-            "GET /x: HTTP 503 ServiceUnavailable (after 3 attempts)"
+            "GET /x: HTTP 503 ServiceUnavailable (after 3 attempts over 4.8 s)"
         );
+    }
+
+    #[test]
+    fn network_and_timeout_errors_always_give_attempts_and_elapsed() {
+        let e = Error::Network {
+            kind: TransportErrorKind::Dns,
+            method: "GET",
+            path: "/x".into(),
+            detail: "cannot resolve h.invalid".into(),
+            attempts: Attempts::new(1, Duration::from_millis(3)),
+        };
+        assert_eq!(
+            e.to_string(),
+            "GET /x: cannot resolve h.invalid (1 attempt over 3 ms)"
+        );
+        assert_eq!(e.transport_kind(), Some(&TransportErrorKind::Dns));
+        let e = Error::Timeout {
+            method: "GET",
+            path: "/x".into(),
+            timeout: Duration::from_secs(2),
+            connecting: false,
+            attempts: Attempts::new(2, Duration::from_millis(4_020)),
+        };
+        assert_eq!(
+            e.to_string(),
+            "GET /x: no complete response within 2s (2 attempts over 4.0 s)"
+        );
+        assert_eq!(e.attempts().map(|a| a.count), Some(2));
     }
 }

@@ -34,6 +34,7 @@ pub mod error;
 pub mod filter;
 pub mod keys;
 pub mod paging;
+pub mod proxy;
 pub mod signing;
 pub mod transport;
 
@@ -43,14 +44,19 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 pub use endpoint::Endpoint;
-pub use error::{ConfigError, EndpointError, Error, KeyError};
+pub use error::{
+    Attempts, ConfigError, EndpointError, Error, KeyError, TlsProblem, TransportErrorKind,
+};
 pub use filter::{Filter, Literal, Property};
 pub use keys::{KeyKind, SecretKey};
+pub use proxy::ProxyConfig;
 pub use tokio_util::sync::CancellationToken as Cancellation;
-pub use transport::{Backoff, TlsOptions};
+pub use transport::{Backoff, TlsOptions, RETRIED_STATUSES};
 
 /// Default per-request timeout (a page of 1000 objects is a few MiB).
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default limit for making a connection (a host that accepts TCP but never completes TLS).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default retries after the first attempt.
 pub const DEFAULT_MAX_RETRIES: u32 = 5;
 /// Default `$top`: the documented maximum, as Cisco recommends for large collections.
@@ -68,8 +74,13 @@ pub struct ClientConfig {
     pub key_id: String,
     pub secret_key: SecretKey,
     pub tls: TlsOptions,
+    /// Proxy variables (`HTTPS_PROXY`, `NO_PROXY`, …); [`ClientConfig::new`] takes them from
+    /// the process environment, [`ProxyConfig::from_vars`] from any map.
+    pub proxy: ProxyConfig,
     /// Limit for one request, from sending it to the end of its body.
     pub request_timeout: Duration,
+    /// Limit for making a connection (TCP and TLS handshake); `request_timeout` when shorter.
+    pub connect_timeout: Duration,
     /// Retries after the first attempt for transient failures.
     pub max_retries: u32,
     /// `$top`, 1..=1000.
@@ -94,7 +105,9 @@ impl ClientConfig {
             key_id,
             secret_key,
             tls: TlsOptions::default(),
+            proxy: ProxyConfig::from_process_env(),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             max_retries: DEFAULT_MAX_RETRIES,
             page_size: DEFAULT_PAGE_SIZE,
             parallelism: DEFAULT_PARALLELISM,
@@ -113,7 +126,9 @@ impl fmt::Debug for ClientConfig {
             .field("key_id", &self.key_id)
             .field("secret_key", &self.secret_key)
             .field("tls", &self.tls)
+            .field("proxy", &self.proxy)
             .field("request_timeout", &self.request_timeout)
+            .field("connect_timeout", &self.connect_timeout)
             .field("max_retries", &self.max_retries)
             .field("page_size", &self.page_size)
             .field("parallelism", &self.parallelism)
@@ -231,7 +246,9 @@ impl Client {
             key_id: config.key_id,
             key: config.secret_key,
             tls: config.tls,
+            proxy: config.proxy,
             timeout: config.request_timeout,
+            connect_timeout: config.connect_timeout,
             max_retries: config.max_retries,
             backoff: config.backoff,
             body_limit: config.max_page_bytes,

@@ -1,18 +1,24 @@
 //! HTTP transport: a reqwest client on our own rustls configuration, request signing, the
-//! per-request timeout, bounded retries with backoff, body size caps and cancellation.
+//! per-request timeout, bounded retries with backoff (how often depends on the failure's kind),
+//! body size caps, cancellation, no redirects, proxies from [`ProxyConfig`], and a TRACE
+//! `request` / WARN `retry` log line per attempt / retry.
 
+use std::fmt::Display;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use rand::Rng as _;
 use reqwest::header::{HeaderMap, HeaderValue};
 use tokio_util::sync::CancellationToken;
 
 use super::endpoint::Endpoint;
-use super::error::{ConfigError, Error};
+use super::error::{Attempts, ConfigError, Error, TlsProblem, TransportErrorKind};
 use super::keys::SecretKey;
+use super::proxy::{ProxyConfig, ProxyUrl};
 use super::signing::{self, RequestToSign};
+use crate::logging::Level;
 
 /// Turns a response body into a value (a page, for listings).
 pub(crate) type DecodeFn<'a, T> = dyn Fn(&[u8]) -> serde_json::Result<T> + Sync + 'a;
@@ -87,9 +93,11 @@ pub(crate) struct Counters {
     pub requests: AtomicU64,
     pub retries: AtomicU64,
     /// [`super::ListQuery::read_id`] of the read these requests belong to ("" for none).
-    #[allow(dead_code)] // for the request log lines (being written)
     pub read_id: String,
 }
+
+/// Where log records go: [`crate::logging::log`], or a capture in tests.
+type LogFn = fn(Level, &str, &[(&str, &dyn Display)]);
 
 pub(crate) struct Transport {
     http: reqwest::Client,
@@ -97,15 +105,57 @@ pub(crate) struct Transport {
     key_id: String,
     key: Arc<SecretKey>,
     timeout: Duration,
+    /// The limit on making a connection (TCP and TLS), at most `timeout`.
+    connect_timeout: Duration,
     max_retries: u32,
     backoff: Backoff,
     body_limit: usize,
+    /// The proxy requests to the endpoint go through, if any.
+    proxy: Option<ProxyUrl>,
+    /// Whether `ca_certificate` was given (to tell "not signed by that CA" from "untrusted").
+    custom_ca: bool,
+    log: LogFn,
 }
 
-/// One attempt's failure, and whether it is worth retrying.
-enum Failure {
-    Retry(Error, Option<Duration>),
-    Fatal(Error),
+/// How often a failure may be retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RetryRule {
+    /// Retrying cannot help (a certificate rejection, a redirect, a malformed answer).
+    Never,
+    /// At most one retry, whatever `max_retries` says: a failure that rarely clears up within
+    /// seconds (no such host, nothing listening, a timeout), so one more try is all it is worth.
+    Once,
+    /// Up to `max_retries`: a transient condition (rate limits, 5xx, resets, cut bodies).
+    UpToMax,
+}
+
+/// One attempt's failure, whether it is worth retrying, and the server's `Retry-After`.
+struct Failure {
+    error: Error,
+    rule: RetryRule,
+    retry_after: Option<Duration>,
+}
+
+impl Failure {
+    fn fatal(error: Error) -> Failure {
+        Failure {
+            error,
+            rule: RetryRule::Never,
+            retry_after: None,
+        }
+    }
+}
+
+/// API statuses worth retrying for an idempotent GET: timeouts and rate limits (408, 429) and
+/// server-side failures (500, 502, 503, 504), as the AWS SDKs' standard mode and Google's API
+/// clients do. Others (4xx, 501, 505…) cannot improve by asking again.
+pub const RETRIED_STATUSES: [u16; 6] = [408, 429, 500, 502, 503, 504];
+
+/// What one attempt saw, for its log line.
+#[derive(Debug, Default)]
+struct AttemptLog {
+    status: Option<u16>,
+    bytes: usize,
 }
 
 pub(crate) struct TransportSettings {
@@ -113,7 +163,9 @@ pub(crate) struct TransportSettings {
     pub key_id: String,
     pub key: SecretKey,
     pub tls: TlsOptions,
+    pub proxy: ProxyConfig,
     pub timeout: Duration,
+    pub connect_timeout: Duration,
     pub max_retries: u32,
     pub backoff: Backoff,
     pub body_limit: usize,
@@ -122,13 +174,37 @@ pub(crate) struct TransportSettings {
 
 impl Transport {
     pub(crate) fn new(s: TransportSettings) -> Result<Transport, ConfigError> {
+        let custom_ca = s.tls.ca_certificate.is_some();
+        let connect_timeout = s.connect_timeout.min(s.timeout);
         let tls = build_tls(&s.tls)?;
-        let http = reqwest::Client::builder()
+        let proxy = s.proxy.proxy_for(
+            if s.endpoint.is_https() {
+                "https"
+            } else {
+                "http"
+            },
+            s.endpoint.host(),
+            s.endpoint.port(),
+        )?;
+        let builder = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             .user_agent(format!("terraform-provider-intersight/{}", crate::VERSION))
-            .connect_timeout(s.timeout.min(Duration::from_secs(30)))
+            // The API never redirects API calls: a redirect would send the signed request's
+            // headers and query to another host, and its unsigned answer would become results.
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(SystemResolver))
+            .connect_timeout(connect_timeout)
             .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(s.max_connections.max(1))
+            .pool_max_idle_per_host(s.max_connections.max(1));
+        let builder = match &proxy {
+            // Proxy settings come only from `ProxyConfig`, never from the library's own look-up.
+            None => builder.no_proxy(),
+            Some(p) => builder.proxy(
+                reqwest::Proxy::all(p.url().as_str())
+                    .map_err(|e| ConfigError::Http(error_chain(&e)))?,
+            ),
+        };
+        let http = builder
             .build()
             .map_err(|e| ConfigError::Http(error_chain(&e)))?;
         Ok(Transport {
@@ -137,9 +213,13 @@ impl Transport {
             key_id: s.key_id,
             key: Arc::new(s.key),
             timeout: s.timeout,
+            connect_timeout,
             max_retries: s.max_retries,
             backoff: s.backoff,
             body_limit: s.body_limit,
+            proxy,
+            custom_ca,
+            log: crate::logging::log,
         })
     }
 
@@ -147,8 +227,17 @@ impl Transport {
         &self.endpoint
     }
 
+    fn retry_limit(&self, rule: RetryRule) -> u32 {
+        match rule {
+            RetryRule::Never => 0,
+            RetryRule::Once => self.max_retries.min(1),
+            RetryRule::UpToMax => self.max_retries,
+        }
+    }
+
     /// GETs `path_and_query` (already percent-encoded; signed exactly as given) and decodes the
     /// JSON body with `decode`, retrying transient failures (a body that ends early included).
+    /// Logs a TRACE `request` line per attempt and a WARN `retry` line per retry.
     pub(crate) async fn get_decoded<T>(
         &self,
         path_and_query: &str,
@@ -156,29 +245,49 @@ impl Transport {
         counters: &Counters,
         decode: &DecodeFn<'_, T>,
     ) -> Result<T, Error> {
+        let started = Instant::now();
         let mut retry = 0u32;
         loop {
             if cancel.is_cancelled() {
                 return Err(Error::Cancelled);
             }
             counters.requests.fetch_add(1, Ordering::Relaxed);
+            let attempt = retry + 1;
+            let attempt_started = Instant::now();
+            let mut seen = AttemptLog::default();
             let outcome = tokio::select! {
                 biased;
                 _ = cancel.cancelled() => return Err(Error::Cancelled),
-                r = self.attempt::<T>(path_and_query, decode) => r,
+                r = self.attempt::<T>(path_and_query, decode, &mut seen) => r,
             };
-            let (mut error, retry_after) = match outcome {
-                Ok(v) => return Ok(v),
-                Err(Failure::Fatal(e)) => return Err(e),
-                Err(Failure::Retry(e, after)) => (e, after),
-            };
-            if retry >= self.max_retries {
-                if let Error::Api { attempts, .. } = &mut error {
-                    *attempts = retry + 1;
+            let ms = attempt_started.elapsed().as_millis();
+            let failure = match outcome {
+                Ok(v) => {
+                    self.log_request(counters, path_and_query, &seen, None, ms, attempt);
+                    return Ok(v);
                 }
-                return Err(error);
+                Err(f) => f,
+            };
+            let cause = cause_of(&failure.error);
+            self.log_request(counters, path_and_query, &seen, Some(&cause), ms, attempt);
+            if retry >= self.retry_limit(failure.rule) {
+                return Err(with_attempts(
+                    failure.error,
+                    Attempts::new(attempt, started.elapsed()),
+                ));
             }
-            let delay = self.backoff.delay(retry, retry_after);
+            let delay = self.backoff.delay(retry, failure.retry_after);
+            (self.log)(
+                Level::Warn,
+                "retry",
+                &[
+                    ("read_id", &counters.read_id),
+                    ("path", &path_and_query),
+                    ("attempt", &attempt),
+                    ("cause", &cause),
+                    ("delay_ms", &delay.as_millis()),
+                ],
+            );
             retry += 1;
             counters.retries.fetch_add(1, Ordering::Relaxed);
             tokio::select! {
@@ -189,35 +298,72 @@ impl Transport {
         }
     }
 
-    async fn attempt<T>(
+    /// The TRACE `request` line of one attempt (never a header: the signature stays out).
+    fn log_request(
         &self,
-        path_and_query: &str,
-        decode: &DecodeFn<'_, T>,
-    ) -> Result<T, Failure> {
-        let method = "GET";
-        let fatal = |detail: String| {
-            Failure::Fatal(Error::Transport {
-                method: method.into(),
-                path: path_and_query.into(),
-                detail,
-            })
+        counters: &Counters,
+        path: &str,
+        seen: &AttemptLog,
+        error: Option<&str>,
+        ms: u128,
+        attempt: u32,
+    ) {
+        let error_text = error.unwrap_or_default();
+        let outcome: (&str, &dyn Display) = match &seen.status {
+            Some(status) => ("status", status),
+            None => ("error", &error_text),
+        };
+        (self.log)(
+            Level::Trace,
+            "request",
+            &[
+                ("read_id", &counters.read_id),
+                ("method", &"GET"),
+                ("path", &path),
+                outcome,
+                ("bytes", &seen.bytes),
+                ("ms", &ms),
+                ("attempt", &attempt),
+            ],
+        );
+    }
+
+    fn network_error(&self, kind: TransportErrorKind, path: &str, detail: String) -> Error {
+        // An error text could quote the proxy URL; its password never goes further.
+        let detail = match self.proxy.as_ref().and_then(ProxyUrl::password) {
+            Some(password) if !password.is_empty() => detail.replace(&password, "***"),
+            _ => detail,
+        };
+        Error::Network {
+            kind,
+            method: "GET",
+            path: path.into(),
+            detail,
+            attempts: Attempts::default(),
+        }
+    }
+
+    /// The URL and signed headers of a GET of `path_and_query` (an error: never worth retrying).
+    fn signed_request(&self, path_and_query: &str) -> Result<(url::Url, HeaderMap), Error> {
+        let invalid = |detail: String| {
+            self.network_error(TransportErrorKind::InvalidRequest, path_and_query, detail)
         };
         let url = reqwest::Url::parse(&format!("{}{}", self.endpoint.base_url(), path_and_query))
-            .map_err(|e| fatal(format!("invalid URL: {e}")))?;
+            .map_err(|e| invalid(format!("invalid URL: {e}")))?;
         // What we sign must be byte-for-byte the request target that goes on the wire.
         let sent = match url.query() {
             Some(q) => format!("{}?{}", url.path(), q),
             None => url.path().to_string(),
         };
         if sent != path_and_query {
-            return Err(fatal(format!(
+            return Err(invalid(format!(
                 "the request target would be re-encoded as {sent:?}"
             )));
         }
         let host = self.endpoint.host_header();
         let signed = signing::sign(
             &RequestToSign {
-                method,
+                method: "GET",
                 path_and_query,
                 host: &host,
                 body: b"",
@@ -239,48 +385,80 @@ impl Transport {
             ),
         ] {
             let mut value = HeaderValue::from_str(value)
-                .map_err(|_| fatal(format!("the {name} header value is not valid")))?;
+                .map_err(|_| invalid(format!("the {name} header value is not valid")))?;
             // Keeps the signature out of any header debug output.
             value.set_sensitive(name == reqwest::header::AUTHORIZATION);
             headers.insert(name, value);
         }
         let digest = HeaderValue::from_str(&signed.digest)
-            .map_err(|_| fatal("the digest header value is not valid".into()))?;
+            .map_err(|_| invalid("the digest header value is not valid".into()))?;
         headers.insert("digest", digest);
+        Ok((url, headers))
+    }
 
+    /// One request: send, then decode a success, refuse a redirect, or describe an error answer.
+    async fn attempt<T>(
+        &self,
+        path_and_query: &str,
+        decode: &DecodeFn<'_, T>,
+        seen: &mut AttemptLog,
+    ) -> Result<T, Failure> {
+        let (url, headers) = self
+            .signed_request(path_and_query)
+            .map_err(Failure::fatal)?;
         let response = self
             .http
-            .get(url)
+            .get(url.clone())
             .headers(headers)
             .timeout(self.timeout)
             .send()
             .await
             .map_err(|e| self.classify(&e, path_and_query))?;
         let status = response.status();
-        if status.is_success() {
-            let body = self
-                .read_body(response, path_and_query, self.body_limit)
-                .await?;
-            return decode(&body).map_err(|e| {
-                let truncated = e.is_eof();
-                let error = Error::Decode {
-                    method: method.into(),
-                    path: path_and_query.into(),
-                    detail: if truncated {
-                        format!("the body ends early (truncated?): {e}")
-                    } else {
-                        e.to_string()
-                    },
-                };
-                // JSON that stops mid-value is a body cut short (even when its length header
-                // agrees): worth another try. Well-formed but wrong JSON is not.
-                if truncated {
-                    Failure::Retry(error, None)
-                } else {
-                    Failure::Fatal(error)
-                }
-            });
+        seen.status = Some(status.as_u16());
+        if status.is_redirection() {
+            return Err(self.redirect(&response, &url, path_and_query));
         }
+        if !status.is_success() {
+            return Err(self.error_answer(response, path_and_query, seen).await);
+        }
+        let body = self
+            .read_body(response, path_and_query, self.body_limit)
+            .await?;
+        seen.bytes = body.len();
+        decode(&body).map_err(|e| {
+            let truncated = e.is_eof();
+            let error = Error::Decode {
+                method: "GET".into(),
+                path: path_and_query.into(),
+                detail: if truncated {
+                    format!("the body ends early (truncated?): {e}")
+                } else {
+                    e.to_string()
+                },
+            };
+            // JSON that stops mid-value is a body cut short (even when its length header
+            // agrees): worth another try. Well-formed but wrong JSON is not.
+            Failure {
+                error,
+                rule: if truncated {
+                    RetryRule::UpToMax
+                } else {
+                    RetryRule::Never
+                },
+                retry_after: None,
+            }
+        })
+    }
+
+    /// An API error status: its code, message and trace id, retried when the status may pass.
+    async fn error_answer(
+        &self,
+        response: reqwest::Response,
+        path_and_query: &str,
+        seen: &mut AttemptLog,
+    ) -> Failure {
+        let status = response.status().as_u16();
         let retry_after = response
             .headers()
             .get(reqwest::header::RETRY_AFTER)
@@ -296,20 +474,57 @@ impl Transport {
             .read_body(response, path_and_query, 64 * 1024)
             .await
             .unwrap_or_default();
+        seen.bytes = body.len();
         let parsed = ErrorBody::parse(&body);
-        let error = Error::Api {
-            status: status.as_u16(),
-            code: parsed.code,
-            message: parsed.message,
-            trace_id: parsed.trace_id.or(header_trace),
-            method: method.into(),
-            path: path_and_query.into(),
-            attempts: 1,
-        };
-        match status.as_u16() {
-            429 | 502 | 503 | 504 => Err(Failure::Retry(error, retry_after)),
-            _ => Err(Failure::Fatal(error)),
+        Failure {
+            error: Error::Api {
+                status,
+                code: parsed.code,
+                message: parsed.message,
+                trace_id: parsed.trace_id.or(header_trace),
+                method: "GET",
+                path: path_and_query.into(),
+                attempts: Attempts::default(),
+            },
+            rule: if RETRIED_STATUSES.contains(&status) {
+                RetryRule::UpToMax
+            } else {
+                RetryRule::Never
+            },
+            retry_after,
         }
+    }
+
+    /// A 3xx answer: an error naming the status and where it pointed, never followed.
+    fn redirect(&self, response: &reqwest::Response, base: &url::Url, path: &str) -> Failure {
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| base.join(v.trim()).ok())
+            .and_then(|u| {
+                let host = u.host_str()?;
+                Some(match u.port() {
+                    Some(port) => format!("{}://{host}:{port}", u.scheme()),
+                    None => format!("{}://{host}", u.scheme()),
+                })
+            });
+        let detail = match &location {
+            Some(to) => format!(
+                "{} answered HTTP {status}, a redirect to {to}, which is not followed",
+                self.endpoint
+            ),
+            None => format!(
+                "{} answered HTTP {status}, a redirect (without a usable Location), which is not followed",
+                self.endpoint
+            ),
+        };
+        Failure::fatal(self.network_error(
+            TransportErrorKind::Redirect { status, location },
+            path,
+            detail,
+        ))
     }
 
     /// Reads the body in chunks, refusing more than `limit` bytes.
@@ -320,7 +535,7 @@ impl Transport {
         limit: usize,
     ) -> Result<Vec<u8>, Failure> {
         let too_large = || {
-            Failure::Fatal(Error::BodyTooLarge {
+            Failure::fatal(Error::BodyTooLarge {
                 method: "GET".into(),
                 path: path.into(),
                 limit,
@@ -348,58 +563,238 @@ impl Transport {
         Ok(body)
     }
 
+    /// Turns a library error into a typed failure: its kind decides the retries and the
+    /// advice, so nothing downstream reads message text.
     fn classify(&self, e: &reqwest::Error, path: &str) -> Failure {
         if e.is_timeout() {
-            return Failure::Retry(
-                Error::Timeout {
-                    method: "GET".into(),
+            return Failure {
+                error: Error::Timeout {
+                    method: "GET",
                     path: path.into(),
-                    timeout: self.timeout,
+                    timeout: if e.is_connect() {
+                        self.connect_timeout
+                    } else {
+                        self.timeout
+                    },
+                    connecting: e.is_connect(),
+                    attempts: Attempts::default(),
                 },
-                None,
-            );
+                rule: RetryRule::Once,
+                retry_after: None,
+            };
         }
-        // reqwest's own text repeats the URL; say what failed, then the underlying causes.
-        let what = if e.is_connect() {
-            format!("cannot connect to {}", self.endpoint)
-        } else if e.is_body() || e.is_decode() {
-            "the response was cut off".to_string()
-        } else {
-            format!("the request to {} failed", self.endpoint)
-        };
         let causes = std::error::Error::source(e).map(error_chain);
-        let error = Error::Transport {
-            method: "GET".into(),
-            path: path.into(),
-            detail: match causes {
-                Some(c) => format!("{what}: {c}"),
-                None => what,
-            },
+        let with_causes = |what: String| match &causes {
+            Some(c) => format!("{what}: {c}"),
+            None => what,
         };
-        if e.is_builder() || is_tls_rejection(e) {
-            Failure::Fatal(error)
+        let (kind, rule, what) = if let Some(problem) = tls_problem(e) {
+            (
+                TransportErrorKind::Tls {
+                    problem,
+                    custom_ca: self.custom_ca,
+                },
+                RetryRule::Never,
+                format!("TLS refused the connection to {}", self.endpoint),
+            )
+        } else if let Some(h) = find_in_chain::<hyper::Error>(e).filter(|h| h.is_parse()) {
+            if h.is_parse_too_large() {
+                (
+                    TransportErrorKind::HeadTooLarge,
+                    RetryRule::Never,
+                    format!("the response head from {} is too large", self.endpoint),
+                )
+            } else {
+                (
+                    TransportErrorKind::Protocol {
+                        plain_http: !self.endpoint.is_https(),
+                    },
+                    RetryRule::Never,
+                    format!("the answer from {} is not HTTP", self.endpoint),
+                )
+            }
+        } else if let (Some(proxy), true) = (&self.proxy, e.is_connect()) {
+            (
+                TransportErrorKind::Proxy {
+                    proxy: proxy.display_name(),
+                },
+                RetryRule::Once,
+                format!(
+                    "cannot reach {} through the proxy {}",
+                    self.endpoint,
+                    proxy.display_name()
+                ),
+            )
+        } else if find_in_chain::<DnsFailure>(e).is_some() {
+            (
+                TransportErrorKind::Dns,
+                RetryRule::Once,
+                format!("cannot resolve the host name of {}", self.endpoint),
+            )
+        } else if e.is_connect() && is_unreachable(e) {
+            (
+                TransportErrorKind::Connect,
+                RetryRule::Once,
+                format!("cannot connect to {}", self.endpoint),
+            )
+        } else if e.is_builder() {
+            (
+                TransportErrorKind::InvalidRequest,
+                RetryRule::Never,
+                format!("the request to {} could not be built", self.endpoint),
+            )
+        } else if e.is_body() || e.is_decode() {
+            (
+                TransportErrorKind::Reset,
+                RetryRule::UpToMax,
+                "the response was cut off".to_string(),
+            )
         } else {
-            // Connect failures, resets and truncated bodies are transient.
-            Failure::Retry(error, None)
+            // Resets, connections closed before or during the answer: transient.
+            (
+                TransportErrorKind::Reset,
+                RetryRule::UpToMax,
+                format!("the connection to {} failed", self.endpoint),
+            )
+        };
+        Failure {
+            error: self.network_error(kind, path, with_causes(what)),
+            rule,
+            retry_after: None,
         }
     }
 }
 
-/// True when TLS refused the server (bad certificate, no common protocol): retrying cannot help.
-/// The rustls error sits inside `io::Error`s (sometimes nested) somewhere in the source chain.
-fn is_tls_rejection(e: &(dyn std::error::Error + 'static)) -> bool {
-    if e.downcast_ref::<rustls::Error>().is_some() {
-        return true;
+/// A short cause for log lines: the status, the kind of failure, or the error.
+fn cause_of(error: &Error) -> String {
+    match error {
+        Error::Api { status, .. } => format!("HTTP {status}"),
+        Error::Timeout {
+            timeout,
+            connecting,
+            ..
+        } => format!(
+            "{} ({timeout:?})",
+            if *connecting {
+                "connect timeout"
+            } else {
+                "timeout"
+            }
+        ),
+        Error::Network { kind, detail, .. } => format!("{}: {detail}", kind.name()),
+        other => other.to_string(),
     }
-    if let Some(inner) = e
+}
+
+/// The error with the attempts that led to it (for the errors of one request).
+fn with_attempts(mut error: Error, total: Attempts) -> Error {
+    if let Error::Api { attempts, .. }
+    | Error::Network { attempts, .. }
+    | Error::Timeout { attempts, .. } = &mut error
+    {
+        *attempts = total;
+    }
+    error
+}
+
+/// Host name resolution through the system resolver (as the library's default), with its
+/// failures typed so that they can be told apart, and RFC 6761 `.invalid` names answered
+/// "no such host" at once without asking any server (section 6.4).
+struct SystemResolver;
+
+/// A host name that could not be resolved.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot resolve {host:?}: {reason}")]
+struct DnsFailure {
+    host: String,
+    reason: String,
+}
+
+impl reqwest::dns::Resolve for SystemResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let fail = |reason: String| -> Box<dyn std::error::Error + Send + Sync> {
+                Box::new(DnsFailure {
+                    host: host.clone(),
+                    reason,
+                })
+            };
+            let lower = host.trim_end_matches('.').to_ascii_lowercase();
+            if lower == "invalid" || lower.ends_with(".invalid") {
+                return Err(fail(
+                    "names under .invalid never resolve (RFC 6761)".to_string(),
+                ));
+            }
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await
+                .map_err(|e| fail(e.to_string()))?
+                .collect();
+            if addrs.is_empty() {
+                return Err(fail("no addresses".to_string()));
+            }
+            let addrs: reqwest::dns::Addrs = Box::new(addrs.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+/// The first error of type `E` in the chain of `e` (looking inside `io::Error`s too).
+fn find_in_chain<'a, E: std::error::Error + 'static>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a E> {
+    if let Some(found) = e.downcast_ref::<E>() {
+        return Some(found);
+    }
+    if let Some(found) = e
         .downcast_ref::<std::io::Error>()
         .and_then(|io| io.get_ref())
+        .and_then(|inner| find_in_chain::<E>(inner))
     {
-        if is_tls_rejection(inner) {
-            return true;
-        }
+        return Some(found);
     }
-    e.source().is_some_and(is_tls_rejection)
+    e.source().and_then(find_in_chain::<E>)
+}
+
+/// What TLS objected to, when the failure is a TLS rejection: retrying cannot help.
+fn tls_problem(e: &(dyn std::error::Error + 'static)) -> Option<TlsProblem> {
+    use rustls::CertificateError as C;
+    let error = find_in_chain::<rustls::Error>(e)?;
+    Some(match error {
+        rustls::Error::InvalidCertificate(c) => match c {
+            // A bad signature: a trusted CA's name matched the issuer but its key did not sign
+            // the certificate (another CA of the same name): no trusted CA issued it either.
+            C::UnknownIssuer | C::BadSignature => TlsProblem::UnknownIssuer,
+            C::NotValidForName | C::NotValidForNameContext { .. } => TlsProblem::WrongName,
+            C::Expired
+            | C::ExpiredContext { .. }
+            | C::NotValidYet
+            | C::NotValidYetContext { .. } => TlsProblem::Validity,
+            _ => TlsProblem::OtherCertificate,
+        },
+        _ => TlsProblem::Handshake,
+    })
+}
+
+/// Nothing accepted the connection: refused, or no route to the host or its network.
+fn is_unreachable(e: &(dyn std::error::Error + 'static)) -> bool {
+    use std::io::ErrorKind as K;
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            if matches!(
+                io.kind(),
+                K::ConnectionRefused
+                    | K::HostUnreachable
+                    | K::NetworkUnreachable
+                    | K::AddrNotAvailable
+            ) {
+                return true;
+            }
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// The error and its causes on one line ("a: b: c"), since reqwest's own text is terse.
@@ -640,6 +1035,210 @@ mod tests {
         assert!(b.code.is_none());
         let b = ErrorBody::parse(b"");
         assert!(b.message.is_none());
+    }
+
+    /// Log records captured instead of written (the tests below run in one process, so each
+    /// keeps only the lines of its own read id).
+    static CAPTURED: std::sync::Mutex<Vec<serde_json::Value>> = std::sync::Mutex::new(Vec::new());
+
+    fn capture(level: Level, message: &str, fields: &[(&str, &dyn Display)]) {
+        let line =
+            crate::logging::format_record(level, message, fields, time::OffsetDateTime::UNIX_EPOCH);
+        let value = serde_json::from_str(&line).unwrap();
+        CAPTURED.lock().unwrap().push(value);
+    }
+
+    fn captured(read_id: &str) -> Vec<serde_json::Value> {
+        CAPTURED
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|v| v["read_id"] == read_id)
+            .cloned()
+            .collect()
+    }
+
+    /// Answers each connection's requests with `answers` in turn (HTTP/1.1, keep-alive), and
+    /// returns every request head received.
+    async fn serve(
+        answers: Vec<(u16, &'static str)>,
+    ) -> (std::net::SocketAddr, Arc<std::sync::Mutex<Vec<String>>>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let heads = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = heads.clone();
+        tokio::spawn(async move {
+            let mut answers = answers.into_iter();
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut buffer = Vec::new();
+                loop {
+                    let mut chunk = [0u8; 4096];
+                    let n = socket.read(&mut chunk).await.unwrap_or(0);
+                    if n == 0 {
+                        break;
+                    }
+                    buffer.extend_from_slice(&chunk[..n]);
+                    while let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head: Vec<u8> = buffer.drain(..end + 4).collect();
+                        seen.lock()
+                            .unwrap()
+                            .push(String::from_utf8_lossy(&head).into_owned());
+                        let (status, body) = answers.next().unwrap_or((500, ""));
+                        let reply = format!(
+                            "HTTP/1.1 {status} X\r\nContent-Length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                        socket.write_all(reply.as_bytes()).await.unwrap();
+                    }
+                }
+            }
+        });
+        (addr, heads)
+    }
+
+    fn transport(addr: std::net::SocketAddr) -> Transport {
+        let key = SecretKey::from_pem_or_path(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/signing/ec_pkcs8.pem"
+        ))
+        .unwrap();
+        let mut t = Transport::new(TransportSettings {
+            endpoint: Endpoint::parse(&format!("http://{addr}")).unwrap(),
+            key_id: "5f00/5f01/5f02".into(),
+            key,
+            tls: TlsOptions::default(),
+            proxy: ProxyConfig::direct(),
+            timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(5),
+            max_retries: 3,
+            backoff: Backoff {
+                base: Duration::from_millis(1),
+                max: Duration::from_millis(2),
+                max_retry_after: Duration::from_millis(5),
+            },
+            body_limit: 1 << 20,
+            max_connections: 1,
+        })
+        .unwrap();
+        t.log = capture;
+        t
+    }
+
+    #[tokio::test]
+    async fn request_and_retry_log_lines_have_the_contract_fields_and_no_secrets() {
+        let (addr, heads) = serve(vec![(503, "{}"), (200, "[1,2]")]).await;
+        let t = transport(addr);
+        let counters = Counters {
+            read_id: "r-log-1".into(),
+            ..Counters::default()
+        };
+        let path = "/api/v1/iam/OAuthTokens?$top=2";
+        let decode = |b: &[u8]| serde_json::from_slice::<Vec<u8>>(b);
+        let items = t
+            .get_decoded(path, &CancellationToken::new(), &counters, &decode)
+            .await
+            .unwrap();
+        assert_eq!(items, vec![1, 2]);
+        let lines = captured("r-log-1");
+        let keys = |v: &serde_json::Value| -> Vec<String> {
+            v.as_object().unwrap().keys().cloned().collect()
+        };
+        assert_eq!(lines.len(), 3, "{lines:#?}");
+        assert_eq!(lines[0]["@level"], "trace");
+        assert_eq!(lines[0]["@message"], "request");
+        assert_eq!(
+            keys(&lines[0])[4..],
+            ["read_id", "method", "path", "status", "bytes", "ms", "attempt"]
+        );
+        assert_eq!(
+            (&lines[0]["method"], &lines[0]["path"], &lines[0]["status"]),
+            (&"GET".into(), &path.into(), &"503".into())
+        );
+        assert_eq!(
+            (&lines[0]["bytes"], &lines[0]["attempt"]),
+            (&"2".into(), &"1".into())
+        );
+        assert!(lines[0]["ms"].as_str().unwrap().parse::<u64>().is_ok());
+        assert_eq!(lines[1]["@level"], "warn");
+        assert_eq!(lines[1]["@message"], "retry");
+        assert_eq!(
+            keys(&lines[1])[4..],
+            ["read_id", "path", "attempt", "cause", "delay_ms"]
+        );
+        assert_eq!(
+            (&lines[1]["attempt"], &lines[1]["cause"]),
+            (&"1".into(), &"HTTP 503".into())
+        );
+        assert!(
+            lines[1]["delay_ms"]
+                .as_str()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+                <= 1
+        );
+        assert_eq!(
+            (
+                &lines[2]["status"],
+                &lines[2]["bytes"],
+                &lines[2]["attempt"]
+            ),
+            (&"200".into(), &"5".into(), &"2".into())
+        );
+        // The server got a signature; no log line shows any part of it.
+        let heads = heads.lock().unwrap().clone();
+        let authorization = heads[0]
+            .lines()
+            .find_map(|l| l.strip_prefix("authorization: "))
+            .unwrap()
+            .to_string();
+        let signature = authorization.rsplit("signature=\"").next().unwrap();
+        let text = serde_json::to_string(&lines).unwrap();
+        for secret in [
+            authorization.as_str(),
+            &signature[..16],
+            "Signature ",
+            "keyId",
+        ] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_attempt_logs_its_error_and_the_final_error_its_attempts() {
+        // Nothing listens there.
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let t = transport(addr);
+        let counters = Counters {
+            read_id: "r-log-2".into(),
+            ..Counters::default()
+        };
+        let decode = |b: &[u8]| serde_json::from_slice::<Vec<u8>>(b);
+        let err = t
+            .get_decoded("/api/v1/x", &CancellationToken::new(), &counters, &decode)
+            .await
+            .unwrap_err();
+        assert_eq!(err.transport_kind(), Some(&TransportErrorKind::Connect));
+        // A refused port is retried once, not `max_retries` (3) times.
+        assert_eq!(err.attempts().map(|a| a.count), Some(2));
+        let lines = captured("r-log-2");
+        let messages: Vec<_> = lines.iter().map(|l| l["@message"].clone()).collect();
+        assert_eq!(messages, ["request", "retry", "request"]);
+        assert!(lines[0].get("status").is_none());
+        assert!(
+            lines[0]["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("connect: cannot connect to"),
+            "{}",
+            lines[0]
+        );
+        assert_eq!(lines[0]["bytes"], "0");
+        assert_eq!(lines[2]["attempt"], "2");
     }
 
     #[test]

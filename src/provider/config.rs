@@ -110,8 +110,11 @@ pub const MAX_RETRIES: Setting = Setting {
     default: Fallback::Whole(intersight::DEFAULT_MAX_RETRIES as i64),
     env: None,
     description: "How many times a request is retried after HTTP 408, 429, 500, 502, 503 or \
-                  504, a connection failure or a timeout, with exponential backoff (honouring \
-                  `Retry-After`). Other errors are not retried.",
+                  504, a reset connection or an answer cut off, with exponential backoff \
+                  (honouring `Retry-After`). A timeout, a host name that does not resolve, a \
+                  refused connection and an unreachable proxy are retried at most once; \
+                  redirects (never followed), rejected TLS certificates and other statuses are \
+                  not retried.",
 };
 
 pub const PAGE_SIZE: Setting = Setting {
@@ -147,7 +150,8 @@ pub const REQUEST_TIMEOUT: Setting = Setting {
     default: Fallback::Whole(intersight::DEFAULT_REQUEST_TIMEOUT.as_secs() as i64),
     env: None,
     description: "How long one HTTP request may take, from sending it to the end of its \
-                  response, before it is abandoned (and retried).",
+                  response, before it is abandoned (and retried once); making the connection \
+                  may take at most 30 s of it.",
 };
 
 pub const SECRETKEY: Setting = Setting {

@@ -83,11 +83,23 @@ pub fn configure(config: &Value, env: &Environment) -> Result<(Client, Diagnosti
         page_size: u32::try_from(whole_setting(config, &PAGE_SIZE)).unwrap_or(1),
         parallelism: usize::try_from(whole_setting(config, &PARALLELISM)).unwrap_or(1),
         paging: paging_from_environment(env),
+        // From the environment the provider was given, like every other setting.
+        proxy: crate::intersight::ProxyConfig::from_vars(env.vars.clone()),
         ..ClientConfig::new(endpoint, api_key.value, secret_key)
     };
 
     match Client::new(client_config) {
         Ok(client) => Ok((client, diags)),
+        Err(e @ crate::intersight::ConfigError::Proxy { .. }) => {
+            diags.push(Diagnostic::error(
+                "Invalid proxy setting",
+                format!(
+                    "{e}. A proxy is given as http://[user:password@]host[:port]; fix or unset \
+                     the variable, or list the endpoint's host in NO_PROXY."
+                ),
+            ));
+            Err(diags)
+        }
         Err(e) => {
             diags.push(
                 Diagnostic::error(

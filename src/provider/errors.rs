@@ -2,7 +2,8 @@
 //! gives the HTTP status, Intersight code and message, trace id, and what to try.
 
 use crate::cty::Diagnostic;
-use crate::intersight::Error;
+use crate::intersight::error::fmt_elapsed;
+use crate::intersight::{Error, TlsProblem, TransportErrorKind};
 
 /// What to try for an API error status.
 fn advice(status: u16) -> &'static str {
@@ -38,12 +39,14 @@ pub fn api_error_diagnostic(error: &Error, resource: &str) -> Diagnostic {
             attempts,
         } => {
             let mut d = format!("{method} {path} answered HTTP {status}");
-            if *attempts > 1 {
-                let retries = attempts - 1;
+            if attempts.count > 1 {
+                let total = attempts.count;
+                let retries = total - 1;
                 let plural = if retries == 1 { "retry" } else { "retries" };
                 d.push_str(&format!(
-                    " to all {attempts} attempts (the request and {retries} {plural}; \
-                     `max_retries` sets how many)"
+                    " to all {total} attempts (the request and {retries} {plural}; \
+                     `max_retries` sets how many), over {}",
+                    fmt_elapsed(attempts.elapsed())
                 ));
             }
             if let Some(code) = code {
@@ -62,18 +65,21 @@ pub fn api_error_diagnostic(error: &Error, resource: &str) -> Diagnostic {
             }
             d
         }
-        Error::Timeout { .. } => format!(
-            "{error}.\n\nIntersight did not answer in time, even after retries. Raise \
-             `request_timeout` or `max_retries`, or lower `page_size` so each page is smaller."
+        Error::Timeout {
+            connecting: false, ..
+        } => format!(
+            "{error}.\n\nIntersight did not answer in time (a timeout is retried once). Raise \
+             `request_timeout`, or lower `page_size` so each page is smaller."
         ),
-        Error::Transport { .. } if is_certificate_problem(error) => format!(
-            "{error}.\n\nThe server's TLS certificate is not trusted. If the endpoint uses a \
-             private CA (an appliance), give that CA in `ca_certificate`; `insecure = true` \
-             disables verification altogether (not recommended)."
+        Error::Timeout {
+            connecting: true, ..
+        } => format!(
+            "{error}.\n\nThe host did not complete a connection (TCP and TLS handshake) in time \
+             (a timeout is retried once): check `endpoint`, that the server is up and answers \
+             HTTPS there, and the network path (HTTPS_PROXY/NO_PROXY). The wait is \
+             `request_timeout`, at most 30 s."
         ),
-        Error::Transport { .. } => format!(
-            "{error}.\n\nCheck `endpoint`, the network path to it, and HTTPS_PROXY/NO_PROXY."
-        ),
+        Error::Network { kind, .. } => format!("{error}.\n\n{}", transport_advice(kind)),
         Error::Inconsistent { .. } => format!(
             "{error}.\n\nObjects were created or deleted while the pages were read, and no \
              consistent answer could be had. Run Terraform again; no partial list was returned."
@@ -104,16 +110,225 @@ pub fn api_error_diagnostic(error: &Error, resource: &str) -> Diagnostic {
     Diagnostic::error(summary, detail)
 }
 
-fn is_certificate_problem(error: &Error) -> bool {
-    let text = error.to_string().to_ascii_lowercase();
-    [
-        "certificate",
-        "unknownissuer",
-        "unknown issuer",
-        "invalid peer",
-    ]
-    .iter()
-    .any(|w| text.contains(w))
+/// What to try for a failure below the API level, chosen by its kind alone.
+fn transport_advice(kind: &TransportErrorKind) -> String {
+    match kind {
+        TransportErrorKind::Connect => "Nothing accepted the connection (refused, or no route \
+            to the host): check `endpoint` (host and port) and that the server is up. Raising \
+            `request_timeout` or `max_retries` does not help here."
+            .into(),
+        TransportErrorKind::Dns => "The host name does not resolve: check the spelling of \
+            `endpoint` (or INTERSIGHT_ENDPOINT_URL) and this machine's DNS. Raising \
+            `request_timeout` or `max_retries` does not help here."
+            .into(),
+        TransportErrorKind::Tls {
+            problem: TlsProblem::UnknownIssuer,
+            custom_ca: true,
+        } => "The server's certificate is not signed by the CA given in `ca_certificate` (nor \
+            by a CA this machine trusts): the given CA did not match. Give the CA that issued \
+            this server's certificate (ask the appliance's administrator for its CA chain)."
+            .into(),
+        TransportErrorKind::Tls {
+            problem: TlsProblem::UnknownIssuer,
+            custom_ca: false,
+        } => "The server's TLS certificate is not trusted. If the endpoint uses a private CA \
+            (an appliance), give that CA in `ca_certificate`; `insecure = true` disables \
+            verification altogether (not recommended)."
+            .into(),
+        TransportErrorKind::Tls {
+            problem: TlsProblem::WrongName,
+            ..
+        } => "The server's certificate is not issued for the host name in `endpoint`: use the \
+            name the certificate was issued for."
+            .into(),
+        TransportErrorKind::Tls {
+            problem: TlsProblem::Validity,
+            ..
+        } => "The server's certificate has expired or is not valid yet: renew it, or check \
+            this machine's clock."
+            .into(),
+        TransportErrorKind::Tls {
+            problem: TlsProblem::OtherCertificate,
+            custom_ca,
+        } => format!(
+            "The server's TLS certificate was rejected.{}",
+            if *custom_ca {
+                " Check the certificate chain against `ca_certificate`."
+            } else {
+                ""
+            }
+        ),
+        TransportErrorKind::Tls {
+            problem: TlsProblem::Handshake,
+            ..
+        } => "The TLS handshake failed: the server and the provider share no TLS version or \
+            cipher suite (TLS 1.2 or 1.3 is required), or the server is not speaking TLS."
+            .into(),
+        TransportErrorKind::Redirect { .. } => "The Intersight API does not redirect API calls, \
+            so a redirect is never followed: nothing was sent to the other host. Check that \
+            `endpoint` names the Intersight host itself (not a portal or login address)."
+            .into(),
+        TransportErrorKind::Protocol { plain_http: true } => "The server did not answer in \
+            HTTP: it probably expects HTTPS. Use `https://` in `endpoint`."
+            .into(),
+        TransportErrorKind::Protocol { plain_http: false } => "The server's answer is not \
+            HTTP: check that `endpoint` names an Intersight server."
+            .into(),
+        TransportErrorKind::HeadTooLarge => "The response headers exceeded the client's \
+            limit: the endpoint (or a proxy on the way) is not behaving as Intersight does."
+            .into(),
+        TransportErrorKind::Proxy { proxy } => format!(
+            "The request goes through the proxy {proxy} (from HTTPS_PROXY, HTTP_PROXY or \
+             ALL_PROXY): check that the proxy is reachable and lets this host through, or list \
+             the endpoint's host in NO_PROXY to connect directly."
+        ),
+        TransportErrorKind::Reset => "The connection was closed before the answer was \
+            complete, even after retries: check the network path to `endpoint` and any proxy \
+            (HTTPS_PROXY/NO_PROXY); raise `max_retries` if the failures are intermittent."
+            .into(),
+        TransportErrorKind::InvalidRequest => "The request could not be built: this is a bug \
+            in the provider, please report it with the query."
+            .into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::intersight::Attempts;
+
+    fn network(kind: TransportErrorKind) -> Error {
+        Error::Network {
+            kind,
+            method: "GET",
+            path: "/api/v1/iam/OAuthTokens".into(),
+            // Words that the old substring matching reacted to: the advice must not.
+            detail: "invalid peer certificate: UnknownIssuer".into(),
+            attempts: Attempts::new(2, Duration::from_millis(1_250)),
+        }
+    }
+
+    fn detail(error: &Error) -> String {
+        api_error_diagnostic(error, "iam/OAuthTokens").detail
+    }
+
+    #[test]
+    fn a_given_ca_that_does_not_match_is_named_as_such() {
+        let d = detail(&network(TransportErrorKind::Tls {
+            problem: TlsProblem::UnknownIssuer,
+            custom_ca: true,
+        }));
+        assert!(
+            d.contains("not signed by the CA given in `ca_certificate`"),
+            "{d}"
+        );
+        assert!(d.contains("the given CA did not match"), "{d}");
+        assert!(!d.contains("give that CA in `ca_certificate`"), "{d}");
+        let d = detail(&network(TransportErrorKind::Tls {
+            problem: TlsProblem::UnknownIssuer,
+            custom_ca: false,
+        }));
+        assert!(d.contains("give that CA in `ca_certificate`"), "{d}");
+        assert!(d.contains("`insecure = true`"), "{d}");
+    }
+
+    #[test]
+    fn advice_follows_the_kind_not_the_message_text() {
+        let cases: [(TransportErrorKind, &str, &str); 7] = [
+            (
+                TransportErrorKind::Connect,
+                "does not help",
+                "ca_certificate",
+            ),
+            (
+                TransportErrorKind::Dns,
+                "does not resolve",
+                "ca_certificate",
+            ),
+            (
+                TransportErrorKind::Redirect {
+                    status: 301,
+                    location: Some("http://elsewhere:80".into()),
+                },
+                "never followed",
+                "ca_certificate",
+            ),
+            (
+                TransportErrorKind::Protocol { plain_http: true },
+                "Use `https://` in `endpoint`",
+                "ca_certificate",
+            ),
+            (
+                TransportErrorKind::Proxy {
+                    proxy: "proxy.corp:3128".into(),
+                },
+                "the proxy proxy.corp:3128",
+                "ca_certificate",
+            ),
+            (TransportErrorKind::Reset, "max_retries", "ca_certificate"),
+            (
+                TransportErrorKind::Tls {
+                    problem: TlsProblem::WrongName,
+                    custom_ca: false,
+                },
+                "not issued for the host name",
+                "give that CA",
+            ),
+        ];
+        for (kind, expected, absent) in cases {
+            let d = detail(&network(kind.clone()));
+            assert!(d.contains(expected), "{kind:?}: {d}");
+            assert!(!d.contains(absent), "{kind:?}: {d}");
+            assert!(d.contains("(2 attempts over 1.2 s)"), "{kind:?}: {d}");
+        }
+        // Only a timeout is helped by a longer `request_timeout`.
+        let d = detail(&network(TransportErrorKind::Connect));
+        assert!(d.contains("Raising `request_timeout`"), "{d}");
+        let d = detail(&Error::Timeout {
+            method: "GET",
+            path: "/x".into(),
+            timeout: Duration::from_secs(2),
+            connecting: false,
+            attempts: Attempts::new(2, Duration::from_millis(4_100)),
+        });
+        assert!(d.contains("Raise `request_timeout`"), "{d}");
+        assert!(d.contains("2 attempts over 4.1 s"), "{d}");
+        let d = detail(&Error::Timeout {
+            method: "GET",
+            path: "/x".into(),
+            timeout: Duration::from_secs(30),
+            connecting: true,
+            attempts: Attempts::new(2, Duration::from_secs(60)),
+        });
+        assert!(
+            d.contains("no connection within 30s (2 attempts over 60.0 s)"),
+            "{d}"
+        );
+        assert!(d.contains("did not complete a connection"), "{d}");
+        assert!(!d.contains("Raise `request_timeout`"), "{d}");
+    }
+
+    #[test]
+    fn retries_exhausted_names_attempts_and_elapsed() {
+        let d = detail(&Error::Api {
+            status: 503,
+            code: None,
+            message: None,
+            trace_id: None,
+            method: "GET",
+            path: "/x".into(),
+            attempts: Attempts::new(3, Duration::from_millis(900)),
+        });
+        assert!(
+            d.contains(
+                "answered HTTP 503 to all 3 attempts (the request and 2 retries; `max_retries` \
+                 sets how many), over 900 ms"
+            ),
+            "{d}"
+        );
+    }
 }
 
 #[cfg(test)]

@@ -327,9 +327,9 @@ mod tests {
             code: Some("AuthenticationFailure".into()),
             message: None,
             trace_id: None,
-            method: "GET".into(),
+            method: "GET",
             path: "/api/v1/iam/OAuthTokens".into(),
-            attempts: 1,
+            attempts: intersight::error::Attempts::new(1, std::time::Duration::ZERO),
         }
     }
 

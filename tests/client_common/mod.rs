@@ -11,7 +11,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
 use terraform_provider_intersight::intersight::{
-    Backoff, Client, ClientConfig, Endpoint, SecretKey,
+    Backoff, Client, ClientConfig, Endpoint, ProxyConfig, SecretKey,
 };
 
 #[derive(Debug, Clone)]
@@ -173,9 +173,11 @@ impl TestServer {
         Endpoint::parse(&format!("http://{}", self.addr)).unwrap()
     }
 
-    /// A client with tiny backoff delays.
+    /// A client with tiny backoff delays, connecting directly (whatever proxy variables the
+    /// test process has).
     pub fn config(&self) -> ClientConfig {
         let mut c = ClientConfig::new(self.endpoint(), KEY_ID.into(), test_key());
+        c.proxy = ProxyConfig::direct();
         c.backoff = Backoff {
             base: Duration::from_millis(1),
             max: Duration::from_millis(5),
