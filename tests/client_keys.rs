@@ -167,7 +167,7 @@ fn rejects_empty_and_missing_files() {
     let msg = SecretKey::from_pem_or_path(dir.path().to_str().unwrap())
         .unwrap_err()
         .to_string();
-    assert!(msg.contains("no file"), "{msg}");
+    assert!(msg.contains("is not a file"), "{msg}");
 }
 
 #[test]

@@ -26,6 +26,7 @@ pub mod filter;
 pub mod keys;
 pub mod models;
 pub mod paging;
+pub mod pem_source;
 pub mod signing;
 pub mod transport;
 
