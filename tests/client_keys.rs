@@ -307,3 +307,32 @@ fn rejects_small_rsa_keys() {
     let msg = reject(&small.to_pkcs1_pem(LineEnding::LF).unwrap()).to_string();
     assert!(msg.contains("1024 bits"), "{msg}");
 }
+
+#[test]
+fn a_leading_tilde_expands_from_home() {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir(home.path().join("intersight")).unwrap();
+    std::fs::copy(
+        fixture("ec_sec1.pem"),
+        home.path().join("intersight/SecretKey.txt"),
+    )
+    .unwrap();
+    // The example in docs/index.md.
+    let key =
+        SecretKey::from_pem_or_path_with_home("~/intersight/SecretKey.txt", Some(home.path()))
+            .unwrap();
+    assert_eq!(key.kind(), KeyKind::EcP256);
+    let msg = SecretKey::from_pem_or_path_with_home("~/intersight/Other.txt", Some(home.path()))
+        .unwrap_err()
+        .to_string();
+    let expanded = home.path().join("intersight/Other.txt");
+    assert!(
+        msg.contains("\"~/intersight/Other.txt\"")
+            && msg.contains(&format!("{:?}", expanded.display().to_string())),
+        "{msg}"
+    );
+    let msg = SecretKey::from_pem_or_path_with_home("~/intersight/SecretKey.txt", None)
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("HOME is not set"), "{msg}");
+}

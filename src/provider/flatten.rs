@@ -26,7 +26,10 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use serde::Deserialize as _;
 use serde_json::Value as Json;
 
-use crate::cty::msgpack::{self, write_array_len, write_map_len, write_number, write_str};
+use crate::cty::msgpack::{
+    self, is_nil, read_str, write_array_len, write_bool, write_map_len, write_nil, write_number,
+    write_str,
+};
 use crate::cty::{Number, Type, Value};
 use crate::intersight::HasMoid;
 
@@ -86,7 +89,15 @@ fn convert(ty: &Type, json: &Json) -> Value {
         (Type::Bool, Json::Bool(b)) => Value::Bool(*b),
         (Type::Number, Json::Number(n)) => Value::Number(number(n)),
         (Type::List(elem) | Type::Set(elem), Json::Array(items)) => {
-            let items = items.iter().map(|item| convert(elem, item)).collect();
+            // `"Ancestors": [null]`: a list of blocks never holds a null block (a user's
+            // `[for a in r.ancestors : a.moid]` would fail on it), so elements that are not
+            // objects are left out.
+            let is_block = matches!(**elem, Type::Object(_));
+            let items = items
+                .iter()
+                .filter(|item| !is_block || item.is_object())
+                .map(|item| convert(elem, item))
+                .collect();
             if matches!(ty, Type::Set(_)) {
                 Value::Set(items)
             } else {
@@ -184,6 +195,24 @@ impl Hasher for Fnv1a {
     }
 }
 
+/// The value of an absent or null property.
+#[derive(Clone, Copy)]
+enum Absent {
+    Null,
+    /// Lists and sets: `length(r.tags)` works without a null check.
+    EmptyCollection,
+}
+
+impl Absent {
+    fn write(self, out: &mut Vec<u8>) {
+        match self {
+            Absent::Null => write_nil(out),
+            // An empty array cannot exceed the size limits.
+            Absent::EmptyCollection => drop(write_array_len(out, 0)),
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Slot {
     Attr(usize),
@@ -195,8 +224,8 @@ struct AttrPlan {
     /// The attribute name, msgpack-encoded (written before every value).
     key: Box<[u8]>,
     node: Node,
-    /// The encoding when the property is absent: nil, or an empty list for collections.
-    absent: u8,
+    /// What is written when the property is absent: nil, or for collections an empty one.
+    absent: Absent,
 }
 
 /// What to write for one JSON value of a given type.
@@ -249,8 +278,8 @@ impl ObjectPlan {
             // Names are short ASCII; an encoding error is impossible below 4 GiB.
             let _ = write_str(&mut key, name);
             let absent = match ty {
-                Type::List(_) | Type::Set(_) => 0x90,
-                _ => 0xc0,
+                Type::List(_) | Type::Set(_) => Absent::EmptyCollection,
+                _ => Absent::Null,
             };
             plan.attrs.push(AttrPlan {
                 key: key.into(),
@@ -324,7 +353,7 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
                 return None;
             };
             let (start, end) = slots.get(*i).copied().flatten()?;
-            msgpack_str(&out[start..end]).map(str::to_string)
+            read_str(&out[start..end]).map(str::to_string)
         };
         let Some(moid) = text("Moid") else {
             return Err(de::Error::custom("an object without a Moid"));
@@ -384,38 +413,16 @@ fn write_object<'de, A: MapAccess<'de>>(
                 Some(extra) if !extra.is_empty() => {
                     write_str(out, &Json::Object(extra).to_string()).map_err(de::Error::custom)?
                 }
-                _ => out.push(0xc0),
+                _ => write_nil(out),
             }
         } else if let Some((s, e)) = slots[i] {
             out.extend_from_slice(&scratch[s..e]);
         } else {
-            out.push(attr.absent);
+            attr.absent.write(out);
         }
         placed[i] = Some((start, out.len()));
     }
     Ok(placed)
-}
-
-/// The text of a msgpack string encoding, if `bytes` is exactly one.
-fn msgpack_str(bytes: &[u8]) -> Option<&str> {
-    let (&marker, rest) = bytes.split_first()?;
-    let (len, rest) = match marker {
-        0xa0..=0xbf => (usize::from(marker & 0x1f), rest),
-        0xd9 => (usize::from(*rest.first()?), rest.get(1..)?),
-        0xda => (
-            usize::from(u16::from_be_bytes(rest.get(..2)?.try_into().ok()?)),
-            rest.get(2..)?,
-        ),
-        0xdb => (
-            usize::try_from(u32::from_be_bytes(rest.get(..4)?.try_into().ok()?)).ok()?,
-            rest.get(4..)?,
-        ),
-        _ => return None,
-    };
-    if rest.len() != len {
-        return None;
-    }
-    std::str::from_utf8(rest).ok()
 }
 
 enum Property {
@@ -478,7 +485,7 @@ impl NodeSeed<'_> {
             }
             Kind::Fallback => self.fallback(&json()),
             _ => {
-                self.out.push(0xc0);
+                write_nil(self.out);
                 Ok(())
             }
         }
@@ -501,10 +508,10 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        self.out.push(match self.node.kind {
-            Kind::Collection(_) => 0x90,
-            _ => 0xc0,
-        });
+        match self.node.kind {
+            Kind::Collection(_) => Absent::EmptyCollection.write(self.out),
+            _ => write_nil(self.out),
+        }
         Ok(())
     }
 
@@ -514,10 +521,10 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
 
     fn visit_bool<E: de::Error>(self, b: bool) -> Result<(), E> {
         match self.node.kind {
-            Kind::Bool => self.out.push(if b { 0xc3 } else { 0xc2 }),
+            Kind::Bool => write_bool(self.out, b),
             Kind::String => return self.string(if b { "true" } else { "false" }),
             Kind::Fallback => return self.fallback(&Json::Bool(b)),
-            _ => self.out.push(0xc0),
+            _ => write_nil(self.out),
         }
         Ok(())
     }
@@ -542,7 +549,7 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
             Kind::String => self.string(s),
             Kind::Fallback => self.fallback(&Json::String(s.to_string())),
             _ => {
-                self.out.push(0xc0);
+                write_nil(self.out);
                 Ok(())
             }
         }
@@ -556,14 +563,23 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
         // The header needs the count: elements go to a buffer of their own first.
         let mut items = Vec::new();
         let mut count = 0usize;
-        while seq
-            .next_element_seed(NodeSeed {
+        let blocks = matches!(element.kind, Kind::Object(_));
+        loop {
+            let start = items.len();
+            let more = seq.next_element_seed(NodeSeed {
                 node: element,
                 out: &mut items,
-            })?
-            .is_some()
-        {
-            count += 1;
+            })?;
+            if more.is_none() {
+                break;
+            }
+            // A block element is written as nil only for a JSON value that is not an object
+            // (`null`, mostly): never a null block in a list, so it is dropped (see `convert`).
+            if blocks && is_nil(&items[start..]) {
+                items.truncate(start);
+            } else {
+                count += 1;
+            }
         }
         write_array_len(self.out, count).map_err(de::Error::custom)?;
         self.out.extend_from_slice(&items);
@@ -581,7 +597,7 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
                 let Kind::Object(plan) = &element.kind else {
                     unreachable!("checked by the guard")
                 };
-                self.out.push(0x91);
+                write_array_len(self.out, 1).map_err(de::Error::custom)?;
                 write_object(plan, map, self.out).map(drop)
             }
             _ => {
@@ -748,14 +764,21 @@ mod tests {
     }
 
     #[test]
-    fn msgpack_str_reads_every_header_size() {
-        for len in [0usize, 31, 32, 255, 256, 65535, 65536] {
-            let s = "x".repeat(len);
-            let mut out = Vec::new();
-            write_str(&mut out, &s).unwrap();
-            assert_eq!(msgpack_str(&out), Some(s.as_str()));
-            assert_eq!(msgpack_str(&out[..out.len() - 1]), None);
-        }
-        assert_eq!(msgpack_str(&[0xc0]), None);
+    fn null_and_non_object_elements_of_block_lists_are_left_out() {
+        let v = both(&json!({
+            "Moid": "m",
+            "Ancestors": [null],
+            "User": [null, {"Moid": "u1"}, 3, "x", [], {"Moid": "u2"}, null],
+            "Owners": [null, "o"],
+        }));
+        assert_eq!(v.get_attr("ancestors"), Some(&Value::List(vec![])));
+        let users = v.get_attr("user").and_then(Value::as_elements).unwrap();
+        let moids: Vec<_> = users.iter().map(|u| u.get_attr("moid").unwrap()).collect();
+        assert_eq!(moids, [&Value::string("u1"), &Value::string("u2")]);
+        // Lists of strings keep their nulls: Terraform handles null strings in a list.
+        assert_eq!(
+            v.get_attr("owners"),
+            Some(&Value::List(vec![Value::Null, Value::string("o")]))
+        );
     }
 }
