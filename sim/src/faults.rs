@@ -130,6 +130,8 @@ pub struct FaultConfig {
     pub bad_string: Option<BadString>,
     /// Every object served carries `SimPadding`, a string of this many bytes (0 = none).
     pub pad_object_bytes: usize,
+    /// Every object served has a `null` first element in its `Ancestors` list.
+    pub null_in_ancestors: bool,
 }
 
 impl FaultConfig {
