@@ -111,10 +111,6 @@ fn types() -> (BTreeMap<String, Type>, Type) {
     (element, schema.block.value_type())
 }
 
-fn parse(json: &str) -> serde_json::Map<String, serde_json::Value> {
-    serde_json::from_str(json).unwrap()
-}
-
 /// The read's path: a whole page decoded straight into encoded `results` elements.
 fn decode_page(decoder: &ResultsDecoder, page: &str) -> Vec<Value> {
     let page = decoder.decode_page(page.as_bytes(), usize::MAX).unwrap();
@@ -128,13 +124,13 @@ fn decode_page(decoder: &ResultsDecoder, page: &str) -> Vec<Value> {
     results
 }
 
-/// The reference: each object → JSON map → cty value.
+/// The reference: each object's JSON text → cty value.
 fn reference_flatten<'a>(
     element: &BTreeMap<String, Type>,
     objects: impl Iterator<Item = &'a str>,
 ) -> Vec<Value> {
     objects
-        .map(|o| flatten::object(element, &parse(o)))
+        .map(|o| flatten::object_from_text(element, o).unwrap())
         .collect()
 }
 

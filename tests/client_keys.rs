@@ -167,7 +167,7 @@ fn rejects_empty_and_missing_files() {
     let msg = SecretKey::from_pem_or_path(dir.path().to_str().unwrap())
         .unwrap_err()
         .to_string();
-    assert!(msg.contains("no file"), "{msg}");
+    assert!(msg.contains("is not a file"), "{msg}");
 }
 
 #[test]
@@ -306,4 +306,33 @@ fn rejects_small_rsa_keys() {
     let small = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 1024).unwrap();
     let msg = reject(&small.to_pkcs1_pem(LineEnding::LF).unwrap()).to_string();
     assert!(msg.contains("1024 bits"), "{msg}");
+}
+
+#[test]
+fn a_leading_tilde_expands_from_home() {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir(home.path().join("intersight")).unwrap();
+    std::fs::copy(
+        fixture("ec_sec1.pem"),
+        home.path().join("intersight/SecretKey.txt"),
+    )
+    .unwrap();
+    // The example in docs/index.md.
+    let key =
+        SecretKey::from_pem_or_path_with_home("~/intersight/SecretKey.txt", Some(home.path()))
+            .unwrap();
+    assert_eq!(key.kind(), KeyKind::EcP256);
+    let msg = SecretKey::from_pem_or_path_with_home("~/intersight/Other.txt", Some(home.path()))
+        .unwrap_err()
+        .to_string();
+    let expanded = home.path().join("intersight/Other.txt");
+    assert!(
+        msg.contains("\"~/intersight/Other.txt\"")
+            && msg.contains(&format!("{:?}", expanded.display().to_string())),
+        "{msg}"
+    );
+    let msg = SecretKey::from_pem_or_path_with_home("~/intersight/SecretKey.txt", None)
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("HOME is not set"), "{msg}");
 }

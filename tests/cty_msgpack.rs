@@ -947,3 +947,28 @@ proptest! {
         let _ = msgpack::decode(&bytes, &ty);
     }
 }
+
+#[test]
+fn writer_helpers_and_read_str() {
+    use terraform_provider_intersight::cty::msgpack::{
+        is_nil, read_str, write_bool, write_nil, write_str,
+    };
+    let mut out = Vec::new();
+    write_nil(&mut out);
+    assert!(is_nil(&out));
+    assert_eq!(dec(&out, &Type::String), Value::Null);
+    for b in [true, false] {
+        let mut out = Vec::new();
+        write_bool(&mut out, b);
+        assert!(!is_nil(&out));
+        assert_eq!(dec(&out, &Type::Bool), Value::Bool(b));
+    }
+    for len in [0usize, 31, 32, 255, 256, 65535, 65536] {
+        let s = "x".repeat(len);
+        let mut out = Vec::new();
+        write_str(&mut out, &s).unwrap();
+        assert_eq!(read_str(&out), Some(s.as_str()));
+        assert_eq!(read_str(&out[..out.len() - 1]), None);
+    }
+    assert_eq!(read_str(&[0xc0]), None);
+}

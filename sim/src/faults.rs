@@ -168,6 +168,8 @@ pub struct FaultConfig {
     pub flood_page: Option<FloodPage>,
     /// Answer with a redirect to another place instead of the list.
     pub redirect: Option<Redirect>,
+    /// Every object served has a `null` first element in its `Ancestors` list.
+    pub null_in_ancestors: bool,
 }
 
 impl FaultConfig {

@@ -590,7 +590,7 @@ async fn list(
         return Ok(response);
     }
 
-    let (count_delta, duplicate, null_empty, pad, page_cap) = {
+    let (count_delta, duplicate, null_empty, pad, page_cap, null_ancestor) = {
         let faults = state.faults();
         (
             faults.config.count_delta,
@@ -598,6 +598,7 @@ async fn list(
             faults.config.null_empty_results,
             faults.config.pad_object_bytes,
             faults.config.page_cap,
+            faults.config.null_in_ancestors,
         )
     };
     // The page is serialized while the dataset is borrowed: objects are written as they are
@@ -622,7 +623,10 @@ async fn list(
                 query.top
             };
             let window = matching.iter().skip(start).take(top);
-            let changed = decision.wrong_object_type || pad > 0 || decision.bad_string.is_some();
+            let changed = decision.wrong_object_type
+                || pad > 0
+                || null_ancestor
+                || decision.bad_string.is_some();
             let page: Vec<PageItem<'_>> = if query.select.is_none() && !changed {
                 window
                     .map(|&i| PageItem::Stored(&dataset.texts[i]))
@@ -631,12 +635,15 @@ async fn list(
                 let mut page: Vec<Cow<'_, Value>> = window
                     .map(|&i| project(&query, &dataset.items[i]))
                     .collect();
-                if decision.wrong_object_type || pad > 0 {
+                if decision.wrong_object_type || pad > 0 || null_ancestor {
                     for object in &mut page {
                         if decision.wrong_object_type {
                             set_object_type(object.to_mut(), WRONG_OBJECT_TYPE);
                         }
                         pad_object(object.to_mut(), pad);
+                        if null_ancestor {
+                            prepend_null_ancestor(object.to_mut());
+                        }
                     }
                 }
                 if let (Some((_, property)), Some(first)) = (&decision.bad_string, page.first_mut())
@@ -733,6 +740,18 @@ fn pad_object(object: &mut Value, bytes: usize) {
     }
     if let Value::Object(map) = object {
         map.insert("SimPadding".into(), Value::String(".".repeat(bytes)));
+    }
+}
+
+/// Puts a `null` first in an object's `Ancestors` list (`null_in_ancestors`).
+fn prepend_null_ancestor(object: &mut Value) {
+    if let Value::Object(map) = object {
+        match map.get_mut("Ancestors") {
+            Some(Value::Array(items)) => items.insert(0, Value::Null),
+            _ => {
+                map.insert("Ancestors".into(), json!([null]));
+            }
+        }
     }
 }
 

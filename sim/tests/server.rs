@@ -387,6 +387,13 @@ async fn wrong_types_bad_strings_and_padding() {
     let text = String::from_utf8_lossy(&body);
     assert!(text.contains(r#""Nope":"\q""#), "{text}");
 
+    sim.faults(json!({"null_in_ancestors": true})).await;
+    let page_with_nulls = sim.get(&page(5)).await.json();
+    for object in page_with_nulls["Results"].as_array().unwrap() {
+        let ancestors = object["Ancestors"].as_array().unwrap();
+        assert!(ancestors[0].is_null() && ancestors.len() >= 2, "{object}");
+    }
+
     sim.faults(json!({"pad_object_bytes": 3000})).await;
     let padded = sim.get(&page(5)).await.json();
     let results = padded["Results"].as_array().unwrap();

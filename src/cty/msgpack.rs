@@ -1022,6 +1022,44 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) -> Result<(), EncodeErrorKind> {
     Ok(())
 }
 
+/// Appends msgpack nil (a null value of any type).
+pub fn write_nil(out: &mut Vec<u8>) {
+    out.push(0xc0);
+}
+
+/// Appends a msgpack boolean.
+pub fn write_bool(out: &mut Vec<u8>, b: bool) {
+    out.push(if b { 0xc3 } else { 0xc2 });
+}
+
+/// True when `bytes` is exactly the encoding of nil.
+pub fn is_nil(bytes: &[u8]) -> bool {
+    bytes == [0xc0]
+}
+
+/// The text of `bytes` when they are exactly one msgpack string encoding (any header size),
+/// for writers that need to read back a value they wrote.
+pub fn read_str(bytes: &[u8]) -> Option<&str> {
+    let (&marker, rest) = bytes.split_first()?;
+    let (len, rest) = match marker {
+        0xa0..=0xbf => (usize::from(marker & 0x1f), rest),
+        0xd9 => (usize::from(*rest.first()?), rest.get(1..)?),
+        0xda => (
+            usize::from(u16::from_be_bytes(rest.get(..2)?.try_into().ok()?)),
+            rest.get(2..)?,
+        ),
+        0xdb => (
+            usize::try_from(u32::from_be_bytes(rest.get(..4)?.try_into().ok()?)).ok()?,
+            rest.get(4..)?,
+        ),
+        _ => return None,
+    };
+    if rest.len() != len {
+        return None;
+    }
+    std::str::from_utf8(rest).ok()
+}
+
 /// Appends a msgpack array header for `n` elements.
 pub fn write_array_len(out: &mut Vec<u8>, n: usize) -> Result<(), EncodeErrorKind> {
     if n < 16 {

@@ -10,6 +10,12 @@ pub enum KeyError {
     Empty,
     #[error("the secret key is not PEM text (no \"-----BEGIN\" line) and {location}")]
     NotFound { location: String },
+    #[error(
+        "the secret key looks like the base64 body of a key without its -----BEGIN and -----END \
+         lines ({chars} characters, not shown): give the whole PEM text, those lines included, \
+         or the path of the key file"
+    )]
+    BareBase64 { chars: usize },
     #[error("could not read the secret key file {path}: {reason}")]
     Unreadable { path: String, reason: String },
     #[error("the secret key PEM is truncated or malformed: {0}")]

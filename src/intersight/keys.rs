@@ -18,6 +18,7 @@ use rsa::pkcs8::DecodePrivateKey;
 use zeroize::Zeroizing;
 
 use super::error::KeyError;
+use super::pem_source;
 
 const OID_RSA: &str = "1.2.840.113549.1.1.1";
 const OID_RSA_PSS: &str = "1.2.840.113549.1.1.10";
@@ -61,36 +62,63 @@ impl fmt::Debug for SecretKey {
 }
 
 impl SecretKey {
-    /// Parses PEM text, or reads the PEM file at the given path when the text holds no
-    /// `-----BEGIN` line (the same rule as the official provider's `secretkey`).
+    /// Parses PEM text, or reads the PEM file at the given path when the text holds no PEM
+    /// marker (the official provider's rule for `secretkey`). A leading `~/` in a path is
+    /// expanded from the process's `HOME`.
     pub fn from_pem_or_path(value: &str) -> Result<SecretKey, KeyError> {
+        Self::from_pem_or_path_with_home(value, pem_source::home_from_process().as_deref())
+    }
+
+    /// [`SecretKey::from_pem_or_path`] with `~/` expanded from `home` (`None`: not set).
+    ///
+    /// No error quotes the value unless it is the path of an existing file or has a shape no
+    /// part of a key can have (see [`pem_source::describe_missing`]).
+    pub fn from_pem_or_path_with_home(
+        value: &str,
+        home: Option<&Path>,
+    ) -> Result<SecretKey, KeyError> {
         if value.trim().is_empty() {
             return Err(KeyError::Empty);
         }
-        if value.contains("-----BEGIN") || value.contains("-----END") {
+        if pem_source::has_pem_marker(value) {
             return Self::from_pem(value);
         }
-        let path = value.trim();
-        if Path::new(path).is_file() {
-            let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
-                KeyError::Unreadable {
-                    path: path.to_string(),
-                    reason: e.to_string(),
-                }
-            })?);
-            return Self::from_pem(&text);
+        match pem_source::read_path(value, home) {
+            pem_source::PathRead::Read { bytes, .. } => {
+                let bytes = Zeroizing::new(bytes);
+                let text = std::str::from_utf8(&bytes).map_err(|_| {
+                    KeyError::Malformed("the key file is not text (a PEM file is ASCII)".into())
+                })?;
+                Self::from_pem(text)
+            }
+            pem_source::PathRead::Unreadable { path, reason } => Err(KeyError::Unreadable {
+                path: path.display().to_string(),
+                reason,
+            }),
+            pem_source::PathRead::NotAFile { path } => Err(KeyError::NotFound {
+                location: format!("{:?} is not a file", path.display()),
+            }),
+            pem_source::PathRead::Missing if pem_source::looks_like_bare_base64(value) => {
+                Err(KeyError::BareBase64 {
+                    chars: value.trim().chars().count(),
+                })
+            }
+            pem_source::PathRead::Missing => Err(KeyError::NotFound {
+                location: pem_source::describe_missing(value, home),
+            }),
         }
-        Err(KeyError::NotFound {
-            location: describe_missing_path(path),
-        })
     }
 
     /// Parses PEM text (the first private-key block; `EC PARAMETERS` blocks are skipped).
+    ///
+    /// Besides ordinary PEM (indented, CRLF), the forms keys take when pasted into CI
+    /// variables are accepted: literal `\n` sequences for newlines, the whole text on one line
+    /// (newlines turned into spaces, or removed), and one pair of quotes around it.
     pub fn from_pem(text: &str) -> Result<SecretKey, KeyError> {
-        // Environment variables often carry PEM with literal "\n" sequences.
+        let text = pem_source::strip_quotes(text.trim());
         let unescaped;
-        let text = if !text.contains('\n') && text.contains("\\n") {
-            unescaped = Zeroizing::new(text.replace("\\n", "\n"));
+        let text = if text.contains("\\n") {
+            unescaped = Zeroizing::new(text.replace("\\r\\n", "\n").replace("\\n", "\n"));
             unescaped.as_str()
         } else {
             text
@@ -131,77 +159,108 @@ impl SecretKey {
     }
 }
 
-/// Describes a missing key file without echoing something that may be a mangled key.
-fn describe_missing_path(path: &str) -> String {
-    let looks_like_path = path.len() <= 1024
-        && !path.contains('\n')
-        && (path.contains('/')
-            || path.contains('\\')
-            || path.ends_with(".pem")
-            || path.ends_with(".key")
-            || path.ends_with(".txt"));
-    if looks_like_path {
-        format!("no file exists at {path:?}")
-    } else {
-        format!(
-            "is not the path of an existing file ({} characters, not shown)",
-            path.chars().count()
-        )
+/// PEM labels that messages may name. Any other label text is user input that may be a
+/// piece of a mangled key (a BEGIN line whose dashes were lost runs into the body), so it is
+/// never shown.
+const KNOWN_LABELS: &[&str] = &[
+    "RSA PRIVATE KEY",
+    "PRIVATE KEY",
+    "EC PRIVATE KEY",
+    "ENCRYPTED PRIVATE KEY",
+    "EC PARAMETERS",
+    "PUBLIC KEY",
+    "RSA PUBLIC KEY",
+    "EC PUBLIC KEY",
+    "CERTIFICATE",
+    "CERTIFICATE REQUEST",
+    "NEW CERTIFICATE REQUEST",
+    "X509 CRL",
+    "OPENSSH PRIVATE KEY",
+    "DSA PRIVATE KEY",
+    "PGP PRIVATE KEY BLOCK",
+];
+
+/// A PEM label, safe to show: one of [`KNOWN_LABELS`] or a placeholder.
+struct Label(String);
+
+impl Label {
+    fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    fn is(&self, label: &str) -> bool {
+        self.0 == label
+    }
+}
+
+impl fmt::Display for Label {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if KNOWN_LABELS.contains(&self.0.as_str()) {
+            f.write_str(&self.0)
+        } else {
+            f.write_str("PEM block with an unrecognised label (not shown)")
+        }
     }
 }
 
 struct PemBlock {
-    label: String,
+    label: Label,
     der: Zeroizing<Vec<u8>>,
 }
 
-/// Finds the first PEM block that is not `EC PARAMETERS`, tolerating indentation and CRLF.
+const BEGIN: &str = "-----BEGIN ";
+const DASHES: &str = "-----";
+
+/// Finds the first PEM block that is not `EC PARAMETERS`. Markers are found anywhere, not only
+/// at line starts, so a PEM text collapsed onto one line parses too; whitespace inside the body
+/// is ignored. No error message contains text from `text` other than a known label.
 fn first_key_block(text: &str) -> Result<PemBlock, KeyError> {
-    let mut lines = text.lines().map(str::trim);
+    let mut rest = text;
     let mut seen_any = false;
-    while let Some(line) = lines.by_ref().find(|l| l.starts_with("-----BEGIN ")) {
+    while let Some(at) = rest.find(BEGIN) {
         seen_any = true;
-        let label = line
-            .strip_prefix("-----BEGIN ")
-            .and_then(|l| l.strip_suffix("-----"))
-            .ok_or_else(|| {
-                KeyError::Malformed(
-                    "a BEGIN line is not of the form -----BEGIN <label>-----".into(),
-                )
-            })?
-            .to_string();
-        let end = format!("-----END {label}-----");
-        let mut body = Zeroizing::new(String::new());
-        let mut encrypted = false;
-        let mut ended = false;
-        for l in lines.by_ref() {
-            if l == end {
-                ended = true;
-                break;
+        let after_begin = &rest[at + BEGIN.len()..];
+        let Some(label_len) = after_begin.find(DASHES) else {
+            return Err(KeyError::Malformed(
+                "a BEGIN line is not of the form -----BEGIN <label>-----".into(),
+            ));
+        };
+        let label_text = after_begin[..label_len].trim();
+        if !is_label_shape(label_text) {
+            return Err(KeyError::Malformed(
+                "a BEGIN line is not of the form -----BEGIN <label>----- (its text is not shown)"
+                    .into(),
+            ));
+        }
+        let label = Label(label_text.to_string());
+        let after_label = &after_begin[label_len + DASHES.len()..];
+        let end_marker = format!("-----END {label_text}-----");
+        let (body, next) = match after_label.find(DASHES) {
+            Some(i) if after_label[i..].starts_with(&end_marker) => {
+                (&after_label[..i], &after_label[i + end_marker.len()..])
             }
-            if l.starts_with("-----") {
+            Some(i) if after_label[i..].starts_with("-----END ") => {
+                return Err(KeyError::Malformed(format!(
+                    "the {label} block ends with a different END label"
+                )))
+            }
+            Some(_) => {
                 return Err(KeyError::Malformed(format!(
                     "the {label} block has no matching END line"
-                )));
+                )))
             }
-            if let Some((name, value)) = l.split_once(':') {
-                // RFC 1421 encapsulated headers: only legacy encrypted keys use them.
-                if name.trim().eq_ignore_ascii_case("Proc-Type") && value.contains("ENCRYPTED") {
-                    encrypted = true;
-                }
-                continue;
+            None => {
+                return Err(KeyError::Malformed(format!(
+                    "the {label} block has no END line (truncated?)"
+                )))
             }
-            body.push_str(l);
-        }
-        if !ended {
-            return Err(KeyError::Malformed(format!(
-                "the {label} block has no END line (truncated?)"
-            )));
-        }
-        if label == "EC PARAMETERS" {
+        };
+        rest = next;
+        if label.is("EC PARAMETERS") {
             continue;
         }
-        if encrypted || label == "ENCRYPTED PRIVATE KEY" {
+        let (encrypted, body) = strip_headers(body);
+        if encrypted || label.is("ENCRYPTED PRIVATE KEY") {
             return Err(KeyError::Encrypted {
                 found: if encrypted {
                     format!("a passphrase-protected {label}")
@@ -231,11 +290,35 @@ fn first_key_block(text: &str) -> Result<PemBlock, KeyError> {
     }
 }
 
-fn parse_block(label: &str, der: &[u8]) -> Result<SecretKey, KeyError> {
-    match label {
+/// RFC 7468 labels: printable ASCII without `-` runs; here letters, digits and single spaces.
+fn is_label_shape(label: &str) -> bool {
+    (1..=64).contains(&label.len())
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' ')
+        && !label.contains("  ")
+}
+
+/// The base64 of a block body with RFC 1421 headers (`Proc-Type: 4,ENCRYPTED`, `DEK-Info: …`)
+/// and all whitespace removed; `true` when a header says the key is encrypted (also when the
+/// headers were collapsed onto one line with the body, which then fails as invalid base64).
+fn strip_headers(body: &str) -> (bool, Zeroizing<String>) {
+    let encrypted = body.contains("Proc-Type") && body.contains("ENCRYPTED");
+    let mut base64 = Zeroizing::new(String::with_capacity(body.len()));
+    for line in body.lines() {
+        if line.contains(':') {
+            continue;
+        }
+        base64.extend(line.chars().filter(|c| !c.is_ascii_whitespace()));
+    }
+    (encrypted, base64)
+}
+
+fn parse_block(label: &Label, der: &[u8]) -> Result<SecretKey, KeyError> {
+    match label.as_str() {
         "RSA PRIVATE KEY" => match rsa::RsaPrivateKey::from_pkcs1_der(der) {
             Ok(k) => SecretKey::rsa(k),
-            Err(_) => parse_pkcs8(der, label).map_err(|_| {
+            Err(_) => parse_pkcs8(der, label.as_str()).map_err(|_| {
                 KeyError::Malformed(
                     "the RSA PRIVATE KEY block is neither PKCS#1 nor PKCS#8 (truncated?)".into(),
                 )
@@ -243,14 +326,14 @@ fn parse_block(label: &str, der: &[u8]) -> Result<SecretKey, KeyError> {
         },
         "EC PRIVATE KEY" => parse_sec1(der).or_else(|sec1_err| {
             if pkcs8::PrivateKeyInfo::try_from(der).is_ok() {
-                parse_pkcs8(der, label)
+                parse_pkcs8(der, label.as_str())
             } else {
                 Err(sec1_err)
             }
         }),
         "PRIVATE KEY" => {
             if pkcs8::PrivateKeyInfo::try_from(der).is_ok() {
-                parse_pkcs8(der, label)
+                parse_pkcs8(der, label.as_str())
             } else if sec1::EcPrivateKey::try_from(der).is_ok() {
                 parse_sec1(der)
             } else {
@@ -268,8 +351,11 @@ fn parse_block(label: &str, der: &[u8]) -> Result<SecretKey, KeyError> {
         "OPENSSH PRIVATE KEY" => Err(KeyError::Unsupported {
             found: "an OPENSSH PRIVATE KEY (convert it with ssh-keygen -p -m PEM)".into(),
         }),
-        other => Err(KeyError::Unsupported {
-            found: format!("a PEM block labelled {other:?}"),
+        known if KNOWN_LABELS.contains(&known) => Err(KeyError::Unsupported {
+            found: format!("a PEM block labelled {known:?}"),
+        }),
+        _ => Err(KeyError::Unsupported {
+            found: "a PEM block with an unrecognised label (not shown)".into(),
         }),
     }
 }

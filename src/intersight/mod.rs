@@ -34,6 +34,7 @@ pub mod error;
 pub mod filter;
 pub mod keys;
 pub mod paging;
+pub mod pem_source;
 pub mod proxy;
 pub mod signing;
 pub mod transport;

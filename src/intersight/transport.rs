@@ -861,16 +861,12 @@ pub(crate) fn build_tls(options: &TlsOptions) -> Result<rustls::ClientConfig, Co
     let extra: Vec<CertificateDer<'static>> = match &options.ca_certificate {
         None => Vec::new(),
         Some(value) => {
-            let pem = if value.contains("-----BEGIN") {
-                value.as_bytes().to_vec()
-            } else {
-                std::fs::read(value.trim()).map_err(|e| {
-                    ConfigError::CaCertificate(format!(
-                        "not PEM text, and the file {:?} cannot be read: {e}",
-                        value.trim()
-                    ))
-                })?
-            };
+            // PEM text or a path (`~/` expanded), by the rules `secretkey` follows too.
+            let pem = super::pem_source::ca_certificate_pem(
+                value,
+                super::pem_source::home_from_process().as_deref(),
+            )
+            .map_err(|e| ConfigError::CaCertificate(e.to_string()))?;
             let certs = CertificateDer::pem_slice_iter(&pem)
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| ConfigError::CaCertificate(format!("bad PEM: {e}")))?;

@@ -77,7 +77,7 @@ pub const CA_CERTIFICATE: Setting = Setting {
     env: Some("INTERSIGHT_CA_CERTIFICATE"),
     description: "CA certificate(s) to trust for the endpoint besides the system's trusted roots \
                   (an appliance or a simulator with a private CA): PEM text or the path of a PEM \
-                  file.",
+                  file (a leading `~/` is expanded from `HOME`).",
 };
 
 pub const ENDPOINT: Setting = Setting {
@@ -160,7 +160,9 @@ pub const SECRETKEY: Setting = Setting {
     default: Fallback::Required,
     env: Some("INTERSIGHT_SECRET_KEY"),
     description: "The API key's private key: PEM text, or the path of the PEM file saved when \
-                  the key was generated.",
+                  the key was generated (a leading `~/` is expanded from `HOME`). PEM text \
+                  collapsed onto one line (newlines turned into spaces or removed) is accepted. \
+                  No message or log line ever quotes the key, whatever its shape.",
 };
 
 /// Every provider setting, in schema (alphabetical) order.

@@ -56,7 +56,7 @@ pub fn configure(config: &Value, env: &Environment) -> Result<(Client, Diagnosti
     ));
     let api_key = required(text.api_key, &APIKEY, config, &mut diags);
     let secret_key = required(text.secret_key, &SECRETKEY, config, &mut diags)
-        .and_then(|s| load_secret_key(&s, &mut diags));
+        .and_then(|s| load_secret_key(&s, env, &mut diags));
     if diags.has_errors() {
         return Err(diags);
     }
@@ -190,8 +190,18 @@ fn missing(setting: &Setting) -> Diagnostic {
     .at(AttributePath::attr(name))
 }
 
-fn load_secret_key(secret: &Sourced, diags: &mut Diagnostics) -> Option<SecretKey> {
-    match SecretKey::from_pem_or_path(&secret.value) {
+fn load_secret_key(
+    secret: &Sourced,
+    env: &Environment,
+    diags: &mut Diagnostics,
+) -> Option<SecretKey> {
+    // `~/` expands from the HOME the provider was given, like every other environment value.
+    let home = env
+        .vars
+        .get("HOME")
+        .filter(|h| !h.is_empty())
+        .map(std::path::Path::new);
+    match SecretKey::from_pem_or_path_with_home(&secret.value, home) {
         Ok(key) => Some(key),
         Err(e) => {
             diags.push(

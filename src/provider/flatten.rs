@@ -1,32 +1,43 @@
 //! Turns Intersight JSON objects into `results` elements of a data source, generically (names
 //! map as in [`super::naming::property_name`]):
 //!
-//! - strings, including date-times, exactly as the API gives them; numbers and booleans found
-//!   where a string is expected are rendered as JSON text;
+//! - strings, including date-times, exactly as the API gives them; numbers, booleans, arrays
+//!   and objects found where a string is expected are the API's JSON text, verbatim (numbers
+//!   digit for digit);
+//! - numbers keep every digit: an integer within 64 bits is written as one, anything else as
+//!   its decimal text, which Terraform parses exactly (cty numbers are arbitrary precision);
 //! - a JSON property that is absent or null becomes a null scalar, or an empty list for
 //!   nested-object and list attributes (so `length(r.tags)` always works);
-//! - a related object becomes a one-element list, an array of them a list;
+//! - a related object becomes a one-element list, an array of them a list; elements of such an
+//!   array that are not objects (`null`) are left out: a list of blocks never holds a null;
 //! - properties the type has no attribute for become the `additional_properties` JSON text
-//!   (null when there are none), except ones the API always adds to references (`link`).
+//!   (null when there are none), their values verbatim, except ones the API always adds to
+//!   references (`link`).
 //!
 //! Two implementations of one mapping:
-//! - [`object`]: JSON tree → cty value. The reference: short and obviously right.
+//! - [`object`]: JSON text → cty value, each member's value kept as its text
+//!   ([`JsonObject`]). The reference: short and obviously right.
 //! - [`Plan`] + [`flatten_object`] / [`ObjectSeed`]: the read path. It decodes a page's JSON
 //!   and writes each object's msgpack encoding (the bytes Terraform receives) in one pass, with
 //!   no JSON tree and no value tree in between; attribute lookups are precomputed once per
-//!   read. Shapes it has no fast path for (maps, values of a surprising kind) fall back to the
-//!   reference on just that property, so the two agree by construction there, and tests
-//!   (here and `tests/fuzz_props.rs`) check they agree everywhere else.
+//!   read. Scalars are read as their JSON text (so numbers of any size pass); shapes it has no
+//!   fast path for (maps) go through the reference on just that property, so the two agree by
+//!   construction there, and tests (here and `tests/fuzz_props.rs`) check they agree
+//!   everywhere else.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize as _;
-use serde_json::Value as Json;
+use serde_json::value::RawValue;
 
-use crate::cty::msgpack::{self, write_array_len, write_map_len, write_number, write_str};
+use crate::cty::msgpack::{
+    self, is_nil, read_str, write_array_len, write_bool, write_map_len, write_nil, write_number,
+    write_str,
+};
 use crate::cty::{Number, Type, Value};
 use crate::intersight::HasMoid;
 
@@ -39,54 +50,221 @@ const KNOWN_UNMAPPED: &[&str] = &["link", "Selector"];
 const ADDITIONAL_PROPERTIES: &str = "additional_properties";
 
 // ---------------------------------------------------------------------------------------
-// The reference: JSON tree → value
+// The reference: JSON text → value
+
+/// A JSON object as the text of each member's value, in order; a repeated name keeps its first
+/// position and its last value. Values stay text so numbers keep every digit the API sent
+/// (serde_json's own tree would turn `123456789012345678901234567890` into a float and fail on
+/// `1e400`).
+pub struct JsonObject<'a> {
+    members: Vec<(String, &'a RawValue)>,
+}
+
+impl<'a> JsonObject<'a> {
+    /// Parses the text of one JSON object (an error for anything else).
+    pub fn parse(text: &'a str) -> serde_json::Result<JsonObject<'a>> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let object = de.deserialize_map(MembersVisitor)?;
+        de.end()?;
+        Ok(object)
+    }
+
+    /// The text of the member `name`.
+    pub fn get(&self, name: &str) -> Option<&'a RawValue> {
+        self.members
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| *v)
+    }
+
+    fn insert(&mut self, name: String, value: &'a RawValue) {
+        match self.members.iter_mut().find(|(n, _)| *n == name) {
+            Some(member) => member.1 = value,
+            None => self.members.push((name, value)),
+        }
+    }
+}
+
+struct MembersVisitor;
+
+impl<'de> Visitor<'de> for MembersVisitor {
+    type Value = JsonObject<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonObject<'de>, A::Error> {
+        let mut object = JsonObject {
+            members: Vec::new(),
+        };
+        while let Some((name, value)) = map.next_entry::<String, &'de RawValue>()? {
+            object.insert(name, value);
+        }
+        Ok(object)
+    }
+}
+
+/// One JSON value, classified from its text.
+enum Scalar<'a> {
+    Null,
+    Bool(bool),
+    /// The number's text, exactly as sent.
+    Number(&'a str),
+    String(Cow<'a, str>),
+    Array,
+    Object,
+}
+
+/// What the JSON text `raw` is. Strings with escapes are decoded in full here (a lone
+/// surrogate is an error), since serde_json only checks their syntax while skipping them.
+fn classify(raw: &RawValue) -> serde_json::Result<Scalar<'_>> {
+    let text = raw.get();
+    Ok(match text.as_bytes().first() {
+        Some(b'n') => Scalar::Null,
+        Some(b't') => Scalar::Bool(true),
+        Some(b'f') => Scalar::Bool(false),
+        Some(b'"') if !text.contains('\\') => {
+            Scalar::String(Cow::Borrowed(&text[1..text.len() - 1]))
+        }
+        Some(b'"') => Scalar::String(Cow::Owned(serde_json::from_str(text)?)),
+        Some(b'[') => Scalar::Array,
+        Some(b'{') => Scalar::Object,
+        _ => Scalar::Number(text),
+    })
+}
+
+/// Checks what skipping a value does not: every string in it decodes (no lone surrogate).
+/// Only text with an escape can fail, so only that is walked.
+pub fn check_strings(raw: &RawValue) -> serde_json::Result<()> {
+    if !raw.get().contains('\\') {
+        return Ok(());
+    }
+    match classify(raw)? {
+        Scalar::Array => {
+            for item in serde_json::from_str::<Vec<&RawValue>>(raw.get())? {
+                check_strings(item)?;
+            }
+        }
+        Scalar::Object => {
+            for (_, value) in JsonObject::parse(raw.get())?.members {
+                check_strings(value)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// A JSON number as a cty number: an integer when it is one (within 64 bits), otherwise its
+/// decimal text, which Terraform parses exactly (cty numbers are arbitrary precision).
+fn number_from_text(text: &str) -> Number {
+    if let Ok(i) = text.parse::<i64>() {
+        Number::Int(i)
+    } else if let Ok(u) = text.parse::<u64>() {
+        Number::UInt(u)
+    } else {
+        Number::Decimal(text.to_string())
+    }
+}
+
+/// The `additional_properties` text of the members `extra`: a JSON object whose values are the
+/// API's text verbatim.
+fn extra_text<'a>(extra: impl Iterator<Item = (&'a str, &'a RawValue)>) -> String {
+    let mut text = String::from("{");
+    for (name, value) in extra {
+        if text.len() > 1 {
+            text.push(',');
+        }
+        // Serializing a string to a String cannot fail.
+        text.push_str(&serde_json::to_string(name).unwrap_or_default());
+        text.push(':');
+        text.push_str(value.get());
+    }
+    text.push('}');
+    text
+}
 
 /// Flattens one JSON object into a value of the object type `ty`.
-pub fn object(ty: &BTreeMap<String, Type>, json: &serde_json::Map<String, Json>) -> Value {
+pub fn object(ty: &BTreeMap<String, Type>, json: &JsonObject<'_>) -> serde_json::Result<Value> {
     let mut attrs = BTreeMap::new();
     for (name, attr_ty) in ty {
         if name == ADDITIONAL_PROPERTIES {
             continue;
         }
-        let value = json.get(&property_name(name)).unwrap_or(&Json::Null);
-        attrs.insert(name.clone(), convert(attr_ty, value));
+        let value = match json.get(&property_name(name)) {
+            Some(raw) => convert(attr_ty, raw)?,
+            None => absent(attr_ty),
+        };
+        attrs.insert(name.clone(), value);
     }
     if ty.contains_key(ADDITIONAL_PROPERTIES) {
         attrs.insert(
             ADDITIONAL_PROPERTIES.to_string(),
-            additional_properties(ty, json),
+            additional_properties(ty, json)?,
         );
     }
-    Value::Object(attrs)
+    Ok(Value::Object(attrs))
+}
+
+/// [`object`] of the JSON text of one object.
+pub fn object_from_text(ty: &BTreeMap<String, Type>, text: &str) -> serde_json::Result<Value> {
+    object(ty, &JsonObject::parse(text)?)
 }
 
 fn additional_properties(
     ty: &BTreeMap<String, Type>,
-    json: &serde_json::Map<String, Json>,
-) -> Value {
+    json: &JsonObject<'_>,
+) -> serde_json::Result<Value> {
     let known: Vec<String> = ty.keys().map(|k| property_name(k)).collect();
-    let extra: serde_json::Map<String, Json> = json
+    let extra: Vec<(&str, &RawValue)> = json
+        .members
         .iter()
-        .filter(|(k, _)| !known.iter().any(|n| n == *k) && !KNOWN_UNMAPPED.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
+        .filter(|(k, _)| !known.iter().any(|n| n == k) && !KNOWN_UNMAPPED.contains(&k.as_str()))
+        .map(|(k, v)| (k.as_str(), *v))
         .collect();
-    if extra.is_empty() {
+    for (_, value) in &extra {
+        check_strings(value)?;
+    }
+    Ok(if extra.is_empty() {
         Value::Null
     } else {
-        Value::String(Json::Object(extra).to_string())
+        Value::String(extra_text(extra.into_iter()))
+    })
+}
+
+/// The value of an absent or null property: an empty collection for lists and sets.
+fn absent(ty: &Type) -> Value {
+    match ty {
+        Type::Set(_) => Value::Set(Vec::new()),
+        Type::List(_) => Value::List(Vec::new()),
+        _ => Value::Null,
     }
 }
 
-fn convert(ty: &Type, json: &Json) -> Value {
-    match (ty, json) {
-        (Type::List(_) | Type::Set(_), Json::Null) => empty_collection(ty),
-        (_, Json::Null) => Value::Null,
-        (Type::String, Json::String(s)) => Value::String(s.clone()),
-        (Type::String, other) => Value::String(other.to_string()),
-        (Type::Bool, Json::Bool(b)) => Value::Bool(*b),
-        (Type::Number, Json::Number(n)) => Value::Number(number(n)),
-        (Type::List(elem) | Type::Set(elem), Json::Array(items)) => {
-            let items = items.iter().map(|item| convert(elem, item)).collect();
+fn convert(ty: &Type, raw: &RawValue) -> serde_json::Result<Value> {
+    Ok(match (ty, classify(raw)?) {
+        (_, Scalar::Null) => absent(ty),
+        (Type::String, Scalar::String(s)) => Value::String(s.into_owned()),
+        // Numbers digit for digit, booleans, and arrays or objects as the API's JSON text.
+        (Type::String, _) => {
+            check_strings(raw)?;
+            Value::String(raw.get().to_string())
+        }
+        (Type::Bool, Scalar::Bool(b)) => Value::Bool(b),
+        (Type::Number, Scalar::Number(text)) => Value::Number(number_from_text(text)),
+        (Type::List(elem) | Type::Set(elem), Scalar::Array) => {
+            let mut items = Vec::new();
+            for item in serde_json::from_str::<Vec<&RawValue>>(raw.get())? {
+                // `"Ancestors": [null]`: a list of blocks never holds a null block (a user's
+                // `[for a in r.ancestors : a.moid]` would fail on it), so elements that are
+                // not objects are left out.
+                if matches!(**elem, Type::Object(_)) && !raw_is_object(item) {
+                    check_strings(item)?;
+                    continue;
+                }
+                items.push(convert(elem, item)?);
+            }
             if matches!(ty, Type::Set(_)) {
                 Value::Set(items)
             } else {
@@ -94,36 +272,27 @@ fn convert(ty: &Type, json: &Json) -> Value {
             }
         }
         // A single related object where the schema keeps a (max one item) list of them.
-        (Type::List(elem), Json::Object(_)) => Value::List(vec![convert(elem, json)]),
-        (Type::Object(attrs), Json::Object(map)) => object(attrs, map),
-        (Type::Map(elem), Json::Object(map)) => Value::Map(
-            map.iter()
-                .map(|(k, v)| (k.clone(), convert(elem, v)))
-                .collect(),
-        ),
-        // A shape the type cannot hold (the API changed under us): null rather than a guess.
-        _ => Value::Null,
-    }
-}
-
-fn empty_collection(ty: &Type) -> Value {
-    match ty {
-        Type::Set(_) => Value::Set(Vec::new()),
-        _ => Value::List(Vec::new()),
-    }
-}
-
-fn number(n: &serde_json::Number) -> Number {
-    if let Some(i) = n.as_i64() {
-        Number::Int(i)
-    } else if let Some(u) = n.as_u64() {
-        Number::UInt(u)
-    } else {
-        match n.as_f64() {
-            Some(f) => Number::Float(f),
-            None => Number::Decimal(n.to_string()),
+        (Type::List(elem), Scalar::Object) if matches!(**elem, Type::Object(_)) => {
+            Value::List(vec![convert(elem, raw)?])
         }
-    }
+        (Type::Object(attrs), Scalar::Object) => object(attrs, &JsonObject::parse(raw.get())?)?,
+        (Type::Map(elem), Scalar::Object) => {
+            let mut map = BTreeMap::new();
+            for (k, v) in JsonObject::parse(raw.get())?.members {
+                map.insert(k, convert(elem, v)?);
+            }
+            Value::Map(map)
+        }
+        // A shape the type cannot hold (the API changed under us): null rather than a guess.
+        _ => {
+            check_strings(raw)?;
+            Value::Null
+        }
+    })
+}
+
+fn raw_is_object(raw: &RawValue) -> bool {
+    raw.get().starts_with('{')
 }
 
 // ---------------------------------------------------------------------------------------
@@ -184,6 +353,24 @@ impl Hasher for Fnv1a {
     }
 }
 
+/// The value of an absent or null property.
+#[derive(Clone, Copy)]
+enum Absent {
+    Null,
+    /// Lists and sets: `length(r.tags)` works without a null check.
+    EmptyCollection,
+}
+
+impl Absent {
+    fn write(self, out: &mut Vec<u8>) {
+        match self {
+            Absent::Null => write_nil(out),
+            // An empty array cannot exceed the size limits.
+            Absent::EmptyCollection => drop(write_array_len(out, 0)),
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Slot {
     Attr(usize),
@@ -195,8 +382,8 @@ struct AttrPlan {
     /// The attribute name, msgpack-encoded (written before every value).
     key: Box<[u8]>,
     node: Node,
-    /// The encoding when the property is absent: nil, or an empty list for collections.
-    absent: u8,
+    /// What is written when the property is absent: nil, or for collections an empty one.
+    absent: Absent,
 }
 
 /// What to write for one JSON value of a given type.
@@ -249,8 +436,8 @@ impl ObjectPlan {
             // Names are short ASCII; an encoding error is impossible below 4 GiB.
             let _ = write_str(&mut key, name);
             let absent = match ty {
-                Type::List(_) | Type::Set(_) => 0x90,
-                _ => 0xc0,
+                Type::List(_) | Type::Set(_) => Absent::EmptyCollection,
+                _ => Absent::Null,
             };
             plan.attrs.push(AttrPlan {
                 key: key.into(),
@@ -324,7 +511,7 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
                 return None;
             };
             let (start, end) = slots.get(*i).copied().flatten()?;
-            msgpack_str(&out[start..end]).map(str::to_string)
+            read_str(&out[start..end]).map(str::to_string)
         };
         let Some(moid) = text("Moid") else {
             return Err(de::Error::custom("an object without a Moid"));
@@ -351,7 +538,7 @@ fn write_object<'de, A: MapAccess<'de>>(
     // scratch buffer first and are copied out in order.
     let mut scratch = Vec::with_capacity(1024);
     let mut slots: Slots = vec![None; plan.attrs.len()];
-    let mut extra: Option<serde_json::Map<String, Json>> = None;
+    let mut extra: Option<JsonObject<'de>> = None;
     while let Some(key) = map.next_key_seed(PropertySeed { plan })? {
         match key {
             Property::Attr(i) => {
@@ -366,8 +553,13 @@ fn write_object<'de, A: MapAccess<'de>>(
                 map.next_value::<IgnoredAny>()?;
             }
             Property::Other(name) if plan.additional.is_some() => {
-                let value: Json = map.next_value()?;
-                extra.get_or_insert_default().insert(name, value);
+                let value: &'de RawValue = map.next_value()?;
+                check_strings(value).map_err(de::Error::custom)?;
+                extra
+                    .get_or_insert_with(|| JsonObject {
+                        members: Vec::new(),
+                    })
+                    .insert(name, value);
             }
             Property::Other(_) => {
                 map.next_value::<IgnoredAny>()?;
@@ -381,41 +573,20 @@ fn write_object<'de, A: MapAccess<'de>>(
         let start = out.len();
         if Some(i) == plan.additional {
             match extra.take() {
-                Some(extra) if !extra.is_empty() => {
-                    write_str(out, &Json::Object(extra).to_string()).map_err(de::Error::custom)?
+                Some(extra) if !extra.members.is_empty() => {
+                    let text = extra_text(extra.members.iter().map(|(k, v)| (k.as_str(), *v)));
+                    write_str(out, &text).map_err(de::Error::custom)?
                 }
-                _ => out.push(0xc0),
+                _ => write_nil(out),
             }
         } else if let Some((s, e)) = slots[i] {
             out.extend_from_slice(&scratch[s..e]);
         } else {
-            out.push(attr.absent);
+            attr.absent.write(out);
         }
         placed[i] = Some((start, out.len()));
     }
     Ok(placed)
-}
-
-/// The text of a msgpack string encoding, if `bytes` is exactly one.
-fn msgpack_str(bytes: &[u8]) -> Option<&str> {
-    let (&marker, rest) = bytes.split_first()?;
-    let (len, rest) = match marker {
-        0xa0..=0xbf => (usize::from(marker & 0x1f), rest),
-        0xd9 => (usize::from(*rest.first()?), rest.get(1..)?),
-        0xda => (
-            usize::from(u16::from_be_bytes(rest.get(..2)?.try_into().ok()?)),
-            rest.get(2..)?,
-        ),
-        0xdb => (
-            usize::try_from(u32::from_be_bytes(rest.get(..4)?.try_into().ok()?)).ok()?,
-            rest.get(4..)?,
-        ),
-        _ => return None,
-    };
-    if rest.len() != len {
-        return None;
-    }
-    std::str::from_utf8(rest).ok()
 }
 
 enum Property {
@@ -459,29 +630,37 @@ struct NodeSeed<'a> {
 }
 
 impl NodeSeed<'_> {
-    /// The reference mapping for a value the fast path does not stream.
-    fn fallback<E: de::Error>(self, json: &Json) -> Result<(), E> {
-        msgpack::encode_into(&convert(&self.node.ty, json), &self.node.ty, self.out)
-            .map_err(E::custom)
-    }
-
-    fn string<E: de::Error>(self, s: &str) -> Result<(), E> {
-        write_str(self.out, s).map_err(E::custom)
-    }
-
-    fn number<E: de::Error>(self, n: Number, json: impl FnOnce() -> Json) -> Result<(), E> {
-        match self.node.kind {
-            Kind::Number => write_number(self.out, &n).map_err(E::custom),
-            Kind::String => {
-                let text = json().to_string();
-                self.string(&text)
+    /// Scalars (and the types the fast path does not stream) are taken as their JSON text:
+    /// numbers keep every digit, and one beyond any float's range is no error.
+    fn raw<E: de::Error>(self, raw: &RawValue) -> Result<(), E> {
+        let scalar = classify(raw).map_err(E::custom)?;
+        match (&self.node.kind, scalar) {
+            (Kind::Fallback, _) => {
+                let value = convert(&self.node.ty, raw).map_err(E::custom)?;
+                return msgpack::encode_into(&value, &self.node.ty, self.out).map_err(E::custom);
             }
-            Kind::Fallback => self.fallback(&json()),
+            (Kind::String, Scalar::String(s)) => write_str(self.out, &s).map_err(E::custom)?,
+            (Kind::String, Scalar::Null) => write_nil(self.out),
+            (Kind::String, _) => {
+                check_strings(raw).map_err(E::custom)?;
+                write_str(self.out, raw.get()).map_err(E::custom)?
+            }
+            (Kind::Number, Scalar::Number(text)) => {
+                write_number(self.out, &number_from_text(text)).map_err(E::custom)?
+            }
+            (Kind::Bool, Scalar::Bool(b)) => write_bool(self.out, b),
             _ => {
-                self.out.push(0xc0);
-                Ok(())
+                check_strings(raw).map_err(E::custom)?;
+                write_nil(self.out)
             }
         }
+        Ok(())
+    }
+
+    /// Null, for a value whose shape the type cannot hold (as `convert` does).
+    fn nil_after<E: de::Error>(self) -> Result<(), E> {
+        write_nil(self.out);
+        Ok(())
     }
 }
 
@@ -489,10 +668,17 @@ impl<'de> DeserializeSeed<'de> for NodeSeed<'_> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
+        match self.node.kind {
+            Kind::Collection(_) | Kind::Object(_) => d.deserialize_any(self),
+            _ => {
+                let raw = <&'de RawValue>::deserialize(d)?;
+                self.raw(raw)
+            }
+        }
     }
 }
 
+/// Only collection and object nodes are visited: other nodes take their value's text.
 impl<'de> Visitor<'de> for NodeSeed<'_> {
     type Value = ();
 
@@ -501,10 +687,10 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        self.out.push(match self.node.kind {
-            Kind::Collection(_) => 0x90,
-            _ => 0xc0,
-        });
+        match self.node.kind {
+            Kind::Collection(_) => Absent::EmptyCollection.write(self.out),
+            _ => write_nil(self.out),
+        }
         Ok(())
     }
 
@@ -512,65 +698,62 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
         self.visit_unit()
     }
 
-    fn visit_bool<E: de::Error>(self, b: bool) -> Result<(), E> {
-        match self.node.kind {
-            Kind::Bool => self.out.push(if b { 0xc3 } else { 0xc2 }),
-            Kind::String => return self.string(if b { "true" } else { "false" }),
-            Kind::Fallback => return self.fallback(&Json::Bool(b)),
-            _ => self.out.push(0xc0),
-        }
-        Ok(())
+    // A scalar where a collection or an object is expected: null (as `convert` does).
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        self.nil_after()
     }
 
-    fn visit_i64<E: de::Error>(self, i: i64) -> Result<(), E> {
-        self.number(Number::Int(i), || Json::from(i))
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        self.nil_after()
     }
 
-    fn visit_u64<E: de::Error>(self, u: u64) -> Result<(), E> {
-        let n = i64::try_from(u).map_or(Number::UInt(u), Number::Int);
-        self.number(n, || Json::from(u))
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        self.nil_after()
     }
 
-    fn visit_f64<E: de::Error>(self, f: f64) -> Result<(), E> {
-        self.number(Number::Float(f), || {
-            serde_json::Number::from_f64(f).map_or(Json::Null, Json::Number)
-        })
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        self.nil_after()
     }
 
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<(), E> {
-        match self.node.kind {
-            Kind::String => self.string(s),
-            Kind::Fallback => self.fallback(&Json::String(s.to_string())),
-            _ => {
-                self.out.push(0xc0);
-                Ok(())
-            }
-        }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        self.nil_after()
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let Kind::Collection(element) = &self.node.kind else {
-            let json = Json::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
-            return self.fallback(&json);
+            // An array where an object is expected.
+            while let Some(item) = seq.next_element::<&'de RawValue>()? {
+                check_strings(item).map_err(de::Error::custom)?;
+            }
+            return self.nil_after();
         };
         // The header needs the count: elements go to a buffer of their own first.
         let mut items = Vec::new();
         let mut count = 0usize;
-        while seq
-            .next_element_seed(NodeSeed {
+        let blocks = matches!(element.kind, Kind::Object(_));
+        loop {
+            let start = items.len();
+            let more = seq.next_element_seed(NodeSeed {
                 node: element,
                 out: &mut items,
-            })?
-            .is_some()
-        {
-            count += 1;
+            })?;
+            if more.is_none() {
+                break;
+            }
+            // A block element is written as nil only for a JSON value that is not an object
+            // (`null`, mostly): never a null block in a list, so it is dropped (see `convert`).
+            if blocks && is_nil(&items[start..]) {
+                items.truncate(start);
+            } else {
+                count += 1;
+            }
         }
         write_array_len(self.out, count).map_err(de::Error::custom)?;
         self.out.extend_from_slice(&items);
         Ok(())
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         match &self.node.kind {
             Kind::Object(plan) => write_object(plan, map, self.out).map(drop),
             // A single related object where the schema keeps a (max one item) list of them.
@@ -581,12 +764,15 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
                 let Kind::Object(plan) = &element.kind else {
                     unreachable!("checked by the guard")
                 };
-                self.out.push(0x91);
+                write_array_len(self.out, 1).map_err(de::Error::custom)?;
                 write_object(plan, map, self.out).map(drop)
             }
+            // An object where a list of strings (say) is expected.
             _ => {
-                let json = Json::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                self.fallback(&json)
+                while let Some((_, value)) = map.next_entry::<String, &'de RawValue>()? {
+                    check_strings(value).map_err(de::Error::custom)?;
+                }
+                self.nil_after()
             }
         }
     }
@@ -595,7 +781,7 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value as Json};
 
     fn ref_type() -> Type {
         Type::object([
@@ -630,13 +816,16 @@ mod tests {
     /// Both implementations on one JSON object: the fast one must give exactly the encoding of
     /// the reference's value.
     fn both(json: &Json) -> Value {
+        both_text(&json.to_string())
+    }
+
+    /// [`both`] on JSON text (numbers no JSON tree holds).
+    fn both_text(text: &str) -> Value {
         let ty = token_type();
-        let Json::Object(map) = json else {
-            unreachable!()
-        };
-        let reference = object(&ty, map);
+        let reference = object_from_text(&ty, text).expect("the reference flattens");
         let plan = Plan::new(&ty);
-        let flat = flatten_object(&plan, &json.to_string()).expect("flattens");
+        let json = text;
+        let flat = flatten_object(&plan, text).expect("flattens");
         let expected = msgpack::encode(&reference, plan.element_type()).expect("encodes");
         assert_eq!(
             &*flat.msgpack,
@@ -702,6 +891,52 @@ mod tests {
     }
 
     #[test]
+    fn numbers_are_carried_digit_for_digit() {
+        let v = both_text(
+            r#"{"Moid":"m","Version":123456789012345678901234567890,"Count":123456789012345678901234567890,
+               "Scores":[-0,1e400,0.1,1.0,18446744073709551616,-9223372036854775809],
+               "Big":12345678901234567890123,"Neg":-0,"Huge":1e400,"Nested":{"x":[1.50,-0.0]},
+               "User":{"Moid":-0,"Deep":1E+400}}"#,
+        );
+        assert_eq!(
+            v.get_attr("nr_version"),
+            Some(&Value::string("123456789012345678901234567890"))
+        );
+        assert_eq!(
+            v.get_attr("count"),
+            Some(&Value::Number(Number::Decimal(
+                "123456789012345678901234567890".into()
+            )))
+        );
+        let Some(Value::Set(scores)) = v.get_attr("scores") else {
+            panic!("scores: {v:?}")
+        };
+        assert_eq!(
+            scores,
+            &[
+                Value::Number(Number::Int(0)),
+                Value::Number(Number::Decimal("1e400".into())),
+                Value::Number(Number::Decimal("0.1".into())),
+                Value::Number(Number::Decimal("1.0".into())),
+                Value::Number(Number::Decimal("18446744073709551616".into())),
+                Value::Number(Number::Decimal("-9223372036854775809".into())),
+            ]
+        );
+        assert_eq!(
+            v.get_attr("additional_properties"),
+            Some(&Value::string(
+                r#"{"Big":12345678901234567890123,"Neg":-0,"Huge":1e400,"Nested":{"x":[1.50,-0.0]}}"#
+            ))
+        );
+        let user = &v.get_attr("user").and_then(Value::as_elements).unwrap()[0];
+        assert_eq!(user.get_attr("moid"), Some(&Value::string("-0")));
+        assert_eq!(
+            user.get_attr("additional_properties"),
+            Some(&Value::string(r#"{"Deep":1E+400}"#))
+        );
+    }
+
+    #[test]
     fn duplicate_properties_keep_the_last_value() {
         let plan = Plan::new(&token_type());
         let flat = flatten_object(
@@ -748,14 +983,21 @@ mod tests {
     }
 
     #[test]
-    fn msgpack_str_reads_every_header_size() {
-        for len in [0usize, 31, 32, 255, 256, 65535, 65536] {
-            let s = "x".repeat(len);
-            let mut out = Vec::new();
-            write_str(&mut out, &s).unwrap();
-            assert_eq!(msgpack_str(&out), Some(s.as_str()));
-            assert_eq!(msgpack_str(&out[..out.len() - 1]), None);
-        }
-        assert_eq!(msgpack_str(&[0xc0]), None);
+    fn null_and_non_object_elements_of_block_lists_are_left_out() {
+        let v = both(&json!({
+            "Moid": "m",
+            "Ancestors": [null],
+            "User": [null, {"Moid": "u1"}, 3, "x", [], {"Moid": "u2"}, null],
+            "Owners": [null, "o"],
+        }));
+        assert_eq!(v.get_attr("ancestors"), Some(&Value::List(vec![])));
+        let users = v.get_attr("user").and_then(Value::as_elements).unwrap();
+        let moids: Vec<_> = users.iter().map(|u| u.get_attr("moid").unwrap()).collect();
+        assert_eq!(moids, [&Value::string("u1"), &Value::string("u2")]);
+        // Lists of strings keep their nulls: Terraform handles null strings in a list.
+        assert_eq!(
+            v.get_attr("owners"),
+            Some(&Value::List(vec![Value::Null, Value::string("o")]))
+        );
     }
 }

@@ -1,0 +1,303 @@
+//! Where PEM material comes from: the setting's own text, or the file it names. One set of rules
+//! for `secretkey` and `ca_certificate`:
+//!
+//! - a value holding a PEM marker (`-----BEGIN` or `-----END`) is PEM text;
+//! - anything else is a path, with a leading `~/` (or a lone `~`) expanded from `HOME`, the way
+//!   a shell would and the way the official provider's documentation writes key paths.
+//!
+//! A value that is not PEM text may still be key material (a key pasted without its BEGIN/END
+//! lines), so [`describe_missing`] names a missing path only when its shape rules that out.
+
+use std::path::{Path, PathBuf};
+
+/// True when `value` holds a PEM marker, i.e. is meant as PEM text rather than a path.
+pub fn has_pem_marker(value: &str) -> bool {
+    value.contains("-----BEGIN") || value.contains("-----END")
+}
+
+/// `HOME` from the process environment (what `~/` expands to).
+pub fn home_from_process() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+}
+
+/// The path a (trimmed) setting names: a leading `~/` or a lone `~` is replaced by `home`.
+/// `None` when the value needs `home` and there is none. `~user/` forms are left as they are.
+pub fn expand_home(value: &str, home: Option<&Path>) -> Option<PathBuf> {
+    let value = value.trim();
+    if value == "~" {
+        return home.map(Path::to_path_buf);
+    }
+    match value.strip_prefix("~/") {
+        Some(rest) => home.map(|h| h.join(rest)),
+        None => Some(PathBuf::from(value)),
+    }
+}
+
+/// The contents of the file a path setting names.
+#[derive(Debug)]
+pub enum PathRead {
+    /// The file's bytes and the path it was read from (after `~` expansion).
+    Read { path: PathBuf, bytes: Vec<u8> },
+    /// The value names no regular file (or `~/` could not be expanded): see [`describe_missing`].
+    Missing,
+    /// The path exists but is not a regular file (a directory, say).
+    NotAFile { path: PathBuf },
+    /// The file exists but reading it failed.
+    Unreadable { path: PathBuf, reason: String },
+}
+
+/// Reads the file named by `value` (trimmed, `~` expanded from `home`).
+pub fn read_path(value: &str, home: Option<&Path>) -> PathRead {
+    let Some(path) = expand_home(value, home) else {
+        return PathRead::Missing;
+    };
+    if !path.is_file() {
+        return if path.exists() {
+            PathRead::NotAFile { path }
+        } else {
+            PathRead::Missing
+        };
+    }
+    match std::fs::read(&path) {
+        Ok(bytes) => PathRead::Read { path, bytes },
+        Err(e) => PathRead::Unreadable {
+            path,
+            reason: e.to_string(),
+        },
+    }
+}
+
+/// Says that `value` names no file, quoting it only when it cannot be (a piece of) key material:
+/// at most 1024 bytes, no control characters, runs of whitespace, quotes, `+` or `=`, no run of
+/// 40 letters and digits, and a final component with a file extension (`name.ext`). Base64, the body of every PEM key, has no `.`,
+/// so no verbatim fragment of a key body passes.
+pub fn describe_missing(value: &str, home: Option<&Path>) -> String {
+    let value = value.trim();
+    let no_home = (value == "~" || value.starts_with("~/")) && home.is_none();
+    if is_nameable_path(value) {
+        if no_home {
+            format!("no file exists at {value:?} (HOME is not set, so \"~/\" cannot be expanded)")
+        } else {
+            match expand_home(value, home) {
+                Some(p) if p.as_os_str() != value => {
+                    format!("no file exists at {value:?} (that is {:?})", p.display())
+                }
+                _ => format!("no file exists at {value:?}"),
+            }
+        }
+    } else {
+        format!(
+            "is not the path of an existing file ({} characters, not shown)",
+            value.chars().count()
+        )
+    }
+}
+
+/// Whether a value that names no file may be quoted in a message (see [`describe_missing`]).
+pub fn is_nameable_path(value: &str) -> bool {
+    if value.is_empty() || value.len() > 1024 || has_pem_marker(value) {
+        return false;
+    }
+    if value
+        .chars()
+        .any(|c| c.is_control() || c == '"' || c == '\'' || c == '+' || c == '=')
+    {
+        return false;
+    }
+    if value.contains("  ") {
+        return false;
+    }
+    // File names do not run 40 letters and digits without a separator; key bodies always do.
+    let longest_run = value
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    if longest_run >= 40 {
+        return false;
+    }
+    let last = value.rsplit(['/', '\\']).next().unwrap_or(value);
+    let Some((stem, extension)) = last.rsplit_once('.') else {
+        return false;
+    };
+    !stem.is_empty()
+        && (1..=10).contains(&extension.len())
+        && extension.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+/// True when `value` looks like the base64 body of a key pasted without its BEGIN/END lines:
+/// only base64 characters and whitespace (quotes around it ignored), and long enough that no
+/// path or short name fits.
+pub fn looks_like_bare_base64(value: &str) -> bool {
+    let value = strip_quotes(value.trim());
+    let mut count = 0usize;
+    for c in value.chars() {
+        if c.is_ascii_alphanumeric() || c == '+' || c == '/' || c == '=' {
+            count += 1;
+        } else if !c.is_whitespace() {
+            return false;
+        }
+    }
+    count >= 64
+}
+
+/// `value` without one pair of matching surrounding quotes (`"…"` or `'…'`), as a value pasted
+/// into a CI variable with its quotes often arrives.
+pub fn strip_quotes(value: &str) -> &str {
+    for q in ['"', '\''] {
+        if let Some(inner) = value
+            .strip_prefix(q)
+            .and_then(|v| v.strip_suffix(q))
+            .filter(|_| value.len() >= 2)
+        {
+            return inner;
+        }
+    }
+    value
+}
+
+/// Why `ca_certificate` could not be read (PEM parsing is the caller's).
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum CaSourceError {
+    #[error("not PEM text, and no file exists at {given:?}{expanded}")]
+    Missing { given: String, expanded: String },
+    #[error("not PEM text, and the file {path:?} cannot be read: {reason}")]
+    Unreadable { path: String, reason: String },
+}
+
+/// The PEM bytes of a `ca_certificate` setting: its own text, or the file it names (`~`
+/// expanded from `home`). CA certificates are public, so the path is always named.
+pub fn ca_certificate_pem(value: &str, home: Option<&Path>) -> Result<Vec<u8>, CaSourceError> {
+    if has_pem_marker(value) {
+        return Ok(value.as_bytes().to_vec());
+    }
+    match read_path(value, home) {
+        PathRead::Read { bytes, .. } => Ok(bytes),
+        PathRead::Unreadable { path, reason } => Err(CaSourceError::Unreadable {
+            path: path.display().to_string(),
+            reason,
+        }),
+        PathRead::NotAFile { path } => Err(CaSourceError::Unreadable {
+            path: path.display().to_string(),
+            reason: "it is not a regular file".into(),
+        }),
+        PathRead::Missing => {
+            let given = value.trim().to_string();
+            let expanded = match expand_home(&given, home) {
+                None => " (HOME is not set, so \"~/\" cannot be expanded)".to_string(),
+                Some(p) if p.as_os_str() != given.as_str() => {
+                    format!(" (that is {:?})", p.display())
+                }
+                Some(_) => String::new(),
+            };
+            Err(CaSourceError::Missing { given, expanded })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tilde_expands_from_the_given_home_only_at_the_start() {
+        let home = Path::new("/home/u");
+        assert_eq!(
+            expand_home(" ~/intersight/SecretKey.txt ", Some(home)),
+            Some(PathBuf::from("/home/u/intersight/SecretKey.txt"))
+        );
+        assert_eq!(expand_home("~", Some(home)), Some(PathBuf::from("/home/u")));
+        assert_eq!(
+            expand_home("/etc/~/x", Some(home)),
+            Some(PathBuf::from("/etc/~/x"))
+        );
+        assert_eq!(
+            expand_home("~other/x", Some(home)),
+            Some(PathBuf::from("~other/x"))
+        );
+        assert_eq!(expand_home("~/x", None), None);
+        assert_eq!(expand_home("rel/x", None), Some(PathBuf::from("rel/x")));
+    }
+
+    #[test]
+    fn only_path_shapes_are_named() {
+        for path in [
+            "/no/such/key.pem",
+            "~/intersight/SecretKey.txt",
+            "C:\\keys\\SecretKey.txt",
+            "keys/my key.pem",
+        ] {
+            assert!(is_nameable_path(path), "{path}");
+        }
+        for not_path in [
+            "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgUtta3D2G575ER6Vj",
+            "/MIGHAgEAMBMGByqGSM49AgEGCC/qGSM49AwEHBG0wawIBAQ",
+            "\"/tmp/key.pem\"",
+            "/tmp/a  b.pem",
+            "/tmp/key.pem\nMIGH",
+            "-----BEGIN x.pem",
+            "/tmp/key.",
+            "/tmp/.pem",
+            "/tmp/MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgUtta3D2G575ER6Vj.pem",
+            "",
+        ] {
+            assert!(!is_nameable_path(not_path), "{not_path}");
+        }
+    }
+
+    #[test]
+    fn missing_paths_name_the_expansion() {
+        let home = Path::new("/home/u");
+        let msg = describe_missing("~/k.pem", Some(home));
+        assert!(
+            msg.contains("\"~/k.pem\"") && msg.contains("/home/u/k.pem"),
+            "{msg}"
+        );
+        let msg = describe_missing("~/k.pem", None);
+        assert!(msg.contains("HOME is not set"), "{msg}");
+        let msg = describe_missing("MIGHAgEAMBMGByqGSM49/AgEGCCqGSM49", Some(home));
+        assert!(!msg.contains("MIGH") && msg.contains("not shown"), "{msg}");
+    }
+
+    #[test]
+    fn bare_base64_is_recognised() {
+        let body = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgUtta3D2G575ER6Vj";
+        assert!(looks_like_bare_base64(body));
+        assert!(looks_like_bare_base64(&format!("\"{body}\"")));
+        assert!(looks_like_bare_base64(&format!(
+            "{} {}",
+            &body[..30],
+            &body[30..]
+        )));
+        assert!(!looks_like_bare_base64(
+            "/home/user/intersight/SecretKey.txt"
+        ));
+        assert!(!looks_like_bare_base64("MIGH"));
+    }
+
+    #[test]
+    fn ca_certificate_reads_text_or_expanded_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("certs")).unwrap();
+        std::fs::write(dir.path().join("certs/ca.pem"), b"PEM BYTES").unwrap();
+        assert_eq!(
+            ca_certificate_pem("~/certs/ca.pem", Some(dir.path())).unwrap(),
+            b"PEM BYTES"
+        );
+        let text = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        assert_eq!(
+            ca_certificate_pem(text, None).unwrap(),
+            text.as_bytes().to_vec()
+        );
+        let err = ca_certificate_pem("~/certs/other.pem", Some(dir.path())).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("\"~/certs/other.pem\"") && msg.contains("certs/other.pem\" (that is"),
+            "{msg}"
+        );
+        let err = ca_certificate_pem("~/certs/ca.pem", None).unwrap_err();
+        assert!(err.to_string().contains("HOME is not set"), "{err}");
+    }
+}

@@ -1,0 +1,343 @@
+//! The private key never appears in a diagnostic, whatever shape it arrives in (issue 9,
+//! item 2). The key material of an RSA and an EC key, each in two encodings, goes through the
+//! configuration decoding (`provider::configure::configure`) in many mangled shapes, from the
+//! `secretkey` argument and from `INTERSIGHT_SECRET_KEY`; no 16-character window of the key's
+//! base64 body may appear in any diagnostic's summary, detail or `Debug` form. The one-line
+//! forms users paste into CI variables are accepted as keys.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use proptest::prelude::*;
+use terraform_provider_intersight::cty::{Diagnostic, Value};
+use terraform_provider_intersight::intersight::{KeyError, KeyKind, SecretKey};
+use terraform_provider_intersight::provider::config::Environment;
+use terraform_provider_intersight::provider::configure::configure;
+
+const WINDOW: usize = 16;
+
+fn fixture(name: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/signing")
+        .join(name);
+    std::fs::read_to_string(path).unwrap()
+}
+
+/// A key's PEM text and its base64 body on one line.
+struct Material {
+    name: &'static str,
+    pem: String,
+    body: String,
+    kind: KeyKind,
+}
+
+fn materials() -> Vec<Material> {
+    [
+        ("rsa_pkcs1", KeyKind::Rsa { bits: 2048 }),
+        ("ec_sec1", KeyKind::EcP256),
+        ("ec_pkcs8", KeyKind::EcP256),
+    ]
+    .into_iter()
+    .map(|(name, kind)| {
+        let pem = fixture(&format!("{name}.pem"));
+        material(name, pem, kind)
+    })
+    .chain(std::iter::once({
+        use pkcs8::EncodePrivateKey;
+        use rsa::pkcs1::DecodeRsaPrivateKey;
+        let key = rsa::RsaPrivateKey::from_pkcs1_pem(&fixture("rsa_pkcs1.pem")).unwrap();
+        let pem = key.to_pkcs8_pem(pkcs8::LineEnding::LF).unwrap().to_string();
+        material("rsa_pkcs8", pem, KeyKind::Rsa { bits: 2048 })
+    }))
+    .collect()
+}
+
+fn material(name: &'static str, pem: String, kind: KeyKind) -> Material {
+    let body: String = pem
+        .lines()
+        .filter(|l| !l.starts_with("-----") && !l.contains(':'))
+        .flat_map(|l| l.trim().chars())
+        .collect();
+    assert!(body.len() > 100, "{name}: {body}");
+    Material {
+        name,
+        pem,
+        body,
+        kind,
+    }
+}
+
+/// How a shape is expected to end.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Expect {
+    Accepted,
+    Rejected,
+}
+
+/// At least 20 shapes a key takes on its way through copy and paste, CI variables and HCL.
+fn shapes(m: &Material) -> Vec<(&'static str, String, Expect)> {
+    use Expect::*;
+    let pem = m.pem.trim_end();
+    let body = m.body.as_str();
+    let lines: Vec<&str> = pem.lines().collect();
+    let begin = lines[0];
+    let end = lines[lines.len() - 1];
+    let half = pem.len() / 2;
+    vec![
+        ("as is", m.pem.clone(), Accepted),
+        ("crlf", pem.replace('\n', "\r\n"), Accepted),
+        ("newlines as spaces", pem.replace('\n', " "), Accepted),
+        ("newlines removed", pem.replace('\n', ""), Accepted),
+        ("newlines as tabs", pem.replace('\n', "\t"), Accepted),
+        ("literal \\n", pem.replace('\n', "\\n"), Accepted),
+        ("literal \\r\\n", pem.replace('\n', "\\r\\n"), Accepted),
+        ("double quotes", format!("\"{pem}\""), Accepted),
+        ("single quotes", format!("'{pem}'"), Accepted),
+        (
+            "spaces and quotes",
+            format!("\"{}\"", pem.replace('\n', " ")),
+            Accepted,
+        ),
+        (
+            "indented crlf",
+            pem.lines().map(|l| format!("    {l}\r\n")).collect(),
+            Accepted,
+        ),
+        ("doubled", format!("{pem}\n{pem}\n"), Accepted),
+        ("body only", body.to_string(), Rejected),
+        (
+            "body only, its lines",
+            lines[1..lines.len() - 1].join("\n"),
+            Rejected,
+        ),
+        (
+            "body only, spaces",
+            lines[1..lines.len() - 1].join(" "),
+            Rejected,
+        ),
+        ("body only, quoted", format!("\"{body}\""), Rejected),
+        (
+            "body only, from its second line",
+            lines[2..lines.len() - 1].concat(),
+            Rejected,
+        ),
+        ("body as a home path", format!("~/{body}"), Rejected),
+        ("body with an extension", format!("{body}.pem"), Rejected),
+        ("truncated", pem[..half].to_string(), Rejected),
+        (
+            "truncated one line",
+            pem.replace('\n', " ")[..half].to_string(),
+            Rejected,
+        ),
+        (
+            "body cut, END kept",
+            format!("{begin}\n{}\n{end}\n", &body[..body.len() / 2 + 3]),
+            Rejected,
+        ),
+        (
+            "body doubled in one block",
+            format!("{begin}\n{body}{body}\n{end}\n"),
+            Rejected,
+        ),
+        (
+            "BEGIN dashes lost",
+            format!(
+                "{}{body}{end}",
+                begin.trim_end_matches('-').to_string() + " "
+            ),
+            Rejected,
+        ),
+        (
+            "BEGIN dashes lost, no space",
+            format!("{}{body}{end}", begin.trim_end_matches('-')),
+            Rejected,
+        ),
+        ("END missing, one line", format!("{begin} {body}"), Rejected),
+        ("END missing", format!("{begin}\n{body}\n"), Rejected),
+        (
+            "END label differs",
+            format!("{begin}\n{body}\n-----END SOMETHING ELSE-----\n"),
+            Rejected,
+        ),
+        (
+            "a character corrupted",
+            format!("{begin}\n{}!{}\n{end}\n", &body[..40], &body[41..]),
+            Rejected,
+        ),
+        (
+            "unknown label",
+            format!(
+                "-----BEGIN {}-----\n{body}\n-----END {}-----\n",
+                &body[..20].to_uppercase(),
+                &body[..20].to_uppercase()
+            ),
+            Rejected,
+        ),
+        ("only the END", format!("{body}\n{end}"), Rejected),
+    ]
+}
+
+/// The diagnostics of configuring with `secret` in the config or in the environment.
+fn diagnostics(secret: &str, from_env: bool) -> (bool, Vec<Diagnostic>) {
+    let mut attrs = BTreeMap::new();
+    attrs.insert(
+        "apikey".to_string(),
+        Value::string("596cc79e5d91b400010d15ad/59b856cb16267c0001286496/5dbb09b27564612d30b68668"),
+    );
+    attrs.insert("endpoint".to_string(), Value::string("127.0.0.1:9"));
+    let mut env = Environment::default();
+    if from_env {
+        env.vars
+            .insert("INTERSIGHT_SECRET_KEY".to_string(), secret.to_string());
+    } else {
+        attrs.insert("secretkey".to_string(), Value::string(secret));
+    }
+    match configure(&Value::Object(attrs), &env) {
+        Ok((_, diags)) => (true, diags.0),
+        Err(diags) => (false, diags.0),
+    }
+}
+
+/// Every 16-character window of `body` that occurs in `text` (whitespace ignored).
+fn leaked_windows(body: &str, text: &str) -> Vec<String> {
+    let text: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let text = text
+        .replace("\\n", "")
+        .replace("\\r", "")
+        .replace("\\t", "");
+    (0..=body.len() - WINDOW)
+        .map(|i| &body[i..i + WINDOW])
+        .filter(|w| text.contains(w))
+        .map(str::to_string)
+        .collect()
+}
+
+fn assert_no_leak(m: &Material, shape: &str, secret: &str, from_env: bool) -> bool {
+    let (ok, diags) = diagnostics(secret, from_env);
+    for d in &diags {
+        let text = format!("{}\n{}\n{d:?}", d.summary, d.detail);
+        let leaked = leaked_windows(&m.body, &text);
+        assert!(
+            leaked.is_empty(),
+            "{} / {shape} / env={from_env}: the diagnostic quotes the key ({} windows, e.g. {:?}):\n{text}",
+            m.name,
+            leaked.len(),
+            leaked.first()
+        );
+    }
+    if !ok {
+        assert!(
+            diags
+                .iter()
+                .any(|d| d.summary == "Invalid Intersight secret key"),
+            "{} / {shape}: rejected without a secret key diagnostic: {diags:?}",
+            m.name
+        );
+    }
+    ok
+}
+
+#[test]
+fn no_shape_of_a_key_leaks_into_diagnostics_and_one_line_pem_is_accepted() {
+    let mut count = 0;
+    for m in materials() {
+        let shapes = shapes(&m);
+        assert!(shapes.len() >= 20);
+        for (shape, secret, expect) in shapes {
+            for from_env in [false, true] {
+                let ok = assert_no_leak(&m, shape, &secret, from_env);
+                assert_eq!(
+                    ok,
+                    expect == Expect::Accepted,
+                    "{} / {shape} / env={from_env}: expected {expect:?}: {:?}",
+                    m.name,
+                    diagnostics(&secret, from_env).1
+                );
+                count += 1;
+            }
+            if expect == Expect::Accepted {
+                assert_eq!(
+                    SecretKey::from_pem_or_path(&secret).unwrap().kind(),
+                    m.kind,
+                    "{} / {shape}",
+                    m.name
+                );
+            }
+        }
+    }
+    assert!(count >= 4 * 2 * 20);
+}
+
+#[test]
+fn a_bare_body_is_named_as_such_without_being_shown() {
+    let m = &materials()[0];
+    let err = SecretKey::from_pem_or_path(&m.body).unwrap_err();
+    assert!(matches!(err, KeyError::BareBase64 { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("-----BEGIN") && msg.contains("not shown"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn one_line_forms_sign_like_the_original() {
+    use terraform_provider_intersight::intersight::signing::{sign, RequestToSign};
+    let req = RequestToSign {
+        method: "GET",
+        path_and_query: "/x",
+        host: "h",
+        body: b"",
+    };
+    let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1);
+    for m in materials() {
+        let pem = m.pem.trim_end();
+        let signatures: std::collections::BTreeSet<String> =
+            [m.pem.clone(), pem.replace('\n', " "), pem.replace('\n', "")]
+                .iter()
+                .map(|t| sign(&req, &SecretKey::from_pem(t).unwrap(), "k", now).authorization)
+                .collect();
+        // RSA PKCS#1 v1.5 and RFC 6979 ECDSA are deterministic: one key, one signature.
+        assert_eq!(signatures.len(), 1, "{}", m.name);
+    }
+}
+
+/// Separators a newline may turn into.
+const SEPARATORS: &[&str] = &["", " ", "  ", "\t", "\r\n", "\\n", "\n\n", " \n "];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// Random mangles on top of the fixed shapes: any separator for the newlines, cut at any
+    /// byte, a junk character anywhere, quotes, from either source.
+    #[test]
+    fn random_mangles_never_leak(
+        which in 0usize..4,
+        separator in 0usize..SEPARATORS.len(),
+        cut in proptest::option::of(0.0f64..1.0),
+        junk in proptest::option::of((0.0f64..1.0, proptest::char::range('!', '~'))),
+        drop_markers in any::<bool>(),
+        quote in any::<bool>(),
+        from_env in any::<bool>(),
+    ) {
+        let m = &materials()[which];
+        let mut text = if drop_markers {
+            m.pem.lines().filter(|l| !l.starts_with("-----")).collect::<Vec<_>>().join("\n")
+        } else {
+            m.pem.clone()
+        };
+        text = text.replace('\n', SEPARATORS[separator]);
+        if let Some(at) = cut {
+            let at = (text.len() as f64 * at) as usize;
+            text.truncate(at.max(1));
+        }
+        if let Some((at, c)) = junk {
+            let at = (text.len() as f64 * at) as usize;
+            text.insert(at, c);
+        }
+        if quote {
+            text = format!("\"{text}\"");
+        }
+        assert_no_leak(m, "random", &text, from_env);
+    }
+}
