@@ -112,7 +112,7 @@ def reads(run: Run) -> dict[str, dict]:
         by_id[start["read_id"]] = {"start": start}
     for message, key in (("page plan", "plan"), ("list read done", "done")):
         records = run.messages(message)
-        assert Counter(r.get("read_id") for r in records) == Counter(by_id), (message, records, list(by_id))
+        assert Counter(r.get("read_id") for r in records) == Counter(list(by_id)), (message, records, list(by_id))
         for record in records:
             by_id[record["read_id"]][key] = record
     return by_id
