@@ -55,9 +55,121 @@ fn no_common_protocol_version_exits_1_with_an_error() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
-    assert!(output.stdout.is_empty());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "one line for Terraform: {stdout}"
+    );
+    assert!(!stdout.contains('|'), "not a handshake: {stdout}");
+    assert!(stdout.contains("PLUGIN_PROTOCOL_VERSIONS"), "{stdout}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("PLUGIN_PROTOCOL_VERSIONS"), "{stderr}");
+}
+
+/// Terraform shows the first stdout line of a plugin that fails before the handshake
+/// ("Unrecognized remote plugin message: ..."), never its stderr: the reason goes there.
+#[test]
+fn a_bad_protocol_restriction_is_explained_on_the_first_stdout_line() {
+    let output = Command::new(BIN)
+        .env("TF_PLUGIN_MAGIC_COOKIE", COOKIE)
+        .env("PLUGIN_PROTOCOL_VERSIONS", "5,6")
+        .env("INTERSIGHT_PLUGIN_PROTOCOL", "7")
+        .env_remove("PLUGIN_CLIENT_CERT")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let expected = format!(
+        "terraform-provider-intersight {} cannot start: INTERSIGHT_PLUGIN_PROTOCOL=\"7\" is not a \
+         protocol version this provider serves: set it to 5 or 6, or unset it to offer both\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert_eq!(stdout, expected);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(expected.trim_end()), "{stderr}");
+}
+
+/// A person running the binary gets the reason on stderr only: stdout stays for the
+/// handshake, and debug mode prints no handshake.
+#[test]
+fn a_bad_protocol_restriction_in_debug_mode_is_on_stderr_only() {
+    let output = Command::new(BIN)
+        .arg("--debug")
+        .env("INTERSIGHT_PLUGIN_PROTOCOL", "four")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("INTERSIGHT_PLUGIN_PROTOCOL=\"four\""),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn version_prints_the_version_and_protocols_without_serving() {
+    for flag in ["--version", "-version"] {
+        let output = Command::new(BIN)
+            .arg(flag)
+            .env_remove("TF_PLUGIN_MAGIC_COOKIE")
+            .env_remove("INTERSIGHT_PLUGIN_PROTOCOL")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{flag}");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(
+            stdout,
+            format!(
+                "terraform-provider-intersight {}\nprovider: registry.terraform.io/ciscodevnet/intersight\n\
+                 plugin protocols: 5, 6\n",
+                env!("CARGO_PKG_VERSION")
+            )
+        );
+        assert!(output.stderr.is_empty());
+    }
+}
+
+#[test]
+fn help_lists_the_flags_and_variables() {
+    let output = Command::new(BIN)
+        .arg("--help")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    for needle in [
+        "--debug",
+        "--version",
+        "--help",
+        "INTERSIGHT_PLUGIN_PROTOCOL",
+        "TF_LOG_PROVIDER",
+        "INTERSIGHT_API_KEY",
+    ] {
+        assert!(stdout.contains(needle), "{needle}: {stdout}");
+    }
+}
+
+#[test]
+fn an_unknown_argument_exits_2_naming_it() {
+    let output = Command::new(BIN)
+        .arg("--verbose")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("unknown argument \"--verbose\""),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--version"), "{stderr}");
 }
 
 #[test]

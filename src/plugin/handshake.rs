@@ -27,7 +27,9 @@ start it with --debug and export the TF_REATTACH_PROVIDERS line it prints.";
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum NegotiationError {
-    #[error("{RESTRICT_ENV}={0:?} is not a protocol version this provider serves (use 5 or 6)")]
+    #[error(
+        "{RESTRICT_ENV}={0:?} is not a protocol version this provider serves: set it to 5 or 6, or unset it to offer both"
+    )]
     BadRestriction(String),
     #[error(
         "Terraform offered plugin protocol versions {offered:?} ({CLIENT_VERSIONS_ENV}) but this provider serves only {ours:?}; use a Terraform release that speaks protocol 5 or 6 (0.12 or later)"

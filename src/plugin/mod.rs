@@ -4,19 +4,25 @@
 //! - [`tls`]: AutoMTLS (fresh server certificate, pinned client certificate).
 //! - [`serve`]: private unix socket, accept loop, tonic server, the ways the process ends.
 //! - `services`: GRPCController (Shutdown) and GRPCStdio.
+//! - [`cli`]: the flags a person types.
 //!
 //! Launch by Terraform: `TF_PLUGIN_MAGIC_COOKIE` set, `PLUGIN_PROTOCOL_VERSIONS` lists what
 //! Terraform speaks, `PLUGIN_CLIENT_CERT` (when set) asks for AutoMTLS. The first stdout line
 //! is the handshake; stdout is then pointed at stderr so nothing else can reach it.
-//! `--debug`: serve plaintext without the cookie and print a `TF_REATTACH_PROVIDERS` line.
+//! `--debug`: serve plaintext without the cookie and print a `TF_REATTACH_PROVIDERS` line;
+//! `--version`, `--help`: see [`cli`]. A launch that fails before the handshake prints its
+//! reason as the first stdout line, which Terraform shows.
 
+pub mod cli;
 pub mod handshake;
 pub mod serve;
 mod services;
 pub mod tls;
 
+use std::cell::Cell;
 use std::io::Write;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::logging;
 use crate::provider::Provider;
@@ -27,27 +33,49 @@ pub mod proto {
     tonic::include_proto!("plugin");
 }
 
-const USAGE: &str = "usage: terraform-provider-intersight [--debug]\n  \
---debug  serve without Terraform launching us and print a TF_REATTACH_PROVIDERS line to use";
+/// How long a failed launch keeps running after printing its reason on stdout. go-plugin
+/// reads that line and shows it ("Unrecognized remote plugin message: ..."), but it also
+/// watches for the process to exit, and an exit seen first replaces the reason with "plugin
+/// exited before we could connect". Terraform kills the process once it has the line.
+const FAILED_LAUNCH_LINGER: Duration = Duration::from_millis(500);
+
+/// Why the provider could not start serving. Each is shown where the person who started it
+/// reads it (see [`report_start_failure`]).
+#[derive(Debug, thiserror::Error)]
+enum StartError {
+    #[error(transparent)]
+    Negotiation(#[from] handshake::NegotiationError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error(transparent)]
+    Serve(#[from] serve::ServeError),
+}
 
 /// Runs the plugin and returns the process exit code.
 pub fn main() -> i32 {
     logging::init_from_env();
-    let mut debug = false;
-    for arg in std::env::args().skip(1) {
-        match arg.as_str() {
-            "--debug" | "-debug" => debug = true,
-            "--help" | "-help" | "-h" => {
-                eprintln!("{USAGE}");
-                return 0;
-            }
-            other => {
-                eprintln!("unknown argument {other:?}\n{USAGE}");
-                return 2;
-            }
+    match cli::parse(std::env::args().skip(1)) {
+        Ok(cli::Command::Help) => {
+            print!("{}", cli::help_text());
+            0
+        }
+        Ok(cli::Command::Version) => {
+            let restriction = std::env::var(handshake::RESTRICT_ENV).ok();
+            print!("{}", cli::version_text(restriction.as_deref()));
+            0
+        }
+        Ok(cli::Command::Serve { debug }) => run(debug),
+        Err(err) => {
+            eprintln!("{err}\n{}", cli::usage());
+            2
         }
     }
+}
 
+/// Serves until Terraform (or Ctrl-C in debug mode) stops us.
+fn run(debug: bool) -> i32 {
     if !debug
         && std::env::var(handshake::MAGIC_COOKIE_KEY).ok().as_deref()
             != Some(handshake::MAGIC_COOKIE_VALUE)
@@ -55,79 +83,94 @@ pub fn main() -> i32 {
         eprintln!("{}", handshake::NOT_A_PLUGIN_HINT);
         return 1;
     }
-
-    let restriction = std::env::var(handshake::RESTRICT_ENV).ok();
-    let offered = match handshake::offered_versions(restriction.as_deref()) {
-        Ok(offered) => offered,
-        Err(err) => {
-            eprintln!("Error: {err}");
-            return 1;
-        }
+    let options = match serve_options(debug) {
+        Ok(options) => options,
+        Err(err) => return report_start_failure(&err, debug),
     };
-    let version = if debug {
-        offered.iter().copied().max().unwrap_or(6)
-    } else {
-        let client = std::env::var(handshake::CLIENT_VERSIONS_ENV).ok();
-        match handshake::negotiate(client.as_deref(), &offered) {
-            Ok(version) => version,
-            Err(err) => {
-                eprintln!("Error: {err}");
-                return 1;
-            }
-        }
-    };
-
-    let client_cert = std::env::var(tls::CLIENT_CERT_ENV)
-        .ok()
-        .filter(|pem| !pem.trim().is_empty());
-    let tls = match client_cert {
-        Some(pem) if !debug => match tls::AutoMtls::new(&pem) {
-            Ok(tls) => Some(tls),
-            Err(err) => {
-                eprintln!("Error: {err}");
-                return 1;
-            }
-        },
-        _ => None,
-    };
-
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("Error: cannot start the async runtime: {err}");
-            return 1;
-        }
+        Err(err) => return report_start_failure(&StartError::Runtime(err), debug),
     };
-    let options = serve::ServeOptions {
-        protocol_version: version,
-        tls,
-        debug,
-    };
+    let version = options.protocol_version;
+    let announced = Cell::new(false);
     let provider = Arc::new(Provider::new());
     let outcome = runtime.block_on(serve::serve(options, provider, |socket, cert| {
+        let socket = socket.display().to_string();
         if debug {
-            announce_debug(version, &socket.display().to_string());
+            announce_debug(version, &socket);
         } else {
-            announce_handshake(&handshake::handshake_line(
-                version,
-                &socket.display().to_string(),
-                cert,
-            ));
+            announce_handshake(&handshake::handshake_line(version, &socket, cert));
         }
+        announced.set(true);
     }));
     // Tasks still parked on open connections must not hold the exit up.
     runtime.shutdown_background();
     match outcome {
         Ok(_) => 0,
+        Err(err) if !announced.get() => report_start_failure(&err.into(), debug),
         Err(err) => {
             logging::error("plugin server failed", &[("error", &err)]);
             eprintln!("Error: {err}");
             1
         }
     }
+}
+
+/// The protocol version to serve and the TLS setup, from what Terraform put in the
+/// environment (`INTERSIGHT_PLUGIN_PROTOCOL` narrows our offer).
+fn serve_options(debug: bool) -> Result<serve::ServeOptions, StartError> {
+    let restriction = std::env::var(handshake::RESTRICT_ENV).ok();
+    let offered = handshake::offered_versions(restriction.as_deref())?;
+    let protocol_version = if debug {
+        offered.iter().copied().max().unwrap_or(6)
+    } else {
+        let client = std::env::var(handshake::CLIENT_VERSIONS_ENV).ok();
+        handshake::negotiate(client.as_deref(), &offered)?
+    };
+    let client_cert = std::env::var(tls::CLIENT_CERT_ENV)
+        .ok()
+        .filter(|pem| !pem.trim().is_empty());
+    let tls = match client_cert {
+        Some(pem) if !debug => Some(tls::AutoMtls::new(&pem)?),
+        _ => None,
+    };
+    Ok(serve::ServeOptions {
+        protocol_version,
+        tls,
+        debug,
+    })
+}
+
+/// Reports a failure before the handshake and returns the exit code. Terraform shows none of a
+/// plugin's stderr (only its log has it) but does show the first stdout line when that is not
+/// a handshake, so a launch by Terraform gets the reason on stdout too, as one line.
+fn report_start_failure(err: &StartError, debug: bool) -> i32 {
+    let reason = start_failure_line(err);
+    eprintln!("Error: {reason}");
+    if !debug {
+        let mut stdout = std::io::stdout().lock();
+        let written = writeln!(stdout, "{reason}").and_then(|()| stdout.flush());
+        drop(stdout);
+        if written.is_ok() {
+            std::thread::sleep(FAILED_LAUNCH_LINGER);
+        }
+    }
+    1
+}
+
+/// One line that go-plugin cannot mistake for a handshake (it splits on `|`).
+fn start_failure_line(err: &StartError) -> String {
+    let text = format!(
+        "terraform-provider-intersight {} cannot start: {err}",
+        crate::VERSION
+    );
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace('|', "/")
 }
 
 /// Prints the handshake as the first stdout line, then points stdout at stderr so that no
@@ -158,4 +201,25 @@ fn announce_debug(version: u32, socket: &str) {
          TF_REATTACH_PROVIDERS line above in the shell where you run Terraform; \
          stop the provider with Ctrl-C."
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_start_failure_is_one_line_that_is_not_a_handshake() {
+        let err = StartError::Negotiation(handshake::NegotiationError::BadRestriction(
+            "7|x\nmore".into(),
+        ));
+        let line = start_failure_line(&err);
+        assert!(!line.contains('\n') && !line.contains('|'), "{line}");
+        assert!(
+            line.starts_with(&format!(
+                "terraform-provider-intersight {} cannot start: INTERSIGHT_PLUGIN_PROTOCOL=",
+                crate::VERSION
+            )),
+            "{line}"
+        );
+    }
 }

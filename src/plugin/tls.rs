@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
@@ -24,7 +25,7 @@ pub enum TlsError {
     #[error("{CLIENT_CERT_ENV} holds no PEM certificate")]
     NoClientCertificate,
     #[error("{CLIENT_CERT_ENV} is not valid PEM: {0}")]
-    BadPem(std::io::Error),
+    BadPem(rustls::pki_types::pem::Error),
     #[error("cannot generate the server certificate: {0}")]
     CertificateGeneration(#[from] rcgen::Error),
     #[error("cannot build the TLS configuration: {0}")]
@@ -82,9 +83,7 @@ impl AutoMtls {
 }
 
 fn first_certificate(pem: &str) -> Result<CertificateDer<'static>, TlsError> {
-    let mut reader = pem.as_bytes();
-    let first = rustls_pemfile::certs(&mut reader).next();
-    match first {
+    match CertificateDer::pem_slice_iter(pem.as_bytes()).next() {
         Some(Ok(cert)) => Ok(cert),
         Some(Err(err)) => Err(TlsError::BadPem(err)),
         None => Err(TlsError::NoClientCertificate),
@@ -233,6 +232,23 @@ mod tests {
             AutoMtls::new("not pem"),
             Err(TlsError::NoClientCertificate)
         ));
+    }
+
+    #[test]
+    fn client_cert_variable_with_a_broken_pem_body_is_bad_pem() {
+        let broken = "-----BEGIN CERTIFICATE-----\n!!not base64!!\n-----END CERTIFICATE-----\n";
+        let err = AutoMtls::new(broken).unwrap_err();
+        assert!(matches!(err, TlsError::BadPem(_)), "{err:?}");
+        assert!(err.to_string().contains(CLIENT_CERT_ENV), "{err}");
+    }
+
+    #[test]
+    fn the_first_certificate_is_pinned_and_other_sections_are_skipped() {
+        let (a, _) = generate_server_certificate().unwrap();
+        let (b, _) = generate_server_certificate().unwrap();
+        let key = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
+        let pem = format!("{key}{}{}", pem_of(a.as_ref()), pem_of(b.as_ref()));
+        assert_eq!(first_certificate(&pem).unwrap().as_ref(), a.as_ref());
     }
 
     #[test]

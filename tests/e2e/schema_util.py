@@ -8,7 +8,10 @@ import pathlib
 
 from conftest import PROVIDER_SOURCE
 
-OFFICIAL_SCHEMA = pathlib.Path("/work/shared/reference/official-schema.json")
+#: The official provider's `terraform providers schema -json` for its provider block and this data
+#: source: the one copy, shared with the Rust tests (src/provider/config_tests.rs and the data
+#: source's schema tests read it too).
+OFFICIAL_SCHEMA = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "official-schema.json"
 EXPECTED_DIR = pathlib.Path(__file__).resolve().parent / "expected"
 DS = "intersight_iam_o_auth_token"
 
@@ -31,13 +34,8 @@ ATTRIBUTE_KEYS = ("type", "description", "description_kind", "optional", "requir
 
 
 def official_schema() -> dict:
-    """{"provider": block schema, "data_source": block schema} as taken from the official provider.
-
-    A copy lives beside the tests (expected/official-schema.json) so the suite does not depend on
-    the shared reference directory being present."""
-    local = EXPECTED_DIR / "official-schema.json"
-    path = local if local.exists() else OFFICIAL_SCHEMA
-    return json.loads(path.read_text())
+    """{"provider": block schema, "data_source": block schema} as taken from the official provider."""
+    return json.loads(OFFICIAL_SCHEMA.read_text())
 
 
 def normalise_block(block: dict) -> dict:

@@ -4,7 +4,7 @@
   tests/e2e/expected/provider-schema.json (regenerate with UPDATE_EXPECTED=1 after a deliberate
   change, and review the diff);
 * independently of that file, everything in the official provider's schema
-  (tests/e2e/expected/official-schema.json) is accepted the same way: same attribute types
+  (tests/fixtures/official-schema.json) is accepted the same way: same attribute types
   (objects may gain attributes), same nesting modes and max_items, nothing optional made required.
 """
 
