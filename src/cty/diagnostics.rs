@@ -24,7 +24,7 @@ impl Diagnostic {
             attribute: None,
         }
     }
-    pub fn warning(summary: impl Into<String>, detail: impl Into<String>) -> Self {
+    pub(crate) fn warning(summary: impl Into<String>, detail: impl Into<String>) -> Self {
         Diagnostic {
             severity: Severity::Warning,
             summary: summary.into(),
@@ -32,7 +32,7 @@ impl Diagnostic {
             attribute: None,
         }
     }
-    pub fn at(mut self, path: AttributePath) -> Self {
+    pub(crate) fn at(mut self, path: AttributePath) -> Self {
         self.attribute = Some(path);
         self
     }
@@ -46,10 +46,10 @@ impl Diagnostics {
     pub fn new() -> Self {
         Diagnostics(Vec::new())
     }
-    pub fn push(&mut self, d: Diagnostic) {
+    pub(crate) fn push(&mut self, d: Diagnostic) {
         self.0.push(d);
     }
-    pub fn extend(&mut self, other: Diagnostics) {
+    pub(crate) fn extend(&mut self, other: Diagnostics) {
         self.0.extend(other.0);
     }
     pub fn has_errors(&self) -> bool {

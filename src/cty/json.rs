@@ -15,7 +15,7 @@ use super::Type;
 
 /// Deepest type nesting accepted. serde_json already refuses documents nested deeper than
 /// 128 levels; this keeps the limit explicit and independent of that default.
-pub const MAX_TYPE_DEPTH: usize = 128;
+pub(crate) const MAX_TYPE_DEPTH: usize = 128;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TypeJsonError {
@@ -36,7 +36,7 @@ impl Type {
     }
 
     /// Appends the type's JSON form to `out` (used by the msgpack encoder for `dynamic` values).
-    pub fn write_json(&self, out: &mut Vec<u8>) {
+    pub(crate) fn write_json(&self, out: &mut Vec<u8>) {
         match self {
             Type::String => out.extend_from_slice(b"\"string\""),
             Type::Number => out.extend_from_slice(b"\"number\""),

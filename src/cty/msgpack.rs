@@ -24,28 +24,28 @@ use super::json::TypeJsonError;
 use super::{AttributePath, Number, PathStep, Refinements, Type, Value};
 
 /// Deepest value nesting accepted by [`decode`] and [`encode`].
-pub const MAX_DEPTH: usize = 256;
+pub(crate) const MAX_DEPTH: usize = 256;
 
 /// Largest refinement payload accepted (go-cty refuses larger ones as abusive).
-pub const MAX_REFINEMENT_PAYLOAD: usize = 1024;
+pub(crate) const MAX_REFINEMENT_PAYLOAD: usize = 1024;
 
 /// The msgpack extension type of an unknown value that carries refinements.
-pub const REFINED_UNKNOWN_EXT: i8 = 12;
+pub(crate) const REFINED_UNKNOWN_EXT: i8 = 12;
 
 /// The keys of the refinement map inside a refined unknown (go-cty `cty/msgpack/unknown.go`).
-pub mod refinement_key {
+pub(crate) mod refinement_key {
     /// bool: `false` = definitely not null (`true` = definitely null, i.e. a known null).
-    pub const NULLNESS: i64 = 1;
+    pub(crate) const NULLNESS: i64 = 1;
     /// string: known prefix of an unknown string.
-    pub const STRING_PREFIX: i64 = 2;
+    pub(crate) const STRING_PREFIX: i64 = 2;
     /// `[number, inclusive bool]`: lower bound of an unknown number.
-    pub const NUMBER_LOWER: i64 = 3;
+    pub(crate) const NUMBER_LOWER: i64 = 3;
     /// `[number, inclusive bool]`: upper bound of an unknown number.
-    pub const NUMBER_UPPER: i64 = 4;
+    pub(crate) const NUMBER_UPPER: i64 = 4;
     /// int: lower bound of an unknown collection's length.
-    pub const LENGTH_LOWER: i64 = 5;
+    pub(crate) const LENGTH_LOWER: i64 = 5;
     /// int: upper bound of an unknown collection's length.
-    pub const LENGTH_UPPER: i64 = 6;
+    pub(crate) const LENGTH_UPPER: i64 = 6;
 }
 
 /// Displays a path for an error message; the root has no name of its own.
@@ -930,7 +930,7 @@ fn write_unknown(
 }
 
 /// Appends a number as cty writes it (building block for encoders that transcode other formats).
-pub fn write_number(out: &mut Vec<u8>, n: &Number) -> Result<(), EncodeErrorKind> {
+pub(crate) fn write_number(out: &mut Vec<u8>, n: &Number) -> Result<(), EncodeErrorKind> {
     match n {
         Number::Int(i) => write_int(out, *i),
         Number::UInt(u) => write_uint(out, *u),
@@ -1061,7 +1061,7 @@ pub fn read_str(bytes: &[u8]) -> Option<&str> {
 }
 
 /// Appends a msgpack array header for `n` elements.
-pub fn write_array_len(out: &mut Vec<u8>, n: usize) -> Result<(), EncodeErrorKind> {
+pub(crate) fn write_array_len(out: &mut Vec<u8>, n: usize) -> Result<(), EncodeErrorKind> {
     if n < 16 {
         out.push(0x90 | n as u8);
     } else if let Ok(l) = u16::try_from(n) {
@@ -1076,7 +1076,7 @@ pub fn write_array_len(out: &mut Vec<u8>, n: usize) -> Result<(), EncodeErrorKin
 }
 
 /// Appends a msgpack map header for `n` entries.
-pub fn write_map_len(out: &mut Vec<u8>, n: usize) -> Result<(), EncodeErrorKind> {
+pub(crate) fn write_map_len(out: &mut Vec<u8>, n: usize) -> Result<(), EncodeErrorKind> {
     if n < 16 {
         out.push(0x80 | n as u8);
     } else if let Ok(l) = u16::try_from(n) {

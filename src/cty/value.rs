@@ -62,7 +62,7 @@ impl Value {
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)
     }
-    pub fn is_unknown(&self) -> bool {
+    pub(crate) fn is_unknown(&self) -> bool {
         matches!(self, Value::Unknown(_))
     }
     /// True when this value and everything inside it is known.
@@ -129,7 +129,7 @@ impl Value {
             _ => None,
         }
     }
-    pub fn as_bool(&self) -> Option<bool> {
+    pub(crate) fn as_bool(&self) -> Option<bool> {
         match self {
             Value::Bool(b) => Some(*b),
             _ => None,
@@ -143,7 +143,7 @@ impl Value {
         }
     }
     /// An integral number as i64, when it is one.
-    pub fn as_i64(&self) -> Option<i64> {
+    pub(crate) fn as_i64(&self) -> Option<i64> {
         match self {
             Value::Number(Number::Int(i)) => Some(*i),
             Value::Number(Number::UInt(u)) => i64::try_from(*u).ok(),

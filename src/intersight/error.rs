@@ -31,7 +31,7 @@ pub enum KeyError {
 }
 
 /// What [`KeyError`] messages list as accepted.
-pub const ACCEPTED: &str =
+pub(crate) const ACCEPTED: &str =
     "RSA (PKCS#1 \"RSA PRIVATE KEY\" or PKCS#8 \"PRIVATE KEY\") or EC P-256 \
 (SEC1 or PKCS#8, labelled \"EC PRIVATE KEY\" or \"PRIVATE KEY\")";
 
@@ -117,7 +117,7 @@ pub enum TlsProblem {
 
 impl TransportErrorKind {
     /// A short name for log lines and messages.
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             TransportErrorKind::Connect => "connect",
             TransportErrorKind::Dns => "dns",
@@ -137,11 +137,11 @@ impl TransportErrorKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Attempts {
     pub count: u32,
-    pub elapsed_ms: u32,
+    pub(crate) elapsed_ms: u32,
 }
 
 impl Attempts {
-    pub fn new(count: u32, elapsed: Duration) -> Attempts {
+    pub(crate) fn new(count: u32, elapsed: Duration) -> Attempts {
         Attempts {
             count,
             elapsed_ms: u32::try_from(elapsed.as_millis()).unwrap_or(u32::MAX),
@@ -166,7 +166,7 @@ impl std::fmt::Display for Attempts {
 }
 
 /// `350 ms`, `4.8 s`.
-pub fn fmt_elapsed(d: Duration) -> String {
+pub(crate) fn fmt_elapsed(d: Duration) -> String {
     if d < Duration::from_secs(1) {
         format!("{} ms", d.as_millis())
     } else {

@@ -49,7 +49,7 @@ impl Property {
         Property(Vec::new())
     }
 
-    pub fn segments(&self) -> &[String] {
+    pub(crate) fn segments(&self) -> &[String] {
         &self.0
     }
 }
@@ -112,7 +112,7 @@ impl Number {
         Ok(Number(format!("{n}")))
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
@@ -176,7 +176,7 @@ impl RawFilter {
         Ok(RawFilter(text.trim().to_string()))
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }

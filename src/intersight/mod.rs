@@ -29,15 +29,15 @@
 //! # Ok(()) }
 //! ```
 
-pub mod endpoint;
-pub mod error;
+pub(crate) mod endpoint;
+pub(crate) mod error;
 pub mod filter;
 pub mod keys;
 pub mod paging;
-pub mod pem_source;
-pub mod proxy;
+pub(crate) mod pem_source;
+pub(crate) mod proxy;
 pub mod signing;
-pub mod transport;
+pub(crate) mod transport;
 
 use std::fmt;
 use std::time::Duration;
@@ -55,17 +55,17 @@ pub use tokio_util::sync::CancellationToken as Cancellation;
 pub use transport::{Backoff, TlsOptions, RETRIED_STATUSES};
 
 /// Default per-request timeout (a page of 1000 objects is a few MiB).
-pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default limit for making a connection (a host that accepts TCP but never completes TLS).
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default retries after the first attempt.
-pub const DEFAULT_MAX_RETRIES: u32 = 5;
+pub(crate) const DEFAULT_MAX_RETRIES: u32 = 5;
 /// Default `$top`: the documented maximum, as Cisco recommends for large collections.
-pub const DEFAULT_PAGE_SIZE: u32 = 1000;
+pub(crate) const DEFAULT_PAGE_SIZE: u32 = 1000;
 /// The largest `$top` the API documents.
-pub const MAX_PAGE_SIZE: u32 = 1000;
+pub(crate) const MAX_PAGE_SIZE: u32 = 1000;
 /// Default number of page requests in flight at once, across all reads of one client.
-pub const DEFAULT_PARALLELISM: usize = 4;
+pub(crate) const DEFAULT_PARALLELISM: usize = 4;
 /// Default cap on one response body.
 pub const DEFAULT_MAX_PAGE_BYTES: usize = 64 * 1024 * 1024;
 
@@ -73,7 +73,7 @@ pub const DEFAULT_MAX_PAGE_BYTES: usize = 64 * 1024 * 1024;
 pub struct ClientConfig {
     pub endpoint: Endpoint,
     pub key_id: String,
-    pub secret_key: SecretKey,
+    pub(crate) secret_key: SecretKey,
     pub tls: TlsOptions,
     /// Proxy variables (`HTTPS_PROXY`, `NO_PROXY`, …); [`ClientConfig::new`] takes them from
     /// the process environment, [`ProxyConfig::from_vars`] from any map.

@@ -47,7 +47,7 @@ use super::{HasMoid, ListQuery, ListStats, Listing};
 pub const MAX_READS: u32 = 3;
 
 /// The API's base path.
-pub const API_BASE: &str = "/api/v1";
+pub(crate) const API_BASE: &str = "/api/v1";
 
 /// One page of a collection as the API sends it (public so the fuzz targets can decode
 /// bodies exactly as a read does).
@@ -105,7 +105,7 @@ const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~');
 
 /// Encodes one query component. `%20` can only come from a space since `%` itself is encoded.
-pub fn encode_query_component(s: &str) -> String {
+pub(crate) fn encode_query_component(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, QUERY_VALUE)
         .to_string()
         .replace("%20", "+")
@@ -140,20 +140,20 @@ pub fn page_path(resource: &str, filter: Option<&str>, top: u32, skip: u64) -> S
 
 /// One page request of a read, as data.
 #[derive(Debug, Clone, Copy)]
-pub struct PageQuery<'a> {
+pub(crate) struct PageQuery<'a> {
     /// Resource path under `/api/v1`.
     pub resource: &'a str,
     /// The rendered `$filter`.
     pub filter: Option<&'a str>,
     /// The `$select` value (see [`select_value`]).
     pub select: Option<&'a str>,
-    pub top: u32,
-    pub skip: u64,
+    pub(crate) top: u32,
+    pub(crate) skip: u64,
 }
 
 impl PageQuery<'_> {
     /// `/api/v1/<resource>?$filter=…&$select=…&$inlinecount=allpages&$orderby=Moid&$top=…&$skip=…`
-    pub fn path(&self) -> String {
+    pub(crate) fn path(&self) -> String {
         let (top, skip) = (self.top.to_string(), self.skip.to_string());
         let mut params = Vec::with_capacity(5);
         if let Some(select) = self.select {
@@ -180,7 +180,7 @@ fn collection_path(resource: &str, filter: Option<&str>, params: &[(&str, &str)]
 }
 
 /// Checks a resource path such as `iam/OAuthTokens`.
-pub fn validate_resource(resource: &str) -> Result<(), Error> {
+pub(crate) fn validate_resource(resource: &str) -> Result<(), Error> {
     let valid = !resource.is_empty()
         && resource
             .split('/')
@@ -210,7 +210,7 @@ impl From<Error> for ReadError {
 /// before it fails. A `Count` that the pages cannot add up to (a server reporting 10^12 objects
 /// one new object per page) then ends in an error after one request instead of paging for ever;
 /// at 1000 objects a page it allows collections of up to about 10 million objects.
-pub const MAX_PAGES_PER_READ: u64 = 10_000;
+pub(crate) const MAX_PAGES_PER_READ: u64 = 10_000;
 
 /// What paging takes from the client's settings, shared by every read of one [`super::Client`].
 #[derive(Debug, Clone)]
@@ -221,10 +221,10 @@ pub(crate) struct PagingSettings {
     pub parallelism: usize,
     /// `parallelism` permits for the whole client: every page request of every read holds one
     /// while it is sent, retried and decoded, so concurrent reads share the limit.
-    pub permits: Arc<Semaphore>,
+    pub(crate) permits: Arc<Semaphore>,
     pub paging: Paging,
     /// The most page requests one read may plan or make per attempt.
-    pub max_pages: u64,
+    pub(crate) max_pages: u64,
 }
 
 /// One read of a collection: everything a page request needs, shared by the read's pages.
@@ -345,7 +345,7 @@ pub(crate) async fn read_collection<D: PageDecoder>(
 
 /// The `$select` value for `select`: the names asked for, then `Moid` (paging needs it to
 /// check and order pages) when not among them. `None` when the query selects nothing.
-pub fn select_value(select: Option<&[String]>) -> Result<Option<String>, Error> {
+pub(crate) fn select_value(select: Option<&[String]>) -> Result<Option<String>, Error> {
     let Some(names) = select else {
         return Ok(None);
     };

@@ -6,7 +6,7 @@
 
 mod convert;
 pub mod core;
-pub mod v5;
+pub(crate) mod v5;
 pub mod v6;
 
 /// Generated tfplugin5 messages, server and client.
@@ -22,7 +22,7 @@ pub mod tfplugin6 {
 }
 
 /// gRPC message size limit both ways, as terraform-plugin-go sets it (tonic's default is 4 MiB).
-pub const MAX_MESSAGE_SIZE: usize = 256 << 20;
+pub(crate) const MAX_MESSAGE_SIZE: usize = 256 << 20;
 
 #[cfg(test)]
 mod tests {

@@ -20,7 +20,7 @@ impl ProviderV6 {
     }
 
     /// The tonic service with Terraform's message size limits.
-    pub fn into_service(self) -> ProviderServer<Self> {
+    pub(crate) fn into_service(self) -> ProviderServer<Self> {
         ProviderServer::new(self)
             .max_decoding_message_size(super::MAX_MESSAGE_SIZE)
             .max_encoding_message_size(super::MAX_MESSAGE_SIZE)

@@ -16,18 +16,18 @@ pub struct GetProviderSchemaResponse {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct GetMetadataResponse {
+pub(crate) struct GetMetadataResponse {
     pub data_sources: Vec<String>,
     pub diagnostics: Diagnostics,
 }
 
 #[derive(Debug, Clone)]
-pub struct ValidateProviderConfigRequest {
+pub(crate) struct ValidateProviderConfigRequest {
     pub config: Value,
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct ValidateProviderConfigResponse {
+pub(crate) struct ValidateProviderConfigResponse {
     pub diagnostics: Diagnostics,
 }
 

@@ -17,7 +17,7 @@ use super::config::{
 };
 
 /// Makes reads page exactly as the official provider does; see [`paging_from_environment`].
-pub const ENV_BENCH_OFFICIAL_PAGING: &str = "INTERSIGHT_BENCH_OFFICIAL_PAGING";
+pub(crate) const ENV_BENCH_OFFICIAL_PAGING: &str = "INTERSIGHT_BENCH_OFFICIAL_PAGING";
 
 /// The string settings as given, before they are checked.
 struct TextSettings {

@@ -33,11 +33,11 @@ pub enum FieldKind {
 #[derive(Debug, Clone, Copy)]
 pub struct Field {
     pub name: &'static str,
-    pub kind: FieldKind,
+    pub(crate) kind: FieldKind,
     pub description: &'static str,
     /// Set only when Intersight writes an object (e.g. a reference's `selector`): stored
     /// objects do not carry it, so it is never turned into a filter term (a warning says so).
-    pub write_only: bool,
+    pub(crate) write_only: bool,
 }
 
 pub const fn field(name: &'static str, kind: FieldKind, description: &'static str) -> Field {
@@ -51,7 +51,7 @@ pub const fn field(name: &'static str, kind: FieldKind, description: &'static st
 
 impl Field {
     /// This field as a write-time-only one (see [`Field::write_only`]).
-    pub const fn write_only(self) -> Field {
+    pub(crate) const fn write_only(self) -> Field {
         Field {
             write_only: true,
             ..self
@@ -114,7 +114,7 @@ pub const REF: &[Field] = &[
 ];
 
 /// A tag (`mo.Tag`).
-pub const TAG: &[Field] = &[
+pub(crate) const TAG: &[Field] = &[
     ADDITIONAL_PROPERTIES,
     block(
         "ancestor_definitions",
@@ -162,7 +162,7 @@ pub const TAG: &[Field] = &[
     ),
 ];
 
-pub fn field_type(f: &Field) -> Type {
+pub(crate) fn field_type(f: &Field) -> Type {
     match f.kind {
         FieldKind::String | FieldKind::DateTime | FieldKind::Json => Type::String,
         FieldKind::Bool => Type::Bool,
@@ -171,16 +171,16 @@ pub fn field_type(f: &Field) -> Type {
     }
 }
 
-pub fn object_type(fields: &[Field]) -> Type {
+pub(crate) fn object_type(fields: &[Field]) -> Type {
     Type::object(fields.iter().map(|f| (f.name, field_type(f))))
 }
 
 /// Appended to the description of every date-time field, argument or result.
-pub const DATE_TIME_NOTE: &str = "An RFC 3339 date-time, e.g. `2024-05-01T10:20:30Z` or \
+pub(crate) const DATE_TIME_NOTE: &str = "An RFC 3339 date-time, e.g. `2024-05-01T10:20:30Z` or \
     `2024-05-01T10:20:30.123+02:00`; in `results` exactly as the API gives it.";
 
 /// The schema description of a field: its own text, plus what format a date-time takes.
-pub fn description(f: &Field) -> String {
+pub(crate) fn description(f: &Field) -> String {
     match f.kind {
         FieldKind::DateTime => format!("{} {DATE_TIME_NOTE}", f.description),
         _ => f.description.to_string(),
@@ -188,7 +188,7 @@ pub fn description(f: &Field) -> String {
 }
 
 /// The names (at any depth) of the fields that satisfy `pick`, e.g. the date-time fields.
-pub fn names_where(fields: &[Field], pick: fn(&Field) -> bool) -> BTreeSet<&'static str> {
+pub(crate) fn names_where(fields: &[Field], pick: fn(&Field) -> bool) -> BTreeSet<&'static str> {
     fn walk(fields: &[Field], pick: fn(&Field) -> bool, out: &mut BTreeSet<&'static str>) {
         for f in fields {
             if pick(f) {
@@ -204,7 +204,7 @@ pub fn names_where(fields: &[Field], pick: fn(&Field) -> bool) -> BTreeSet<&'sta
     out
 }
 
-pub fn block_of(fields: &[Field], description: &str) -> Block {
+pub(crate) fn block_of(fields: &[Field], description: &str) -> Block {
     let mut out = Block {
         description: description.to_string(),
         description_kind: StringKind::Markdown,
@@ -236,7 +236,7 @@ pub fn block_of(fields: &[Field], description: &str) -> Block {
 /// Longest excerpt of a user's value quoted back in a diagnostic.
 const EXCERPT_CHARS: usize = 80;
 
-pub fn excerpt(text: &str) -> String {
+pub(crate) fn excerpt(text: &str) -> String {
     let mut out: String = text.chars().take(EXCERPT_CHARS).collect();
     if text.chars().nth(EXCERPT_CHARS).is_some() {
         out.push('…');
@@ -244,7 +244,7 @@ pub fn excerpt(text: &str) -> String {
     format!("{out:?}")
 }
 
-pub fn validate_fields(
+pub(crate) fn validate_fields(
     fields: &[Field],
     object: &Value,
     path: &AttributePath,

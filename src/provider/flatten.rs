@@ -186,7 +186,10 @@ fn extra_text<'a>(extra: impl Iterator<Item = (&'a str, &'a RawValue)>) -> Strin
 }
 
 /// Flattens one JSON object into a value of the object type `ty`.
-pub fn object(ty: &BTreeMap<String, Type>, json: &JsonObject<'_>) -> serde_json::Result<Value> {
+pub(crate) fn object(
+    ty: &BTreeMap<String, Type>,
+    json: &JsonObject<'_>,
+) -> serde_json::Result<Value> {
     let mut attrs = BTreeMap::new();
     for (name, attr_ty) in ty {
         if name == ADDITIONAL_PROPERTIES {
@@ -483,7 +486,7 @@ pub fn flatten_object(plan: &Plan, json: &str) -> Result<FlatObject, serde_json:
 
 /// Decodes one API object (a JSON object with a `Moid`) into a [`FlatObject`].
 #[derive(Clone, Copy)]
-pub struct ObjectSeed<'p> {
+pub(crate) struct ObjectSeed<'p> {
     pub plan: &'p Plan,
 }
 

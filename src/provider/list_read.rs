@@ -37,7 +37,7 @@ pub struct ResultsDecoder {
 #[derive(Debug, Default)]
 pub struct Progress {
     pub pages: AtomicU64,
-    pub objects: AtomicU64,
+    pub(crate) objects: AtomicU64,
 }
 
 impl PageDecoder for ResultsDecoder {

@@ -29,11 +29,11 @@ use schema::Schema;
 
 /// What a data source's read gets: the configured client and the provider's stop signal.
 pub struct ReadContext {
-    pub client: Arc<Client>,
+    pub(crate) client: Arc<Client>,
     /// Cancelled when Terraform calls StopProvider: every in-flight request must end.
-    pub cancel: CancellationToken,
+    pub(crate) cancel: CancellationToken,
     /// Shared by every read of the same configured provider.
-    pub auth: Arc<AuthFailure>,
+    pub(crate) auth: Arc<AuthFailure>,
 }
 
 impl ReadContext {
@@ -41,7 +41,11 @@ impl ReadContext {
     /// provider configuration, not of the data source: the first read that meets it reports
     /// it in full, every other read of the same configured provider ends with a short error
     /// that refers to it (instead of one identical block per data source).
-    pub fn api_error_diagnostic(&self, error: &intersight::Error, resource: &str) -> Diagnostic {
+    pub(crate) fn api_error_diagnostic(
+        &self,
+        error: &intersight::Error,
+        resource: &str,
+    ) -> Diagnostic {
         let full = errors::api_error_diagnostic(error, resource);
         if !matches!(error, intersight::Error::Api { status: 401, .. }) {
             return full;
@@ -57,11 +61,12 @@ impl ReadContext {
 /// Whether Intersight has rejected the configured credentials (HTTP 401) in this run. Set by
 /// the first read that meets a 401; a new ConfigureProvider starts afresh.
 #[derive(Debug, Default)]
-pub struct AuthFailure(AtomicBool);
+pub(crate) struct AuthFailure(AtomicBool);
 
 impl AuthFailure {
     /// The summary of the one full report, which the short ones refer to.
-    pub const SUMMARY: &'static str = "Authentication failed: Intersight rejected the API key";
+    pub(crate) const SUMMARY: &'static str =
+        "Authentication failed: Intersight rejected the API key";
 
     /// Records a 401; true only for the first.
     fn record(&self) -> bool {
@@ -172,7 +177,7 @@ impl Provider {
         }
     }
 
-    pub fn get_metadata(&self) -> GetMetadataResponse {
+    pub(crate) fn get_metadata(&self) -> GetMetadataResponse {
         GetMetadataResponse {
             data_sources: self.data_sources.keys().map(|s| s.to_string()).collect(),
             diagnostics: Diagnostics::new(),
@@ -186,16 +191,16 @@ impl Provider {
     }
 
     /// The value type of the provider block's configuration (cached).
-    pub fn provider_config_type(&self) -> &Type {
+    pub(crate) fn provider_config_type(&self) -> &Type {
         &self.provider_config_type
     }
 
     /// The value type of a data source's configuration and state (cached).
-    pub fn data_source_config_type(&self, type_name: &str) -> Option<&Type> {
+    pub(crate) fn data_source_config_type(&self, type_name: &str) -> Option<&Type> {
         self.data_sources.get(type_name).map(|ds| ds.config_type())
     }
 
-    pub fn validate_provider_config(
+    pub(crate) fn validate_provider_config(
         &self,
         req: ValidateProviderConfigRequest,
     ) -> ValidateProviderConfigResponse {
@@ -283,7 +288,7 @@ impl Provider {
     }
 
     /// StopProvider: cancels every read in flight; later reads get a fresh token.
-    pub fn stop(&self) {
+    pub(crate) fn stop(&self) {
         if let Ok(mut token) = self.stop.write() {
             token.cancel();
             *token = CancellationToken::new();

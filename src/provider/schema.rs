@@ -3,7 +3,7 @@
 use crate::cty::Type;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum StringKind {
+pub(crate) enum StringKind {
     #[default]
     Plain,
     Markdown,
@@ -11,18 +11,18 @@ pub enum StringKind {
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Schema {
-    pub version: i64,
+    pub(crate) version: i64,
     pub block: Block,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Block {
-    pub version: i64,
+    pub(crate) version: i64,
     pub attributes: Vec<Attribute>,
     pub block_types: Vec<NestedBlock>,
     pub description: String,
-    pub description_kind: StringKind,
-    pub deprecated: bool,
+    pub(crate) description_kind: StringKind,
+    pub(crate) deprecated: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -30,12 +30,12 @@ pub struct Attribute {
     pub name: String,
     pub ty: Type,
     pub description: String,
-    pub description_kind: StringKind,
-    pub required: bool,
-    pub optional: bool,
-    pub computed: bool,
-    pub sensitive: bool,
-    pub deprecated: bool,
+    pub(crate) description_kind: StringKind,
+    pub(crate) required: bool,
+    pub(crate) optional: bool,
+    pub(crate) computed: bool,
+    pub(crate) sensitive: bool,
+    pub(crate) deprecated: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,8 +52,8 @@ pub struct NestedBlock {
     pub type_name: String,
     pub block: Block,
     pub nesting: Nesting,
-    pub min_items: i64,
-    pub max_items: i64,
+    pub(crate) min_items: i64,
+    pub(crate) max_items: i64,
 }
 
 impl Block {
@@ -88,7 +88,7 @@ impl Block {
 
 impl Attribute {
     /// An optional attribute of the given type with a markdown description.
-    pub fn optional(name: &str, ty: Type, description: &str) -> Self {
+    pub(crate) fn optional(name: &str, ty: Type, description: &str) -> Self {
         Attribute {
             name: name.to_string(),
             ty,
@@ -102,18 +102,18 @@ impl Attribute {
         }
     }
     /// A computed-only attribute.
-    pub fn computed(name: &str, ty: Type, description: &str) -> Self {
+    pub(crate) fn computed(name: &str, ty: Type, description: &str) -> Self {
         Attribute {
             optional: false,
             computed: true,
             ..Attribute::optional(name, ty, description)
         }
     }
-    pub fn with_computed(mut self) -> Self {
+    pub(crate) fn with_computed(mut self) -> Self {
         self.computed = true;
         self
     }
-    pub fn with_sensitive(mut self) -> Self {
+    pub(crate) fn with_sensitive(mut self) -> Self {
         self.sensitive = true;
         self
     }

@@ -96,7 +96,7 @@ macro_rules! ref_description {
 
 /// The fields of an IamOAuthToken: every filter argument, and every attribute of a `results`
 /// element (which also has `display_names`).
-pub const FIELDS: &[Field] = &[
+pub(crate) const FIELDS: &[Field] = &[
     field(
         "access_expiration_time",
         FieldKind::DateTime,
