@@ -17,12 +17,16 @@ use super::Type;
 /// 128 levels; this keeps the limit explicit and independent of that default.
 pub(crate) const MAX_TYPE_DEPTH: usize = 128;
 
+/// Why a type's JSON form was rejected.
 #[derive(Debug, thiserror::Error)]
 pub enum TypeJsonError {
+    /// The bytes are not JSON.
     #[error("type JSON is not valid JSON: {0}")]
     Syntax(#[from] serde_json::Error),
+    /// Valid JSON that names no cty type; the text says what is wrong.
     #[error("invalid type JSON: {0}")]
     Invalid(String),
+    /// Types nested deeper than the limit (128 levels).
     #[error("type JSON is nested deeper than {MAX_TYPE_DEPTH} levels")]
     TooDeep,
 }
