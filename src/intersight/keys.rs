@@ -41,8 +41,10 @@ pub(crate) enum KeyInner {
 pub enum KeyKind {
     /// RSA with its modulus size in bits.
     Rsa {
+        /// The modulus size in bits.
         bits: usize,
     },
+    /// ECDSA on the NIST P-256 curve.
     EcP256,
 }
 

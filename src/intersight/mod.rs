@@ -71,9 +71,12 @@ pub const DEFAULT_MAX_PAGE_BYTES: usize = 64 * 1024 * 1024;
 
 /// Everything needed to talk to one Intersight account.
 pub struct ClientConfig {
+    /// Where the API is.
     pub endpoint: Endpoint,
+    /// The API key id (`keyId` of the signature).
     pub key_id: String,
     pub(crate) secret_key: SecretKey,
+    /// Certificate checking and extra trusted CAs.
     pub tls: TlsOptions,
     /// Proxy variables (`HTTPS_PROXY`, `NO_PROXY`, …); [`ClientConfig::new`] takes them from
     /// the process environment, [`ProxyConfig::from_vars`] from any map.
@@ -88,6 +91,7 @@ pub struct ClientConfig {
     pub page_size: u32,
     /// Page requests in flight at once across every read of this client, at least 1.
     pub parallelism: usize,
+    /// Delays between retries.
     pub backoff: Backoff,
     /// Responses larger than this fail with [`Error::BodyTooLarge`].
     pub max_page_bytes: usize,
@@ -146,6 +150,7 @@ impl fmt::Debug for ClientConfig {
 pub struct ListQuery {
     /// Resource path under `/api/v1`, e.g. `iam/OAuthTokens`.
     pub resource: String,
+    /// `$filter`; `None` lists every object.
     pub filter: Option<Filter>,
     /// API property names for `$select` (`None`: every property). Paging adds what it needs
     /// itself (`Moid`).
@@ -172,6 +177,7 @@ impl ListQuery {
 pub struct Listing<T> {
     /// The objects, ordered by Moid, each Moid once.
     pub items: Vec<T>,
+    /// Requests, retries and pages the read took.
     pub stats: ListStats,
 }
 
@@ -268,6 +274,7 @@ impl Client {
         })
     }
 
+    /// The endpoint this client talks to.
     pub fn endpoint(&self) -> &Endpoint {
         self.transport.endpoint()
     }

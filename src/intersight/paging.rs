@@ -53,9 +53,11 @@ pub(crate) const API_BASE: &str = "/api/v1";
 /// bodies exactly as a read does).
 #[derive(Deserialize)]
 pub struct Page<T> {
+    /// `Count`: the collection's size, sent with `$inlinecount=allpages`.
     #[serde(rename = "Count", default)]
     pub count: Option<u64>,
     // `null` and absent both mean an empty page.
+    /// `Results`: the page's objects.
     #[serde(rename = "Results", default = "Option::default")]
     pub results: Option<Vec<T>>,
 }
@@ -88,6 +90,7 @@ pub enum Paging {
 /// Pages are fetched and decoded in tasks of their own (so they decode on every worker thread
 /// at once), hence `Clone + 'static`: keep decoders cheap to clone (share state in an `Arc`).
 pub trait PageDecoder: Clone + Send + Sync + 'static {
+    /// What each object becomes; its Moid orders and checks the pages.
     type Item: HasMoid + Send + 'static;
 
     /// Decodes `body`. A page that holds more than `max_items` objects is an error, raised as

@@ -34,16 +34,22 @@ pub struct RequestToSign<'a> {
     pub path_and_query: &'a str,
     /// `Host` header value as sent: host, plus `:port` when not the scheme default.
     pub host: &'a str,
+    /// The request body (empty for a GET); the `Digest` header is its SHA-256.
     pub body: &'a [u8],
 }
 
 /// The headers to add to the request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignatureHeaders {
+    /// The `Authorization` header: the HTTP signature with the key id and signed header list.
     pub authorization: String,
+    /// The `Date` header (RFC 7231 format), part of what is signed.
     pub date: String,
+    /// The `Digest` header: `SHA-256=` and the base64 hash of the body.
     pub digest: String,
+    /// The `Host` header, as signed.
     pub host: String,
+    /// The `Content-Type` header, as signed.
     pub content_type: &'static str,
     /// The exact string that was signed (for diagnostics and tests; contains no secret).
     pub string_to_sign: String,
