@@ -25,7 +25,7 @@ pub enum FilterError {
     /// A date-time that is not RFC 3339.
     #[error("invalid date-time {0:?}: expected RFC 3339, e.g. 2024-05-01T10:20:30.123Z")]
     DateTime(String),
-    /// A number that cannot be rendered (not finite).
+    /// A number that cannot be written as an OData literal (NaN, infinite, not representable).
     #[error("invalid number: {0}")]
     Number(String),
     /// A user-written filter that is empty or unbalanced.

@@ -69,6 +69,7 @@ pub struct Core {
 }
 
 impl Core {
+    /// A core serving `provider`.
     pub fn new(provider: Arc<Provider>) -> Self {
         Core { provider }
     }

@@ -15,6 +15,7 @@ pub struct ProviderV6 {
 }
 
 impl ProviderV6 {
+    /// Serves protocol 6 through `core`.
     pub fn new(core: Core) -> Self {
         ProviderV6 { core }
     }

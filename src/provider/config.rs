@@ -287,6 +287,7 @@ pub(crate) fn provider_schema() -> Schema {
 /// The process environment the provider reads defaults from (a struct so tests can supply one).
 #[derive(Debug, Clone, Default)]
 pub struct Environment {
+    /// Variable names and their values.
     pub vars: BTreeMap<String, String>,
 }
 

@@ -39,6 +39,8 @@ impl TextSettings {
     }
 }
 
+/// Checks the provider configuration, with `env` supplying unset settings, and builds the client:
+/// `Ok` with any warnings, or `Err` with the errors.
 pub fn configure(config: &Value, env: &Environment) -> Result<(Client, Diagnostics), Diagnostics> {
     if config.is_unknown() {
         return Err(unknown_configuration());

@@ -14,17 +14,22 @@ use crate::provider::schema::{Attribute, Block, NestedBlock, Nesting, StringKind
 /// What a field holds; decides its cty type, its schema shape and how it is validated.
 #[derive(Debug, Clone, Copy)]
 pub enum FieldKind {
+    /// A string.
     String,
     /// An RFC 3339 date-time, carried as a string.
     DateTime,
     /// JSON object text: the properties the model does not describe.
     Json,
+    /// A bool.
     Bool,
+    /// A list of strings.
     StringList,
     /// A nested block in the arguments, a list of objects in `results`.
     /// `max_items` 0 means unlimited.
     Block {
+        /// Most blocks allowed in the arguments; 0: unlimited.
         max_items: i64,
+        /// The block's own fields.
         fields: &'static [Field],
     },
 }
@@ -32,14 +37,17 @@ pub enum FieldKind {
 /// One attribute or nested block of the data source (and of each `results` element).
 #[derive(Debug, Clone, Copy)]
 pub struct Field {
+    /// The Terraform name (snake_case); the API property is derived from it.
     pub name: &'static str,
     pub(crate) kind: FieldKind,
+    /// The schema description (markdown), shown in the docs.
     pub description: &'static str,
     /// Set only when Intersight writes an object (e.g. a reference's `selector`): stored
     /// objects do not carry it, so it is never turned into a filter term (a warning says so).
     pub(crate) write_only: bool,
 }
 
+/// A field of `kind` (not write-only).
 pub const fn field(name: &'static str, kind: FieldKind, description: &'static str) -> Field {
     Field {
         name,
@@ -59,6 +67,7 @@ impl Field {
     }
 }
 
+/// A nested block of `fields`, at most `max_items` of them (0: unlimited).
 pub const fn block(
     name: &'static str,
     max_items: i64,
@@ -68,6 +77,7 @@ pub const fn block(
     field(name, FieldKind::Block { max_items, fields }, description)
 }
 
+/// `additional_properties`: the object's properties the schema does not describe, as JSON text.
 pub const ADDITIONAL_PROPERTIES: Field = field(
     "additional_properties",
     FieldKind::Json,
@@ -75,6 +85,7 @@ pub const ADDITIONAL_PROPERTIES: Field = field(
      (for example `{\"Foo\":\"bar\"}`).",
 );
 
+/// `class_id`: the fully-qualified name of the object's concrete type (the API's `ClassId`).
 pub const CLASS_ID: Field = field(
     "class_id",
     FieldKind::String,
@@ -82,6 +93,7 @@ pub const CLASS_ID: Field = field(
      a discriminator to identify the type of the payload\nwhen marshaling and unmarshaling data.",
 );
 
+/// `object_type` of a concrete object: the API's `ObjectType`, the same as its `ClassId`.
 pub const CONCRETE_OBJECT_TYPE: Field = field(
     "object_type",
     FieldKind::String,

@@ -310,9 +310,11 @@ pub struct Plan {
 
 /// One API object flattened to the msgpack encoding of a `results` element.
 pub struct FlatObject {
+    /// The object's `Moid`, which orders and checks the pages.
     pub moid: String,
     /// The object's `ObjectType` property, when it has one.
     pub object_type: Option<String>,
+    /// The msgpack encoding of the `results` element.
     pub msgpack: Box<[u8]>,
 }
 
@@ -415,6 +417,7 @@ impl Plan {
         }
     }
 
+    /// The `results` element type the plan writes.
     pub fn element_type(&self) -> &Type {
         &self.ty
     }

@@ -26,6 +26,7 @@ use super::{flatten, ReadContext};
 /// JSON becomes Terraform's encoding of its objects as it arrives, and is then dropped.
 #[derive(Clone)]
 pub struct ResultsDecoder {
+    /// How each object becomes a `results` element.
     pub plan: Arc<flatten::Plan>,
     /// The `ObjectType` every object must have, e.g. `iam.OAuthToken`.
     pub object_type: &'static str,
@@ -36,6 +37,7 @@ pub struct ResultsDecoder {
 /// How far a read got: pages and objects decoded.
 #[derive(Debug, Default)]
 pub struct Progress {
+    /// Pages decoded so far.
     pub pages: AtomicU64,
     pub(crate) objects: AtomicU64,
 }

@@ -80,6 +80,8 @@ pub(crate) struct Derived {
 }
 
 impl ListDataSource {
+    /// Derives the schema, the configuration type, the query spec and the flattening plan from
+    /// `decl`, once.
     pub fn new(decl: &'static ListDeclaration) -> ListDataSource {
         let results_element = results_element(decl.fields);
         let schema = schema(decl, &results_element);
@@ -93,6 +95,7 @@ impl ListDataSource {
         }))
     }
 
+    /// The declaration this data source was derived from.
     pub fn declaration(&self) -> &'static ListDeclaration {
         self.0.decl
     }

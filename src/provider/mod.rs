@@ -104,6 +104,7 @@ impl AuthFailure {
 /// One data source: a small unit with a type name, a schema, config validation and a read
 /// (the shape of terraform-plugin-framework's Metadata/Schema/Read).
 pub trait DataSource: Send + Sync {
+    /// The Terraform type name, e.g. `intersight_iam_o_auth_token`.
     fn type_name(&self) -> &'static str;
     /// The schema, built once when the data source is created.
     fn schema(&self) -> &Schema;
@@ -165,6 +166,7 @@ impl Provider {
         }
     }
 
+    /// The provider's and every data source's schema (GetProviderSchema).
     pub fn get_provider_schema(&self) -> GetProviderSchemaResponse {
         GetProviderSchemaResponse {
             provider: self.provider_schema.clone(),
@@ -184,6 +186,7 @@ impl Provider {
         }
     }
 
+    /// The schema of the data source `type_name`, if the provider serves it.
     pub fn data_source_schema(&self, type_name: &str) -> Option<Schema> {
         self.data_sources
             .get(type_name)
@@ -209,6 +212,7 @@ impl Provider {
         }
     }
 
+    /// Checks a data source configuration (ValidateDataResourceConfig); an unknown type is an error.
     pub fn validate_data_resource_config(
         &self,
         req: ValidateDataResourceConfigRequest,
@@ -220,6 +224,8 @@ impl Provider {
         ValidateDataResourceConfigResponse { diagnostics }
     }
 
+    /// Builds the API client from the provider configuration and the process environment
+    /// (ConfigureProvider); on errors any earlier configuration stays in place.
     pub fn configure_provider(&self, req: ConfigureProviderRequest) -> ConfigureProviderResponse {
         match configure::configure(&req.config, &config::Environment::from_process()) {
             Ok((client, diagnostics)) => {
@@ -235,6 +241,7 @@ impl Provider {
         }
     }
 
+    /// Reads a data source with the configured client (ReadDataSource).
     pub async fn read_data_source(&self, req: ReadDataSourceRequest) -> ReadDataSourceResponse {
         let Some(ds) = self.data_sources.get(req.type_name.as_str()).cloned() else {
             return ReadDataSourceResponse {

@@ -7,6 +7,7 @@ use crate::provider::fields::{
 };
 use crate::provider::list_source::ListDeclaration;
 
+/// The declaration of `intersight_iam_o_auth_token`.
 pub static DECLARATION: ListDeclaration = ListDeclaration {
     type_name: "intersight_iam_o_auth_token",
     description: DESCRIPTION,
