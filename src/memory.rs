@@ -6,6 +6,7 @@
 /// state. Measured effect in BENCHMARKS.md (peak RSS at N = 10,000). A no-op elsewhere.
 pub(crate) fn release_freed() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[allow(unsafe_code)]
     // SAFETY: malloc_trim only returns free heap pages to the kernel; it has no preconditions
     // and does not touch live allocations.
     unsafe {
