@@ -4,7 +4,7 @@
 //! bytes match what Terraform itself writes:
 //! - null is `nil`; a wholly unknown value is `d4 00 00` (fixext1, type 0, one zero byte);
 //!   an unknown with refinements is ext type 12 whose payload is a map with small integer
-//!   keys (see [`refinement_key`]). On decode every ext code and length means "unknown";
+//!   keys (see `refinement_key`). On decode every ext code and length means "unknown";
 //!   only type 12 with a payload longer than one byte carries refinements.
 //! - numbers: an integral value is written as the smallest msgpack int, an exact float as
 //!   float64, anything else as its decimal string; ints, uints, float32/64 and decimal
@@ -15,7 +15,7 @@
 //!   value whose type is itself unknown is plain `nil` / unknown.
 //!
 //! Decoding never panics: every length is checked against the remaining input, nesting is
-//! capped at [`MAX_DEPTH`] and trailing bytes are rejected.
+//! capped at `MAX_DEPTH` and trailing bytes are rejected.
 
 use std::collections::BTreeMap;
 use std::fmt;

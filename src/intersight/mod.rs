@@ -98,7 +98,7 @@ pub struct ClientConfig {
     /// How collections are paged (the default, or the official provider's way for benchmarks).
     pub paging: paging::Paging,
     /// The most page requests one read may plan or make per attempt
-    /// ([`paging::MAX_PAGES_PER_READ`] by default).
+    /// (`paging::MAX_PAGES_PER_READ` by default).
     pub max_pages_per_read: u64,
 }
 
@@ -181,7 +181,7 @@ pub struct Listing<T> {
     pub stats: ListStats,
 }
 
-/// Counters of one [`Client::list`] call.
+/// Counters of one [`Client::list_with`] call.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ListStats {
     /// HTTP requests sent, retries included.

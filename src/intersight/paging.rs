@@ -20,7 +20,7 @@
 //! below P is followed at the step its first page shows.
 //!
 //! Bounds: a page may hold at most `$top` objects (the decoder stops at the first object past
-//! it), a read plans or makes at most [`MAX_PAGES_PER_READ`] page requests per attempt and at
+//! it), a read plans or makes at most `MAX_PAGES_PER_READ` page requests per attempt and at
 //! most [`MAX_READS`] attempts, every page request of every read of one client holds one of the
 //! client's `parallelism` permits, and [`ListQuery::timeout`] bounds the whole read.
 

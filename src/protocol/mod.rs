@@ -2,7 +2,7 @@
 //!
 //! - [`core`]: what each RPC does, version-neutral (decode, call the provider, encode).
 //! - `convert`: one macro mapping neutral types to wire messages, expanded per version.
-//! - [`v5`], [`v6`]: the two thin gRPC adapters.
+//! - `v5`, [`v6`]: the two thin gRPC adapters.
 
 mod convert;
 pub mod core;

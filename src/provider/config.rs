@@ -1,7 +1,7 @@
 //! The provider block's settings and their checks.
 //!
-//! [`SETTINGS`] is the one table of them: for each its name, type, default, accepted range,
-//! environment variable and description. The schema ([`provider_schema`]), the checks
+//! `SETTINGS` is the one table of them: for each its name, type, default, accepted range,
+//! environment variable and description. The schema (`provider_schema`), the checks
 //! ([`validate`], and again in `configure` for values from the environment), the defaults that
 //! `configure` applies and the settings table in `docs/index.md` (compared by a test) all come
 //! from it. Building the API client from the settings is `configure`'s job.

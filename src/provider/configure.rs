@@ -1,5 +1,5 @@
 //! ConfigureProvider: resolves the provider settings (the block, else the environment variable,
-//! else the default; see [`super::config::SETTINGS`]) and builds the API client from them.
+//! else the default; see `super::config::SETTINGS`) and builds the API client from them.
 //! Every problem is reported here, all in one run and on the attribute it concerns, never at
 //! the first request.
 

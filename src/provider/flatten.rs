@@ -15,9 +15,9 @@
 //!   references (`link`).
 //!
 //! Two implementations of one mapping:
-//! - [`object`]: JSON text → cty value, each member's value kept as its text
+//! - `object`: JSON text → cty value, each member's value kept as its text
 //!   ([`JsonObject`]). The reference: short and obviously right.
-//! - [`Plan`] + [`flatten_object`] / [`ObjectSeed`]: the read path. It decodes a page's JSON
+//! - [`Plan`] + [`flatten_object`] / `ObjectSeed`: the read path. It decodes a page's JSON
 //!   and writes each object's msgpack encoding (the bytes Terraform receives) in one pass, with
 //!   no JSON tree and no value tree in between; attribute lookups are precomputed once per
 //!   read. Scalars are read as their JSON text (so numbers of any size pass); shapes it has no
@@ -210,7 +210,7 @@ pub(crate) fn object(
     Ok(Value::Object(attrs))
 }
 
-/// [`object`] of the JSON text of one object.
+/// `object` of the JSON text of one object.
 pub fn object_from_text(ty: &BTreeMap<String, Type>, text: &str) -> serde_json::Result<Value> {
     object(ty, &JsonObject::parse(text)?)
 }
@@ -479,7 +479,7 @@ impl Node {
 }
 
 /// Flattens one object's JSON text (tests, benchmarks and fuzzing use this; reads decode whole
-/// pages through [`ObjectSeed`]).
+/// pages through `ObjectSeed`).
 pub fn flatten_object(plan: &Plan, json: &str) -> Result<FlatObject, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_str(json);
     let object = ObjectSeed { plan }.deserialize(&mut de)?;

@@ -31,7 +31,7 @@ pub struct ListDeclaration {
     /// The `ObjectType` of its objects, e.g. `iam.OAuthToken`; any other is a decode error.
     pub object_type: &'static str,
     /// Every filter argument, and every attribute of a `results` element (which also has
-    /// `display_names`). Write-time-only fields are marked with [`Field::write_only`].
+    /// `display_names`). Write-time-only fields are marked with `Field::write_only`.
     pub fields: &'static [Field],
 }
 

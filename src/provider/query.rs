@@ -25,7 +25,7 @@ use super::naming::property_name;
 use super::schema::Block;
 
 /// Per data source facts the generic mapping needs, derived from its field table (see
-/// [`QuerySpec::from_fields`]) so they cannot fall out of step with it.
+/// `QuerySpec::from_fields`) so they cannot fall out of step with it.
 #[derive(Debug, Clone, Default)]
 pub struct QuerySpec {
     /// Top-level attributes and blocks that are not filters (e.g. `id`, `filter`, `results`,
