@@ -55,7 +55,7 @@ pub(crate) const API_BASE: &str = "/api/v1";
 pub struct Page<T> {
     /// `Count`: the collection's size, sent with `$inlinecount=allpages`.
     #[serde(rename = "Count", default)]
-    pub count: Option<u64>,
+    pub(crate) count: Option<u64>,
     // `null` and absent both mean an empty page.
     /// `Results`: the page's objects.
     #[serde(rename = "Results", default = "Option::default")]
@@ -145,11 +145,11 @@ pub fn page_path(resource: &str, filter: Option<&str>, top: u32, skip: u64) -> S
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PageQuery<'a> {
     /// Resource path under `/api/v1`.
-    pub resource: &'a str,
+    pub(crate) resource: &'a str,
     /// The rendered `$filter`.
-    pub filter: Option<&'a str>,
+    pub(crate) filter: Option<&'a str>,
     /// The `$select` value (see [`select_value`]).
-    pub select: Option<&'a str>,
+    pub(crate) select: Option<&'a str>,
     pub(crate) top: u32,
     pub(crate) skip: u64,
 }
@@ -219,13 +219,13 @@ pub(crate) const MAX_PAGES_PER_READ: u64 = 10_000;
 #[derive(Debug, Clone)]
 pub(crate) struct PagingSettings {
     /// `$top` for every page request.
-    pub page_size: u32,
+    pub(crate) page_size: u32,
     /// Page requests of one read queued at once (at most the permits below).
-    pub parallelism: usize,
+    pub(crate) parallelism: usize,
     /// `parallelism` permits for the whole client: every page request of every read holds one
     /// while it is sent, retried and decoded, so concurrent reads share the limit.
     pub(crate) permits: Arc<Semaphore>,
-    pub paging: Paging,
+    pub(crate) paging: Paging,
     /// The most page requests one read may plan or make per attempt.
     pub(crate) max_pages: u64,
 }

@@ -90,8 +90,8 @@ pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration
 /// Request and retry counters for one operation, and the read id its log lines carry.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    pub requests: AtomicU64,
-    pub retries: AtomicU64,
+    pub(crate) requests: AtomicU64,
+    pub(crate) retries: AtomicU64,
     /// [`super::ListQuery::read_id`] of the read these requests belong to ("" for none).
     pub(crate) read_id: String,
 }
@@ -159,15 +159,15 @@ struct AttemptLog {
 }
 
 pub(crate) struct TransportSettings {
-    pub endpoint: Endpoint,
-    pub key_id: String,
+    pub(crate) endpoint: Endpoint,
+    pub(crate) key_id: String,
     pub(crate) key: SecretKey,
-    pub tls: TlsOptions,
-    pub proxy: ProxyConfig,
-    pub timeout: Duration,
-    pub connect_timeout: Duration,
-    pub max_retries: u32,
-    pub backoff: Backoff,
+    pub(crate) tls: TlsOptions,
+    pub(crate) proxy: ProxyConfig,
+    pub(crate) timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) max_retries: u32,
+    pub(crate) backoff: Backoff,
     pub(crate) body_limit: usize,
     pub(crate) max_connections: usize,
 }

@@ -16,7 +16,7 @@ use crate::provider::Provider;
 /// A `DynamicValue` of either protocol version: the same two encodings under the same names.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct WireValue {
-    pub msgpack: Vec<u8>,
+    pub(crate) msgpack: Vec<u8>,
     pub(crate) json: Vec<u8>,
 }
 

@@ -16,23 +16,23 @@ pub struct GetProviderSchemaResponse {
     /// Each data source's schema, by type name.
     pub data_sources: BTreeMap<String, Schema>,
     /// Problems to report with the schemas.
-    pub diagnostics: Diagnostics,
+    pub(crate) diagnostics: Diagnostics,
 }
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct GetMetadataResponse {
-    pub data_sources: Vec<String>,
-    pub diagnostics: Diagnostics,
+    pub(crate) data_sources: Vec<String>,
+    pub(crate) diagnostics: Diagnostics,
 }
 
 #[derive(Debug, Clone)]
 pub(crate) struct ValidateProviderConfigRequest {
-    pub config: Value,
+    pub(crate) config: Value,
 }
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ValidateProviderConfigResponse {
-    pub diagnostics: Diagnostics,
+    pub(crate) diagnostics: Diagnostics,
 }
 
 /// A data source configuration to check before planning.

@@ -38,10 +38,10 @@ pub enum FieldKind {
 #[derive(Debug, Clone, Copy)]
 pub struct Field {
     /// The Terraform name (snake_case); the API property is derived from it.
-    pub name: &'static str,
+    pub(crate) name: &'static str,
     pub(crate) kind: FieldKind,
     /// The schema description (markdown), shown in the docs.
-    pub description: &'static str,
+    pub(crate) description: &'static str,
     /// Set only when Intersight writes an object (e.g. a reference's `selector`): stored
     /// objects do not carry it, so it is never turned into a filter term (a warning says so).
     pub(crate) write_only: bool,

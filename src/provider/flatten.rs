@@ -313,7 +313,7 @@ pub struct FlatObject {
     /// The object's `Moid`, which orders and checks the pages.
     pub moid: String,
     /// The object's `ObjectType` property, when it has one.
-    pub object_type: Option<String>,
+    pub(crate) object_type: Option<String>,
     /// The msgpack encoding of the `results` element.
     pub msgpack: Box<[u8]>,
 }
@@ -490,7 +490,7 @@ pub fn flatten_object(plan: &Plan, json: &str) -> Result<FlatObject, serde_json:
 /// Decodes one API object (a JSON object with a `Moid`) into a [`FlatObject`].
 #[derive(Clone, Copy)]
 pub(crate) struct ObjectSeed<'p> {
-    pub plan: &'p Plan,
+    pub(crate) plan: &'p Plan,
 }
 
 impl<'de> DeserializeSeed<'de> for ObjectSeed<'_> {

@@ -38,7 +38,7 @@ pub struct ResultsDecoder {
 #[derive(Debug, Default)]
 pub struct Progress {
     /// Pages decoded so far.
-    pub pages: AtomicU64,
+    pub(crate) pages: AtomicU64,
     pub(crate) objects: AtomicU64,
 }
 

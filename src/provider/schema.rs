@@ -26,7 +26,7 @@ pub struct Block {
     /// The blocks nested in it.
     pub block_types: Vec<NestedBlock>,
     /// What the block is for, as `terraform providers schema -json` shows it.
-    pub description: String,
+    pub(crate) description: String,
     pub(crate) description_kind: StringKind,
     pub(crate) deprecated: bool,
 }
