@@ -4,8 +4,9 @@
 /// (a read's page buffers, its per-object result encodings) resident for reuse; after a read of
 /// 10,000 tokens that is tens of MiB the provider would hold while Terraform processes the
 /// state. Measured effect in BENCHMARKS.md (peak RSS at N = 10,000). A no-op elsewhere.
-pub fn release_freed() {
+pub(crate) fn release_freed() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[allow(unsafe_code)]
     // SAFETY: malloc_trim only returns free heap pages to the kernel; it has no preconditions
     // and does not touch live allocations.
     unsafe {

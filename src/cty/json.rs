@@ -15,14 +15,18 @@ use super::Type;
 
 /// Deepest type nesting accepted. serde_json already refuses documents nested deeper than
 /// 128 levels; this keeps the limit explicit and independent of that default.
-pub const MAX_TYPE_DEPTH: usize = 128;
+pub(crate) const MAX_TYPE_DEPTH: usize = 128;
 
+/// Why a type's JSON form was rejected.
 #[derive(Debug, thiserror::Error)]
 pub enum TypeJsonError {
+    /// The bytes are not JSON.
     #[error("type JSON is not valid JSON: {0}")]
     Syntax(#[from] serde_json::Error),
+    /// Valid JSON that names no cty type; the text says what is wrong.
     #[error("invalid type JSON: {0}")]
     Invalid(String),
+    /// Types nested deeper than the limit (128 levels).
     #[error("type JSON is nested deeper than {MAX_TYPE_DEPTH} levels")]
     TooDeep,
 }
@@ -36,7 +40,7 @@ impl Type {
     }
 
     /// Appends the type's JSON form to `out` (used by the msgpack encoder for `dynamic` values).
-    pub fn write_json(&self, out: &mut Vec<u8>) {
+    pub(crate) fn write_json(&self, out: &mut Vec<u8>) {
         match self {
             Type::String => out.extend_from_slice(b"\"string\""),
             Type::Number => out.extend_from_slice(b"\"number\""),

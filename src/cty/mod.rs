@@ -6,13 +6,14 @@
 //! - [`AttributePath`] and [`Diagnostic`]: where a problem is and what it is.
 
 mod diagnostics;
-pub mod json;
+pub(crate) mod json;
 pub mod msgpack;
 mod path;
 mod types;
 mod value;
 
 pub use diagnostics::{Diagnostic, Diagnostics, Severity};
+pub use json::TypeJsonError;
 pub use path::{AttributePath, PathStep};
 pub use types::Type;
 pub use value::{Number, Refinements, Value};

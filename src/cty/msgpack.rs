@@ -4,7 +4,7 @@
 //! bytes match what Terraform itself writes:
 //! - null is `nil`; a wholly unknown value is `d4 00 00` (fixext1, type 0, one zero byte);
 //!   an unknown with refinements is ext type 12 whose payload is a map with small integer
-//!   keys (see [`refinement_key`]). On decode every ext code and length means "unknown";
+//!   keys (see `refinement_key`). On decode every ext code and length means "unknown";
 //!   only type 12 with a payload longer than one byte carries refinements.
 //! - numbers: an integral value is written as the smallest msgpack int, an exact float as
 //!   float64, anything else as its decimal string; ints, uints, float32/64 and decimal
@@ -15,7 +15,7 @@
 //!   value whose type is itself unknown is plain `nil` / unknown.
 //!
 //! Decoding never panics: every length is checked against the remaining input, nesting is
-//! capped at [`MAX_DEPTH`] and trailing bytes are rejected.
+//! capped at `MAX_DEPTH` and trailing bytes are rejected.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -24,28 +24,28 @@ use super::json::TypeJsonError;
 use super::{AttributePath, Number, PathStep, Refinements, Type, Value};
 
 /// Deepest value nesting accepted by [`decode`] and [`encode`].
-pub const MAX_DEPTH: usize = 256;
+pub(crate) const MAX_DEPTH: usize = 256;
 
 /// Largest refinement payload accepted (go-cty refuses larger ones as abusive).
-pub const MAX_REFINEMENT_PAYLOAD: usize = 1024;
+pub(crate) const MAX_REFINEMENT_PAYLOAD: usize = 1024;
 
 /// The msgpack extension type of an unknown value that carries refinements.
-pub const REFINED_UNKNOWN_EXT: i8 = 12;
+pub(crate) const REFINED_UNKNOWN_EXT: i8 = 12;
 
 /// The keys of the refinement map inside a refined unknown (go-cty `cty/msgpack/unknown.go`).
-pub mod refinement_key {
+pub(crate) mod refinement_key {
     /// bool: `false` = definitely not null (`true` = definitely null, i.e. a known null).
-    pub const NULLNESS: i64 = 1;
+    pub(crate) const NULLNESS: i64 = 1;
     /// string: known prefix of an unknown string.
-    pub const STRING_PREFIX: i64 = 2;
+    pub(crate) const STRING_PREFIX: i64 = 2;
     /// `[number, inclusive bool]`: lower bound of an unknown number.
-    pub const NUMBER_LOWER: i64 = 3;
+    pub(crate) const NUMBER_LOWER: i64 = 3;
     /// `[number, inclusive bool]`: upper bound of an unknown number.
-    pub const NUMBER_UPPER: i64 = 4;
+    pub(crate) const NUMBER_UPPER: i64 = 4;
     /// int: lower bound of an unknown collection's length.
-    pub const LENGTH_LOWER: i64 = 5;
+    pub(crate) const LENGTH_LOWER: i64 = 5;
     /// int: upper bound of an unknown collection's length.
-    pub const LENGTH_UPPER: i64 = 6;
+    pub(crate) const LENGTH_UPPER: i64 = 6;
 }
 
 /// Displays a path for an error message; the root has no name of its own.
@@ -68,41 +68,83 @@ fn show(path: &AttributePath) -> PathDisplay<'_> {
 /// What went wrong while decoding (see [`DecodeError::Invalid`] for where).
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeErrorKind {
+    /// The input ends in the middle of a value.
     #[error("the input ends in the middle of a value")]
     UnexpectedEof,
+    /// A marker byte that cannot start a value of the expected type.
     #[error("expected {expected}, found msgpack marker 0x{marker:02x}")]
-    UnexpectedMarker { expected: &'static str, marker: u8 },
+    UnexpectedMarker {
+        /// What the type called for, e.g. `"a bool"`.
+        expected: &'static str,
+        /// The marker byte found.
+        marker: u8,
+    },
+    /// A string whose bytes are not UTF-8.
     #[error("a string is not valid UTF-8")]
     InvalidUtf8,
+    /// A number sent as a string that is not a decimal number.
     #[error("{text:?} is not a number")]
-    InvalidNumber { text: String },
+    InvalidNumber {
+        /// The string received.
+        text: String,
+    },
+    /// A NaN float, which a cty number cannot hold.
     #[error("NaN is not a number cty can represent")]
     NotANumber,
+    /// An object lacks an attribute its type declares.
     #[error("the object has no attribute {name:?}")]
-    MissingAttribute { name: String },
+    MissingAttribute {
+        /// The missing attribute.
+        name: String,
+    },
+    /// An object has an attribute its type does not declare.
     #[error("unexpected attribute {name:?}")]
-    UnexpectedAttribute { name: String },
+    UnexpectedAttribute {
+        /// The undeclared attribute.
+        name: String,
+    },
+    /// A map or object holds the same key twice.
     #[error("key {key:?} appears twice")]
-    DuplicateKey { key: String },
+    DuplicateKey {
+        /// The repeated key.
+        key: String,
+    },
+    /// An array of the wrong length: a tuple, or the `[type, value]` pair of a dynamic value.
     #[error("expected {expected} elements, found {found}")]
-    WrongLength { expected: usize, found: usize },
+    WrongLength {
+        /// Elements the type calls for.
+        expected: usize,
+        /// Elements received.
+        found: usize,
+    },
+    /// The type JSON of a dynamic value is invalid.
     #[error("the type of a dynamic value is invalid: {0}")]
     DynamicType(#[source] TypeJsonError),
+    /// A malformed refinement payload of an unknown value; the text says which part.
     #[error("invalid unknown-value refinement: {0}")]
     Refinement(&'static str),
+    /// Values nested deeper than the limit (256 levels).
     #[error("values are nested deeper than {MAX_DEPTH} levels")]
     TooDeep,
 }
 
+/// Why bytes could not be decoded as a value of the given type.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
+    /// The value at `path` is malformed.
     #[error("invalid msgpack value at {}: {kind}", show(.path))]
     Invalid {
+        /// Where in the value the problem is (empty: the whole value).
         path: AttributePath,
+        /// What is wrong there.
         kind: DecodeErrorKind,
     },
+    /// Bytes are left over after one complete value.
     #[error("{count} unexpected bytes after the msgpack value")]
-    TrailingBytes { count: usize },
+    TrailingBytes {
+        /// How many bytes are left over.
+        count: usize,
+    },
 }
 
 impl DecodeError {
@@ -131,32 +173,60 @@ impl From<DecodeErrorKind> for DecodeError {
 /// What went wrong while encoding (see [`EncodeError::Invalid`] for where).
 #[derive(Debug, thiserror::Error)]
 pub enum EncodeErrorKind {
+    /// The value's kind does not conform to the type.
     #[error("a {found} value does not conform to type {expected}")]
     TypeMismatch {
+        /// The kind the type calls for.
         expected: &'static str,
+        /// The kind of the value given.
         found: &'static str,
     },
+    /// An object value lacks an attribute its type declares.
     #[error("the object has no attribute {name:?}")]
-    MissingAttribute { name: String },
+    MissingAttribute {
+        /// The missing attribute.
+        name: String,
+    },
+    /// An object value has an attribute its type does not declare.
     #[error("the type has no attribute {name:?}")]
-    UnexpectedAttribute { name: String },
+    UnexpectedAttribute {
+        /// The undeclared attribute.
+        name: String,
+    },
+    /// A tuple value with a different number of elements than its type.
     #[error("a tuple of {expected} elements was given {found}")]
-    WrongLength { expected: usize, found: usize },
+    WrongLength {
+        /// Elements the type declares.
+        expected: usize,
+        /// Elements the value has.
+        found: usize,
+    },
+    /// A NaN float, which a cty number cannot hold.
     #[error("NaN is not a number cty can represent")]
     NotANumber,
+    /// A decimal-text number whose text is not a decimal number.
     #[error("{text:?} is not a decimal number")]
-    InvalidDecimal { text: String },
+    InvalidDecimal {
+        /// The text given.
+        text: String,
+    },
+    /// Values nested deeper than the limit (256 levels).
     #[error("values are nested deeper than {MAX_DEPTH} levels")]
     TooDeep,
+    /// A string, collection or payload longer than msgpack can frame (4 GiB).
     #[error("an item is longer than msgpack can frame (4 GiB)")]
     TooLarge,
 }
 
+/// Why a value could not be encoded as msgpack of the given type.
 #[derive(Debug, thiserror::Error)]
 pub enum EncodeError {
+    /// The value at `path` cannot be encoded.
     #[error("cannot encode the value at {}: {kind}", show(.path))]
     Invalid {
+        /// Where in the value the problem is (empty: the whole value).
         path: AttributePath,
+        /// What is wrong there.
         kind: EncodeErrorKind,
     },
 }
@@ -930,7 +1000,7 @@ fn write_unknown(
 }
 
 /// Appends a number as cty writes it (building block for encoders that transcode other formats).
-pub fn write_number(out: &mut Vec<u8>, n: &Number) -> Result<(), EncodeErrorKind> {
+pub(crate) fn write_number(out: &mut Vec<u8>, n: &Number) -> Result<(), EncodeErrorKind> {
     match n {
         Number::Int(i) => write_int(out, *i),
         Number::UInt(u) => write_uint(out, *u),
@@ -1061,7 +1131,7 @@ pub fn read_str(bytes: &[u8]) -> Option<&str> {
 }
 
 /// Appends a msgpack array header for `n` elements.
-pub fn write_array_len(out: &mut Vec<u8>, n: usize) -> Result<(), EncodeErrorKind> {
+pub(crate) fn write_array_len(out: &mut Vec<u8>, n: usize) -> Result<(), EncodeErrorKind> {
     if n < 16 {
         out.push(0x90 | n as u8);
     } else if let Ok(l) = u16::try_from(n) {
@@ -1076,7 +1146,7 @@ pub fn write_array_len(out: &mut Vec<u8>, n: usize) -> Result<(), EncodeErrorKin
 }
 
 /// Appends a msgpack map header for `n` entries.
-pub fn write_map_len(out: &mut Vec<u8>, n: usize) -> Result<(), EncodeErrorKind> {
+pub(crate) fn write_map_len(out: &mut Vec<u8>, n: usize) -> Result<(), EncodeErrorKind> {
     if n < 16 {
         out.push(0x80 | n as u8);
     } else if let Ok(l) = u16::try_from(n) {

@@ -6,9 +6,11 @@ use super::Type;
 /// carries them as an integer, a float, or (when neither is exact) a decimal string.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Number {
+    /// An integer that fits in `i64`.
     Int(i64),
     /// Unsigned integers above `i64::MAX`.
     UInt(u64),
+    /// A binary (IEEE 754 double) floating-point number.
     Float(f64),
     /// Decimal text, e.g. `"0.1"` or `"1e400"`; kept as text so no precision is lost.
     Decimal(String),
@@ -21,11 +23,13 @@ pub struct Refinements {
     pub nullable: Option<bool>,
     /// A known prefix of a string that is not known yet.
     pub string_prefix: Option<String>,
-    /// Number bounds: `(bound, inclusive)`.
+    /// Lower number bound: `(bound, inclusive)`.
     pub number_lower: Option<(Number, bool)>,
+    /// Upper number bound: `(bound, inclusive)`.
     pub number_upper: Option<(Number, bool)>,
-    /// Collection length bounds (inclusive).
+    /// Lower collection length bound (inclusive).
     pub length_lower: Option<u64>,
+    /// Upper collection length bound (inclusive).
     pub length_upper: Option<u64>,
 }
 
@@ -33,16 +37,25 @@ pub struct Refinements {
 /// of type `dynamic`, which carry theirs in [`Value::Dynamic`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
+    /// Null (of the schema type).
     Null,
     /// Not known yet (during validation or planning). `None`: no refinements.
     Unknown(Option<Box<Refinements>>),
+    /// A known bool.
     Bool(bool),
+    /// A known number.
     Number(Number),
+    /// A known string.
     String(String),
+    /// The elements of a list, in order.
     List(Vec<Value>),
+    /// The elements of a set.
     Set(Vec<Value>),
+    /// The elements of a map, by key.
     Map(BTreeMap<String, Value>),
+    /// The attributes of an object, by name.
     Object(BTreeMap<String, Value>),
+    /// The elements of a tuple, one per element type.
     Tuple(Vec<Value>),
     /// A value whose schema type is `dynamic`: its concrete type travels with it.
     Dynamic(Type, Box<Value>),
@@ -53,16 +66,19 @@ pub enum Value {
 }
 
 impl Value {
+    /// A wholly unknown value without refinements.
     pub fn unknown() -> Value {
         Value::Unknown(None)
     }
+    /// A known string.
     pub fn string(s: impl Into<String>) -> Value {
         Value::String(s.into())
     }
+    /// True for null (an unknown value is not null).
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)
     }
-    pub fn is_unknown(&self) -> bool {
+    pub(crate) fn is_unknown(&self) -> bool {
         matches!(self, Value::Unknown(_))
     }
     /// True when this value and everything inside it is known.
@@ -129,7 +145,7 @@ impl Value {
             _ => None,
         }
     }
-    pub fn as_bool(&self) -> Option<bool> {
+    pub(crate) fn as_bool(&self) -> Option<bool> {
         match self {
             Value::Bool(b) => Some(*b),
             _ => None,
@@ -143,7 +159,7 @@ impl Value {
         }
     }
     /// An integral number as i64, when it is one.
-    pub fn as_i64(&self) -> Option<i64> {
+    pub(crate) fn as_i64(&self) -> Option<i64> {
         match self {
             Value::Number(Number::Int(i)) => Some(*i),
             Value::Number(Number::UInt(u)) => i64::try_from(*u).ok(),

@@ -79,14 +79,14 @@ impl Endpoint {
         })
     }
 
-    pub fn is_https(&self) -> bool {
+    pub(crate) fn is_https(&self) -> bool {
         self.https
     }
 
     /// Whether the host is this machine: `localhost` (or a name under `.localhost`, which
     /// resolvers keep on loopback), an address in 127.0.0.0/8, or `::1`. Only these may be
     /// reached over plain HTTP without `insecure` (the provider's policy).
-    pub fn is_loopback(&self) -> bool {
+    pub(crate) fn is_loopback(&self) -> bool {
         let host = self.host.trim_start_matches('[').trim_end_matches(']');
         if host == "localhost" || host.ends_with(".localhost") {
             return true;
@@ -96,17 +96,17 @@ impl Endpoint {
     }
 
     /// The host name or address (IPv6 in brackets).
-    pub fn host(&self) -> &str {
+    pub(crate) fn host(&self) -> &str {
         &self.host
     }
 
     /// The port actually used.
-    pub fn port(&self) -> u16 {
+    pub(crate) fn port(&self) -> u16 {
         self.port.unwrap_or(if self.https { 443 } else { 80 })
     }
 
     /// The `Host` header value: host, plus `:port` when not the scheme default.
-    pub fn host_header(&self) -> String {
+    pub(crate) fn host_header(&self) -> String {
         match self.port {
             Some(p) => format!("{}:{p}", self.host),
             None => self.host.clone(),
@@ -114,7 +114,7 @@ impl Endpoint {
     }
 
     /// `scheme://host[:port]` without a trailing slash.
-    pub fn base_url(&self) -> String {
+    pub(crate) fn base_url(&self) -> String {
         format!(
             "{}://{}",
             if self.https { "https" } else { "http" },

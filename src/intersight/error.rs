@@ -6,63 +6,125 @@ use std::time::Duration;
 /// Why a secret key could not be loaded.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum KeyError {
+    /// The setting is empty.
     #[error("the secret key is empty: give PEM text or the path to a PEM file")]
     Empty,
+    /// Not PEM text, and no readable file at that path.
     #[error("the secret key is not PEM text (no \"-----BEGIN\" line) and {location}")]
-    NotFound { location: String },
+    NotFound {
+        /// Why the value names no file; quotes the value only when it cannot be key material.
+        location: String,
+    },
+    /// The base64 body of a key without its `-----BEGIN`/`-----END` lines.
     #[error(
         "the secret key looks like the base64 body of a key without its -----BEGIN and -----END \
          lines ({chars} characters, not shown): give the whole PEM text, those lines included, \
          or the path of the key file"
     )]
-    BareBase64 { chars: usize },
+    BareBase64 {
+        /// Its length in characters (the body itself is never shown).
+        chars: usize,
+    },
+    /// The key file exists but could not be read.
     #[error("could not read the secret key file {path}: {reason}")]
-    Unreadable { path: String, reason: String },
+    Unreadable {
+        /// The file's path, after `~` expansion.
+        path: String,
+        /// The operating system's error.
+        reason: String,
+    },
+    /// PEM text that is truncated or does not parse; the text says what is wrong.
     #[error("the secret key PEM is truncated or malformed: {0}")]
     Malformed(String),
+    /// A passphrase-protected or PKCS#8-encrypted private key.
     #[error(
         "the secret key is encrypted ({found}); only unencrypted keys are accepted: {ACCEPTED}"
     )]
-    Encrypted { found: String },
+    Encrypted {
+        /// What was found, e.g. `an ENCRYPTED PRIVATE KEY (PKCS#8)`.
+        found: String,
+    },
+    /// PEM text without a private key (a public key or a certificate, say).
     #[error("the secret key PEM holds only a {found}, not a private key; accepted: {ACCEPTED}")]
-    PublicOnly { found: String },
+    PublicOnly {
+        /// What the PEM holds instead.
+        found: String,
+    },
+    /// A private key the API cannot be signed with (RSA under 2048 bits, another curve, …).
     #[error("unsupported secret key: found {found}; accepted: {ACCEPTED}")]
-    Unsupported { found: String },
+    Unsupported {
+        /// What was found, e.g. `an EC key on curve P-384`.
+        found: String,
+    },
 }
 
 /// What [`KeyError`] messages list as accepted.
-pub const ACCEPTED: &str =
+pub(crate) const ACCEPTED: &str =
     "RSA (PKCS#1 \"RSA PRIVATE KEY\" or PKCS#8 \"PRIVATE KEY\") or EC P-256 \
 (SEC1 or PKCS#8, labelled \"EC PRIVATE KEY\" or \"PRIVATE KEY\")";
 
 /// Why an endpoint string was rejected.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum EndpointError {
+    /// The setting is empty.
     #[error("the endpoint is empty: give a host such as \"intersight.com\" or a URL such as \"https://host:443\"")]
     Empty,
+    /// A URL scheme other than `https` or `http`.
     #[error("the endpoint {given:?} has unsupported scheme {scheme:?}: only https:// and http:// are accepted")]
-    Scheme { given: String, scheme: String },
+    Scheme {
+        /// The endpoint as configured.
+        given: String,
+        /// The scheme found.
+        scheme: String,
+    },
+    /// A path, query or fragment after the host and port.
     #[error("the endpoint {given:?} must be a host with an optional port, without {what}: the client adds /api/v1 itself")]
-    Extra { given: String, what: &'static str },
+    Extra {
+        /// The endpoint as configured.
+        given: String,
+        /// Which part was found: `a path`, `a query` or `a fragment`.
+        what: &'static str,
+    },
+    /// Not a valid `host[:port]`.
     #[error("the endpoint {given:?} is not a valid host[:port]: {reason}")]
-    Invalid { given: String, reason: String },
+    Invalid {
+        /// The endpoint as configured.
+        given: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// Why a [`super::Client`] could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// `ca_certificate` holds no usable certificate; the text says why.
     #[error("invalid ca_certificate: {0}")]
     CaCertificate(String),
+    /// A client setting outside its range (`page_size`, `parallelism`, `request_timeout`,
+    /// `key_id`).
     #[error("invalid client setting {name}: {reason}")]
-    Setting { name: &'static str, reason: String },
+    Setting {
+        /// The setting's name.
+        name: &'static str,
+        /// What is wrong with its value.
+        reason: String,
+    },
+    /// The TLS configuration could not be built.
     #[error("could not set up TLS: {0}")]
     Tls(String),
+    /// The HTTP client could not be built.
     #[error("could not build the HTTP client: {0}")]
     Http(String),
     /// A proxy environment variable that applies to the endpoint is not a usable proxy URL.
     /// `reason` never quotes the value (a proxy URL may carry a password).
     #[error("invalid proxy setting in the environment variable {var}: {reason}")]
-    Proxy { var: String, reason: String },
+    Proxy {
+        /// The environment variable's name, e.g. `HTTPS_PROXY`.
+        var: String,
+        /// What is wrong with its value.
+        reason: String,
+    },
 }
 
 /// Why a request failed below the API level: what a caller needs to choose its advice and
@@ -75,18 +137,24 @@ pub enum TransportErrorKind {
     Dns,
     /// TLS refused the server (or the handshake failed); `custom_ca`: `ca_certificate` was given.
     Tls {
+        /// What TLS objected to.
         problem: TlsProblem,
+        /// True when `ca_certificate` replaced the system's trust roots.
         custom_ca: bool,
     },
     /// The server answered with a redirect, which is never followed.
     Redirect {
+        /// The redirect status (3xx).
         status: u16,
         /// `scheme://host[:port]` of the `Location` (never its path or query); `None` when the
         /// answer had no usable `Location`.
         location: Option<String>,
     },
     /// The answer was not HTTP; `plain_http`: the endpoint is `http://` (likely an HTTPS server).
-    Protocol { plain_http: bool },
+    Protocol {
+        /// True when the endpoint is `http://`.
+        plain_http: bool,
+    },
     /// The response head (status line and headers) exceeded the client's limit.
     HeadTooLarge,
     /// The proxy could not be reached or refused to carry the request.
@@ -117,7 +185,7 @@ pub enum TlsProblem {
 
 impl TransportErrorKind {
     /// A short name for log lines and messages.
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             TransportErrorKind::Connect => "connect",
             TransportErrorKind::Dns => "dns",
@@ -136,18 +204,20 @@ impl TransportErrorKind {
 /// Milliseconds in a `u32` (49 days) keep [`Error`] small.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Attempts {
+    /// Requests sent.
     pub count: u32,
-    pub elapsed_ms: u32,
+    pub(crate) elapsed_ms: u32,
 }
 
 impl Attempts {
-    pub fn new(count: u32, elapsed: Duration) -> Attempts {
+    pub(crate) fn new(count: u32, elapsed: Duration) -> Attempts {
         Attempts {
             count,
             elapsed_ms: u32::try_from(elapsed.as_millis()).unwrap_or(u32::MAX),
         }
     }
 
+    /// Time from the first send to the final failure (millisecond precision).
     pub fn elapsed(&self) -> Duration {
         Duration::from_millis(u64::from(self.elapsed_ms))
     }
@@ -166,7 +236,7 @@ impl std::fmt::Display for Attempts {
 }
 
 /// `350 ms`, `4.8 s`.
-pub fn fmt_elapsed(d: Duration) -> String {
+pub(crate) fn fmt_elapsed(d: Duration) -> String {
     if d < Duration::from_secs(1) {
         format!("{} ms", d.as_millis())
     } else {
@@ -186,11 +256,17 @@ pub enum Error {
         attempts_part(attempts)
     )]
     Api {
+        /// The HTTP status.
         status: u16,
+        /// The `code` of the API's error body, when it had one.
         code: Option<String>,
+        /// The `message` of the API's error body, when it had one.
         message: Option<String>,
+        /// The API's trace id (`traceId` of the body or the `x-starship-traceid` header) for Cisco support.
         trace_id: Option<String>,
+        /// The HTTP method.
         method: &'static str,
+        /// Path and query of the request.
         path: String,
         /// Requests sent for this answer (1, or 1 + the retries when retries ran out) and the
         /// time they took.
@@ -199,18 +275,26 @@ pub enum Error {
     /// Connecting, sending or receiving failed (after any retries); `kind` says why.
     #[error("{method} {path}: {detail} ({attempts})")]
     Network {
+        /// What failed, for advice and retry decisions.
         kind: TransportErrorKind,
+        /// The HTTP method.
         method: &'static str,
+        /// Path and query of the request.
         path: String,
+        /// The underlying error chain, one line.
         detail: String,
+        /// Requests sent (1 + retries) and the time they took.
         attempts: Attempts,
     },
     /// A failure inside the client while carrying out a request (a page task that ended
     /// abnormally); not a network condition.
     #[error("{method} {path}: {detail}")]
     Transport {
+        /// The HTTP method.
         method: String,
+        /// Path and query of the request.
         path: String,
+        /// What went wrong inside the client.
         detail: String,
     },
     /// The request did not complete within the per-request timeout, or no connection (TCP and
@@ -220,25 +304,35 @@ pub enum Error {
         if *connecting { "no connection" } else { "no complete response" }
     )]
     Timeout {
+        /// The HTTP method.
         method: &'static str,
+        /// Path and query of the request.
         path: String,
+        /// The timeout that ran out (per request, or for connecting when `connecting`).
         timeout: Duration,
         /// The time ran out while connecting (TCP or the TLS handshake).
         connecting: bool,
+        /// Requests sent (1 + retries) and the time they took.
         attempts: Attempts,
     },
     /// The response body is not the JSON this client expects.
     #[error("{method} {path}: could not decode the response: {detail}")]
     Decode {
+        /// The HTTP method.
         method: String,
+        /// Path and query of the request.
         path: String,
+        /// What the decoder rejected.
         detail: String,
     },
     /// The response body exceeded the size cap.
     #[error("{method} {path}: response body larger than {limit} bytes")]
     BodyTooLarge {
+        /// The HTTP method.
         method: String,
+        /// Path and query of the request.
         path: String,
+        /// The cap in bytes.
         limit: usize,
     },
     /// The collection kept changing while it was being read.
@@ -246,8 +340,11 @@ pub enum Error {
         "the {resource} collection changed while it was being read ({attempts} attempts): {detail}"
     )]
     Inconsistent {
+        /// The collection, e.g. `iam/OAuthTokens`.
         resource: String,
+        /// Reads made, each from the first page.
         attempts: u32,
+        /// Why the last read was inconsistent.
         detail: String,
     },
     /// The read did not finish within [`super::ListQuery::timeout`]; says how far it got.
@@ -261,24 +358,28 @@ pub enum Error {
         seconds(*elapsed)
     )]
     ReadTimeout {
+        /// The collection, e.g. `iam/OAuthTokens`.
         resource: String,
+        /// The bound that ran out.
         timeout: Duration,
+        /// Time the read took before it was stopped.
         elapsed: Duration,
         /// Pages received and decoded.
         pages: u64,
         /// HTTP requests sent, retries included.
         requests: u64,
+        /// Retries among those requests.
         retries: u64,
     },
     /// Reading the collection would take more page requests than one read may make
-    /// ([`super::paging::MAX_PAGES_PER_READ`]): a `Count` the pages cannot add up to, or a
-    /// server that pages without end.
+    /// (10,000): a `Count` the pages cannot add up to, or a server that pages without end.
     #[error(
         "{}: reading it would take {pages} page requests of {page_len} objects, more than the \
          {limit} one read may make",
         too_many_pages_cause(resource, *count, *pages)
     )]
     TooManyPages {
+        /// The collection, e.g. `iam/OAuthTokens`.
         resource: String,
         /// The `Count` the first page reported (`None`: the server sent no count).
         count: Option<u64>,
@@ -286,6 +387,7 @@ pub enum Error {
         page_len: u64,
         /// Pages the read planned, or made so far without reaching the end.
         pages: u64,
+        /// Page requests one read may make.
         limit: u64,
     },
     /// The caller's cancellation token fired.

@@ -19,14 +19,23 @@ use std::fmt;
 /// Why a filter part was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FilterError {
+    /// A property path that is not identifiers joined by `.` or `/`, or uses an OData keyword.
     #[error("invalid property name {0:?}: expected PascalCase identifiers joined by '.'")]
     Property(String),
+    /// A date-time that is not RFC 3339.
     #[error("invalid date-time {0:?}: expected RFC 3339, e.g. 2024-05-01T10:20:30.123Z")]
     DateTime(String),
+    /// A number that cannot be written as an OData literal (NaN, infinite, not representable).
     #[error("invalid number: {0}")]
     Number(String),
+    /// A user-written filter that is empty or unbalanced.
     #[error("invalid filter {text:?}: {reason}")]
-    Raw { text: String, reason: String },
+    Raw {
+        /// The filter as written.
+        text: String,
+        /// What is unbalanced, e.g. `a string literal is not closed`.
+        reason: String,
+    },
 }
 
 /// A property path such as `User.Moid`; empty means the lambda variable itself.
@@ -49,7 +58,7 @@ impl Property {
         Property(Vec::new())
     }
 
-    pub fn segments(&self) -> &[String] {
+    pub(crate) fn segments(&self) -> &[String] {
         &self.0
     }
 }
@@ -74,6 +83,7 @@ fn is_identifier(s: &str) -> bool {
 pub struct DateTime(String);
 
 impl DateTime {
+    /// Accepts RFC 3339 text and nothing else, since it is rendered bare.
     pub fn parse(text: &str) -> Result<DateTime, FilterError> {
         let valid =
             time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
@@ -88,6 +98,7 @@ impl DateTime {
         }
     }
 
+    /// The date-time as written.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -98,6 +109,7 @@ impl DateTime {
 pub struct Number(String);
 
 impl Number {
+    /// A finite `n`; NaN and the infinities are rejected.
     pub fn from_f64(n: f64) -> Result<Number, FilterError> {
         if !n.is_finite() {
             return Err(FilterError::Number(format!("{n} is not finite")));
@@ -112,7 +124,7 @@ impl Number {
         Ok(Number(format!("{n}")))
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
@@ -126,13 +138,18 @@ impl From<i64> for Number {
 /// A literal on the right of `eq`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Literal {
+    /// A string, rendered quoted with `'` doubled.
     String(String),
+    /// A date-time, rendered bare.
     DateTime(DateTime),
+    /// `true` or `false`.
     Bool(bool),
+    /// A number, rendered bare.
     Number(Number),
 }
 
 impl Literal {
+    /// A string literal.
     pub fn string(s: impl Into<String>) -> Literal {
         Literal::String(s.into())
     }
@@ -144,6 +161,7 @@ impl Literal {
 pub struct RawFilter(String);
 
 impl RawFilter {
+    /// Accepts non-empty text whose parentheses match and whose string literals are closed.
     pub fn parse(text: &str) -> Result<RawFilter, FilterError> {
         let err = |reason: &str| FilterError::Raw {
             text: text.to_string(),
@@ -176,7 +194,7 @@ impl RawFilter {
         Ok(RawFilter(text.trim().to_string()))
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
@@ -190,7 +208,9 @@ pub enum Filter {
     And(Vec<Filter>),
     /// `Collection/any(v: predicate)`, the predicate's paths relative to each element.
     Any {
+        /// The collection property, e.g. `Tags`.
         collection: Property,
+        /// The condition on each element.
         predicate: Box<Filter>,
     },
     /// A user-written filter, rendered in parentheses.
@@ -223,6 +243,7 @@ impl Filter {
         })
     }
 
+    /// A user-written filter, checked to be balanced (see [`RawFilter::parse`]).
     pub fn raw(text: &str) -> Result<Filter, FilterError> {
         Ok(Filter::Raw(RawFilter::parse(text)?))
     }

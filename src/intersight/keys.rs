@@ -1,6 +1,6 @@
 //! Loading the API secret key: PEM text or a path to a PEM file, RSA or EC P-256.
 //!
-//! Accepted (see [`ACCEPTED`](super::error::ACCEPTED)):
+//! Accepted (see `ACCEPTED`):
 //! - `RSA PRIVATE KEY` holding PKCS#1 (v2 API keys), or PKCS#8 mislabelled so;
 //! - `PRIVATE KEY` holding PKCS#8 RSA or PKCS#8 EC P-256;
 //! - `EC PRIVATE KEY` holding SEC1 or PKCS#8 (Intersight v3 key files say `EC PRIVATE KEY`
@@ -41,8 +41,10 @@ pub(crate) enum KeyInner {
 pub enum KeyKind {
     /// RSA with its modulus size in bits.
     Rsa {
+        /// The modulus size in bits.
         bits: usize,
     },
+    /// ECDSA on the NIST P-256 curve.
     EcP256,
 }
 
@@ -72,7 +74,7 @@ impl SecretKey {
     /// [`SecretKey::from_pem_or_path`] with `~/` expanded from `home` (`None`: not set).
     ///
     /// No error quotes the value unless it is the path of an existing file or has a shape no
-    /// part of a key can have (see [`pem_source::describe_missing`]).
+    /// part of a key can have (see `pem_source::describe_missing`).
     pub fn from_pem_or_path_with_home(
         value: &str,
         home: Option<&Path>,

@@ -29,15 +29,15 @@
 //! # Ok(()) }
 //! ```
 
-pub mod endpoint;
-pub mod error;
+pub(crate) mod endpoint;
+pub(crate) mod error;
 pub mod filter;
 pub mod keys;
 pub mod paging;
-pub mod pem_source;
-pub mod proxy;
+pub(crate) mod pem_source;
+pub(crate) mod proxy;
 pub mod signing;
-pub mod transport;
+pub(crate) mod transport;
 
 use std::fmt;
 use std::time::Duration;
@@ -55,25 +55,28 @@ pub use tokio_util::sync::CancellationToken as Cancellation;
 pub use transport::{Backoff, TlsOptions, RETRIED_STATUSES};
 
 /// Default per-request timeout (a page of 1000 objects is a few MiB).
-pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default limit for making a connection (a host that accepts TCP but never completes TLS).
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default retries after the first attempt.
-pub const DEFAULT_MAX_RETRIES: u32 = 5;
+pub(crate) const DEFAULT_MAX_RETRIES: u32 = 5;
 /// Default `$top`: the documented maximum, as Cisco recommends for large collections.
-pub const DEFAULT_PAGE_SIZE: u32 = 1000;
+pub(crate) const DEFAULT_PAGE_SIZE: u32 = 1000;
 /// The largest `$top` the API documents.
-pub const MAX_PAGE_SIZE: u32 = 1000;
+pub(crate) const MAX_PAGE_SIZE: u32 = 1000;
 /// Default number of page requests in flight at once, across all reads of one client.
-pub const DEFAULT_PARALLELISM: usize = 4;
+pub(crate) const DEFAULT_PARALLELISM: usize = 4;
 /// Default cap on one response body.
 pub const DEFAULT_MAX_PAGE_BYTES: usize = 64 * 1024 * 1024;
 
 /// Everything needed to talk to one Intersight account.
 pub struct ClientConfig {
+    /// Where the API is.
     pub endpoint: Endpoint,
+    /// The API key id (`keyId` of the signature).
     pub key_id: String,
-    pub secret_key: SecretKey,
+    pub(crate) secret_key: SecretKey,
+    /// Certificate checking and extra trusted CAs.
     pub tls: TlsOptions,
     /// Proxy variables (`HTTPS_PROXY`, `NO_PROXY`, …); [`ClientConfig::new`] takes them from
     /// the process environment, [`ProxyConfig::from_vars`] from any map.
@@ -88,13 +91,14 @@ pub struct ClientConfig {
     pub page_size: u32,
     /// Page requests in flight at once across every read of this client, at least 1.
     pub parallelism: usize,
+    /// Delays between retries.
     pub backoff: Backoff,
     /// Responses larger than this fail with [`Error::BodyTooLarge`].
     pub max_page_bytes: usize,
     /// How collections are paged (the default, or the official provider's way for benchmarks).
     pub paging: paging::Paging,
     /// The most page requests one read may plan or make per attempt
-    /// ([`paging::MAX_PAGES_PER_READ`] by default).
+    /// (`paging::MAX_PAGES_PER_READ` by default).
     pub max_pages_per_read: u64,
 }
 
@@ -146,6 +150,7 @@ impl fmt::Debug for ClientConfig {
 pub struct ListQuery {
     /// Resource path under `/api/v1`, e.g. `iam/OAuthTokens`.
     pub resource: String,
+    /// `$filter`; `None` lists every object.
     pub filter: Option<Filter>,
     /// API property names for `$select` (`None`: every property). Paging adds what it needs
     /// itself (`Moid`).
@@ -172,10 +177,11 @@ impl ListQuery {
 pub struct Listing<T> {
     /// The objects, ordered by Moid, each Moid once.
     pub items: Vec<T>,
+    /// Requests, retries and pages the read took.
     pub stats: ListStats,
 }
 
-/// Counters of one [`Client::list`] call.
+/// Counters of one [`Client::list_with`] call.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ListStats {
     /// HTTP requests sent, retries included.
@@ -268,6 +274,7 @@ impl Client {
         })
     }
 
+    /// The endpoint this client talks to.
     pub fn endpoint(&self) -> &Endpoint {
         self.transport.endpoint()
     }

@@ -20,7 +20,7 @@
 //! below P is followed at the step its first page shows.
 //!
 //! Bounds: a page may hold at most `$top` objects (the decoder stops at the first object past
-//! it), a read plans or makes at most [`MAX_PAGES_PER_READ`] page requests per attempt and at
+//! it), a read plans or makes at most `MAX_PAGES_PER_READ` page requests per attempt and at
 //! most [`MAX_READS`] attempts, every page request of every read of one client holds one of the
 //! client's `parallelism` permits, and [`ListQuery::timeout`] bounds the whole read.
 
@@ -47,15 +47,17 @@ use super::{HasMoid, ListQuery, ListStats, Listing};
 pub const MAX_READS: u32 = 3;
 
 /// The API's base path.
-pub const API_BASE: &str = "/api/v1";
+pub(crate) const API_BASE: &str = "/api/v1";
 
 /// One page of a collection as the API sends it (public so the fuzz targets can decode
 /// bodies exactly as a read does).
 #[derive(Deserialize)]
 pub struct Page<T> {
+    /// `Count`: the collection's size, sent with `$inlinecount=allpages`.
     #[serde(rename = "Count", default)]
-    pub count: Option<u64>,
+    pub(crate) count: Option<u64>,
     // `null` and absent both mean an empty page.
+    /// `Results`: the page's objects.
     #[serde(rename = "Results", default = "Option::default")]
     pub results: Option<Vec<T>>,
 }
@@ -88,6 +90,7 @@ pub enum Paging {
 /// Pages are fetched and decoded in tasks of their own (so they decode on every worker thread
 /// at once), hence `Clone + 'static`: keep decoders cheap to clone (share state in an `Arc`).
 pub trait PageDecoder: Clone + Send + Sync + 'static {
+    /// What each object becomes; its Moid orders and checks the pages.
     type Item: HasMoid + Send + 'static;
 
     /// Decodes `body`. A page that holds more than `max_items` objects is an error, raised as
@@ -105,7 +108,7 @@ const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~');
 
 /// Encodes one query component. `%20` can only come from a space since `%` itself is encoded.
-pub fn encode_query_component(s: &str) -> String {
+pub(crate) fn encode_query_component(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, QUERY_VALUE)
         .to_string()
         .replace("%20", "+")
@@ -140,20 +143,20 @@ pub fn page_path(resource: &str, filter: Option<&str>, top: u32, skip: u64) -> S
 
 /// One page request of a read, as data.
 #[derive(Debug, Clone, Copy)]
-pub struct PageQuery<'a> {
+pub(crate) struct PageQuery<'a> {
     /// Resource path under `/api/v1`.
-    pub resource: &'a str,
+    pub(crate) resource: &'a str,
     /// The rendered `$filter`.
-    pub filter: Option<&'a str>,
+    pub(crate) filter: Option<&'a str>,
     /// The `$select` value (see [`select_value`]).
-    pub select: Option<&'a str>,
-    pub top: u32,
-    pub skip: u64,
+    pub(crate) select: Option<&'a str>,
+    pub(crate) top: u32,
+    pub(crate) skip: u64,
 }
 
 impl PageQuery<'_> {
     /// `/api/v1/<resource>?$filter=…&$select=…&$inlinecount=allpages&$orderby=Moid&$top=…&$skip=…`
-    pub fn path(&self) -> String {
+    pub(crate) fn path(&self) -> String {
         let (top, skip) = (self.top.to_string(), self.skip.to_string());
         let mut params = Vec::with_capacity(5);
         if let Some(select) = self.select {
@@ -180,7 +183,7 @@ fn collection_path(resource: &str, filter: Option<&str>, params: &[(&str, &str)]
 }
 
 /// Checks a resource path such as `iam/OAuthTokens`.
-pub fn validate_resource(resource: &str) -> Result<(), Error> {
+pub(crate) fn validate_resource(resource: &str) -> Result<(), Error> {
     let valid = !resource.is_empty()
         && resource
             .split('/')
@@ -210,21 +213,21 @@ impl From<Error> for ReadError {
 /// before it fails. A `Count` that the pages cannot add up to (a server reporting 10^12 objects
 /// one new object per page) then ends in an error after one request instead of paging for ever;
 /// at 1000 objects a page it allows collections of up to about 10 million objects.
-pub const MAX_PAGES_PER_READ: u64 = 10_000;
+pub(crate) const MAX_PAGES_PER_READ: u64 = 10_000;
 
 /// What paging takes from the client's settings, shared by every read of one [`super::Client`].
 #[derive(Debug, Clone)]
 pub(crate) struct PagingSettings {
     /// `$top` for every page request.
-    pub page_size: u32,
+    pub(crate) page_size: u32,
     /// Page requests of one read queued at once (at most the permits below).
-    pub parallelism: usize,
+    pub(crate) parallelism: usize,
     /// `parallelism` permits for the whole client: every page request of every read holds one
     /// while it is sent, retried and decoded, so concurrent reads share the limit.
-    pub permits: Arc<Semaphore>,
-    pub paging: Paging,
+    pub(crate) permits: Arc<Semaphore>,
+    pub(crate) paging: Paging,
     /// The most page requests one read may plan or make per attempt.
-    pub max_pages: u64,
+    pub(crate) max_pages: u64,
 }
 
 /// One read of a collection: everything a page request needs, shared by the read's pages.
@@ -345,7 +348,7 @@ pub(crate) async fn read_collection<D: PageDecoder>(
 
 /// The `$select` value for `select`: the names asked for, then `Moid` (paging needs it to
 /// check and order pages) when not among them. `None` when the query selects nothing.
-pub fn select_value(select: Option<&[String]>) -> Result<Option<String>, Error> {
+pub(crate) fn select_value(select: Option<&[String]>) -> Result<Option<String>, Error> {
     let Some(names) = select else {
         return Ok(None);
     };

@@ -11,12 +11,12 @@
 use std::path::{Path, PathBuf};
 
 /// True when `value` holds a PEM marker, i.e. is meant as PEM text rather than a path.
-pub fn has_pem_marker(value: &str) -> bool {
+pub(crate) fn has_pem_marker(value: &str) -> bool {
     value.contains("-----BEGIN") || value.contains("-----END")
 }
 
 /// `HOME` from the process environment (what `~/` expands to).
-pub fn home_from_process() -> Option<PathBuf> {
+pub(crate) fn home_from_process() -> Option<PathBuf> {
     std::env::var_os("HOME")
         .filter(|h| !h.is_empty())
         .map(PathBuf::from)
@@ -24,7 +24,7 @@ pub fn home_from_process() -> Option<PathBuf> {
 
 /// The path a (trimmed) setting names: a leading `~/` or a lone `~` is replaced by `home`.
 /// `None` when the value needs `home` and there is none. `~user/` forms are left as they are.
-pub fn expand_home(value: &str, home: Option<&Path>) -> Option<PathBuf> {
+pub(crate) fn expand_home(value: &str, home: Option<&Path>) -> Option<PathBuf> {
     let value = value.trim();
     if value == "~" {
         return home.map(Path::to_path_buf);
@@ -37,9 +37,9 @@ pub fn expand_home(value: &str, home: Option<&Path>) -> Option<PathBuf> {
 
 /// The contents of the file a path setting names.
 #[derive(Debug)]
-pub enum PathRead {
-    /// The file's bytes and the path it was read from (after `~` expansion).
-    Read { path: PathBuf, bytes: Vec<u8> },
+pub(crate) enum PathRead {
+    /// The file's bytes.
+    Read { bytes: Vec<u8> },
     /// The value names no regular file (or `~/` could not be expanded): see [`describe_missing`].
     Missing,
     /// The path exists but is not a regular file (a directory, say).
@@ -49,7 +49,7 @@ pub enum PathRead {
 }
 
 /// Reads the file named by `value` (trimmed, `~` expanded from `home`).
-pub fn read_path(value: &str, home: Option<&Path>) -> PathRead {
+pub(crate) fn read_path(value: &str, home: Option<&Path>) -> PathRead {
     let Some(path) = expand_home(value, home) else {
         return PathRead::Missing;
     };
@@ -61,7 +61,7 @@ pub fn read_path(value: &str, home: Option<&Path>) -> PathRead {
         };
     }
     match std::fs::read(&path) {
-        Ok(bytes) => PathRead::Read { path, bytes },
+        Ok(bytes) => PathRead::Read { bytes },
         Err(e) => PathRead::Unreadable {
             path,
             reason: e.to_string(),
@@ -73,7 +73,7 @@ pub fn read_path(value: &str, home: Option<&Path>) -> PathRead {
 /// at most 1024 bytes, no control characters, runs of whitespace, quotes, `+` or `=`, no run of
 /// 40 letters and digits, and a final component with a file extension (`name.ext`). Base64, the body of every PEM key, has no `.`,
 /// so no verbatim fragment of a key body passes.
-pub fn describe_missing(value: &str, home: Option<&Path>) -> String {
+pub(crate) fn describe_missing(value: &str, home: Option<&Path>) -> String {
     let value = value.trim();
     let no_home = (value == "~" || value.starts_with("~/")) && home.is_none();
     if is_nameable_path(value) {
@@ -96,7 +96,7 @@ pub fn describe_missing(value: &str, home: Option<&Path>) -> String {
 }
 
 /// Whether a value that names no file may be quoted in a message (see [`describe_missing`]).
-pub fn is_nameable_path(value: &str) -> bool {
+pub(crate) fn is_nameable_path(value: &str) -> bool {
     if value.is_empty() || value.len() > 1024 || has_pem_marker(value) {
         return false;
     }
@@ -130,7 +130,7 @@ pub fn is_nameable_path(value: &str) -> bool {
 /// True when `value` looks like the base64 body of a key pasted without its BEGIN/END lines:
 /// only base64 characters and whitespace (quotes around it ignored), and long enough that no
 /// path or short name fits.
-pub fn looks_like_bare_base64(value: &str) -> bool {
+pub(crate) fn looks_like_bare_base64(value: &str) -> bool {
     let value = strip_quotes(value.trim());
     let mut count = 0usize;
     for c in value.chars() {
@@ -145,7 +145,7 @@ pub fn looks_like_bare_base64(value: &str) -> bool {
 
 /// `value` without one pair of matching surrounding quotes (`"…"` or `'…'`), as a value pasted
 /// into a CI variable with its quotes often arrives.
-pub fn strip_quotes(value: &str) -> &str {
+pub(crate) fn strip_quotes(value: &str) -> &str {
     for q in ['"', '\''] {
         if let Some(inner) = value
             .strip_prefix(q)
@@ -160,7 +160,7 @@ pub fn strip_quotes(value: &str) -> &str {
 
 /// Why `ca_certificate` could not be read (PEM parsing is the caller's).
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
-pub enum CaSourceError {
+pub(crate) enum CaSourceError {
     #[error("not PEM text, and no file exists at {given:?}{expanded}")]
     Missing { given: String, expanded: String },
     #[error("not PEM text, and the file {path:?} cannot be read: {reason}")]
@@ -169,7 +169,10 @@ pub enum CaSourceError {
 
 /// The PEM bytes of a `ca_certificate` setting: its own text, or the file it names (`~`
 /// expanded from `home`). CA certificates are public, so the path is always named.
-pub fn ca_certificate_pem(value: &str, home: Option<&Path>) -> Result<Vec<u8>, CaSourceError> {
+pub(crate) fn ca_certificate_pem(
+    value: &str,
+    home: Option<&Path>,
+) -> Result<Vec<u8>, CaSourceError> {
     if has_pem_marker(value) {
         return Ok(value.as_bytes().to_vec());
     }

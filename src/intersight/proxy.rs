@@ -37,7 +37,7 @@ impl fmt::Debug for ProxyConfig {
 
 /// A proxy to use: its URL (credentials included, for the library) and how to name it.
 #[derive(Clone, PartialEq, Eq)]
-pub struct ProxyUrl {
+pub(crate) struct ProxyUrl {
     url: url::Url,
 }
 
@@ -49,7 +49,7 @@ impl fmt::Debug for ProxyUrl {
 
 impl ProxyUrl {
     /// `host:port`, never the credentials: what messages and logs may show.
-    pub fn display_name(&self) -> String {
+    pub(crate) fn display_name(&self) -> String {
         let host = self.url.host_str().unwrap_or_default();
         match self.url.port_or_known_default() {
             Some(port) => format!("{host}:{port}"),
@@ -98,7 +98,7 @@ impl ProxyConfig {
     }
 
     /// The proxy variables of this process's environment.
-    pub fn from_process_env() -> ProxyConfig {
+    pub(crate) fn from_process_env() -> ProxyConfig {
         ProxyConfig::from_vars(std::env::vars())
     }
 
@@ -110,7 +110,7 @@ impl ProxyConfig {
 
     /// The proxy for requests to `scheme://host:port`, or `None` to connect directly. A
     /// malformed proxy variable that would be used is an error naming the variable.
-    pub fn proxy_for(
+    pub(crate) fn proxy_for(
         &self,
         scheme: &str,
         host: &str,

@@ -16,14 +16,14 @@ use sha2::{Digest, Sha256};
 use super::keys::{KeyInner, SecretKey};
 
 /// How long a signature stays valid after it is created.
-pub const SIGNATURE_VALIDITY: Duration = Duration::from_secs(600);
+pub(crate) const SIGNATURE_VALIDITY: Duration = Duration::from_secs(600);
 
 /// The signed header list, as it appears in the `Authorization` header.
-pub const SIGNED_HEADERS: &str =
+pub(crate) const SIGNED_HEADERS: &str =
     "(request-target) (created) (expires) host date digest content-type";
 
 /// The content type sent (and signed) on every request, GET included.
-pub const CONTENT_TYPE: &str = "application/json";
+pub(crate) const CONTENT_TYPE: &str = "application/json";
 
 /// What is signed about one request.
 #[derive(Debug, Clone, Copy)]
@@ -34,23 +34,29 @@ pub struct RequestToSign<'a> {
     pub path_and_query: &'a str,
     /// `Host` header value as sent: host, plus `:port` when not the scheme default.
     pub host: &'a str,
+    /// The request body (empty for a GET); the `Digest` header is its SHA-256.
     pub body: &'a [u8],
 }
 
 /// The headers to add to the request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignatureHeaders {
+    /// The `Authorization` header: the HTTP signature with the key id and signed header list.
     pub authorization: String,
+    /// The `Date` header (RFC 7231 format), part of what is signed.
     pub date: String,
+    /// The `Digest` header: `SHA-256=` and the base64 hash of the body.
     pub digest: String,
+    /// The `Host` header, as signed.
     pub host: String,
+    /// The `Content-Type` header, as signed.
     pub content_type: &'static str,
     /// The exact string that was signed (for diagnostics and tests; contains no secret).
     pub string_to_sign: String,
 }
 
 /// The `Digest` header value for a body: `SHA-256=` + base64(sha256(body)).
-pub fn body_digest(body: &[u8]) -> String {
+pub(crate) fn body_digest(body: &[u8]) -> String {
     format!(
         "SHA-256={}",
         base64::engine::general_purpose::STANDARD.encode(Sha256::digest(body))
@@ -58,7 +64,12 @@ pub fn body_digest(body: &[u8]) -> String {
 }
 
 /// Builds the string to sign for a request at Unix time `created` (seconds).
-pub fn string_to_sign(req: &RequestToSign<'_>, created: u64, date: &str, digest: &str) -> String {
+pub(crate) fn string_to_sign(
+    req: &RequestToSign<'_>,
+    created: u64,
+    date: &str,
+    digest: &str,
+) -> String {
     let expires = created + SIGNATURE_VALIDITY.as_secs();
     format!(
         "(request-target): {} {}\n(created): {created}\n(expires): {}\nhost: {}\ndate: {date}\ndigest: {digest}\ncontent-type: {CONTENT_TYPE}",

@@ -54,19 +54,19 @@ impl Default for Backoff {
 
 impl Backoff {
     /// The ceiling of the jittered delay before retry number `retry` (0-based).
-    pub fn ceiling(&self, retry: u32) -> Duration {
+    pub(crate) fn ceiling(&self, retry: u32) -> Duration {
         let factor = 1u32.checked_shl(retry.min(31)).unwrap_or(u32::MAX);
         self.base.saturating_mul(factor).min(self.max)
     }
 
     /// A delay drawn uniformly from `[0, ceiling(retry)]` ("full jitter").
-    pub fn jittered(&self, retry: u32) -> Duration {
+    pub(crate) fn jittered(&self, retry: u32) -> Duration {
         let ceiling = self.ceiling(retry).as_micros().min(u64::MAX as u128) as u64;
         Duration::from_micros(rand::rng().random_range(0..=ceiling))
     }
 
     /// The delay before retry number `retry`, honouring a server-given `Retry-After`.
-    pub fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
+    pub(crate) fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
         match retry_after {
             Some(d) => d.min(self.max_retry_after),
             None => self.jittered(retry),
@@ -75,7 +75,7 @@ impl Backoff {
 }
 
 /// Parses a `Retry-After` value: delta-seconds or an HTTP date (relative to `now`).
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
         // Absurdly long digit strings saturate; the caller caps the delay anyway.
@@ -90,10 +90,10 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 /// Request and retry counters for one operation, and the read id its log lines carry.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    pub requests: AtomicU64,
-    pub retries: AtomicU64,
+    pub(crate) requests: AtomicU64,
+    pub(crate) retries: AtomicU64,
     /// [`super::ListQuery::read_id`] of the read these requests belong to ("" for none).
-    pub read_id: String,
+    pub(crate) read_id: String,
 }
 
 /// Where log records go: [`crate::logging::log`], or a capture in tests.
@@ -159,17 +159,17 @@ struct AttemptLog {
 }
 
 pub(crate) struct TransportSettings {
-    pub endpoint: Endpoint,
-    pub key_id: String,
-    pub key: SecretKey,
-    pub tls: TlsOptions,
-    pub proxy: ProxyConfig,
-    pub timeout: Duration,
-    pub connect_timeout: Duration,
-    pub max_retries: u32,
-    pub backoff: Backoff,
-    pub body_limit: usize,
-    pub max_connections: usize,
+    pub(crate) endpoint: Endpoint,
+    pub(crate) key_id: String,
+    pub(crate) key: SecretKey,
+    pub(crate) tls: TlsOptions,
+    pub(crate) proxy: ProxyConfig,
+    pub(crate) timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) max_retries: u32,
+    pub(crate) backoff: Backoff,
+    pub(crate) body_limit: usize,
+    pub(crate) max_connections: usize,
 }
 
 impl Transport {

@@ -15,14 +15,18 @@ use crate::provider::Provider;
 
 /// A `DynamicValue` of either protocol version: the same two encodings under the same names.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct WireValue {
-    pub msgpack: Vec<u8>,
-    pub json: Vec<u8>,
+pub(crate) struct WireValue {
+    pub(crate) msgpack: Vec<u8>,
+    pub(crate) json: Vec<u8>,
 }
 
 /// Decodes a wire value of type `ty`. `what` names the value in diagnostics ("provider
 /// configuration", ...). Never panics: every failure is an error diagnostic.
-pub fn decode_value(value: Option<&WireValue>, ty: &Type, what: &str) -> Result<Value, Diagnostic> {
+pub(crate) fn decode_value(
+    value: Option<&WireValue>,
+    ty: &Type,
+    what: &str,
+) -> Result<Value, Diagnostic> {
     let Some(value) = value else {
         return Err(Diagnostic::error(
             format!("Missing {what}"),
@@ -44,7 +48,7 @@ pub fn decode_value(value: Option<&WireValue>, ty: &Type, what: &str) -> Result<
 }
 
 /// Encodes `value` (of type `ty`) as a msgpack wire value.
-pub fn encode_value(value: &Value, ty: &Type, what: &str) -> Result<WireValue, Diagnostic> {
+pub(crate) fn encode_value(value: &Value, ty: &Type, what: &str) -> Result<WireValue, Diagnostic> {
     msgpack::encode(value, ty)
         .map(|msgpack| WireValue {
             msgpack,
@@ -65,16 +69,17 @@ pub struct Core {
 }
 
 impl Core {
+    /// A core serving `provider`.
     pub fn new(provider: Arc<Provider>) -> Self {
         Core { provider }
     }
 
-    pub fn provider_schema(&self) -> GetProviderSchemaResponse {
+    pub(crate) fn provider_schema(&self) -> GetProviderSchemaResponse {
         logging::debug("serving the provider schema", &[]);
         self.provider.get_provider_schema()
     }
 
-    pub fn metadata(&self) -> GetMetadataResponse {
+    pub(crate) fn metadata(&self) -> GetMetadataResponse {
         self.provider.get_metadata()
     }
 
@@ -93,7 +98,7 @@ impl Core {
             })
     }
 
-    pub fn validate_provider_config(&self, config: Option<&WireValue>) -> Diagnostics {
+    pub(crate) fn validate_provider_config(&self, config: Option<&WireValue>) -> Diagnostics {
         match decode_value(
             config,
             self.provider_config_type(),
@@ -108,7 +113,7 @@ impl Core {
         }
     }
 
-    pub fn validate_data_source_config(
+    pub(crate) fn validate_data_source_config(
         &self,
         type_name: &str,
         config: Option<&WireValue>,
@@ -129,7 +134,11 @@ impl Core {
         }
     }
 
-    pub fn configure(&self, terraform_version: &str, config: Option<&WireValue>) -> Diagnostics {
+    pub(crate) fn configure(
+        &self,
+        terraform_version: &str,
+        config: Option<&WireValue>,
+    ) -> Diagnostics {
         logging::debug(
             "configuring the provider",
             &[("terraform_version", &terraform_version)],
@@ -152,7 +161,7 @@ impl Core {
     }
 
     /// Reads a data source; the state is `Some` exactly when there is no error diagnostic.
-    pub async fn read_data_source(
+    pub(crate) async fn read_data_source(
         &self,
         type_name: &str,
         config: Option<&WireValue>,
@@ -198,7 +207,7 @@ impl Core {
         }
     }
 
-    pub fn stop(&self) {
+    pub(crate) fn stop(&self) {
         logging::debug("StopProvider: cancelling reads in flight", &[]);
         self.provider.stop();
     }

@@ -2,11 +2,11 @@
 //!
 //! - [`core`]: what each RPC does, version-neutral (decode, call the provider, encode).
 //! - `convert`: one macro mapping neutral types to wire messages, expanded per version.
-//! - [`v5`], [`v6`]: the two thin gRPC adapters.
+//! - `v5`, [`v6`]: the two thin gRPC adapters.
 
 mod convert;
 pub mod core;
-pub mod v5;
+pub(crate) mod v5;
 pub mod v6;
 
 /// Generated tfplugin5 messages, server and client.
@@ -22,7 +22,7 @@ pub mod tfplugin6 {
 }
 
 /// gRPC message size limit both ways, as terraform-plugin-go sets it (tonic's default is 4 MiB).
-pub const MAX_MESSAGE_SIZE: usize = 256 << 20;
+pub(crate) const MAX_MESSAGE_SIZE: usize = 256 << 20;
 
 #[cfg(test)]
 mod tests {

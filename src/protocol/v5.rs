@@ -10,17 +10,17 @@ use super::tfplugin5::provider_server::{Provider, ProviderServer};
 super::convert::wire_conversions!(pb);
 
 /// Serves protocol 5 on top of the shared [`Core`].
-pub struct ProviderV5 {
+pub(crate) struct ProviderV5 {
     core: Core,
 }
 
 impl ProviderV5 {
-    pub fn new(core: Core) -> Self {
+    pub(crate) fn new(core: Core) -> Self {
         ProviderV5 { core }
     }
 
     /// The tonic service with Terraform's message size limits.
-    pub fn into_service(self) -> ProviderServer<Self> {
+    pub(crate) fn into_service(self) -> ProviderServer<Self> {
         ProviderServer::new(self)
             .max_decoding_message_size(super::MAX_MESSAGE_SIZE)
             .max_encoding_message_size(super::MAX_MESSAGE_SIZE)

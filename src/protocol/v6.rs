@@ -15,12 +15,13 @@ pub struct ProviderV6 {
 }
 
 impl ProviderV6 {
+    /// Serves protocol 6 through `core`.
     pub fn new(core: Core) -> Self {
         ProviderV6 { core }
     }
 
     /// The tonic service with Terraform's message size limits.
-    pub fn into_service(self) -> ProviderServer<Self> {
+    pub(crate) fn into_service(self) -> ProviderServer<Self> {
         ProviderServer::new(self)
             .max_decoding_message_size(super::MAX_MESSAGE_SIZE)
             .max_encoding_message_size(super::MAX_MESSAGE_SIZE)

@@ -1,7 +1,7 @@
 //! The provider block's settings and their checks.
 //!
-//! [`SETTINGS`] is the one table of them: for each its name, type, default, accepted range,
-//! environment variable and description. The schema ([`provider_schema`]), the checks
+//! `SETTINGS` is the one table of them: for each its name, type, default, accepted range,
+//! environment variable and description. The schema (`provider_schema`), the checks
 //! ([`validate`], and again in `configure` for values from the environment), the defaults that
 //! `configure` applies and the settings table in `docs/index.md` (compared by a test) all come
 //! from it. Building the API client from the settings is `configure`'s job.
@@ -20,7 +20,7 @@ mod tests;
 
 /// What values a setting takes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// A string; `sensitive` ones are hidden by Terraform.
     Text {
         sensitive: bool,
@@ -35,7 +35,7 @@ pub enum Kind {
 
 /// What a setting is when neither the block nor its environment variable gives it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fallback {
+pub(crate) enum Fallback {
     /// Nothing: configuring fails without a value.
     Required,
     /// No value, which means what the text says (e.g. "the system's trusted roots").
@@ -47,7 +47,7 @@ pub enum Fallback {
 
 /// One provider setting.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Setting {
+pub(crate) struct Setting {
     /// The attribute name in the provider block.
     pub name: &'static str,
     pub kind: Kind,
@@ -59,7 +59,7 @@ pub struct Setting {
     pub description: &'static str,
 }
 
-pub const APIKEY: Setting = Setting {
+pub(crate) const APIKEY: Setting = Setting {
     name: "apikey",
     kind: Kind::Text { sensitive: false },
     default: Fallback::Required,
@@ -70,7 +70,7 @@ pub const APIKEY: Setting = Setting {
                   API keys v2 (RSA) and v3 (EC) are supported.",
 };
 
-pub const CA_CERTIFICATE: Setting = Setting {
+pub(crate) const CA_CERTIFICATE: Setting = Setting {
     name: "ca_certificate",
     kind: Kind::Text { sensitive: false },
     default: Fallback::Absent("the system's trusted roots only"),
@@ -80,7 +80,7 @@ pub const CA_CERTIFICATE: Setting = Setting {
                   file (a leading `~/` is expanded from `HOME`).",
 };
 
-pub const ENDPOINT: Setting = Setting {
+pub(crate) const ENDPOINT: Setting = Setting {
     name: "endpoint",
     kind: Kind::Text { sensitive: false },
     default: Fallback::Text("intersight.com"),
@@ -91,7 +91,7 @@ pub const ENDPOINT: Setting = Setting {
                   `insecure = true`.",
 };
 
-pub const INSECURE: Setting = Setting {
+pub(crate) const INSECURE: Setting = Setting {
     name: "insecure",
     kind: Kind::Flag,
     default: Fallback::Flag(false),
@@ -101,7 +101,7 @@ pub const INSECURE: Setting = Setting {
                   `ca_certificate`. Every run warns while it is `true`.",
 };
 
-pub const MAX_RETRIES: Setting = Setting {
+pub(crate) const MAX_RETRIES: Setting = Setting {
     name: "max_retries",
     kind: Kind::Whole {
         range: 0..=20,
@@ -117,7 +117,7 @@ pub const MAX_RETRIES: Setting = Setting {
                   not retried.",
 };
 
-pub const PAGE_SIZE: Setting = Setting {
+pub(crate) const PAGE_SIZE: Setting = Setting {
     name: "page_size",
     kind: Kind::Whole {
         range: 1..=intersight::MAX_PAGE_SIZE as i64,
@@ -128,7 +128,7 @@ pub const PAGE_SIZE: Setting = Setting {
     description: "How many objects each request fetches (`$top`); the API allows at most 1000.",
 };
 
-pub const PARALLELISM: Setting = Setting {
+pub(crate) const PARALLELISM: Setting = Setting {
     name: "parallelism",
     kind: Kind::Whole {
         range: 1..=16,
@@ -141,7 +141,7 @@ pub const PARALLELISM: Setting = Setting {
                   connection pool.",
 };
 
-pub const REQUEST_TIMEOUT: Setting = Setting {
+pub(crate) const REQUEST_TIMEOUT: Setting = Setting {
     name: "request_timeout",
     kind: Kind::Whole {
         range: 1..=3600,
@@ -154,7 +154,7 @@ pub const REQUEST_TIMEOUT: Setting = Setting {
                   may take at most 30 s of it.",
 };
 
-pub const SECRETKEY: Setting = Setting {
+pub(crate) const SECRETKEY: Setting = Setting {
     name: "secretkey",
     kind: Kind::Text { sensitive: true },
     default: Fallback::Required,
@@ -166,7 +166,7 @@ pub const SECRETKEY: Setting = Setting {
 };
 
 /// Every provider setting, in schema (alphabetical) order.
-pub const SETTINGS: [&Setting; 9] = [
+pub(crate) const SETTINGS: [&Setting; 9] = [
     &APIKEY,
     &CA_CERTIFICATE,
     &ENDPOINT,
@@ -179,7 +179,7 @@ pub const SETTINGS: [&Setting; 9] = [
 ];
 
 impl Setting {
-    pub fn ty(&self) -> Type {
+    pub(crate) fn ty(&self) -> Type {
         match self.kind {
             Kind::Text { .. } => Type::String,
             Kind::Flag => Type::Bool,
@@ -188,7 +188,7 @@ impl Setting {
     }
 
     /// The accepted range of a whole-number setting.
-    pub fn range(&self) -> Option<&RangeInclusive<i64>> {
+    pub(crate) fn range(&self) -> Option<&RangeInclusive<i64>> {
         match &self.kind {
             Kind::Whole { range, .. } => Some(range),
             _ => None,
@@ -213,7 +213,7 @@ impl Setting {
     }
 
     /// The schema description: what it is, then its range, default and environment variable.
-    pub fn schema_description(&self) -> String {
+    pub(crate) fn schema_description(&self) -> String {
         let mut text = self.description.to_string();
         if let Some(expected) = self.expected() {
             text.push_str(&format!(" {}.", capitalised(&expected)));
@@ -243,7 +243,7 @@ impl Setting {
     }
 
     /// The default of a whole-number setting (0 for others: never used for them).
-    pub fn default_whole(&self) -> i64 {
+    pub(crate) fn default_whole(&self) -> i64 {
         match self.default {
             Fallback::Whole(n) => n,
             _ => 0,
@@ -260,7 +260,7 @@ fn capitalised(text: &str) -> String {
 }
 
 /// How a fallback reads in a description: `` `intersight.com` ``, `` `4` ``, or its meaning.
-pub fn fallback_text(fallback: Fallback) -> String {
+pub(crate) fn fallback_text(fallback: Fallback) -> String {
     match fallback {
         Fallback::Required => "required".to_string(),
         Fallback::Absent(meaning) => meaning.to_string(),
@@ -270,7 +270,7 @@ pub fn fallback_text(fallback: Fallback) -> String {
     }
 }
 
-pub fn provider_schema() -> Schema {
+pub(crate) fn provider_schema() -> Schema {
     Schema {
         version: 0,
         block: Block {
@@ -287,11 +287,12 @@ pub fn provider_schema() -> Schema {
 /// The process environment the provider reads defaults from (a struct so tests can supply one).
 #[derive(Debug, Clone, Default)]
 pub struct Environment {
+    /// Variable names and their values.
     pub vars: BTreeMap<String, String>,
 }
 
 impl Environment {
-    pub fn from_process() -> Self {
+    pub(crate) fn from_process() -> Self {
         Environment {
             vars: std::env::vars().collect(),
         }
@@ -308,7 +309,7 @@ impl Environment {
 
 /// A string setting's value and where it came from, so a diagnostic can say what to fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sourced {
+pub(crate) struct Sourced {
     pub value: String,
     /// The environment variable it came from; `None`: the provider block.
     pub from_env: Option<&'static str>,
@@ -316,7 +317,7 @@ pub struct Sourced {
 
 impl Sourced {
     /// "the provider argument `endpoint`" or "the environment variable INTERSIGHT_ENDPOINT_URL".
-    pub fn origin(&self, setting: &Setting) -> String {
+    pub(crate) fn origin(&self, setting: &Setting) -> String {
         match self.from_env {
             Some(var) => format!("the environment variable {var}"),
             None => format!("the provider argument `{}`", setting.name),
@@ -325,13 +326,17 @@ impl Sourced {
 }
 
 /// Whether the block gives `setting` a value Terraform does not know yet.
-pub fn is_unknown(config: &Value, setting: &Setting) -> bool {
+pub(crate) fn is_unknown(config: &Value, setting: &Setting) -> bool {
     config.get_attr(setting.name).is_some_and(Value::is_unknown)
 }
 
 /// A string setting from the block, else from its environment variable. An unknown value is
 /// `None` (not replaced by the environment variable: `configure` reports it).
-pub fn text_setting(config: &Value, setting: &Setting, env: &Environment) -> Option<Sourced> {
+pub(crate) fn text_setting(
+    config: &Value,
+    setting: &Setting,
+    env: &Environment,
+) -> Option<Sourced> {
     match config.get_attr(setting.name) {
         Some(Value::String(value)) => {
             return Some(Sourced {
@@ -351,7 +356,7 @@ pub fn text_setting(config: &Value, setting: &Setting, env: &Environment) -> Opt
 
 /// A whole-number setting, its default when unset. Values outside the range were refused by
 /// [`validate`]; clamping only guards against a Terraform that skipped validation.
-pub fn whole_setting(config: &Value, setting: &Setting) -> i64 {
+pub(crate) fn whole_setting(config: &Value, setting: &Setting) -> i64 {
     let value = config
         .get_attr(setting.name)
         .and_then(Value::as_i64)
@@ -363,7 +368,7 @@ pub fn whole_setting(config: &Value, setting: &Setting) -> i64 {
 }
 
 /// A flag setting, its default when unset.
-pub fn flag_setting(config: &Value, setting: &Setting) -> bool {
+pub(crate) fn flag_setting(config: &Value, setting: &Setting) -> bool {
     let default = matches!(setting.default, Fallback::Flag(true));
     config
         .get_attr(setting.name)
@@ -402,7 +407,7 @@ fn check_whole_number(config: &Value, setting: &Setting, diags: &mut Diagnostics
 }
 
 /// Whether `text` looks like an API key id: three 24-hex-digit ids separated by `/`.
-pub fn api_key_id_has_expected_shape(text: &str) -> bool {
+pub(crate) fn api_key_id_has_expected_shape(text: &str) -> bool {
     let parts: Vec<&str> = text.split('/').collect();
     parts.len() == 3
         && parts
@@ -412,7 +417,7 @@ pub fn api_key_id_has_expected_shape(text: &str) -> bool {
 
 /// Checks of the string settings that need no file or network: emptiness, the key id's
 /// characters, the endpoint's form and its scheme policy. `insecure` is `None` when unknown.
-pub fn check_text_settings(
+pub(crate) fn check_text_settings(
     api_key: Option<&Sourced>,
     secret_key: Option<&Sourced>,
     ca_certificate: Option<&Sourced>,
@@ -454,7 +459,7 @@ pub fn check_text_settings(
 }
 
 /// A hint for a private key given where the key id belongs (without showing either).
-pub fn private_key_hint(value: &str) -> &'static str {
+pub(crate) fn private_key_hint(value: &str) -> &'static str {
     if value.contains("-----BEGIN") {
         " It looks like a private key: that belongs in `secretkey`."
     } else {
@@ -489,7 +494,10 @@ fn empty_setting(setting: &Setting, sourced: &Sourced) -> Diagnostic {
 
 /// Parses the endpoint and applies the scheme policy: plain `http://` only to this machine,
 /// unless `insecure` is true. An unknown `insecure` (`None`) is not held against it yet.
-pub fn parse_endpoint(endpoint: &Sourced, insecure: Option<bool>) -> Result<Endpoint, Diagnostic> {
+pub(crate) fn parse_endpoint(
+    endpoint: &Sourced,
+    insecure: Option<bool>,
+) -> Result<Endpoint, Diagnostic> {
     let at = AttributePath::attr(ENDPOINT.name);
     let parsed = Endpoint::parse(&endpoint.value).map_err(|e| {
         Diagnostic::error(

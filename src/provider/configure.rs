@@ -1,5 +1,5 @@
 //! ConfigureProvider: resolves the provider settings (the block, else the environment variable,
-//! else the default; see [`super::config::SETTINGS`]) and builds the API client from them.
+//! else the default; see `super::config::SETTINGS`) and builds the API client from them.
 //! Every problem is reported here, all in one run and on the attribute it concerns, never at
 //! the first request.
 
@@ -17,7 +17,7 @@ use super::config::{
 };
 
 /// Makes reads page exactly as the official provider does; see [`paging_from_environment`].
-pub const ENV_BENCH_OFFICIAL_PAGING: &str = "INTERSIGHT_BENCH_OFFICIAL_PAGING";
+pub(crate) const ENV_BENCH_OFFICIAL_PAGING: &str = "INTERSIGHT_BENCH_OFFICIAL_PAGING";
 
 /// The string settings as given, before they are checked.
 struct TextSettings {
@@ -39,6 +39,8 @@ impl TextSettings {
     }
 }
 
+/// Checks the provider configuration, with `env` supplying unset settings, and builds the client:
+/// `Ok` with any warnings, or `Err` with the errors.
 pub fn configure(config: &Value, env: &Environment) -> Result<(Client, Diagnostics), Diagnostics> {
     if config.is_unknown() {
         return Err(unknown_configuration());

@@ -26,7 +26,7 @@ fn advice(status: u16) -> &'static str {
     }
 }
 
-pub fn api_error_diagnostic(error: &Error, resource: &str) -> Diagnostic {
+pub(crate) fn api_error_diagnostic(error: &Error, resource: &str) -> Diagnostic {
     let summary = format!("Failed to read Intersight {resource}");
     let detail = match error {
         Error::Api {

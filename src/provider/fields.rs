@@ -14,17 +14,22 @@ use crate::provider::schema::{Attribute, Block, NestedBlock, Nesting, StringKind
 /// What a field holds; decides its cty type, its schema shape and how it is validated.
 #[derive(Debug, Clone, Copy)]
 pub enum FieldKind {
+    /// A string.
     String,
     /// An RFC 3339 date-time, carried as a string.
     DateTime,
     /// JSON object text: the properties the model does not describe.
     Json,
+    /// A bool.
     Bool,
+    /// A list of strings.
     StringList,
     /// A nested block in the arguments, a list of objects in `results`.
     /// `max_items` 0 means unlimited.
     Block {
+        /// Most blocks allowed in the arguments; 0: unlimited.
         max_items: i64,
+        /// The block's own fields.
         fields: &'static [Field],
     },
 }
@@ -32,14 +37,17 @@ pub enum FieldKind {
 /// One attribute or nested block of the data source (and of each `results` element).
 #[derive(Debug, Clone, Copy)]
 pub struct Field {
-    pub name: &'static str,
-    pub kind: FieldKind,
-    pub description: &'static str,
+    /// The Terraform name (snake_case); the API property is derived from it.
+    pub(crate) name: &'static str,
+    pub(crate) kind: FieldKind,
+    /// The schema description (markdown), shown in the docs.
+    pub(crate) description: &'static str,
     /// Set only when Intersight writes an object (e.g. a reference's `selector`): stored
     /// objects do not carry it, so it is never turned into a filter term (a warning says so).
-    pub write_only: bool,
+    pub(crate) write_only: bool,
 }
 
+/// A field of `kind` (not write-only).
 pub const fn field(name: &'static str, kind: FieldKind, description: &'static str) -> Field {
     Field {
         name,
@@ -51,7 +59,7 @@ pub const fn field(name: &'static str, kind: FieldKind, description: &'static st
 
 impl Field {
     /// This field as a write-time-only one (see [`Field::write_only`]).
-    pub const fn write_only(self) -> Field {
+    pub(crate) const fn write_only(self) -> Field {
         Field {
             write_only: true,
             ..self
@@ -59,6 +67,7 @@ impl Field {
     }
 }
 
+/// A nested block of `fields`, at most `max_items` of them (0: unlimited).
 pub const fn block(
     name: &'static str,
     max_items: i64,
@@ -68,6 +77,7 @@ pub const fn block(
     field(name, FieldKind::Block { max_items, fields }, description)
 }
 
+/// `additional_properties`: the object's properties the schema does not describe, as JSON text.
 pub const ADDITIONAL_PROPERTIES: Field = field(
     "additional_properties",
     FieldKind::Json,
@@ -75,6 +85,7 @@ pub const ADDITIONAL_PROPERTIES: Field = field(
      (for example `{\"Foo\":\"bar\"}`).",
 );
 
+/// `class_id`: the fully-qualified name of the object's concrete type (the API's `ClassId`).
 pub const CLASS_ID: Field = field(
     "class_id",
     FieldKind::String,
@@ -82,6 +93,7 @@ pub const CLASS_ID: Field = field(
      a discriminator to identify the type of the payload\nwhen marshaling and unmarshaling data.",
 );
 
+/// `object_type` of a concrete object: the API's `ObjectType`, the same as its `ClassId`.
 pub const CONCRETE_OBJECT_TYPE: Field = field(
     "object_type",
     FieldKind::String,
@@ -114,7 +126,7 @@ pub const REF: &[Field] = &[
 ];
 
 /// A tag (`mo.Tag`).
-pub const TAG: &[Field] = &[
+pub(crate) const TAG: &[Field] = &[
     ADDITIONAL_PROPERTIES,
     block(
         "ancestor_definitions",
@@ -162,7 +174,7 @@ pub const TAG: &[Field] = &[
     ),
 ];
 
-pub fn field_type(f: &Field) -> Type {
+pub(crate) fn field_type(f: &Field) -> Type {
     match f.kind {
         FieldKind::String | FieldKind::DateTime | FieldKind::Json => Type::String,
         FieldKind::Bool => Type::Bool,
@@ -171,16 +183,16 @@ pub fn field_type(f: &Field) -> Type {
     }
 }
 
-pub fn object_type(fields: &[Field]) -> Type {
+pub(crate) fn object_type(fields: &[Field]) -> Type {
     Type::object(fields.iter().map(|f| (f.name, field_type(f))))
 }
 
 /// Appended to the description of every date-time field, argument or result.
-pub const DATE_TIME_NOTE: &str = "An RFC 3339 date-time, e.g. `2024-05-01T10:20:30Z` or \
+pub(crate) const DATE_TIME_NOTE: &str = "An RFC 3339 date-time, e.g. `2024-05-01T10:20:30Z` or \
     `2024-05-01T10:20:30.123+02:00`; in `results` exactly as the API gives it.";
 
 /// The schema description of a field: its own text, plus what format a date-time takes.
-pub fn description(f: &Field) -> String {
+pub(crate) fn description(f: &Field) -> String {
     match f.kind {
         FieldKind::DateTime => format!("{} {DATE_TIME_NOTE}", f.description),
         _ => f.description.to_string(),
@@ -188,7 +200,7 @@ pub fn description(f: &Field) -> String {
 }
 
 /// The names (at any depth) of the fields that satisfy `pick`, e.g. the date-time fields.
-pub fn names_where(fields: &[Field], pick: fn(&Field) -> bool) -> BTreeSet<&'static str> {
+pub(crate) fn names_where(fields: &[Field], pick: fn(&Field) -> bool) -> BTreeSet<&'static str> {
     fn walk(fields: &[Field], pick: fn(&Field) -> bool, out: &mut BTreeSet<&'static str>) {
         for f in fields {
             if pick(f) {
@@ -204,7 +216,7 @@ pub fn names_where(fields: &[Field], pick: fn(&Field) -> bool) -> BTreeSet<&'sta
     out
 }
 
-pub fn block_of(fields: &[Field], description: &str) -> Block {
+pub(crate) fn block_of(fields: &[Field], description: &str) -> Block {
     let mut out = Block {
         description: description.to_string(),
         description_kind: StringKind::Markdown,
@@ -236,7 +248,7 @@ pub fn block_of(fields: &[Field], description: &str) -> Block {
 /// Longest excerpt of a user's value quoted back in a diagnostic.
 const EXCERPT_CHARS: usize = 80;
 
-pub fn excerpt(text: &str) -> String {
+pub(crate) fn excerpt(text: &str) -> String {
     let mut out: String = text.chars().take(EXCERPT_CHARS).collect();
     if text.chars().nth(EXCERPT_CHARS).is_some() {
         out.push('…');
@@ -244,7 +256,7 @@ pub fn excerpt(text: &str) -> String {
     format!("{out:?}")
 }
 
-pub fn validate_fields(
+pub(crate) fn validate_fields(
     fields: &[Field],
     object: &Value,
     path: &AttributePath,

@@ -15,9 +15,9 @@
 //!   references (`link`).
 //!
 //! Two implementations of one mapping:
-//! - [`object`]: JSON text → cty value, each member's value kept as its text
+//! - `object`: JSON text → cty value, each member's value kept as its text
 //!   ([`JsonObject`]). The reference: short and obviously right.
-//! - [`Plan`] + [`flatten_object`] / [`ObjectSeed`]: the read path. It decodes a page's JSON
+//! - [`Plan`] + [`flatten_object`] / `ObjectSeed`: the read path. It decodes a page's JSON
 //!   and writes each object's msgpack encoding (the bytes Terraform receives) in one pass, with
 //!   no JSON tree and no value tree in between; attribute lookups are precomputed once per
 //!   read. Scalars are read as their JSON text (so numbers of any size pass); shapes it has no
@@ -186,7 +186,10 @@ fn extra_text<'a>(extra: impl Iterator<Item = (&'a str, &'a RawValue)>) -> Strin
 }
 
 /// Flattens one JSON object into a value of the object type `ty`.
-pub fn object(ty: &BTreeMap<String, Type>, json: &JsonObject<'_>) -> serde_json::Result<Value> {
+pub(crate) fn object(
+    ty: &BTreeMap<String, Type>,
+    json: &JsonObject<'_>,
+) -> serde_json::Result<Value> {
     let mut attrs = BTreeMap::new();
     for (name, attr_ty) in ty {
         if name == ADDITIONAL_PROPERTIES {
@@ -207,7 +210,7 @@ pub fn object(ty: &BTreeMap<String, Type>, json: &JsonObject<'_>) -> serde_json:
     Ok(Value::Object(attrs))
 }
 
-/// [`object`] of the JSON text of one object.
+/// `object` of the JSON text of one object.
 pub fn object_from_text(ty: &BTreeMap<String, Type>, text: &str) -> serde_json::Result<Value> {
     object(ty, &JsonObject::parse(text)?)
 }
@@ -307,9 +310,11 @@ pub struct Plan {
 
 /// One API object flattened to the msgpack encoding of a `results` element.
 pub struct FlatObject {
+    /// The object's `Moid`, which orders and checks the pages.
     pub moid: String,
     /// The object's `ObjectType` property, when it has one.
-    pub object_type: Option<String>,
+    pub(crate) object_type: Option<String>,
+    /// The msgpack encoding of the `results` element.
     pub msgpack: Box<[u8]>,
 }
 
@@ -412,6 +417,7 @@ impl Plan {
         }
     }
 
+    /// The `results` element type the plan writes.
     pub fn element_type(&self) -> &Type {
         &self.ty
     }
@@ -473,7 +479,7 @@ impl Node {
 }
 
 /// Flattens one object's JSON text (tests, benchmarks and fuzzing use this; reads decode whole
-/// pages through [`ObjectSeed`]).
+/// pages through `ObjectSeed`).
 pub fn flatten_object(plan: &Plan, json: &str) -> Result<FlatObject, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_str(json);
     let object = ObjectSeed { plan }.deserialize(&mut de)?;
@@ -483,8 +489,8 @@ pub fn flatten_object(plan: &Plan, json: &str) -> Result<FlatObject, serde_json:
 
 /// Decodes one API object (a JSON object with a `Moid`) into a [`FlatObject`].
 #[derive(Clone, Copy)]
-pub struct ObjectSeed<'p> {
-    pub plan: &'p Plan,
+pub(crate) struct ObjectSeed<'p> {
+    pub(crate) plan: &'p Plan,
 }
 
 impl<'de> DeserializeSeed<'de> for ObjectSeed<'_> {

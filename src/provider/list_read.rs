@@ -26,6 +26,7 @@ use super::{flatten, ReadContext};
 /// JSON becomes Terraform's encoding of its objects as it arrives, and is then dropped.
 #[derive(Clone)]
 pub struct ResultsDecoder {
+    /// How each object becomes a `results` element.
     pub plan: Arc<flatten::Plan>,
     /// The `ObjectType` every object must have, e.g. `iam.OAuthToken`.
     pub object_type: &'static str,
@@ -36,8 +37,9 @@ pub struct ResultsDecoder {
 /// How far a read got: pages and objects decoded.
 #[derive(Debug, Default)]
 pub struct Progress {
-    pub pages: AtomicU64,
-    pub objects: AtomicU64,
+    /// Pages decoded so far.
+    pub(crate) pages: AtomicU64,
+    pub(crate) objects: AtomicU64,
 }
 
 impl PageDecoder for ResultsDecoder {

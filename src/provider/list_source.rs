@@ -31,26 +31,26 @@ pub struct ListDeclaration {
     /// The `ObjectType` of its objects, e.g. `iam.OAuthToken`; any other is a decode error.
     pub object_type: &'static str,
     /// Every filter argument, and every attribute of a `results` element (which also has
-    /// `display_names`). Write-time-only fields are marked with [`Field::write_only`].
+    /// `display_names`). Write-time-only fields are marked with `Field::write_only`.
     pub fields: &'static [Field],
 }
 
 /// The raw OData filter argument (an addition to the official schema).
 pub const FILTER: &str = "filter";
 /// The stable id of a query.
-pub const ID: &str = "id";
+pub(crate) const ID: &str = "id";
 /// Every matching object.
-pub const RESULTS: &str = "results";
+pub(crate) const RESULTS: &str = "results";
 /// The `timeouts { read = "..." }` block.
-pub const TIMEOUTS: &str = "timeouts";
+pub(crate) const TIMEOUTS: &str = "timeouts";
 /// The attribute of the `timeouts` block that bounds a read.
-pub const TIMEOUTS_READ: &str = "read";
+pub(crate) const TIMEOUTS_READ: &str = "read";
 /// The attribute of each `results` element holding the API's `DisplayNames`.
-pub const DISPLAY_NAMES: &str = "display_names";
+pub(crate) const DISPLAY_NAMES: &str = "display_names";
 /// The projection: which `results` attributes to fetch and fill.
-pub const SELECT: &str = "select";
+pub(crate) const SELECT: &str = "select";
 /// Top-level attributes and blocks that are not filter fields.
-pub const NOT_FILTERS: &[&str] = &[ID, FILTER, RESULTS, SELECT, TIMEOUTS];
+pub(crate) const NOT_FILTERS: &[&str] = &[ID, FILTER, RESULTS, SELECT, TIMEOUTS];
 /// Attributes a `select` cannot name: `additional_properties` holds the properties the field
 /// table does not describe, which `$select` cannot name.
 const NOT_SELECTABLE: &[&str] = &["additional_properties"];
@@ -59,9 +59,9 @@ const NOT_SELECTABLE: &[&str] = &["additional_properties"];
 /// unbounded; with the default settings (`request_timeout` 60 s, `max_retries` 5) one page can
 /// take six minutes of attempts, so 20 minutes stops a read that is stuck, never one that
 /// progresses at any realistic speed (10,000 objects take seconds).
-pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(20 * 60);
+pub(crate) const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 /// The default as the user would write it.
-pub const DEFAULT_READ_TIMEOUT_TEXT: &str = "20m";
+pub(crate) const DEFAULT_READ_TIMEOUT_TEXT: &str = "20m";
 
 /// A list data source built from its declaration; cheap to clone.
 #[derive(Clone)]
@@ -80,6 +80,8 @@ pub(crate) struct Derived {
 }
 
 impl ListDataSource {
+    /// Derives the schema, the configuration type, the query spec and the flattening plan from
+    /// `decl`, once.
     pub fn new(decl: &'static ListDeclaration) -> ListDataSource {
         let results_element = results_element(decl.fields);
         let schema = schema(decl, &results_element);
@@ -93,6 +95,7 @@ impl ListDataSource {
         }))
     }
 
+    /// The declaration this data source was derived from.
     pub fn declaration(&self) -> &'static ListDeclaration {
         self.0.decl
     }
@@ -268,7 +271,7 @@ fn validate(derived: &Derived, config: &Value) -> Diagnostics {
 
 /// The `results` attributes named by `select` (`None`: every attribute, also while any of
 /// it is unknown), or a diagnostic naming what is not a `results` attribute.
-pub fn selection(
+pub(crate) fn selection(
     element: &BTreeMap<String, Type>,
     config: &Value,
 ) -> Result<Option<BTreeSet<String>>, Diagnostic> {
@@ -355,7 +358,7 @@ fn did_you_mean<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
 
 /// The configured `timeouts.read` (or the default), or a diagnostic on the attribute.
 /// An unknown value counts as the default here; Terraform validates again once it is known.
-pub fn read_timeout(config: &Value) -> Result<Duration, Diagnostic> {
+pub(crate) fn read_timeout(config: &Value) -> Result<Duration, Diagnostic> {
     let Some(text) = config
         .get_attr(TIMEOUTS)
         .and_then(|t| t.get_attr(TIMEOUTS_READ))
@@ -380,7 +383,7 @@ pub fn read_timeout(config: &Value) -> Result<Duration, Diagnostic> {
 /// Parses a duration the way Go's `time.ParseDuration` does (what Terraform users write in
 /// `timeouts` blocks): a sequence of decimal numbers with units, e.g. `1h30m`, `1.5s`,
 /// `300ms`; units `ns`, `us` (`µs`), `ms`, `s`, `m`, `h`. It must be positive.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     const UNITS: &[(&str, f64)] = &[
         ("ns", 1e-9),
         ("us", 1e-6),
@@ -438,7 +441,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 /// A duration as the user would write it (`20m`, `1h30m`, `90s`, `1.5s`).
-pub fn format_duration(d: Duration) -> String {
+pub(crate) fn format_duration(d: Duration) -> String {
     let total = d.as_secs();
     if d.subsec_nanos() != 0 {
         let seconds = format!("{:.3}", d.as_secs_f64());

@@ -29,11 +29,11 @@ use schema::Schema;
 
 /// What a data source's read gets: the configured client and the provider's stop signal.
 pub struct ReadContext {
-    pub client: Arc<Client>,
+    pub(crate) client: Arc<Client>,
     /// Cancelled when Terraform calls StopProvider: every in-flight request must end.
-    pub cancel: CancellationToken,
+    pub(crate) cancel: CancellationToken,
     /// Shared by every read of the same configured provider.
-    pub auth: Arc<AuthFailure>,
+    pub(crate) auth: Arc<AuthFailure>,
 }
 
 impl ReadContext {
@@ -41,7 +41,11 @@ impl ReadContext {
     /// provider configuration, not of the data source: the first read that meets it reports
     /// it in full, every other read of the same configured provider ends with a short error
     /// that refers to it (instead of one identical block per data source).
-    pub fn api_error_diagnostic(&self, error: &intersight::Error, resource: &str) -> Diagnostic {
+    pub(crate) fn api_error_diagnostic(
+        &self,
+        error: &intersight::Error,
+        resource: &str,
+    ) -> Diagnostic {
         let full = errors::api_error_diagnostic(error, resource);
         if !matches!(error, intersight::Error::Api { status: 401, .. }) {
             return full;
@@ -57,11 +61,12 @@ impl ReadContext {
 /// Whether Intersight has rejected the configured credentials (HTTP 401) in this run. Set by
 /// the first read that meets a 401; a new ConfigureProvider starts afresh.
 #[derive(Debug, Default)]
-pub struct AuthFailure(AtomicBool);
+pub(crate) struct AuthFailure(AtomicBool);
 
 impl AuthFailure {
     /// The summary of the one full report, which the short ones refer to.
-    pub const SUMMARY: &'static str = "Authentication failed: Intersight rejected the API key";
+    pub(crate) const SUMMARY: &'static str =
+        "Authentication failed: Intersight rejected the API key";
 
     /// Records a 401; true only for the first.
     fn record(&self) -> bool {
@@ -99,6 +104,7 @@ impl AuthFailure {
 /// One data source: a small unit with a type name, a schema, config validation and a read
 /// (the shape of terraform-plugin-framework's Metadata/Schema/Read).
 pub trait DataSource: Send + Sync {
+    /// The Terraform type name, e.g. `intersight_iam_o_auth_token`.
     fn type_name(&self) -> &'static str;
     /// The schema, built once when the data source is created.
     fn schema(&self) -> &Schema;
@@ -160,6 +166,7 @@ impl Provider {
         }
     }
 
+    /// The provider's and every data source's schema (GetProviderSchema).
     pub fn get_provider_schema(&self) -> GetProviderSchemaResponse {
         GetProviderSchemaResponse {
             provider: self.provider_schema.clone(),
@@ -172,13 +179,14 @@ impl Provider {
         }
     }
 
-    pub fn get_metadata(&self) -> GetMetadataResponse {
+    pub(crate) fn get_metadata(&self) -> GetMetadataResponse {
         GetMetadataResponse {
             data_sources: self.data_sources.keys().map(|s| s.to_string()).collect(),
             diagnostics: Diagnostics::new(),
         }
     }
 
+    /// The schema of the data source `type_name`, if the provider serves it.
     pub fn data_source_schema(&self, type_name: &str) -> Option<Schema> {
         self.data_sources
             .get(type_name)
@@ -186,16 +194,16 @@ impl Provider {
     }
 
     /// The value type of the provider block's configuration (cached).
-    pub fn provider_config_type(&self) -> &Type {
+    pub(crate) fn provider_config_type(&self) -> &Type {
         &self.provider_config_type
     }
 
     /// The value type of a data source's configuration and state (cached).
-    pub fn data_source_config_type(&self, type_name: &str) -> Option<&Type> {
+    pub(crate) fn data_source_config_type(&self, type_name: &str) -> Option<&Type> {
         self.data_sources.get(type_name).map(|ds| ds.config_type())
     }
 
-    pub fn validate_provider_config(
+    pub(crate) fn validate_provider_config(
         &self,
         req: ValidateProviderConfigRequest,
     ) -> ValidateProviderConfigResponse {
@@ -204,6 +212,7 @@ impl Provider {
         }
     }
 
+    /// Checks a data source configuration (ValidateDataResourceConfig); an unknown type is an error.
     pub fn validate_data_resource_config(
         &self,
         req: ValidateDataResourceConfigRequest,
@@ -215,6 +224,8 @@ impl Provider {
         ValidateDataResourceConfigResponse { diagnostics }
     }
 
+    /// Builds the API client from the provider configuration and the process environment
+    /// (ConfigureProvider); on errors any earlier configuration stays in place.
     pub fn configure_provider(&self, req: ConfigureProviderRequest) -> ConfigureProviderResponse {
         match configure::configure(&req.config, &config::Environment::from_process()) {
             Ok((client, diagnostics)) => {
@@ -230,6 +241,7 @@ impl Provider {
         }
     }
 
+    /// Reads a data source with the configured client (ReadDataSource).
     pub async fn read_data_source(&self, req: ReadDataSourceRequest) -> ReadDataSourceResponse {
         let Some(ds) = self.data_sources.get(req.type_name.as_str()).cloned() else {
             return ReadDataSourceResponse {
@@ -283,7 +295,7 @@ impl Provider {
     }
 
     /// StopProvider: cancels every read in flight; later reads get a fresh token.
-    pub fn stop(&self) {
+    pub(crate) fn stop(&self) {
         if let Ok(mut token) = self.stop.write() {
             token.cancel();
             *token = CancellationToken::new();

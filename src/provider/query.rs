@@ -25,24 +25,24 @@ use super::naming::property_name;
 use super::schema::Block;
 
 /// Per data source facts the generic mapping needs, derived from its field table (see
-/// [`QuerySpec::from_fields`]) so they cannot fall out of step with it.
+/// `QuerySpec::from_fields`) so they cannot fall out of step with it.
 #[derive(Debug, Clone, Default)]
 pub struct QuerySpec {
     /// Top-level attributes and blocks that are not filters (e.g. `id`, `filter`, `results`,
     /// `timeouts`).
-    pub not_filters: Vec<&'static str>,
+    pub(crate) not_filters: Vec<&'static str>,
     /// Attribute names (at any depth) whose values are RFC 3339 date-times.
     pub date_times: BTreeSet<&'static str>,
     /// Attribute names (at any depth) that Intersight records at write time only: they are
     /// not filtered on, and a warning says so.
-    pub write_only: BTreeSet<&'static str>,
+    pub(crate) write_only: BTreeSet<&'static str>,
     /// The top-level attribute holding a raw OData expression, ANDed with the rest.
-    pub raw_filter: Option<&'static str>,
+    pub(crate) raw_filter: Option<&'static str>,
 }
 
 impl QuerySpec {
     /// The spec of a data source whose arguments are `fields` plus `not_filters`.
-    pub fn from_fields(
+    pub(crate) fn from_fields(
         fields: &[Field],
         not_filters: &[&'static str],
         raw_filter: Option<&'static str>,

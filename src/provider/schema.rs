@@ -3,57 +3,77 @@
 use crate::cty::Type;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum StringKind {
+pub(crate) enum StringKind {
     #[default]
     Plain,
     Markdown,
 }
 
+/// A schema as GetProviderSchema sends it: a version and the top-level block.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Schema {
-    pub version: i64,
+    pub(crate) version: i64,
+    /// The top-level block: arguments, computed attributes and nested blocks.
     pub block: Block,
 }
 
+/// A block's attributes and nested blocks.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Block {
-    pub version: i64,
+    pub(crate) version: i64,
+    /// The block's attributes.
     pub attributes: Vec<Attribute>,
+    /// The blocks nested in it.
     pub block_types: Vec<NestedBlock>,
-    pub description: String,
-    pub description_kind: StringKind,
-    pub deprecated: bool,
+    /// What the block is for, as `terraform providers schema -json` shows it.
+    pub(crate) description: String,
+    pub(crate) description_kind: StringKind,
+    pub(crate) deprecated: bool,
 }
 
+/// One attribute: its name, type, description and flags.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Attribute {
+    /// The attribute's name in configuration and state.
     pub name: String,
+    /// Its cty type.
     pub ty: Type,
+    /// What it holds, as `terraform providers schema -json` shows it.
     pub description: String,
-    pub description_kind: StringKind,
-    pub required: bool,
-    pub optional: bool,
-    pub computed: bool,
-    pub sensitive: bool,
-    pub deprecated: bool,
+    pub(crate) description_kind: StringKind,
+    pub(crate) required: bool,
+    pub(crate) optional: bool,
+    pub(crate) computed: bool,
+    pub(crate) sensitive: bool,
+    pub(crate) deprecated: bool,
 }
 
+/// How a nested block repeats (tfplugin `NestingMode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Nesting {
+    /// At most one block, as an object (null when absent).
     Single,
+    /// A list of blocks.
     List,
+    /// A set of blocks.
     Set,
+    /// Labelled blocks, as a map by label.
     Map,
+    /// Exactly one block, as an object that is never null.
     Group,
 }
 
+/// A block nested in another: its name, contents, nesting and item limits.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NestedBlock {
+    /// The block's name in configuration.
     pub type_name: String,
+    /// Its contents.
     pub block: Block,
+    /// How it repeats.
     pub nesting: Nesting,
-    pub min_items: i64,
-    pub max_items: i64,
+    pub(crate) min_items: i64,
+    pub(crate) max_items: i64,
 }
 
 impl Block {
@@ -77,10 +97,12 @@ impl Block {
         Type::Object(attrs)
     }
 
+    /// The attribute called `name`.
     pub fn attribute(&self, name: &str) -> Option<&Attribute> {
         self.attributes.iter().find(|a| a.name == name)
     }
 
+    /// The nested block called `name`.
     pub fn block_type(&self, name: &str) -> Option<&NestedBlock> {
         self.block_types.iter().find(|b| b.type_name == name)
     }
@@ -88,7 +110,7 @@ impl Block {
 
 impl Attribute {
     /// An optional attribute of the given type with a markdown description.
-    pub fn optional(name: &str, ty: Type, description: &str) -> Self {
+    pub(crate) fn optional(name: &str, ty: Type, description: &str) -> Self {
         Attribute {
             name: name.to_string(),
             ty,
@@ -102,18 +124,18 @@ impl Attribute {
         }
     }
     /// A computed-only attribute.
-    pub fn computed(name: &str, ty: Type, description: &str) -> Self {
+    pub(crate) fn computed(name: &str, ty: Type, description: &str) -> Self {
         Attribute {
             optional: false,
             computed: true,
             ..Attribute::optional(name, ty, description)
         }
     }
-    pub fn with_computed(mut self) -> Self {
+    pub(crate) fn with_computed(mut self) -> Self {
         self.computed = true;
         self
     }
-    pub fn with_sensitive(mut self) -> Self {
+    pub(crate) fn with_sensitive(mut self) -> Self {
         self.sensitive = true;
         self
     }

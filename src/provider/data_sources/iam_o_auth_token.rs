@@ -7,6 +7,7 @@ use crate::provider::fields::{
 };
 use crate::provider::list_source::ListDeclaration;
 
+/// The declaration of `intersight_iam_o_auth_token`.
 pub static DECLARATION: ListDeclaration = ListDeclaration {
     type_name: "intersight_iam_o_auth_token",
     description: DESCRIPTION,
@@ -96,7 +97,7 @@ macro_rules! ref_description {
 
 /// The fields of an IamOAuthToken: every filter argument, and every attribute of a `results`
 /// element (which also has `display_names`).
-pub const FIELDS: &[Field] = &[
+pub(crate) const FIELDS: &[Field] = &[
     field(
         "access_expiration_time",
         FieldKind::DateTime,

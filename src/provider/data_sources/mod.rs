@@ -9,6 +9,7 @@ use super::DataSource;
 
 pub mod iam_o_auth_token;
 
+/// Every data source the provider serves.
 pub fn registry() -> Vec<Arc<dyn DataSource>> {
     vec![Arc::new(ListDataSource::new(
         &iam_o_auth_token::DECLARATION,
