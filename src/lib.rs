@@ -7,10 +7,16 @@
 //! - [`provider`]: provider configuration and the registry of data sources.
 //! - [`intersight`]: the Intersight REST client; it knows nothing of Terraform.
 
+// Crate lints in the manner of rustls: no unsafe code but the two justified blocks (each with
+// `#[allow(unsafe_code)]` and a SAFETY comment), a public surface that is documented, and no
+// `pub` item that is not reachable from the crate root.
+#![deny(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
+
 pub mod cty;
 pub mod intersight;
 pub mod logging;
-pub mod memory;
+mod memory;
 pub mod plugin;
 pub mod protocol;
 pub mod provider;

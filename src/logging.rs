@@ -20,13 +20,19 @@ use std::sync::atomic::{AtomicU8, Ordering};
 /// The module name Terraform shows next to our records.
 pub const MODULE: &str = "provider.terraform-provider-intersight";
 
+/// A record's severity, least severe first (hclog's levels, as `TF_LOG` names them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 #[repr(u8)]
 pub enum Level {
+    /// Step-by-step detail (`TF_LOG=TRACE`).
     Trace = 1,
+    /// What a developer needs to follow a run (`TF_LOG=DEBUG`).
     Debug = 2,
+    /// Notable events such as the server starting or stopping (`TF_LOG=INFO`).
     Info = 3,
+    /// Something went wrong but the provider carries on (`TF_LOG=WARN`).
     Warn = 4,
+    /// A failure (`TF_LOG=ERROR`).
     Error = 5,
 }
 
@@ -135,18 +141,23 @@ pub fn log(level: Level, message: &str, fields: &[(&str, &dyn Display)]) {
     let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
+/// Writes one record at [`Level::Trace`] (see [`log`]).
 pub fn trace(message: &str, fields: &[(&str, &dyn Display)]) {
     log(Level::Trace, message, fields);
 }
+/// Writes one record at [`Level::Debug`] (see [`log`]).
 pub fn debug(message: &str, fields: &[(&str, &dyn Display)]) {
     log(Level::Debug, message, fields);
 }
+/// Writes one record at [`Level::Info`] (see [`log`]).
 pub fn info(message: &str, fields: &[(&str, &dyn Display)]) {
     log(Level::Info, message, fields);
 }
+/// Writes one record at [`Level::Warn`] (see [`log`]).
 pub fn warn(message: &str, fields: &[(&str, &dyn Display)]) {
     log(Level::Warn, message, fields);
 }
+/// Writes one record at [`Level::Error`] (see [`log`]).
 pub fn error(message: &str, fields: &[(&str, &dyn Display)]) {
     log(Level::Error, message, fields);
 }

@@ -9,14 +9,20 @@ use super::handshake::{RESTRICT_ENV, SUPPORTED};
 pub enum Command {
     /// Serve the provider: launched by Terraform, or by hand with `--debug`.
     Serve {
+        /// `--debug` was given: serve plaintext without the magic cookie and print a
+        /// `TF_REATTACH_PROVIDERS` line.
         debug: bool,
     },
+    /// Print the version and the plugin protocols served (`--version`).
     Version,
+    /// Print the help text (`--help`).
     Help,
 }
 
+/// A command line that [`parse`] rejects.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CliError {
+    /// An argument that is not one of our flags (it is quoted in the message).
     #[error("unknown argument {0:?}")]
     UnknownArgument(String),
 }

@@ -5,7 +5,8 @@ use base64::Engine;
 
 /// The variable Terraform sets so a provider knows it was launched as a plugin.
 pub const MAGIC_COOKIE_KEY: &str = "TF_PLUGIN_MAGIC_COOKIE";
-pub const MAGIC_COOKIE_VALUE: &str =
+/// The value Terraform gives [`MAGIC_COOKIE_KEY`] for a provider plugin.
+pub(crate) const MAGIC_COOKIE_VALUE: &str =
     "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2";
 
 /// Terraform's list of protocol versions it speaks, e.g. `5,6`.
@@ -19,22 +20,31 @@ pub const SUPPORTED: [u32; 2] = [5, 6];
 /// The go-plugin core protocol version (first handshake field).
 const CORE_PROTOCOL_VERSION: u32 = 1;
 
-pub const NOT_A_PLUGIN_HINT: &str = "This binary is a plugin for Terraform (the Cisco Intersight provider). \
+/// Printed when the binary is run by hand without the magic cookie or a flag.
+pub(crate) const NOT_A_PLUGIN_HINT: &str = "This binary is a plugin for Terraform (the Cisco Intersight provider). \
 It is not meant to be run directly: Terraform starts it by itself. To use it, declare the provider \
 (ciscodevnet/intersight) in your configuration and run `terraform init`, or point Terraform at a \
 local build with a `dev_overrides` block in the CLI configuration. To run it by hand for debugging, \
 start it with --debug and export the TF_REATTACH_PROVIDERS line it prints.";
 
+/// Why no plugin protocol version could be agreed on.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum NegotiationError {
+    /// `INTERSIGHT_PLUGIN_PROTOCOL` holds something other than a version we serve (the value).
     #[error(
         "{RESTRICT_ENV}={0:?} is not a protocol version this provider serves: set it to 5 or 6, or unset it to offer both"
     )]
     BadRestriction(String),
+    /// Terraform's list and ours share no version.
     #[error(
         "Terraform offered plugin protocol versions {offered:?} ({CLIENT_VERSIONS_ENV}) but this provider serves only {ours:?}; use a Terraform release that speaks protocol 5 or 6 (0.12 or later)"
     )]
-    NoCommonVersion { offered: String, ours: Vec<u32> },
+    NoCommonVersion {
+        /// Terraform's `PLUGIN_PROTOCOL_VERSIONS` value as given (empty when it stated none).
+        offered: String,
+        /// The versions we offered.
+        ours: Vec<u32>,
+    },
 }
 
 /// The versions we offer, after applying the `INTERSIGHT_PLUGIN_PROTOCOL` restriction.

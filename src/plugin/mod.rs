@@ -181,8 +181,12 @@ fn announce_handshake(line: &str) {
     if let Err(err) = written {
         logging::error("cannot write the handshake to stdout", &[("error", &err)]);
     }
-    // SAFETY: dup2 on the process's own standard descriptors; fd 2 stays open for the
-    // process's lifetime and the stdout lock above is held, so no Rust write races the swap.
+    // SAFETY: dup2 takes two plain descriptor numbers and touches no memory of ours; both are
+    // the process's own standard descriptors, fd 2 stays open for the process's lifetime, and
+    // dup2 swaps fd 1 atomically (on failure it returns -1 and changes nothing). The stdout
+    // lock above is still held, so no Rust write through `Stdout` races the swap; later writes
+    // to fd 1 land on stderr.
+    #[allow(unsafe_code)]
     let rc = unsafe { libc::dup2(libc::STDERR_FILENO, libc::STDOUT_FILENO) };
     if rc < 0 {
         logging::warn(

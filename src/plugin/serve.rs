@@ -32,20 +32,31 @@ const MAX_SOCKET_BASE_LEN: usize = 60;
 /// How often we check whether Terraform (our parent) is still there.
 const PARENT_POLL: Duration = Duration::from_millis(500);
 
+/// Why serving failed to start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    /// The private temp directory for the socket could not be created or made 0700.
     #[error("cannot create the plugin socket directory: {0}")]
     SocketDir(io::Error),
+    /// The unix socket could not be bound.
     #[error("cannot listen on {path}: {source}")]
-    Listen { path: PathBuf, source: io::Error },
+    Listen {
+        /// The socket path we tried to bind.
+        path: PathBuf,
+        /// The bind error.
+        source: io::Error,
+    },
+    /// The SIGINT/SIGTERM/SIGHUP handlers could not be installed.
     #[error("cannot install signal handlers: {0}")]
     Signals(io::Error),
+    /// tonic's server ended with a transport error.
     #[error("the gRPC server failed: {0}")]
     Server(#[from] tonic::transport::Error),
 }
 
 /// What to serve.
 pub struct ServeOptions {
+    /// The negotiated plugin protocol version: 5 serves tfplugin5, anything else tfplugin6.
     pub protocol_version: u32,
     /// `Some`: AutoMTLS; `None`: plaintext h2c.
     pub tls: Option<AutoMtls>,
@@ -60,7 +71,7 @@ pub struct SocketDir {
 }
 
 impl SocketDir {
-    pub fn create() -> Result<Self, ServeError> {
+    pub(crate) fn create() -> Result<Self, ServeError> {
         let mut builder = tempfile::Builder::new();
         builder.prefix("tf-provider-intersight-");
         // sun_path holds 108 bytes: with a long TMPDIR the socket could not be bound there.
@@ -83,7 +94,7 @@ impl SocketDir {
         })
     }
 
-    pub fn socket(&self) -> &Path {
+    pub(crate) fn socket(&self) -> &Path {
         &self.socket
     }
 

@@ -11,6 +11,7 @@ use crate::logging;
 /// Why the server stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StopReason {
+    /// Still serving: nothing has asked the server to stop yet.
     Running,
     /// GRPCController/Shutdown from the host.
     Shutdown,
@@ -21,12 +22,12 @@ pub enum StopReason {
 }
 
 /// The host's Shutdown request: flips the stop signal the serve loop waits on.
-pub struct Controller {
+pub(crate) struct Controller {
     stop: watch::Sender<StopReason>,
 }
 
 impl Controller {
-    pub fn service(stop: watch::Sender<StopReason>) -> GrpcControllerServer<Self> {
+    pub(crate) fn service(stop: watch::Sender<StopReason>) -> GrpcControllerServer<Self> {
         GrpcControllerServer::new(Controller { stop })
     }
 }
@@ -43,10 +44,10 @@ impl GrpcController for Controller {
 
 /// Our stdout and stderr are never redirected into this stream (logs go to stderr, which
 /// go-plugin reads directly), so it stays open and silent until the process exits.
-pub struct Stdio;
+pub(crate) struct Stdio;
 
 impl Stdio {
-    pub fn service() -> GrpcStdioServer<Self> {
+    pub(crate) fn service() -> GrpcStdioServer<Self> {
         GrpcStdioServer::new(Stdio)
     }
 }

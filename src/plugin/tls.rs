@@ -20,14 +20,19 @@ use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 /// The variable holding Terraform's client certificate (PEM).
 pub const CLIENT_CERT_ENV: &str = "PLUGIN_CLIENT_CERT";
 
+/// Why AutoMTLS could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
+    /// `PLUGIN_CLIENT_CERT` contains no `CERTIFICATE` PEM section.
     #[error("{CLIENT_CERT_ENV} holds no PEM certificate")]
     NoClientCertificate,
+    /// `PLUGIN_CLIENT_CERT` is not well-formed PEM (e.g. a section body that is not base64).
     #[error("{CLIENT_CERT_ENV} is not valid PEM: {0}")]
     BadPem(rustls::pki_types::pem::Error),
+    /// rcgen failed to make the per-launch server key or certificate.
     #[error("cannot generate the server certificate: {0}")]
     CertificateGeneration(#[from] rcgen::Error),
+    /// rustls rejected the server configuration (protocol versions, key or certificate).
     #[error("cannot build the TLS configuration: {0}")]
     Config(#[from] rustls::Error),
 }
@@ -72,7 +77,7 @@ impl AutoMtls {
         self.server_cert_der.as_ref()
     }
 
-    pub fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
+    pub(crate) fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
         tokio_rustls::TlsAcceptor::from(self.config.clone())
     }
 
