@@ -101,6 +101,43 @@ pub const CONCRETE_OBJECT_TYPE: Field = field(
      same as the 'ClassId' property.",
 );
 
+// The properties every managed object (`mo.BaseMo`) has, shared by every data source's table.
+
+/// `account_moid`: the account the object belongs to.
+pub const ACCOUNT_MOID: Field = field(
+    "account_moid",
+    FieldKind::String,
+    "The Account ID for this managed object.",
+);
+
+/// `create_time`: when the object was created.
+pub const CREATE_TIME: Field = field(
+    "create_time",
+    FieldKind::DateTime,
+    "The time when this managed object was created.",
+);
+
+/// `mod_time`: when the object was last modified.
+pub const MOD_TIME: Field = field(
+    "mod_time",
+    FieldKind::DateTime,
+    "The time when this managed object was last modified.",
+);
+
+/// `moid`: the object's unique identifier.
+pub const MOID: Field = field(
+    "moid",
+    FieldKind::String,
+    "The unique identifier of this Managed Object instance.",
+);
+
+/// `owners`: the identifiers of the object's owners.
+pub const OWNERS: Field = field(
+    "owners",
+    FieldKind::StringList,
+    "The identifiers of the owners of this managed object.",
+);
+
 /// A relationship to another managed object (`mo.MoRef`).
 pub const REF: &[Field] = &[
     ADDITIONAL_PROPERTIES,

@@ -2,7 +2,8 @@
 //! `iam/Users`, with a small field table. Nothing else of the provider changes to serve it.
 
 use terraform_provider_intersight::provider::fields::{
-    block, field, Field, FieldKind, ADDITIONAL_PROPERTIES, CLASS_ID, CONCRETE_OBJECT_TYPE, REF,
+    block, field, Field, FieldKind, ACCOUNT_MOID, ADDITIONAL_PROPERTIES, CLASS_ID,
+    CONCRETE_OBJECT_TYPE, CREATE_TIME, MOD_TIME, MOID, OWNERS, REF,
 };
 use terraform_provider_intersight::provider::list_source::ListDeclaration;
 
@@ -16,41 +17,21 @@ pub static DECLARATION: ListDeclaration = ListDeclaration {
 };
 
 const FIELDS: &[Field] = &[
-    field(
-        "account_moid",
-        FieldKind::String,
-        "The Account ID for this managed object.",
-    ),
+    ACCOUNT_MOID,
     ADDITIONAL_PROPERTIES,
     CLASS_ID,
-    field(
-        "create_time",
-        FieldKind::DateTime,
-        "The time when this managed object was created.",
-    ),
+    CREATE_TIME,
     field("email", FieldKind::String, "Email of the user."),
     field(
         "last_login_time",
         FieldKind::DateTime,
         "The last login time for user.",
     ),
-    field(
-        "mod_time",
-        FieldKind::DateTime,
-        "The time when this managed object was last modified.",
-    ),
-    field(
-        "moid",
-        FieldKind::String,
-        "The unique identifier of this Managed Object instance.",
-    ),
+    MOD_TIME,
+    MOID,
     field("name", FieldKind::String, "Name as configured in the IdP."),
     CONCRETE_OBJECT_TYPE,
-    field(
-        "owners",
-        FieldKind::StringList,
-        "The identifiers of the owners of this managed object.",
-    ),
+    OWNERS,
     block(
         "parent",
         1,

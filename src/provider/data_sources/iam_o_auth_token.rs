@@ -3,7 +3,8 @@
 //! are derived from it by [`crate::provider::list_source`].
 
 use crate::provider::fields::{
-    block, field, Field, FieldKind, ADDITIONAL_PROPERTIES, CLASS_ID, CONCRETE_OBJECT_TYPE, REF, TAG,
+    block, field, Field, FieldKind, ACCOUNT_MOID, ADDITIONAL_PROPERTIES, CLASS_ID,
+    CONCRETE_OBJECT_TYPE, CREATE_TIME, MOD_TIME, MOID, OWNERS, REF, TAG,
 };
 use crate::provider::list_source::ListDeclaration;
 
@@ -103,11 +104,7 @@ pub(crate) const FIELDS: &[Field] = &[
         FieldKind::DateTime,
         "Expiration time for the JWT token to which it can be used for api calls.",
     ),
-    field(
-        "account_moid",
-        FieldKind::String,
-        "The Account ID for this managed object.",
-    ),
+    ACCOUNT_MOID,
     ADDITIONAL_PROPERTIES,
     block(
         "ancestors",
@@ -137,11 +134,7 @@ pub(crate) const FIELDS: &[Field] = &[
         FieldKind::String,
         "The name of the registered application to which the token belongs.",
     ),
-    field(
-        "create_time",
-        FieldKind::DateTime,
-        "The time when this managed object was created.",
-    ),
+    CREATE_TIME,
     field(
         "domain_group_moid",
         FieldKind::String,
@@ -162,22 +155,10 @@ pub(crate) const FIELDS: &[Field] = &[
         FieldKind::DateTime,
         "The last login time for user.",
     ),
-    field(
-        "mod_time",
-        FieldKind::DateTime,
-        "The time when this managed object was last modified.",
-    ),
-    field(
-        "moid",
-        FieldKind::String,
-        "The unique identifier of this Managed Object instance.",
-    ),
+    MOD_TIME,
+    MOID,
     CONCRETE_OBJECT_TYPE,
-    field(
-        "owners",
-        FieldKind::StringList,
-        "The identifiers of the owners of this managed object.",
-    ),
+    OWNERS,
     block("parent", 1, REF, ref_description!("moBaseMo")),
     block("permission", 1, REF, ref_description!("iamPermission")),
     block(
