@@ -531,7 +531,10 @@ mod tests {
         for null in ["moid", "object_type", "token_id", "tags"] {
             assert_eq!(whole.get_attr(null), Some(&Value::Null), "{null}");
         }
-        assert!(projection.widen_encoded(b"\x90").is_err(), "a narrow list is not an object");
+        assert!(
+            projection.widen_encoded(b"\x90").is_err(),
+            "a narrow list is not an object"
+        );
     }
 
     #[test]
