@@ -2,20 +2,24 @@
 """End-to-end benchmark: `terraform plan` of `intersight_iam_o_auth_token` against intersight-sim.
 
 For each token count N it starts the simulator with `--latency-ms L`, then runs `terraform plan`
-R times with our defaults (page_size 1000, parallelism 4) and R times with the official
-provider's algorithm (page_size 100, parallelism 1), and prints medians and ranges of:
+R times for each configuration, interleaved: ours (page_size 1000, parallelism 4), ours with
+`select = ["client_name", "user"]`, and the official provider's algorithm (page_size 100,
+parallelism 1). It prints medians and ranges of:
   - plan wall time (the whole Terraform process);
   - the provider's own read time (the `list read done` DEBUG log line, `elapsed_ms`);
   - requests issued and max in flight (simulator `GET /_sim/stats`, reset before each run);
+  - bytes received (the provider's TRACE `request` lines);
   - peak RSS of the provider process (VmHWM polled from /proc every 10 ms);
-plus the lower bound rounds × L, rounds = 1 + ceil((ceil(N/P) - 1) / C), and the launch →
-handshake time of the bare provider binary.
+plus the lower bound rounds × L, rounds = 1 + ceil((ceil(N/P) - 1) / C), the select/plain
+ratios, and the launch → handshake time of the bare provider binary. `--breakdown` adds one
+TRACE plan per configuration, split into phases at marks of Terraform's log.
 
 Only the standard library is used. Terraform: $TERRAFORM, else .venv/bin/terraform-1.15 (made by
 scripts/bootstrap), else /tmp/tfshim/terraform115.
 
   scripts/bench.py                 # N = 1000, 10000, 50000; L = 50 ms; R = 5
   scripts/bench.py --tokens 1000 10000 --runs 3
+  scripts/bench.py --tokens 10000 --breakdown
   scripts/bench.py --quick         # N = 200, L = 5 ms, R = 2 (CI)
 """
 
