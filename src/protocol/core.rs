@@ -199,7 +199,15 @@ impl Core {
         // copies of the state (this one and gRPC's send buffer).
         crate::memory::release_freed();
         match encoded {
-            Ok(state) => (Some(state), diagnostics),
+            Ok(state) => {
+                // Marks where the provider's work on a read ends in a TRACE log of a plan
+                // (scripts/bench --breakdown), and the size of the state Terraform decodes.
+                logging::debug(
+                    "read response encoded",
+                    &[("type_name", &type_name), ("bytes", &state.msgpack.len())],
+                );
+                (Some(state), diagnostics)
+            }
             Err(diagnostic) => {
                 diagnostics.push(diagnostic);
                 (None, diagnostics)
