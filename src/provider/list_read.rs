@@ -34,12 +34,35 @@ pub struct ResultsDecoder {
     pub progress: Arc<Progress>,
 }
 
-/// How far a read got: pages and objects decoded.
-#[derive(Debug, Default)]
+/// The most encoded `results` one read may hold. Memory per page is bounded by `$top`, but a
+/// server may honestly promise millions of small objects (an outside attack reached 3 GiB in
+/// 40 s that way); past this the read stops with an error instead of exhausting the machine.
+/// Real tokens take about 2.3 KiB each, so this is some 450,000 tokens.
+pub const MAX_RESULT_BYTES: u64 = 1 << 30;
+
+/// How far a read got: pages and objects decoded, and the bytes of `results` they make.
+#[derive(Debug)]
 pub struct Progress {
     /// Pages decoded so far.
     pub(crate) pages: AtomicU64,
+    /// Objects decoded so far.
     pub(crate) objects: AtomicU64,
+    /// Bytes of encoded `results` elements decoded so far (retried pages count again: the
+    /// bound errs on the safe side).
+    pub(crate) result_bytes: AtomicU64,
+    /// The bound on `result_bytes`: [`MAX_RESULT_BYTES`] but in tests.
+    pub result_bytes_limit: u64,
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Progress {
+            pages: AtomicU64::new(0),
+            objects: AtomicU64::new(0),
+            result_bytes: AtomicU64::new(0),
+            result_bytes_limit: MAX_RESULT_BYTES,
+        }
+    }
 }
 
 impl PageDecoder for ResultsDecoder {
@@ -174,6 +197,18 @@ impl<'de> Visitor<'de> for ResultsSeed<'_> {
                         object.moid, self.0.object_type
                     )));
                 }
+            }
+            let progress = &self.0.progress;
+            let size = object.msgpack.len() as u64;
+            let total = progress.result_bytes.fetch_add(size, Ordering::Relaxed) + size;
+            if total > progress.result_bytes_limit {
+                return Err(de::Error::custom(format_args!(
+                    "the results of this read exceed {} MiB, the most one read may hold \
+                     (after {} objects); narrow it with `filter`, or fetch fewer attributes \
+                     with `select`",
+                    progress.result_bytes_limit >> 20,
+                    progress.objects.load(Ordering::Relaxed) + objects.len() as u64
+                )));
             }
             objects.push(object);
         }
@@ -476,6 +511,44 @@ mod tests {
             progress: Arc::default(),
         }
         .decode_page(body.as_bytes(), 1000)
+    }
+
+    /// A server may promise and send millions of small objects in honest pages: the read's
+    /// results are bounded as a whole, across pages, not only per page.
+    #[test]
+    fn the_results_of_a_read_are_bounded_across_pages() {
+        let decoder = ResultsDecoder {
+            plan: Arc::new(flatten::Plan::new(&BTreeMap::from([(
+                "moid".to_string(),
+                Type::String,
+            )]))),
+            object_type: "iam.OAuthToken",
+            progress: Arc::new(Progress {
+                result_bytes_limit: 400,
+                ..Progress::default()
+            }),
+        };
+        let page = |from: usize| {
+            let objects: Vec<String> = (from..from + 10)
+                .map(|i| format!(r#"{{"Moid":"m{i:08}"}}"#))
+                .collect();
+            format!(r#"{{"Count":100,"Results":[{}]}}"#, objects.join(","))
+        };
+        // One element is a small map of one string: well under 40 bytes, so 10 fit in 400.
+        assert!(decoder.decode_page(page(0).as_bytes(), 1000).is_ok());
+        let mut failed = None;
+        for from in (10..100).step_by(10) {
+            if let Err(e) = decoder.decode_page(page(from).as_bytes(), 1000) {
+                failed = Some((from, e.to_string()));
+                break;
+            }
+        }
+        let (from, text) = failed.expect("the bound stops the read");
+        assert!(from < 40, "stopped only at object {from}");
+        assert!(
+            text.contains("exceed 0 MiB") && text.contains("`filter`"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@ rule, and a rejected API key reported once however many data sources read with i
 from __future__ import annotations
 
 import json
+import pathlib
 import shlex
 import time
 
@@ -233,3 +234,29 @@ def test_an_api_key_id_of_the_wrong_shape_is_a_warning_on_apikey(sim, workdir_fa
     # the configuration line Terraform quotes is the user's own.
     assert "not-a-key-id" not in warning.replace('apikey = "not-a-key-id"', "")
     assert f"main.tf line {line_of(text, 'apikey =')}" in out + err
+
+
+@pytest.mark.parametrize("version,proto", MATRIX)
+def test_a_private_key_in_apikey_is_an_error_and_never_sent(sim, workdir_factory, version, proto):
+    """Found by the outside attack: a private key collapsed onto one line in `apikey` went out
+    in every request's Authorization header, with only a warning."""
+    pem = pathlib.Path(sim.rsa_key_path).read_text()
+    body = "".join(line for line in pem.splitlines() if "-----" not in line)
+    one_line = " ".join(pem.split())
+    # From the environment, so that Terraform quotes no configuration line holding the key.
+    text = "\n".join(
+        line for line in sim.config(f'data "{DS}" "x" {{}}\n').splitlines() if not line.startswith("  apikey =")
+    )
+    wd = workdir_factory(version, proto, text)
+    wd.init()
+    for value in [one_line, body]:
+        before = sim.stats()
+        rc, out, err = wd.tf("plan", "-no-color", "-input=false", env={"INTERSIGHT_API_KEY": value})
+        assert rc != 0
+        output = flat(out + err)
+        assert "Error: Invalid Intersight API key id" in output, out + err
+        assert "not sent" in output
+        for i in range(0, len(body) - 16):
+            assert body[i : i + 16] not in out + err, "a part of the key was shown"
+        after = sim.stats()
+        assert (after["requests"], after["auth_failures"]) == (before["requests"], before["auth_failures"])
