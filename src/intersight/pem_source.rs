@@ -206,12 +206,15 @@ mod tests {
 
     #[test]
     fn tilde_expands_from_the_given_home_only_at_the_start() {
-        let home = Path::new("/home/u");
+        let home = Path::new("/users/u");
         assert_eq!(
             expand_home(" ~/intersight/SecretKey.txt ", Some(home)),
-            Some(PathBuf::from("/home/u/intersight/SecretKey.txt"))
+            Some(PathBuf::from("/users/u/intersight/SecretKey.txt"))
         );
-        assert_eq!(expand_home("~", Some(home)), Some(PathBuf::from("/home/u")));
+        assert_eq!(
+            expand_home("~", Some(home)),
+            Some(PathBuf::from("/users/u"))
+        );
         assert_eq!(
             expand_home("/etc/~/x", Some(home)),
             Some(PathBuf::from("/etc/~/x"))
@@ -237,13 +240,13 @@ mod tests {
         for not_path in [
             "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgUtta3D2G575ER6Vj",
             "/MIGHAgEAMBMGByqGSM49AgEGCC/qGSM49AwEHBG0wawIBAQ",
-            "\"/tmp/key.pem\"",
-            "/tmp/a  b.pem",
-            "/tmp/key.pem\nMIGH",
+            "\"/keys/key.pem\"",
+            "/keys/a  b.pem",
+            "/keys/key.pem\nMIGH",
             "-----BEGIN x.pem",
-            "/tmp/key.",
-            "/tmp/.pem",
-            "/tmp/MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgUtta3D2G575ER6Vj.pem",
+            "/keys/key.",
+            "/keys/.pem",
+            "/keys/MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgUtta3D2G575ER6Vj.pem",
             "",
         ] {
             assert!(!is_nameable_path(not_path), "{not_path}");
@@ -252,10 +255,10 @@ mod tests {
 
     #[test]
     fn missing_paths_name_the_expansion() {
-        let home = Path::new("/home/u");
+        let home = Path::new("/users/u");
         let msg = describe_missing("~/k.pem", Some(home));
         assert!(
-            msg.contains("\"~/k.pem\"") && msg.contains("/home/u/k.pem"),
+            msg.contains("\"~/k.pem\"") && msg.contains("/users/u/k.pem"),
             "{msg}"
         );
         let msg = describe_missing("~/k.pem", None);
@@ -275,7 +278,7 @@ mod tests {
             &body[30..]
         )));
         assert!(!looks_like_bare_base64(
-            "/home/user/intersight/SecretKey.txt"
+            "/users/user/intersight/SecretKey.txt"
         ));
         assert!(!looks_like_bare_base64("MIGH"));
     }
