@@ -244,22 +244,7 @@ pub(crate) async fn read(
     };
     let id = query_id(&query);
     let started = std::time::Instant::now();
-    crate::logging::debug(
-        "read start",
-        &[
-            ("data_source", &decl.type_name),
-            ("read_id", &query.read_id),
-            ("resource", &decl.resource),
-            (
-                "filter",
-                &query
-                    .filter
-                    .as_ref()
-                    .map(Filter::render)
-                    .unwrap_or_default(),
-            ),
-        ],
-    );
+    log_read_start(decl, &query);
 
     let decoder = ResultsDecoder {
         plan: projection
@@ -274,60 +259,14 @@ pub(crate) async fn read(
     // holds whatever the client does.
     let listing = match tokio::time::timeout(timeout + TIMEOUT_GRACE, listing).await {
         Ok(Ok(listing)) => listing,
-        Ok(Err(crate::intersight::Error::ReadTimeout {
-            pages,
-            requests,
-            retries,
-            ..
-        })) => {
-            let objects = ReadProgress::of(&decoder.progress).objects;
-            diags.push(timeout_diagnostic(
-                decl,
-                timeout,
-                ReadProgress {
-                    pages,
-                    objects,
-                    requests: Some((requests, retries)),
-                },
-            ));
-            return Err(diags);
-        }
         Ok(Err(e)) => {
-            diags.push(ctx.api_error_diagnostic(&e, decl.resource));
-            return Err(diags);
+            return Err(failed_read(&ctx, decl, timeout, &decoder.progress, Some(e)).into())
         }
         Err(_elapsed) => {
-            diags.push(timeout_diagnostic(
-                decl,
-                timeout,
-                ReadProgress::of(&decoder.progress),
-            ));
-            return Err(diags);
+            return Err(failed_read(&ctx, decl, timeout, &decoder.progress, None).into())
         }
     };
-    let results: Vec<Value> = match &projection {
-        None => listing
-            .items
-            .into_iter()
-            .map(|object| Value::Encoded(object.msgpack))
-            .collect(),
-        Some(projection) => {
-            let mut results = Vec::with_capacity(listing.items.len());
-            for object in listing.items {
-                match projection.widen_encoded(&object.msgpack) {
-                    Ok(element) => results.push(element),
-                    Err(e) => {
-                        return Err(Diagnostic::error(
-                            "Internal error",
-                            format!("a selected result could not be re-encoded: {e}"),
-                        )
-                        .into())
-                    }
-                }
-            }
-            results
-        }
-    };
+    let results = into_results(projection.as_ref(), listing.items)?;
     // The page buffers are gone: give their memory back before the state is encoded.
     crate::memory::release_freed();
 
@@ -359,6 +298,79 @@ pub(crate) async fn read(
 
 /// How long after `timeouts.read` the backstop in [`read`] fires.
 const TIMEOUT_GRACE: Duration = Duration::from_millis(500);
+
+/// The DEBUG line that opens a read (the log contract in docs/index.md).
+fn log_read_start(decl: &ListDeclaration, query: &ListQuery) {
+    crate::logging::debug(
+        "read start",
+        &[
+            ("data_source", &decl.type_name),
+            ("read_id", &query.read_id),
+            ("resource", &decl.resource),
+            (
+                "filter",
+                &query
+                    .filter
+                    .as_ref()
+                    .map(Filter::render)
+                    .unwrap_or_default(),
+            ),
+        ],
+    );
+}
+
+/// The diagnostic of a read that failed: the client's error, or (`None`) the backstop's
+/// timeout. A timeout says how far the read got and which setting to raise.
+fn failed_read(
+    ctx: &ReadContext,
+    decl: &ListDeclaration,
+    timeout: Duration,
+    progress: &Progress,
+    error: Option<crate::intersight::Error>,
+) -> Diagnostic {
+    match error {
+        Some(crate::intersight::Error::ReadTimeout {
+            pages,
+            requests,
+            retries,
+            ..
+        }) => timeout_diagnostic(
+            decl,
+            timeout,
+            ReadProgress {
+                pages,
+                objects: ReadProgress::of(progress).objects,
+                requests: Some((requests, retries)),
+            },
+        ),
+        Some(e) => ctx.api_error_diagnostic(&e, decl.resource),
+        None => timeout_diagnostic(decl, timeout, ReadProgress::of(progress)),
+    }
+}
+
+/// The `results` elements: as decoded, or, with a `select`, widened to whole elements.
+fn into_results(
+    projection: Option<&Projection>,
+    items: Vec<FlatObject>,
+) -> Result<Vec<Value>, Diagnostics> {
+    let Some(projection) = projection else {
+        return Ok(items
+            .into_iter()
+            .map(|object| Value::Encoded(object.msgpack))
+            .collect());
+    };
+    items
+        .into_iter()
+        .map(|object| {
+            projection.widen_encoded(&object.msgpack).map_err(|e| {
+                Diagnostics::from(Diagnostic::error(
+                    "Internal error",
+                    format!("a selected result could not be re-encoded: {e}"),
+                ))
+            })
+        })
+        .collect()
+}
 
 /// A `select`: the API properties to request, and how to turn the selected attributes into
 /// whole `results` elements (every other attribute null).
