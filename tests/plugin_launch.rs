@@ -44,16 +44,22 @@ fn wrong_cookie_is_refused_too() {
     assert!(output.stdout.is_empty());
 }
 
-#[test]
-fn no_common_protocol_version_exits_1_with_an_error() {
-    let output = Command::new(BIN)
+/// The plugin as Terraform launches it (cookie and offered versions set, no AutoMTLS), with
+/// `restriction` in INTERSIGHT_PLUGIN_PROTOCOL; it must exit before serving.
+fn launched_by_terraform(offered: &str, restriction: &str) -> std::process::Output {
+    Command::new(BIN)
         .env("TF_PLUGIN_MAGIC_COOKIE", COOKIE)
-        .env("PLUGIN_PROTOCOL_VERSIONS", "6")
-        .env("INTERSIGHT_PLUGIN_PROTOCOL", "5")
+        .env("PLUGIN_PROTOCOL_VERSIONS", offered)
+        .env("INTERSIGHT_PLUGIN_PROTOCOL", restriction)
         .env_remove("PLUGIN_CLIENT_CERT")
         .stdin(Stdio::null())
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn no_common_protocol_version_exits_1_with_an_error() {
+    let output = launched_by_terraform("6", "5");
     assert_eq!(output.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(
@@ -71,14 +77,7 @@ fn no_common_protocol_version_exits_1_with_an_error() {
 /// ("Unrecognized remote plugin message: ..."), never its stderr: the reason goes there.
 #[test]
 fn a_bad_protocol_restriction_is_explained_on_the_first_stdout_line() {
-    let output = Command::new(BIN)
-        .env("TF_PLUGIN_MAGIC_COOKIE", COOKIE)
-        .env("PLUGIN_PROTOCOL_VERSIONS", "5,6")
-        .env("INTERSIGHT_PLUGIN_PROTOCOL", "7")
-        .env_remove("PLUGIN_CLIENT_CERT")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let output = launched_by_terraform("5,6", "7");
     assert_eq!(output.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&output.stdout);
     let expected = format!(

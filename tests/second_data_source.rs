@@ -10,10 +10,10 @@ mod support;
 use std::sync::Arc;
 
 use serde_json::Value as Json;
-use support::{empty_config, moids, with, Sim};
+use support::{configure_provider_ok, empty_config, moids, with, Sim};
 use terraform_provider_intersight::cty::{Severity, Type, Value};
 use terraform_provider_intersight::provider::api::{
-    ConfigureProviderRequest, ReadDataSourceRequest, ValidateDataResourceConfigRequest,
+    ReadDataSourceRequest, ValidateDataResourceConfigRequest,
 };
 use terraform_provider_intersight::provider::list_source::ListDataSource;
 use terraform_provider_intersight::provider::schema::Block;
@@ -33,16 +33,7 @@ fn configured(sim: &Sim) -> Provider {
     config = with(config, "apikey", Value::string(sim.key_id("rsa")));
     config = with(config, "secretkey", Value::string(sim.key_path("rsa")));
     config = with(config, "endpoint", Value::string(&sim.endpoint));
-    let response = provider.configure_provider(ConfigureProviderRequest {
-        terraform_version: "1.15.5".into(),
-        config,
-    });
-    assert!(
-        !response.diagnostics.has_errors(),
-        "{:?}",
-        response.diagnostics
-    );
-    provider
+    configure_provider_ok(provider, config).0
 }
 
 fn user_config(provider: &Provider) -> Value {

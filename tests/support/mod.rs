@@ -18,7 +18,11 @@ pub const DS: &str = "intersight_iam_o_auth_token";
 
 /// A provider configured with `config`; the configuration itself must not fail.
 pub fn configure_ok(config: Value) -> (Provider, Diagnostics) {
-    let provider = Provider::new();
+    configure_provider_ok(Provider::new(), config)
+}
+
+/// `provider` configured with `config`; the configuration itself must not fail.
+pub fn configure_provider_ok(provider: Provider, config: Value) -> (Provider, Diagnostics) {
     let response = provider.configure_provider(ConfigureProviderRequest {
         terraform_version: "1.15.5".into(),
         config,
