@@ -125,7 +125,7 @@ enum RetryRule {
     /// At most one retry, whatever `max_retries` says: a failure that rarely clears up within
     /// seconds (no such host, nothing listening, a timeout), so one more try is all it is worth.
     Once,
-    /// Up to `max_retries`: a transient condition (rate limits, 5xx, resets, cut bodies).
+    /// Up to `max_retries`: a transient condition (408, 429, 500, 502, 503, 504, resets, cut bodies).
     UpToMax,
 }
 
