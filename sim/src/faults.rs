@@ -122,6 +122,41 @@ pub struct FloodPage {
     pub bytes: usize,
 }
 
+/// The shape of [`HostileMember`]'s value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HostileShape {
+    /// `[[[ ... ["a\nb"] ... ]]]`, `size` arrays deep around a string with an escape.
+    DeepArray,
+    /// `{"a":{"a": ... {"a":"a\nb"} ... }}`, `size` objects deep.
+    DeepObject,
+    /// Not one member but `size` distinct members `"SimW0":0, "SimW1":0, ...` added to the
+    /// object (a wide object).
+    WideObject,
+}
+
+/// A member that is cheap to send and expensive to process, added to the first object of the
+/// page, written as raw text into the serialized body (a serializer would recurse too).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostileMember {
+    #[serde(default)]
+    pub count: Option<u64>,
+    #[serde(default)]
+    pub after: u64,
+    pub shape: HostileShape,
+    /// Nesting depth, or the number of members for `wide_object` (at most
+    /// [`MAX_HOSTILE_SIZE`]).
+    pub size: usize,
+    /// The member's name (`deep_*` only; default `SimHostile`). Naming a mapped property
+    /// (`ClientName`) puts the value where a string is expected.
+    #[serde(default)]
+    pub property: Option<String>,
+}
+
+/// The largest [`HostileMember::size`] accepted.
+pub const MAX_HOSTILE_SIZE: usize = 10_000_000;
+
 /// The largest `pad_object_bytes` accepted (one object can exceed a 64 MiB client cap).
 pub const MAX_PAD_OBJECT_BYTES: usize = 128 * 1024 * 1024;
 
@@ -170,6 +205,8 @@ pub struct FaultConfig {
     pub redirect: Option<Redirect>,
     /// Every object served has a `null` first element in its `Ancestors` list.
     pub null_in_ancestors: bool,
+    /// The page's first object gets a deeply nested or very wide member.
+    pub hostile_member: Option<HostileMember>,
 }
 
 impl FaultConfig {
@@ -205,6 +242,20 @@ impl FaultConfig {
                 ));
             }
         }
+        if let Some(h) = &self.hostile_member {
+            if h.size == 0 || h.size > MAX_HOSTILE_SIZE {
+                return Err(format!(
+                    "hostile_member.size {} is not in 1..={MAX_HOSTILE_SIZE}",
+                    h.size
+                ));
+            }
+            if h.property
+                .as_deref()
+                .is_some_and(|p| p.trim().is_empty() || p.contains('"'))
+            {
+                return Err("hostile_member.property must be a plain, non-empty name".to_string());
+            }
+        }
         if let Some(r) = &self.redirect {
             if !(300..=399).contains(&r.status) || r.location.trim().is_empty() {
                 return Err(format!(
@@ -238,6 +289,8 @@ pub struct ListDecision {
     pub flood_bytes: Option<usize>,
     /// The redirect status and `Location` to answer with.
     pub redirect: Option<(u16, String)>,
+    /// The hostile member to add to the page's first object.
+    pub hostile_member: Option<HostileMember>,
 }
 
 #[derive(Debug, Default)]
@@ -252,6 +305,7 @@ struct Seen {
     bad_string: u64,
     flood: u64,
     redirect: u64,
+    hostile: u64,
 }
 
 /// Fault configuration plus the counters that make bursts finite.
@@ -327,6 +381,11 @@ impl FaultState {
                 decision.flood_bytes = Some(f.bytes);
             }
         }
+        if let Some(h) = &config.hostile_member {
+            if fires(h.count, h.after, &mut self.seen.hostile) {
+                decision.hostile_member = Some(h.clone());
+            }
+        }
         if let Some(r) = &config.redirect {
             if fires(r.count, r.after, &mut self.seen.redirect) {
                 decision.redirect = Some((r.status, r.location.clone()));
@@ -348,6 +407,35 @@ impl FaultState {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn hostile_member_sizes_are_bounded() {
+        for (text, ok) in [
+            (
+                r#"{"hostile_member":{"shape":"deep_array","size":15000}}"#,
+                true,
+            ),
+            (
+                r#"{"hostile_member":{"shape":"wide_object","size":80000}}"#,
+                true,
+            ),
+            (
+                r#"{"hostile_member":{"shape":"deep_object","size":0}}"#,
+                false,
+            ),
+            (
+                r#"{"hostile_member":{"shape":"deep_object","size":10000001}}"#,
+                false,
+            ),
+            (
+                r#"{"hostile_member":{"shape":"deep_array","size":3,"property":""}}"#,
+                false,
+            ),
+        ] {
+            let config: super::FaultConfig = serde_json::from_str(text).unwrap();
+            assert_eq!(config.validate().is_ok(), ok, "{text}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -2,7 +2,10 @@
 
 use crate::auth::{self, RequestParts};
 use crate::dataset::{known_properties, parse_dataset, Generator};
-use crate::faults::{BadStringKind, FaultConfig, FaultState, ListDecision, WRONG_OBJECT_TYPE};
+use crate::faults::{
+    BadStringKind, FaultConfig, FaultState, HostileMember, HostileShape, ListDecision,
+    WRONG_OBJECT_TYPE,
+};
 use crate::keys::KeyStore;
 use crate::odata::query::{
     moid_order, parse_list_query, project, select_matching_indices, ListQuery, QueryError,
@@ -626,7 +629,8 @@ async fn list(
             let changed = decision.wrong_object_type
                 || pad > 0
                 || null_ancestor
-                || decision.bad_string.is_some();
+                || decision.bad_string.is_some()
+                || decision.hostile_member.is_some();
             let page: Vec<PageItem<'_>> = if query.select.is_none() && !changed {
                 window
                     .map(|&i| PageItem::Stored(&dataset.texts[i]))
@@ -649,6 +653,9 @@ async fn list(
                 if let (Some((_, property)), Some(first)) = (&decision.bad_string, page.first_mut())
                 {
                     mark_bad_string(first.to_mut(), property.as_deref());
+                }
+                if let (Some(hostile), Some(first)) = (&decision.hostile_member, page.first_mut()) {
+                    mark_hostile_member(first.to_mut(), hostile);
                 }
                 page.into_iter().map(PageItem::Value).collect()
             };
@@ -674,6 +681,9 @@ async fn list(
 
     if let Some((kind, _)) = &decision.bad_string {
         bytes = replace_marker(&bytes, *kind);
+    }
+    if let Some(hostile) = &decision.hostile_member {
+        bytes = replace_hostile_marker(&bytes, hostile);
     }
     if decision.invalid_json {
         let mut response = Response::new(full(
@@ -803,6 +813,66 @@ fn replace_marker(body: &[u8], kind: BadStringKind) -> Vec<u8> {
         }
         None => body.to_vec(),
     }
+}
+
+/// Stands in for the hostile member until the body is serialized (see [`BAD_STRING_MARKER`]).
+const HOSTILE_MARKER: &str = "SIM-HOSTILE-MEMBER-2b8d41f0";
+
+/// Adds the member `"<name>":"<marker>"` to `object`, replaced after serialization.
+fn mark_hostile_member(object: &mut Value, hostile: &HostileMember) {
+    if let Value::Object(map) = object {
+        let name = hostile.property.as_deref().unwrap_or("SimHostile");
+        map.insert(name.to_string(), Value::String(HOSTILE_MARKER.to_string()));
+    }
+}
+
+/// The raw text of a hostile member: for the deep shapes the value that replaces the quoted
+/// marker, for `wide_object` the members that replace the whole `"name":"marker"` member.
+fn hostile_text(hostile: &HostileMember) -> Vec<u8> {
+    let n = hostile.size;
+    let mut out = Vec::new();
+    match hostile.shape {
+        HostileShape::DeepArray => {
+            out.extend(std::iter::repeat_n(b'[', n));
+            out.extend_from_slice(br#""a\nb""#);
+            out.extend(std::iter::repeat_n(b']', n));
+        }
+        HostileShape::DeepObject => {
+            for _ in 0..n {
+                out.extend_from_slice(br#"{"a":"#);
+            }
+            out.extend_from_slice(br#""a\nb""#);
+            out.extend(std::iter::repeat_n(b'}', n));
+        }
+        HostileShape::WideObject => {
+            for i in 0..n {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(format!(r#""SimW{i}":0"#).as_bytes());
+            }
+        }
+    }
+    out
+}
+
+/// The serialized body with the hostile marker replaced (see [`hostile_text`]).
+fn replace_hostile_marker(body: &[u8], hostile: &HostileMember) -> Vec<u8> {
+    let name = hostile.property.as_deref().unwrap_or("SimHostile");
+    let find = match hostile.shape {
+        HostileShape::WideObject => format!(r#""{name}":"{HOSTILE_MARKER}""#),
+        _ => format!(r#""{HOSTILE_MARKER}""#),
+    };
+    let find = find.as_bytes();
+    let Some(at) = body.windows(find.len()).position(|w| w == find) else {
+        return body.to_vec();
+    };
+    let text = hostile_text(hostile);
+    let mut out = Vec::with_capacity(body.len() + text.len());
+    out.extend_from_slice(&body[..at]);
+    out.extend_from_slice(&text);
+    out.extend_from_slice(&body[at + find.len()..]);
+    out
 }
 
 /// Deletes `delete` objects from the start of the collection, then inserts `insert` new
