@@ -440,12 +440,29 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
-/// A duration as the user would write it (`20m`, `1h30m`, `90s`, `1.5s`).
+/// A duration as the user would write it (`20m`, `1h30m`, `90s`, `1.5s`, `300ms`, `1ns`), exactly:
+/// a fraction is written digit for digit in the largest unit below a second that holds it
+/// whole, never rounded (rounding made `1ns` "0.s").
 pub(crate) fn format_duration(d: Duration) -> String {
     let total = d.as_secs();
-    if d.subsec_nanos() != 0 {
-        let seconds = format!("{:.3}", d.as_secs_f64());
-        return format!("{}s", seconds.trim_end_matches('0'));
+    let nanos = d.subsec_nanos();
+    if nanos != 0 {
+        // (whole units, the remaining nanoseconds, digits of the fraction, unit)
+        let (whole, rest, digits, unit) = if total > 0 {
+            (total, nanos, 9, "s")
+        } else if nanos >= 1_000_000 {
+            (u64::from(nanos / 1_000_000), nanos % 1_000_000, 6, "ms")
+        } else if nanos >= 1_000 {
+            (u64::from(nanos / 1_000), nanos % 1_000, 3, "us")
+        } else {
+            (u64::from(nanos), 0, 0, "ns")
+        };
+        return if rest == 0 {
+            format!("{whole}{unit}")
+        } else {
+            let fraction = format!("{rest:0digits$}");
+            format!("{whole}.{}{unit}", fraction.trim_end_matches('0'))
+        };
     }
     let (h, m, s) = (total / 3600, total / 60 % 60, total % 60);
     let mut out = String::new();
@@ -506,6 +523,20 @@ mod tests {
         assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");
         assert_eq!(format_duration(Duration::from_secs(90)), "1m30s");
         assert_eq!(format_duration(Duration::from_millis(1500)), "1.5s");
+        // Below a second and with fractions, every digit and a unit (never "0.s").
+        for (d, text) in [
+            (Duration::from_nanos(1), "1ns"),
+            (Duration::from_nanos(999), "999ns"),
+            (Duration::from_nanos(1_500), "1.5us"),
+            (Duration::from_micros(250), "250us"),
+            (Duration::from_millis(300), "300ms"),
+            (Duration::from_nanos(1_000_001), "1.000001ms"),
+            (Duration::from_nanos(1_000_400_000), "1.0004s"),
+            (Duration::new(5400, 1), "5400.000000001s"),
+        ] {
+            assert_eq!(format_duration(d), text, "{d:?}");
+            assert_eq!(parse_duration(text).unwrap(), d, "{text}");
+        }
         assert_eq!(
             parse_duration(DEFAULT_READ_TIMEOUT_TEXT).unwrap(),
             DEFAULT_READ_TIMEOUT
