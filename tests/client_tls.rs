@@ -1,6 +1,7 @@
 //! HTTPS: a private CA given as `ca_certificate` (PEM text or path), rejection of an unknown
 //! issuer (or of a given CA that did not sign the server) without retries, `insecure`, no
-//! redirect from HTTPS to plain HTTP, and an `http://` endpoint that reaches an HTTPS server.
+//! redirect from HTTPS to plain HTTP, an `http://` endpoint that reaches an HTTPS server, and
+//! a certificate's names quoted no longer than any other server text.
 
 mod client_common;
 
@@ -21,11 +22,16 @@ struct Pki {
 }
 
 fn pki() -> Pki {
+    pki_for(vec!["localhost".to_string()])
+}
+
+/// A CA and a server certificate it signed for `names`.
+fn pki_for(names: Vec<String>) -> Pki {
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
     let server_key = KeyPair::generate().unwrap();
-    let server_cert = CertificateParams::new(vec!["localhost".to_string()])
+    let server_cert = CertificateParams::new(names)
         .unwrap()
         .signed_by(&server_key, &ca)
         .unwrap();
@@ -202,4 +208,33 @@ async fn an_http_endpoint_on_an_https_server_fails_at_once_naming_the_protocol()
             .load(std::sync::atomic::Ordering::SeqCst),
         1
     );
+}
+
+#[tokio::test]
+async fn a_certificate_of_a_thousand_other_names_is_quoted_in_a_few_hundred_characters() {
+    // Signed by the configured CA, so only the name is wrong: rustls lists every name the
+    // certificate holds (44 KB of "certificate is only valid for ..." before the cut).
+    let names: Vec<String> = (0..1000)
+        .map(|i| format!("host-{i:04}.example.com"))
+        .collect();
+    let pki = pki_for(names);
+    let server = TestServer::start_tls(pki.acceptor.clone(), |req, _| page(req, 3, Some(3))).await;
+    let mut c = config(&server);
+    c.tls.ca_certificate = Some(pki.ca_pem.clone());
+    let err = list(c).await.unwrap_err();
+    assert!(
+        matches!(
+            err.transport_kind(),
+            Some(TransportErrorKind::Tls {
+                problem: TlsProblem::WrongName,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+    let msg = err.to_string();
+    assert!(msg.contains("only valid for"), "{msg}");
+    assert!(msg.contains("host-0000.example.com"), "{msg}");
+    assert!(!msg.contains("host-0999.example.com"), "{msg}");
+    assert!(msg.chars().count() < 700, "{} characters: {msg}", msg.len());
 }

@@ -249,7 +249,8 @@ pub(crate) fn fmt_elapsed(d: Duration) -> String {
 pub enum Error {
     /// The API answered with an error status (after any retries).
     #[error(
-        "{method} {path}: HTTP {status}{}{}{}{}",
+        "{method} {}: HTTP {status}{}{}{}{}",
+        path_excerpt(path),
         code_part(code),
         message_part(message),
         trace_part(trace_id),
@@ -273,7 +274,7 @@ pub enum Error {
         attempts: Attempts,
     },
     /// Connecting, sending or receiving failed (after any retries); `kind` says why.
-    #[error("{method} {path}: {detail} ({attempts})")]
+    #[error("{method} {}: {detail} ({attempts})", path_excerpt(path))]
     Network {
         /// What failed, for advice and retry decisions.
         kind: TransportErrorKind,
@@ -288,7 +289,7 @@ pub enum Error {
     },
     /// A failure inside the client while carrying out a request (a page task that ended
     /// abnormally); not a network condition.
-    #[error("{method} {path}: {detail}")]
+    #[error("{method} {}: {}", path_excerpt(path), server_excerpt(detail))]
     Transport {
         /// The HTTP method.
         method: String,
@@ -300,7 +301,8 @@ pub enum Error {
     /// The request did not complete within the per-request timeout, or no connection (TCP and
     /// TLS) was made within the connection timeout when `connecting` (after any retries).
     #[error(
-        "{method} {path}: {} within {timeout:?} ({attempts})",
+        "{method} {}: {} within {timeout:?} ({attempts})",
+        path_excerpt(path),
         if *connecting { "no connection" } else { "no complete response" }
     )]
     Timeout {
@@ -316,7 +318,11 @@ pub enum Error {
         attempts: Attempts,
     },
     /// The response body is not the JSON this client expects.
-    #[error("{method} {path}: could not decode the response: {detail}")]
+    #[error(
+        "{method} {}: could not decode the response: {}",
+        path_excerpt(path),
+        server_excerpt(detail)
+    )]
     Decode {
         /// The HTTP method.
         method: String,
@@ -326,7 +332,10 @@ pub enum Error {
         detail: String,
     },
     /// The response body exceeded the size cap.
-    #[error("{method} {path}: response body larger than {limit} bytes")]
+    #[error(
+        "{method} {}: response body larger than {limit} bytes",
+        path_excerpt(path)
+    )]
     BodyTooLarge {
         /// The HTTP method.
         method: String,
@@ -337,7 +346,8 @@ pub enum Error {
     },
     /// The collection kept changing while it was being read.
     #[error(
-        "the {resource} collection changed while it was being read ({attempts} attempts): {detail}"
+        "the {resource} collection changed while it was being read ({attempts} attempts): {}",
+        server_excerpt(detail)
     )]
     Inconsistent {
         /// The collection, e.g. `iam/OAuthTokens`.
@@ -424,6 +434,21 @@ impl Error {
             _ => None,
         }
     }
+}
+
+/// The most of a request's path and query an error quotes: a long `filter` makes the path
+/// long, and a diagnostic of tens of kilobytes helps nobody.
+pub(crate) const MAX_QUOTED_PATH_CHARS: usize = 300;
+
+/// `path` as errors quote it: at most [`MAX_QUOTED_PATH_CHARS`] characters.
+pub(crate) fn path_excerpt(path: &str) -> String {
+    super::transport::server_text(path, MAX_QUOTED_PATH_CHARS)
+}
+
+/// Text the server chose, or a library's quote of it (a decoder naming a value, an object's
+/// Moid), as errors show it: the one cut every server text gets.
+fn server_excerpt(text: &str) -> String {
+    super::transport::server_text(text, super::transport::MAX_SERVER_MESSAGE_CHARS)
 }
 
 fn plural(n: u64, one: &'static str, many: &'static str) -> &'static str {
@@ -554,6 +579,66 @@ mod tests {
         assert!(e
             .to_string()
             .starts_with("the x/Y collection sent 10000 full pages without a Count"));
+    }
+
+    #[test]
+    fn long_paths_and_server_chosen_details_are_cut() {
+        // A decoder quotes the value it rejected; an object's Moid is the server's choice; a
+        // long `filter` makes the path long.
+        let path = format!("/api/v1/iam/OAuthTokens?$filter={}", "x".repeat(100_000));
+        let quoted = format!(
+            "invalid type: string \"{}\", expected u64",
+            "v".repeat(60_000)
+        );
+        for e in [
+            Error::Decode {
+                method: "GET".into(),
+                path: path.clone(),
+                detail: quoted.clone(),
+            },
+            Error::Inconsistent {
+                resource: "iam/OAuthTokens".into(),
+                attempts: 3,
+                detail: quoted.clone(),
+            },
+            Error::Transport {
+                method: "GET".into(),
+                path: path.clone(),
+                detail: quoted.clone(),
+            },
+            Error::Api {
+                status: 500,
+                code: None,
+                message: None,
+                trace_id: None,
+                method: "GET",
+                path: path.clone(),
+                attempts: Attempts::default(),
+            },
+            Error::BodyTooLarge {
+                method: "GET".into(),
+                path: path.clone(),
+                limit: 1,
+            },
+        ] {
+            let text = e.to_string();
+            assert!(text.chars().count() < 1000, "{} characters", text.len());
+            assert!(text.contains('…'), "{text}");
+        }
+        let e = Error::Decode {
+            method: "GET".into(),
+            path: "/x".into(),
+            detail: quoted,
+        };
+        assert!(
+            e.to_string()
+                .starts_with("GET /x: could not decode the response: invalid type: string \"vvv"),
+            "{e}"
+        );
+        assert_eq!(
+            path_excerpt(&path).chars().count(),
+            MAX_QUOTED_PATH_CHARS + 1
+        );
     }
 
     #[test]

@@ -334,6 +334,9 @@ impl Transport {
             Some(password) if !password.is_empty() => detail.replace(&password, "***"),
             _ => detail,
         };
+        // Library error text quotes what the server sent (a certificate's thousand names, a
+        // redirect's host): cut like any server text, after the password is masked.
+        let detail = server_text(&detail, MAX_SERVER_MESSAGE_CHARS);
         Error::Network {
             kind,
             method: "GET",
@@ -464,11 +467,13 @@ impl Transport {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        // The server chooses the header as freely as the body: the same cut as `traceId`.
         let header_trace = response
             .headers()
             .get("x-starship-traceid")
             .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+            .map(|v| server_text(v, MAX_TRACE_ID_CHARS))
+            .filter(|v| !v.is_empty());
         // Error bodies are small; a huge one is cut rather than failing the diagnosis.
         let body = self
             .read_body(response, path_and_query, 64 * 1024)
@@ -829,9 +834,9 @@ impl ErrorBody {
         };
         match serde_json::from_slice::<serde_json::Value>(body) {
             Ok(v) if v.is_object() => ErrorBody {
-                code: text(&v, "code", 100),
+                code: text(&v, "code", MAX_CODE_CHARS),
                 message: text(&v, "message", MAX_SERVER_MESSAGE_CHARS),
-                trace_id: text(&v, "traceId", 100),
+                trace_id: text(&v, "traceId", MAX_TRACE_ID_CHARS),
             },
             _ => {
                 // Not the API's JSON (a proxy's HTML page, say): keep a short excerpt.
@@ -845,8 +850,13 @@ impl ErrorBody {
     }
 }
 
-/// The most of a server's error message a diagnostic quotes.
-const MAX_SERVER_MESSAGE_CHARS: usize = 500;
+/// The most of a server's error message a diagnostic quotes; also the most of any other text
+/// the server or a library chooses (a certificate's names, a decoder's quote of a value).
+pub(crate) const MAX_SERVER_MESSAGE_CHARS: usize = 500;
+/// The most of an API error `code` a diagnostic quotes.
+const MAX_CODE_CHARS: usize = 100;
+/// The most of a trace id (`traceId` or `x-starship-traceid`) a diagnostic quotes.
+const MAX_TRACE_ID_CHARS: usize = 100;
 
 /// Server-supplied text made safe to show in a terminal or CI log: a hostile server (or anyone
 /// on the path of an `insecure` connection) must not be able to fake diagnostic lines, draw
@@ -1139,6 +1149,67 @@ mod tests {
             }
         });
         (addr, heads)
+    }
+
+    /// Answers every request of every connection with `reply` (a raw HTTP/1.1 response).
+    async fn serve_raw(reply: String) -> std::net::SocketAddr {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let reply = reply.clone();
+                tokio::spawn(async move {
+                    let mut buffer = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    while let Ok(n) = socket.read(&mut chunk).await {
+                        if n == 0 {
+                            return;
+                        }
+                        buffer.extend_from_slice(&chunk[..n]);
+                        while let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                            buffer.drain(..end + 4);
+                            if socket.write_all(reply.as_bytes()).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn a_trace_id_header_is_cut_like_the_message() {
+        // No `traceId` in the body: the header's 60,000 characters were quoted whole.
+        let trace = format!("abc \t  {}", "t".repeat(60_000));
+        let addr = serve_raw(format!(
+            "HTTP/1.1 404 Not Found\r\nx-starship-traceid: {trace}\r\nContent-Length: 2\r\n\r\n{{}}"
+        ))
+        .await;
+        let t = transport(addr);
+        let decode = |b: &[u8]| serde_json::from_slice::<Vec<u8>>(b);
+        let err = t
+            .get_decoded(
+                "/api/v1/x",
+                &CancellationToken::new(),
+                &Counters::default(),
+                &decode,
+            )
+            .await
+            .unwrap_err();
+        let Error::Api { trace_id, .. } = &err else {
+            panic!("{err:?}")
+        };
+        let trace_id = trace_id.as_deref().unwrap();
+        assert_eq!(
+            trace_id.chars().count(),
+            MAX_TRACE_ID_CHARS + 1,
+            "{trace_id}"
+        );
+        assert!(trace_id.starts_with("abc ttt"), "{trace_id}");
+        assert!(err.to_string().len() < 300, "{err}");
     }
 
     fn transport(addr: std::net::SocketAddr) -> Transport {

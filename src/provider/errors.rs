@@ -2,7 +2,7 @@
 //! gives the HTTP status, Intersight code and message, trace id, and what to try.
 
 use crate::cty::Diagnostic;
-use crate::intersight::error::fmt_elapsed;
+use crate::intersight::error::{fmt_elapsed, path_excerpt};
 use crate::intersight::{Error, TlsProblem, TransportErrorKind};
 
 /// What to try for an API error status.
@@ -38,7 +38,7 @@ pub(crate) fn api_error_diagnostic(error: &Error, resource: &str) -> Diagnostic 
             path,
             attempts,
         } => {
-            let mut d = format!("{method} {path} answered HTTP {status}");
+            let mut d = format!("{method} {} answered HTTP {status}", path_excerpt(path));
             if attempts.count > 1 {
                 let total = attempts.count;
                 let retries = total - 1;
