@@ -336,3 +336,29 @@ fn a_leading_tilde_expands_from_home() {
         .to_string();
     assert!(msg.contains("HOME is not set"), "{msg}");
 }
+
+#[test]
+fn a_key_file_over_one_mebibyte_is_refused_even_when_it_starts_with_a_valid_key() {
+    // A valid key followed by 2 MiB of zeros used to be accepted (and a 3 GiB file was read
+    // whole before "no BEGIN line").
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("SecretKey.txt");
+    let mut bytes = std::fs::read(fixture("rsa_pkcs1.pem")).unwrap();
+    assert!(SecretKey::from_pem_or_path(path_of(&fixture("rsa_pkcs1.pem"))).is_ok());
+    bytes.resize(bytes.len() + (2 << 20), 0);
+    std::fs::write(&path, &bytes).unwrap();
+    let err = SecretKey::from_pem_or_path(path_of(&path)).unwrap_err();
+    assert!(matches!(err, KeyError::TooLarge { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains(path_of(&path)) && msg.contains("1 MiB"),
+        "{msg}"
+    );
+    for line in body_lines(&std::fs::read_to_string(fixture("rsa_pkcs1.pem")).unwrap()) {
+        assert!(!msg.contains(&line[..16]), "{msg}");
+    }
+}
+
+fn path_of(path: &std::path::Path) -> &str {
+    path.to_str().unwrap()
+}

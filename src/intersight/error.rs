@@ -33,6 +33,16 @@ pub enum KeyError {
         /// The operating system's error.
         reason: String,
     },
+    /// The key file is larger than a key file can be; nothing past the limit was read.
+    #[error(
+        "the secret key file {path} is larger than {}, the most a key file may be (a PEM key \
+         is a few kilobytes): check that the path names the key file",
+        super::pem_source::MAX_PEM_FILE_TEXT
+    )]
+    TooLarge {
+        /// The file's path, after `~` expansion.
+        path: String,
+    },
     /// PEM text that is truncated or does not parse; the text says what is wrong.
     #[error("the secret key PEM is truncated or malformed: {0}")]
     Malformed(String),

@@ -97,6 +97,9 @@ impl SecretKey {
                 path: path.display().to_string(),
                 reason,
             }),
+            pem_source::PathRead::TooLarge { path } => Err(KeyError::TooLarge {
+                path: path.display().to_string(),
+            }),
             pem_source::PathRead::NotAFile { path } => Err(KeyError::NotFound {
                 location: format!("{:?} is not a file", path.display()),
             }),

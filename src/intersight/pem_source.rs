@@ -35,6 +35,13 @@ pub(crate) fn expand_home(value: &str, home: Option<&Path>) -> Option<PathBuf> {
     }
 }
 
+/// The largest file `secretkey` or `ca_certificate` may name. A PEM key is a few kilobytes
+/// and the system's whole CA bundle a few hundred; a file over this is not one, and reading a
+/// multi-gigabyte file whole (3 GiB of memory, 12 s) to find that out helps nobody.
+pub(crate) const MAX_PEM_FILE_BYTES: u64 = 1 << 20;
+/// [`MAX_PEM_FILE_BYTES`] as messages write it.
+pub(crate) const MAX_PEM_FILE_TEXT: &str = "1 MiB";
+
 /// The contents of the file a path setting names.
 #[derive(Debug)]
 pub(crate) enum PathRead {
@@ -42,13 +49,17 @@ pub(crate) enum PathRead {
     Read { bytes: Vec<u8> },
     /// The value names no regular file (or `~/` could not be expanded): see [`describe_missing`].
     Missing,
-    /// The path exists but is not a regular file (a directory, say).
+    /// The path exists but is not a regular file (a directory, a device such as `/dev/zero`,
+    /// a FIFO).
     NotAFile { path: PathBuf },
+    /// The file is larger than [`MAX_PEM_FILE_BYTES`]; nothing past the limit was read.
+    TooLarge { path: PathBuf },
     /// The file exists but reading it failed.
     Unreadable { path: PathBuf, reason: String },
 }
 
-/// Reads the file named by `value` (trimmed, `~` expanded from `home`).
+/// Reads the file named by `value` (trimmed, `~` expanded from `home`): a regular file of at
+/// most [`MAX_PEM_FILE_BYTES`], whatever happens to the path meanwhile.
 pub(crate) fn read_path(value: &str, home: Option<&Path>) -> PathRead {
     let Some(path) = expand_home(value, home) else {
         return PathRead::Missing;
@@ -60,12 +71,42 @@ pub(crate) fn read_path(value: &str, home: Option<&Path>) -> PathRead {
             PathRead::Missing
         };
     }
-    match std::fs::read(&path) {
-        Ok(bytes) => PathRead::Read { bytes },
-        Err(e) => PathRead::Unreadable {
-            path,
-            reason: e.to_string(),
-        },
+    read_bounded(path, MAX_PEM_FILE_BYTES)
+}
+
+/// Reads the regular file at `path`, refusing one over `limit` bytes. The size is checked on
+/// the opened file before reading, and at most `limit + 1` bytes are read, so a file that grows
+/// meanwhile (or a `/proc` file that reports size 0) is bounded too. The file is opened
+/// without blocking, so a FIFO put in its place cannot stall the provider: it is refused as
+/// not a regular file.
+fn read_bounded(path: PathBuf, limit: u64) -> PathRead {
+    use std::io::Read as _;
+    let unreadable = |path: PathBuf, e: std::io::Error| PathRead::Unreadable {
+        path,
+        reason: e.to_string(),
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = match options.open(&path) {
+        Ok(file) => file,
+        Err(e) => return unreadable(path, e),
+    };
+    match file.metadata() {
+        Ok(m) if !m.is_file() => return PathRead::NotAFile { path },
+        Ok(m) if m.len() > limit => return PathRead::TooLarge { path },
+        Ok(_) => {}
+        Err(e) => return unreadable(path, e),
+    }
+    let mut bytes = Vec::new();
+    match file.take(limit + 1).read_to_end(&mut bytes) {
+        Ok(_) if bytes.len() as u64 > limit => PathRead::TooLarge { path },
+        Ok(_) => PathRead::Read { bytes },
+        Err(e) => unreadable(path, e),
     }
 }
 
@@ -165,6 +206,11 @@ pub(crate) enum CaSourceError {
     Missing { given: String, expanded: String },
     #[error("not PEM text, and the file {path:?} cannot be read: {reason}")]
     Unreadable { path: String, reason: String },
+    #[error(
+        "not PEM text, and the file {path:?} is larger than {MAX_PEM_FILE_TEXT}, the most a \
+         certificate file may be (a whole CA bundle is a few hundred kilobytes): check the path"
+    )]
+    TooLarge { path: String },
 }
 
 /// The PEM bytes of a `ca_certificate` setting: its own text, or the file it names (`~`
@@ -181,6 +227,9 @@ pub(crate) fn ca_certificate_pem(
         PathRead::Unreadable { path, reason } => Err(CaSourceError::Unreadable {
             path: path.display().to_string(),
             reason,
+        }),
+        PathRead::TooLarge { path } => Err(CaSourceError::TooLarge {
+            path: path.display().to_string(),
         }),
         PathRead::NotAFile { path } => Err(CaSourceError::Unreadable {
             path: path.display().to_string(),
@@ -281,6 +330,88 @@ mod tests {
             "/users/user/intersight/SecretKey.txt"
         ));
         assert!(!looks_like_bare_base64("MIGH"));
+    }
+
+    #[test]
+    fn files_over_the_limit_are_refused_before_they_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let at_limit = dir.path().join("at-limit.pem");
+        std::fs::write(&at_limit, vec![b'a'; MAX_PEM_FILE_BYTES as usize]).unwrap();
+        assert!(matches!(
+            read_path(at_limit.to_str().unwrap(), None),
+            PathRead::Read { bytes } if bytes.len() as u64 == MAX_PEM_FILE_BYTES
+        ));
+        let over = dir.path().join("over.pem");
+        std::fs::write(&over, vec![b'a'; MAX_PEM_FILE_BYTES as usize + 1]).unwrap();
+        assert!(matches!(
+            read_path(over.to_str().unwrap(), None),
+            PathRead::TooLarge { path } if path == over
+        ));
+        // 3 GiB (sparse): refused from its size, at once, without reading it.
+        let huge = dir.path().join("huge.pem");
+        std::fs::File::create(&huge)
+            .unwrap()
+            .set_len(3 << 30)
+            .unwrap();
+        let started = std::time::Instant::now();
+        assert!(matches!(
+            read_path("~/huge.pem", Some(dir.path())),
+            PathRead::TooLarge { .. }
+        ));
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        let err = ca_certificate_pem(huge.to_str().unwrap(), None).unwrap_err();
+        assert!(
+            matches!(err, CaSourceError::TooLarge { .. }) && err.to_string().contains("1 MiB"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_file_that_reports_a_small_size_is_still_read_only_up_to_the_limit() {
+        // /proc files report size 0 whatever they hold: the read itself stops at limit + 1.
+        let status = PathBuf::from("/proc/self/status");
+        if !status.exists() {
+            return;
+        }
+        assert!(matches!(
+            read_bounded(status.clone(), 16),
+            PathRead::TooLarge { .. }
+        ));
+        assert!(matches!(
+            read_bounded(status, MAX_PEM_FILE_BYTES),
+            PathRead::Read { bytes } if bytes.len() > 16
+        ));
+    }
+
+    #[test]
+    fn devices_and_fifos_are_not_files_and_never_block() {
+        for device in ["/dev/zero", "/dev/urandom"] {
+            if Path::new(device).exists() {
+                assert!(
+                    matches!(read_path(device, None), PathRead::NotAFile { .. }),
+                    "{device}"
+                );
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("key.pem");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .is_ok_and(|s| s.success());
+        if made {
+            // No writer ever opens it: opening it for reading must not wait for one.
+            let started = std::time::Instant::now();
+            assert!(matches!(
+                read_path(fifo.to_str().unwrap(), None),
+                PathRead::NotAFile { .. }
+            ));
+            assert!(matches!(
+                read_bounded(fifo.clone(), MAX_PEM_FILE_BYTES),
+                PathRead::NotAFile { .. }
+            ));
+            assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        }
     }
 
     #[test]
