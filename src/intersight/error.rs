@@ -174,6 +174,9 @@ pub enum TransportErrorKind {
     },
     /// The connection closed or was reset before the response was complete.
     Reset,
+    /// The connection to an `http://` endpoint was reset or closed before any answer: what
+    /// some HTTPS servers do with a plain-HTTP request instead of answering it.
+    ResetOnPlainHttp,
     /// The request could not be built (an invalid path, a header value).
     InvalidRequest,
 }
@@ -205,6 +208,7 @@ impl TransportErrorKind {
             TransportErrorKind::HeadTooLarge => "head_too_large",
             TransportErrorKind::Proxy { .. } => "proxy",
             TransportErrorKind::Reset => "reset",
+            TransportErrorKind::ResetOnPlainHttp => "reset_plain_http",
             TransportErrorKind::InvalidRequest => "invalid_request",
         }
     }

@@ -654,6 +654,17 @@ impl Transport {
                 RetryRule::UpToMax,
                 "the response was cut off".to_string(),
             )
+        } else if !self.endpoint.is_https() && self.proxy.is_none() && closed_before_answer(e) {
+            // Over `http://` this is more often an HTTPS port than a flaky network: say so, and
+            // do not spend `max_retries` backoffs on it.
+            (
+                TransportErrorKind::ResetOnPlainHttp,
+                RetryRule::Once,
+                format!(
+                    "{} closed the connection without answering (does the port speak HTTPS?)",
+                    self.endpoint
+                ),
+            )
         } else {
             // Resets, connections closed before or during the answer: transient.
             (
@@ -779,6 +790,31 @@ fn tls_problem(e: &(dyn std::error::Error + 'static)) -> Option<TlsProblem> {
         },
         _ => TlsProblem::Handshake,
     })
+}
+
+/// The connection was reset or closed before any of the answer arrived (never a body error:
+/// those are answers cut short).
+fn closed_before_answer(e: &reqwest::Error) -> bool {
+    use std::io::ErrorKind as K;
+    if e.is_body() || e.is_decode() || e.is_timeout() {
+        return false;
+    }
+    if find_in_chain::<hyper::Error>(e).is_some_and(hyper::Error::is_incomplete_message) {
+        return true;
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            if matches!(
+                io.kind(),
+                K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe
+            ) {
+                return true;
+            }
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// Nothing accepted the connection: refused, or no route to the host or its network.
@@ -1178,6 +1214,63 @@ mod tests {
             }
         });
         addr
+    }
+
+    /// A port that resets (`rst`) or closes every connection once the request has arrived,
+    /// before any byte of an answer (as some TLS servers treat a plain-HTTP request); counts
+    /// the connections.
+    async fn resetting_port(
+        rst: bool,
+    ) -> (std::net::SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = connections.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let mut chunk = [0u8; 1024];
+                let _ = socket.read(&mut chunk).await;
+                if rst {
+                    // Linger 0: closing sends RST, not FIN.
+                    let _ = socket.set_zero_linger();
+                }
+                drop(socket);
+            }
+        });
+        (addr, connections)
+    }
+
+    #[tokio::test]
+    async fn a_reset_before_any_answer_on_http_hints_at_https_and_is_retried_once() {
+        for rst in [true, false] {
+            let (addr, connections) = resetting_port(rst).await;
+            let t = transport(addr);
+            assert_eq!(t.max_retries, 3);
+            let decode = |b: &[u8]| serde_json::from_slice::<Vec<u8>>(b);
+            let err = t
+                .get_decoded(
+                    "/api/v1/x",
+                    &CancellationToken::new(),
+                    &Counters::default(),
+                    &decode,
+                )
+                .await
+                .unwrap_err();
+            assert_eq!(
+                err.transport_kind(),
+                Some(&TransportErrorKind::ResetOnPlainHttp),
+                "rst {rst}: {err:?}"
+            );
+            // Retried once, not `max_retries` (3) times.
+            assert_eq!(err.attempts().map(|a| a.count), Some(2), "{err}");
+            assert_eq!(connections.load(Ordering::SeqCst), 2);
+            assert!(
+                err.to_string().contains("does the port speak HTTPS?"),
+                "{err}"
+            );
+        }
     }
 
     #[tokio::test]

@@ -186,6 +186,11 @@ fn transport_advice(kind: &TransportErrorKind) -> String {
             complete, even after retries: check the network path to `endpoint` and any proxy \
             (HTTPS_PROXY/NO_PROXY); raise `max_retries` if the failures are intermittent."
             .into(),
+        TransportErrorKind::ResetOnPlainHttp => "The server closed the connection without \
+            answering. The endpoint is `http://`: some HTTPS servers do that to a \
+            plain-HTTP request, so if the port speaks HTTPS, use `https://` in `endpoint`; \
+            otherwise check that the server is up and answers HTTP there."
+            .into(),
         TransportErrorKind::InvalidRequest => "The request could not be built: this is a bug \
             in the provider, please report it with the query."
             .into(),
@@ -236,7 +241,7 @@ mod tests {
 
     #[test]
     fn advice_follows_the_kind_not_the_message_text() {
-        let cases: [(TransportErrorKind, &str, &str); 7] = [
+        let cases: [(TransportErrorKind, &str, &str); 8] = [
             (
                 TransportErrorKind::Connect,
                 "does not help",
@@ -268,6 +273,11 @@ mod tests {
                 "ca_certificate",
             ),
             (TransportErrorKind::Reset, "max_retries", "ca_certificate"),
+            (
+                TransportErrorKind::ResetOnPlainHttp,
+                "use `https://` in `endpoint`",
+                "max_retries",
+            ),
             (
                 TransportErrorKind::Tls {
                     problem: TlsProblem::WrongName,
