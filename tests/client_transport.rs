@@ -1,6 +1,7 @@
 //! Transport behaviour against a canned HTTP server: signing on the wire, retries, Retry-After,
 //! no retry on other 4xx, what is retried once or never (refused ports, DNS, timeouts,
-//! redirects, over-long heads), dropped and truncated responses, size caps, cancellation.
+//! redirects, over-long heads), dropped and truncated responses, size caps, cancellation, and
+//! a query too long for a URL.
 
 mod client_common;
 
@@ -13,6 +14,7 @@ use client_common::*;
 mod tokens;
 use terraform_provider_intersight::intersight::{
     Cancellation, Client, Endpoint, Error, Filter, ListQuery, Listing, Literal, TransportErrorKind,
+    MAX_REQUEST_TARGET_BYTES,
 };
 use tokens::{IamOAuthToken, ListTyped as _};
 
@@ -619,4 +621,81 @@ async fn sequential_pages_reuse_one_connection() {
     // Pages of two overlap by one: $skip 0, 1, ..., 8.
     assert_eq!(listing.stats.requests, 9);
     assert_eq!(server.stats.connections.load(Ordering::SeqCst), 1);
+}
+
+/// A query for the objects whose Moid is one of `ids` (what a generated configuration writes).
+fn moid_in(ids: usize) -> ListQuery {
+    let list: Vec<String> = (0..ids).map(|i| format!("'{}'", moid(i))).collect();
+    ListQuery {
+        filter: Some(Filter::raw(&format!("Moid in ({})", list.join(","))).unwrap()),
+        ..ListQuery::new("iam/OAuthTokens")
+    }
+}
+
+#[tokio::test]
+async fn a_query_too_long_for_a_url_fails_before_any_request_saying_so() {
+    // 3,000 Moids: about 100 KB once encoded. It used to fail as "the request could not be
+    // built" (a bug in the provider, said the advice), quoting the whole URL.
+    let server = TestServer::start(|req, _| page(req, 1, Some(1))).await;
+    let q = moid_in(3000);
+    let err = server
+        .client()
+        .list::<IamOAuthToken>(&q, &Cancellation::new())
+        .await
+        .unwrap_err();
+    let Error::RequestTooLong {
+        length,
+        limit,
+        filter_length,
+        ..
+    } = err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(limit, MAX_REQUEST_TARGET_BYTES);
+    assert_eq!(length, q.longest_request_target().unwrap());
+    assert!(filter_length > 90_000 && length > filter_length, "{err}");
+    let text = err.to_string();
+    assert!(text.len() < 300, "{text}");
+    assert!(
+        text.contains(&format!("more than the {MAX_REQUEST_TARGET_BYTES} bytes")),
+        "{text}"
+    );
+    assert_eq!(server.stats.count(), 0, "a request was sent");
+}
+
+#[tokio::test]
+async fn a_query_of_exactly_the_longest_target_is_sent() {
+    // The bound is below what the HTTP library refuses: a request at it goes out and is read.
+    let server = TestServer::start(|req, _| page(req, 1, Some(1))).await;
+    let filter = |pad: usize| ListQuery {
+        filter: Some(Filter::eq("ClientName", Literal::string("a".repeat(pad))).unwrap()),
+        ..ListQuery::new("iam/OAuthTokens")
+    };
+    let base = filter(0).longest_request_target().unwrap();
+    let q = filter(MAX_REQUEST_TARGET_BYTES - base);
+    assert_eq!(
+        q.longest_request_target().unwrap(),
+        MAX_REQUEST_TARGET_BYTES
+    );
+    let listing = server
+        .client()
+        .list::<IamOAuthToken>(&q, &Cancellation::new())
+        .await
+        .unwrap();
+    assert_eq!(listing.items.len(), 1);
+    let sent = &server.stats.requests()[0];
+    assert!(
+        sent.target.len() > MAX_REQUEST_TARGET_BYTES - 40,
+        "{}",
+        sent.target.len()
+    );
+    let over = filter(MAX_REQUEST_TARGET_BYTES - base + 1);
+    assert!(matches!(
+        server
+            .client()
+            .list::<IamOAuthToken>(&over, &Cancellation::new())
+            .await,
+        Err(Error::RequestTooLong { .. })
+    ));
 }

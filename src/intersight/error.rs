@@ -414,6 +414,23 @@ pub enum Error {
         /// Page requests one read may make.
         limit: u64,
     },
+    /// The page requests of a read would be longer than a request may be
+    /// ([`super::MAX_REQUEST_TARGET_BYTES`]); nothing was sent.
+    #[error(
+        "reading {resource} would send page requests of {length} bytes (path and query), more \
+         than the {limit} bytes a request may be; the $filter takes {filter_length} bytes of \
+         them once encoded"
+    )]
+    RequestTooLong {
+        /// The collection, e.g. `iam/OAuthTokens`.
+        resource: String,
+        /// The longest request target (path and query) the read would send, in bytes.
+        length: usize,
+        /// The most a request target may take, in bytes.
+        limit: usize,
+        /// The bytes the encoded `$filter` parameter takes of `length`.
+        filter_length: usize,
+    },
     /// The caller's cancellation token fired.
     #[error("the request was cancelled")]
     Cancelled,

@@ -68,6 +68,14 @@ pub(crate) const MAX_PAGE_SIZE: u32 = 1000;
 pub(crate) const DEFAULT_PARALLELISM: usize = 4;
 /// Default cap on one response body.
 pub const DEFAULT_MAX_PAGE_BYTES: usize = 64 * 1024 * 1024;
+/// The longest request target (path and query, `$filter` encoded) a page request may have,
+/// 60 KiB. The HTTP library refuses a URL (scheme, host and port included) of 64 KiB or more;
+/// this leaves room for any endpoint a host name can spell (253 bytes). A read whose page
+/// requests would be longer fails with [`Error::RequestTooLong`] before any request is sent.
+/// Intersight, or a proxy on the way, may refuse shorter ones (HTTP 414 or 431).
+pub const MAX_REQUEST_TARGET_BYTES: usize = 60 * 1024;
+/// The longest URL the HTTP library accepts (`http::Uri`'s limit).
+const MAX_URL_BYTES: usize = u16::MAX as usize - 1;
 
 /// Everything needed to talk to one Intersight account.
 pub struct ClientConfig {
@@ -169,6 +177,53 @@ impl ListQuery {
             resource: resource.into(),
             ..ListQuery::default()
         }
+    }
+
+    /// The length in bytes of the longest request target (path and query) a read of this
+    /// query may send: a page request with the largest `$top` and `$skip`, its `$filter` and
+    /// `$select` encoded as they go on the wire.
+    pub fn longest_request_target(&self) -> Result<usize, Error> {
+        let filter = self.rendered_filter();
+        let select = paging::select_value(self.select.as_deref())?;
+        Ok(paging::PageQuery {
+            resource: &self.resource,
+            filter: filter.as_deref(),
+            select: select.as_deref(),
+            top: MAX_PAGE_SIZE,
+            skip: u64::MAX,
+        }
+        .path()
+        .len())
+    }
+
+    /// The bytes the `$filter` parameter takes in a request target, once encoded (0: none).
+    pub fn encoded_filter_len(&self) -> usize {
+        self.rendered_filter()
+            .map_or(0, |f| paging::encode_query(&[("$filter", &f)]).len())
+    }
+
+    fn rendered_filter(&self) -> Option<String> {
+        self.filter
+            .as_ref()
+            .filter(|f| !f.is_empty())
+            .map(Filter::render)
+    }
+
+    /// [`Error::RequestTooLong`] when the page requests of this query, sent to `endpoint`,
+    /// would exceed [`MAX_REQUEST_TARGET_BYTES`] (or the URL the HTTP library's limit).
+    pub fn check_length(&self, endpoint: &Endpoint) -> Result<(), Error> {
+        let target = self.longest_request_target()?;
+        let limit =
+            MAX_REQUEST_TARGET_BYTES.min(MAX_URL_BYTES.saturating_sub(endpoint.base_url().len()));
+        if target > limit {
+            return Err(Error::RequestTooLong {
+                resource: self.resource.clone(),
+                length: target,
+                limit,
+                filter_length: self.encoded_filter_len(),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -289,6 +344,9 @@ impl Client {
         decoder: &D,
         cancel: &CancellationToken,
     ) -> Result<Listing<D::Item>, Error> {
+        // A URL the HTTP library would refuse must fail here, as what it is, and not as a
+        // request that "could not be built".
+        query.check_length(self.endpoint())?;
         paging::read_collection(&self.transport, &self.paging, query, decoder, cancel).await
     }
 }

@@ -14,6 +14,8 @@ fn advice(status: u16) -> &'static str {
                 by more than a few minutes.",
         403 => "The API key's user or role is not allowed to read this collection: use a key of \
                 a user with a role that can read IAM objects (e.g. Account Administrator or Read-Only).",
+        414 | 431 => "The server refused the request as too long (its URL or headers): \
+                       narrow `filter`, or split the query across several data sources.",
         400 => "Intersight rejected the query. If the `filter` argument is set, check its OData \
                 syntax and property names (PascalCase, e.g. `ClientName`).",
         404 => "The collection was not found: check `endpoint` (an appliance's host name, or \
@@ -96,6 +98,11 @@ pub(crate) fn api_error_diagnostic(error: &Error, resource: &str) -> Diagnostic 
              bound (or the collection is too large to read in one data source); no partial list \
              was returned. Narrow the query with `filter`, and check `endpoint` if this is \
              unexpected."
+        ),
+        Error::RequestTooLong { .. } => format!(
+            "{error}.\n\nNothing was sent. Shorten the query: split it across several data \
+             sources (each with a part of the values), or select the objects by a condition \
+             that needs fewer values."
         ),
         Error::Cancelled => "The read was cancelled because Terraform is stopping (for example \
                              after Ctrl-C). No partial results were returned."

@@ -16,7 +16,8 @@ use crate::intersight::{Filter, ListQuery};
 
 use super::flatten::{FlatObject, ObjectSeed};
 use super::list_source::{
-    format_duration, read_timeout, selection, Derived, ListDeclaration, ID, RESULTS,
+    check_request_length, format_duration, read_timeout, selection, Derived, ListDeclaration,
+    ALWAYS_SELECTED, ID, RESULTS,
 };
 use super::naming::property_name;
 use super::query::build_filter;
@@ -242,6 +243,7 @@ pub(crate) async fn read(
         timeout: Some(timeout),
         ..ListQuery::new(decl.resource)
     };
+    check_request_length(source, &config, &query).map_err(Diagnostics::from)?;
     let id = query_id(&query);
     let started = std::time::Instant::now();
     log_read_start(decl, &query);
@@ -390,10 +392,11 @@ struct Projection {
 
 impl Projection {
     fn new(element: &BTreeMap<String, Type>, selected: BTreeSet<String>) -> Projection {
-        const NEEDED: &[&str] = &["moid", "object_type"];
         let narrow: BTreeMap<String, Type> = element
             .iter()
-            .filter(|(name, _)| selected.contains(*name) || NEEDED.contains(&name.as_str()))
+            .filter(|(name, _)| {
+                selected.contains(*name) || ALWAYS_SELECTED.contains(&name.as_str())
+            })
             .map(|(name, ty)| (name.clone(), ty.clone()))
             .collect();
         let mut properties: Vec<String> = narrow.keys().map(|name| property_name(name)).collect();

@@ -11,9 +11,11 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 
 use crate::cty::{AttributePath, Diagnostic, Diagnostics, Severity, Type, Value};
+use crate::intersight::{Filter, ListQuery, MAX_REQUEST_TARGET_BYTES};
 
 use super::fields::{block_of, excerpt, field_type, validate_fields, Field};
 use super::flatten;
+use super::naming::property_name;
 use super::query::{build_filter, QuerySpec};
 use super::schema::{Attribute, Block, NestedBlock, Nesting, Schema, StringKind};
 use super::{DataSource, ReadContext};
@@ -54,6 +56,9 @@ pub(crate) const NOT_FILTERS: &[&str] = &[ID, FILTER, RESULTS, SELECT, TIMEOUTS]
 /// Attributes a `select` cannot name: `additional_properties` holds the properties the field
 /// table does not describe, which `$select` cannot name.
 const NOT_SELECTABLE: &[&str] = &["additional_properties"];
+/// Attributes a read with a `select` fetches whether selected or not: paging orders and
+/// checks pages by `moid`, and the decoder checks `object_type`.
+pub(crate) const ALWAYS_SELECTED: &[&str] = &["moid", "object_type"];
 
 /// How long a read may take when `timeouts { read = ... }` is not set. Reads used to be
 /// unbounded; with the default settings (`request_timeout` 60 s, `max_retries` 5) one page can
@@ -257,7 +262,7 @@ fn validate(derived: &Derived, config: &Value) -> Diagnostics {
     // them again; where validation above already reported an attribute (a malformed
     // date-time), the filter builder's view of the same mistake is left out.
     let mut built = Diagnostics::new();
-    let _ = build_filter(&derived.query, &derived.schema.block, config, &mut built);
+    let filter = build_filter(&derived.query, &derived.schema.block, config, &mut built);
     for d in built.0 {
         let reported = diags
             .iter()
@@ -266,7 +271,116 @@ fn validate(derived: &Derived, config: &Value) -> Diagnostics {
             diags.push(d);
         }
     }
+    // The request length, from what is known now (the read checks again with every value).
+    if let (Ok(filter), Ok(selected)) = (filter, selection(&derived.results_element, config)) {
+        let query = ListQuery {
+            filter,
+            select: selected.map(|names| selected_properties(&derived.results_element, &names)),
+            ..ListQuery::new(derived.decl.resource)
+        };
+        if let Err(diagnostic) = check_request_length(derived, config, &query) {
+            diags.push(diagnostic);
+        }
+    }
     diags
+}
+
+/// The API properties a read with a `select` of `names` requests (`$select`): theirs and
+/// those of [`ALWAYS_SELECTED`], sorted.
+fn selected_properties(element: &BTreeMap<String, Type>, names: &BTreeSet<String>) -> Vec<String> {
+    let mut properties: Vec<String> = element
+        .keys()
+        .filter(|name| names.contains(*name) || ALWAYS_SELECTED.contains(&name.as_str()))
+        .map(|name| property_name(name))
+        .collect();
+    properties.sort();
+    properties
+}
+
+/// Checks that the page requests of `query` (the read of `config`) fit in
+/// [`MAX_REQUEST_TARGET_BYTES`]; else an error on the argument that takes the most of them,
+/// quoting only the start of what it makes. Validation and the read both call it, so a value
+/// known only at the read gets the same diagnostic.
+pub(crate) fn check_request_length(
+    derived: &Derived,
+    config: &Value,
+    query: &ListQuery,
+) -> Result<(), Diagnostic> {
+    let length = match query.longest_request_target() {
+        Ok(length) => length,
+        // Not a length problem (a `$select` name the API cannot take): the read reports it.
+        Err(_) => return Ok(()),
+    };
+    if length <= MAX_REQUEST_TARGET_BYTES {
+        return Ok(());
+    }
+    let mut detail = format!(
+        "The page requests of this read would be {length} bytes long (their path and query, \
+         with the `$filter` encoded as it is sent), more than the {MAX_REQUEST_TARGET_BYTES} \
+         bytes a request may be."
+    );
+    let longest = longest_argument(derived, config);
+    if let Some((name, bytes, rendered)) = &longest {
+        detail.push_str(&format!(
+            " `{name}` takes {bytes} bytes of them once encoded; it begins {}.",
+            excerpt(rendered)
+        ));
+    }
+    detail.push_str(
+        " Split the query across several data sources (each with a part of the values), or \
+         select the objects by a condition that needs fewer values (each Moid of an \
+         `in (...)` list takes 33 bytes once encoded: some 1,800 of them fill a request).",
+    );
+    let diagnostic = Diagnostic::error("Query too long", detail);
+    Err(match longest {
+        Some((name, ..)) => diagnostic.at(AttributePath::attr(&name)),
+        None => diagnostic,
+    })
+}
+
+/// The argument whose filter terms take the most bytes once encoded: its name, those bytes and
+/// its terms as rendered (OData). `None` when no argument makes a term.
+fn longest_argument(derived: &Derived, config: &Value) -> Option<(String, usize, String)> {
+    let Value::Object(values) = config else {
+        return None;
+    };
+    let block = &derived.schema.block;
+    let names = block
+        .attributes
+        .iter()
+        .map(|a| a.name.as_str())
+        .chain(block.block_types.iter().map(|b| b.type_name.as_str()))
+        .filter(|name| *name == FILTER || !NOT_FILTERS.contains(name));
+    let mut longest: Option<(String, usize, String)> = None;
+    for name in names {
+        // The configuration with this argument alone: its terms and nothing else.
+        let alone = Value::Object(
+            values
+                .iter()
+                .map(|(key, value)| {
+                    let kept = if key == name {
+                        value.clone()
+                    } else {
+                        Value::Null
+                    };
+                    (key.clone(), kept)
+                })
+                .collect(),
+        );
+        let mut ignored = Diagnostics::new();
+        let Ok(Some(filter)) = build_filter(&derived.query, block, &alone, &mut ignored) else {
+            continue;
+        };
+        let bytes = ListQuery {
+            filter: Some(filter.clone()),
+            ..ListQuery::new(derived.decl.resource)
+        }
+        .encoded_filter_len();
+        if longest.as_ref().is_none_or(|(_, most, _)| bytes > *most) {
+            longest = Some((name.to_string(), bytes, Filter::render(&filter)));
+        }
+    }
+    longest
 }
 
 /// The `results` attributes named by `select` (`None`: every attribute, also while any of
@@ -634,6 +748,83 @@ mod tests {
             d.0[1].detail.contains("\"ten minutes\""),
             "{}",
             d.0[1].detail
+        );
+    }
+
+    #[test]
+    fn a_query_too_long_for_a_url_is_an_error_on_the_argument_that_makes_it_long() {
+        let ds = ListDataSource::new(&THING);
+        let ids: Vec<String> = (0..3000).map(|i| format!("'{i:024x}'")).collect();
+        let moid_in = format!("Moid in ({})", ids.join(","));
+        let too_long = |config: &Value| -> Diagnostic {
+            let d = ds.validate(config);
+            assert_eq!(d.0.len(), 1, "{d:?}");
+            assert_eq!(d.0[0].summary, "Query too long", "{d:?}");
+            d.0[0].clone()
+        };
+        let d = too_long(&obj([(FILTER, Value::string(&moid_in))]));
+        assert_eq!(d.summary, "Query too long");
+        assert_eq!(d.attribute, Some(AttributePath::attr(FILTER)));
+        assert!(
+            d.detail.contains("more than the 61440 bytes"),
+            "{}",
+            d.detail
+        );
+        assert!(
+            d.detail.contains("`filter` takes 99027 bytes") && d.detail.contains("\"(Moid in ('"),
+            "{}",
+            d.detail
+        );
+        // A few hundred characters, whatever the argument's size (it was the whole URL).
+        assert!(d.detail.chars().count() < 800, "{}", d.detail);
+        assert!(!d.detail.contains(&ids[100]), "{}", d.detail);
+        // Another argument that is longer than `filter` is the one named.
+        let d = too_long(&obj([
+            (FILTER, Value::string("ClientName eq 'x'")),
+            ("name", Value::string("n".repeat(70_000))),
+        ]));
+        assert_eq!(d.attribute, Some(AttributePath::attr("name")), "{d:?}");
+        assert!(d.detail.contains("`name` takes 700"), "{}", d.detail);
+        // Several arguments that fit alone but not together: the longest is named.
+        let d = too_long(&obj([
+            (
+                FILTER,
+                Value::string(format!("Moid in ({})", ids[..1200].join(","))),
+            ),
+            ("name", Value::string("n".repeat(25_000))),
+        ]));
+        assert_eq!(d.attribute, Some(AttributePath::attr(FILTER)), "{d:?}");
+        // Exactly at the bound: valid.
+        let fits = |pad: usize| obj([("name", Value::string("n".repeat(pad)))]);
+        let query = |pad: usize| ListQuery {
+            filter: build_filter(
+                ds.query_spec(),
+                &ds.schema().block,
+                &fits(pad),
+                &mut Diagnostics::new(),
+            )
+            .unwrap(),
+            ..ListQuery::new(THING.resource)
+        };
+        let base = query(0).longest_request_target().unwrap();
+        let pad = MAX_REQUEST_TARGET_BYTES - base;
+        assert_eq!(
+            query(pad).longest_request_target().unwrap(),
+            MAX_REQUEST_TARGET_BYTES
+        );
+        assert!(ds.validate(&fits(pad)).is_empty());
+        assert_eq!(
+            too_long(&fits(pad + 1)).attribute,
+            Some(AttributePath::attr("name"))
+        );
+        // A `select` counts: `$select` is part of every page request.
+        let selected = obj([
+            ("name", Value::string("n".repeat(pad))),
+            (SELECT, Value::Set(vec![Value::string("when")])),
+        ]);
+        assert_eq!(
+            too_long(&selected).attribute,
+            Some(AttributePath::attr("name"))
         );
     }
 
