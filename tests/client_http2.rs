@@ -1,18 +1,19 @@
-//! Over HTTPS the client offers HTTP/2 (ALPN); against an HTTP/2-only server the request still
-//! carries a signature that verifies over `:path` and `:authority`, and parallel pages share
-//! one connection.
+//! The client speaks HTTP/1.1 only (HTTP/2 was measured no faster, BENCHMARKS.md "HTTP/2"):
+//! against a server that offers both by ALPN, every request is HTTP/1.1 and parallel pages
+//! use connections of their own; a server that speaks HTTP/2 alone is refused in the TLS
+//! handshake with an error that says so, not retried.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use base64::Engine as _;
 use http_body_util::Full;
 use hyper::body::Bytes;
 use rcgen::{CertificateParams, KeyPair};
 #[path = "support/tokens.rs"]
 mod tokens;
 use terraform_provider_intersight::intersight::{
-    Cancellation, Client, ClientConfig, Endpoint, ListQuery, SecretKey,
+    Cancellation, Client, ClientConfig, Endpoint, Error, ListQuery, SecretKey, TlsProblem,
+    TransportErrorKind,
 };
 use tokens::{IamOAuthToken, ListTyped as _};
 
@@ -20,14 +21,6 @@ const KEY_FILE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/fixtures/signing/ec_pkcs8.pem"
 );
-
-#[derive(Debug, Clone)]
-struct Seen {
-    version: hyper::Version,
-    authority: String,
-    path_and_query: String,
-    headers: hyper::HeaderMap,
-}
 
 fn page_body(path_and_query: &str, total: usize) -> Vec<u8> {
     let q = path_and_query.split_once('?').map_or("", |(_, q)| q);
@@ -48,8 +41,17 @@ fn page_body(path_and_query: &str, total: usize) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({"Count": total, "Results": results})).unwrap()
 }
 
-#[tokio::test]
-async fn signed_requests_over_http2() {
+/// An HTTPS test server offering `alpn` (in order of preference) that serves HTTP/2 or
+/// HTTP/1.1 as negotiated; it records each request's HTTP version and counts the TLS
+/// handshakes begun.
+struct AlpnServer {
+    port: u16,
+    ca_pem: String,
+    versions: Arc<Mutex<Vec<hyper::Version>>>,
+    connections: Arc<AtomicUsize>,
+}
+
+async fn start(alpn: &[&[u8]]) -> AlpnServer {
     let key = KeyPair::generate().unwrap();
     let cert = CertificateParams::new(vec!["localhost".to_string()])
         .unwrap()
@@ -65,109 +67,110 @@ async fn signed_requests_over_http2() {
             rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
         )
         .unwrap();
-    tls.alpn_protocols = vec![b"h2".to_vec()];
+    tls.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+    let versions: Arc<Mutex<Vec<hyper::Version>>> = Arc::default();
     let connections = Arc::new(AtomicUsize::new(0));
-    let (s, c) = (seen.clone(), connections.clone());
+    let (v, c) = (versions.clone(), connections.clone());
     tokio::spawn(async move {
         loop {
             let Ok((socket, _)) = listener.accept().await else {
                 return;
             };
             c.fetch_add(1, Ordering::SeqCst);
-            let (acceptor, s) = (acceptor.clone(), s.clone());
+            let (acceptor, v) = (acceptor.clone(), v.clone());
             tokio::spawn(async move {
                 let Ok(stream) = acceptor.accept(socket).await else {
                     return;
                 };
+                let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
                 let service = hyper::service::service_fn(
                     move |req: hyper::Request<hyper::body::Incoming>| {
-                        let s = s.clone();
+                        let v = v.clone();
                         async move {
+                            v.lock().unwrap().push(req.version());
                             let path_and_query = req.uri().path_and_query().unwrap().to_string();
-                            s.lock().unwrap().push(Seen {
-                                version: req.version(),
-                                authority: req.uri().authority().unwrap().to_string(),
-                                path_and_query: path_and_query.clone(),
-                                headers: req.headers().clone(),
-                            });
                             Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
                                 Bytes::from(page_body(&path_and_query, 25)),
                             )))
                         }
                     },
                 );
-                let _ =
+                let io = hyper_util::rt::TokioIo::new(stream);
+                let _ = if h2 {
                     hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                        .await;
+                        .serve_connection(io, service)
+                        .await
+                } else {
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(io, service)
+                        .await
+                };
             });
         }
     });
+    AlpnServer {
+        port,
+        ca_pem: cert.pem(),
+        versions,
+        connections,
+    }
+}
 
+fn client(server: &AlpnServer) -> Client {
     let mut config = ClientConfig::new(
-        Endpoint::parse(&format!("https://localhost:{port}")).unwrap(),
+        Endpoint::parse(&format!("https://localhost:{}", server.port)).unwrap(),
         "k/e/y".into(),
         SecretKey::from_pem_or_path(KEY_FILE).unwrap(),
     );
-    config.tls.ca_certificate = Some(cert.pem());
+    config.tls.ca_certificate = Some(server.ca_pem.clone());
     config.page_size = 5;
     config.parallelism = 3;
-    let client = Client::new(config).unwrap();
-    let q = ListQuery {
-        filter: None,
-        ..ListQuery::new("iam/OAuthTokens")
-    };
-    let listing = client
-        .list::<IamOAuthToken>(&q, &Cancellation::new())
-        .await
-        .unwrap();
-    assert_eq!(listing.items.len(), 25);
-    // Pages of 5 overlap by one: $skip 0, 4, ..., 20.
-    assert_eq!(listing.stats.requests, 6);
-    assert_eq!(
-        connections.load(Ordering::SeqCst),
-        1,
-        "HTTP/2 pages share one connection"
-    );
+    config.max_retries = 3;
+    Client::new(config).unwrap()
+}
 
-    use p256::ecdsa::signature::Verifier;
-    use p256::pkcs8::DecodePrivateKey;
-    let pem = std::fs::read_to_string(KEY_FILE).unwrap();
-    let verifying = *p256::ecdsa::SigningKey::from_pkcs8_pem(&pem)
-        .unwrap()
-        .verifying_key();
-    for s in seen.lock().unwrap().iter() {
-        assert_eq!(s.version, hyper::Version::HTTP_2);
-        assert_eq!(s.authority, format!("localhost:{port}"));
-        let h = |n: &str| s.headers.get(n).unwrap().to_str().unwrap().to_string();
-        let auth = h("authorization");
-        let part = |name: &str| {
-            let start = auth.find(&format!("{name}=")).unwrap() + name.len() + 1;
-            auth[start..]
-                .trim_start_matches('"')
-                .split(['"', ','])
-                .next()
-                .unwrap()
-                .to_string()
-        };
-        let signed = format!(
-            "(request-target): get {}\n(created): {}\n(expires): {}\nhost: {}\ndate: {}\ndigest: {}\ncontent-type: {}",
-            s.path_and_query,
-            part("created"),
-            part("expires"),
-            s.authority,
-            h("date"),
-            h("digest"),
-            h("content-type"),
-        );
-        let der = base64::engine::general_purpose::STANDARD
-            .decode(part("signature"))
-            .unwrap();
-        let sig = p256::ecdsa::DerSignature::try_from(der.as_slice()).unwrap();
-        verifying.verify(signed.as_bytes(), &sig).unwrap();
-    }
+async fn list(client: &Client) -> Result<usize, Error> {
+    let listing = client
+        .list::<IamOAuthToken>(&ListQuery::new("iam/OAuthTokens"), &Cancellation::new())
+        .await?;
+    Ok(listing.items.len())
+}
+
+#[tokio::test]
+async fn http11_is_used_against_a_server_that_prefers_http2() {
+    let server = start(&[b"h2", b"http/1.1"]).await;
+    assert_eq!(list(&client(&server)).await.unwrap(), 25);
+    let versions = server.versions.lock().unwrap().clone();
+    // Pages of 5 overlap by one: $skip 0, 4, ..., 20.
+    assert_eq!(versions.len(), 6);
+    assert!(
+        versions.iter().all(|v| *v == hyper::Version::HTTP_11),
+        "{versions:?}"
+    );
+    // HTTP/1.1 carries one request at a time per connection: parallel pages open more.
+    assert!(server.connections.load(Ordering::SeqCst) > 1);
+}
+
+#[tokio::test]
+async fn a_server_that_speaks_only_http2_is_refused_at_the_handshake_saying_so() {
+    let server = start(&[b"h2"]).await;
+    let err = list(&client(&server)).await.unwrap_err();
+    assert_eq!(
+        err.transport_kind(),
+        Some(&TransportErrorKind::Tls {
+            problem: TlsProblem::NoHttp11,
+            custom_ca: true
+        }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("(1 attempt over "), "{err}");
+    assert_eq!(
+        server.connections.load(Ordering::SeqCst),
+        1,
+        "a refused protocol was retried"
+    );
+    assert!(server.versions.lock().unwrap().is_empty());
 }

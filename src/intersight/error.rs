@@ -192,6 +192,9 @@ pub enum TlsProblem {
     Validity,
     /// Another certificate problem (revoked, bad signature, bad encoding, …).
     OtherCertificate,
+    /// The server refused HTTP/1.1, the only protocol the client offers (ALPN): a server
+    /// that speaks HTTP/2 alone.
+    NoHttp11,
     /// The handshake failed for a reason other than the certificate (no common protocol, …).
     Handshake,
 }

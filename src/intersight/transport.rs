@@ -375,8 +375,8 @@ impl Transport {
             &self.key_id,
             SystemTime::now(),
         );
-        // No explicit Host: hyper derives it (HTTP/1) or `:authority` (HTTP/2) from the URL,
-        // which is exactly `host_header()` (the URL parser drops a default port, as we do).
+        // No explicit Host: hyper derives it from the URL, which is exactly `host_header()`
+        // (the URL parser drops a default port, as we do).
         let mut headers = HeaderMap::new();
         for (name, value) in [
             (reqwest::header::DATE, signed.date.as_str()),
@@ -788,6 +788,9 @@ fn tls_problem(e: &(dyn std::error::Error + 'static)) -> Option<TlsProblem> {
             | C::NotValidYetContext { .. } => TlsProblem::Validity,
             _ => TlsProblem::OtherCertificate,
         },
+        rustls::Error::AlertReceived(rustls::AlertDescription::NoApplicationProtocol) => {
+            TlsProblem::NoHttp11
+        }
         _ => TlsProblem::Handshake,
     })
 }
@@ -967,8 +970,10 @@ pub(crate) fn build_tls(options: &TlsOptions) -> Result<rustls::ClientConfig, Co
         }
         builder.with_root_certificates(roots).with_no_client_auth()
     };
-    // A preconfigured rustls config must announce ALPN itself.
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // A preconfigured rustls config must announce ALPN itself. HTTP/1.1 only: HTTP/2 was no
+    // faster for these reads (BENCHMARKS.md, "HTTP/2"), and a server that speaks nothing else
+    // refuses the handshake, which `tls_problem` names.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
 }
 
@@ -1471,7 +1476,7 @@ mod tests {
             ca_certificate: Some(ca.cert.pem()),
         })
         .unwrap();
-        assert_eq!(cfg.alpn_protocols[1], b"http/1.1");
+        assert_eq!(cfg.alpn_protocols, [b"http/1.1".to_vec()]);
         assert!(build_tls(&TlsOptions {
             insecure: true,
             ca_certificate: None

@@ -166,6 +166,14 @@ fn transport_advice(kind: &TransportErrorKind) -> String {
             }
         ),
         TransportErrorKind::Tls {
+            problem: TlsProblem::NoHttp11,
+            ..
+        } => "The server accepts only HTTP/2 (it refused HTTP/1.1 during the TLS handshake), \
+            and the provider speaks HTTP/1.1, as the official Python SDK does: check that \
+            `endpoint` names an Intersight server, or a proxy or load balancer that accepts \
+            HTTP/1.1."
+            .into(),
+        TransportErrorKind::Tls {
             problem: TlsProblem::Handshake,
             ..
         } => "The TLS handshake failed: the server and the provider share no TLS version or \
@@ -248,7 +256,7 @@ mod tests {
 
     #[test]
     fn advice_follows_the_kind_not_the_message_text() {
-        let cases: [(TransportErrorKind, &str, &str); 8] = [
+        let cases: [(TransportErrorKind, &str, &str); 9] = [
             (
                 TransportErrorKind::Connect,
                 "does not help",
@@ -280,6 +288,14 @@ mod tests {
                 "ca_certificate",
             ),
             (TransportErrorKind::Reset, "max_retries", "ca_certificate"),
+            (
+                TransportErrorKind::Tls {
+                    problem: TlsProblem::NoHttp11,
+                    custom_ca: false,
+                },
+                "accepts only HTTP/2",
+                "cipher suite",
+            ),
             (
                 TransportErrorKind::ResetOnPlainHttp,
                 "use `https://` in `endpoint`",
