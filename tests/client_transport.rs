@@ -412,6 +412,23 @@ async fn an_over_long_response_head_is_not_retried() {
 }
 
 #[tokio::test]
+async fn an_answer_with_more_than_a_hundred_headers_is_a_head_too_large() {
+    let server = TestServer::start(|req, _| {
+        (0..150).fold(page(req, 1, Some(1)), |r, i| {
+            r.with_header(&format!("X-H{i}"), "v")
+        })
+    })
+    .await;
+    let err = list(&server.client()).await.unwrap_err();
+    assert_eq!(
+        err.transport_kind(),
+        Some(&TransportErrorKind::HeadTooLarge),
+        "{err:?}"
+    );
+    assert_eq!(server.stats.count(), 1);
+}
+
+#[tokio::test]
 async fn slow_responses_time_out_and_are_retried() {
     let server = TestServer::start(|req, i| match i {
         0 => page(req, 1, Some(1)).delayed(Duration::from_secs(5)),

@@ -474,7 +474,8 @@ impl Transport {
             .and_then(|v| v.to_str().ok())
             .map(|v| server_text(v, MAX_TRACE_ID_CHARS))
             .filter(|v| !v.is_empty());
-        // Error bodies are small; a huge one is cut rather than failing the diagnosis.
+        // Error bodies are small; one over 64 KiB is left unread (the status stands alone)
+        // rather than failing the diagnosis.
         let body = self
             .read_body(response, path_and_query, 64 * 1024)
             .await
@@ -1276,6 +1277,40 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn an_error_body_over_64_kib_is_not_read_and_the_status_stands_alone() {
+        let message = "m".repeat(70 * 1024);
+        let body = format!(r#"{{"code":"NotFound","message":"{message}"}}"#);
+        let addr = serve_raw(format!(
+            "HTTP/1.1 404 Not Found\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ))
+        .await;
+        let t = transport(addr);
+        let decode = |b: &[u8]| serde_json::from_slice::<Vec<u8>>(b);
+        let err = t
+            .get_decoded(
+                "/api/v1/x",
+                &CancellationToken::new(),
+                &Counters::default(),
+                &decode,
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                Error::Api {
+                    status: 404,
+                    code: None,
+                    message: None,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
     }
 
     #[tokio::test]
