@@ -112,7 +112,8 @@ pub(crate) const MAX_RETRIES: Setting = Setting {
     description: "How many times a request is retried after HTTP 408, 429, 500, 502, 503 or \
                   504, a reset connection or an answer cut off, with exponential backoff \
                   (honouring `Retry-After`). A timeout, a host name that does not resolve, a \
-                  refused connection and an unreachable proxy are retried at most once; \
+                  refused connection, an unreachable proxy and an `http://` endpoint that \
+                  closes the connection without answering are retried at most once; \
                   redirects (never followed), rejected TLS certificates and other statuses are \
                   not retried.",
 };
