@@ -329,7 +329,7 @@ pub(crate) fn check_request_length(
     detail.push_str(
         " Split the query across several data sources (each with a part of the values), or \
          select the objects by a condition that needs fewer values (each Moid of an \
-         `in (...)` list takes 33 bytes once encoded: some 1,800 of them fill a request).",
+         `in (...)` list takes 33 bytes once encoded: about 1,860 of them fill a request).",
     );
     let diagnostic = Diagnostic::error("Query too long", detail);
     Err(match longest {
@@ -794,6 +794,18 @@ mod tests {
             ("name", Value::string("n".repeat(25_000))),
         ]));
         assert_eq!(d.attribute, Some(AttributePath::attr(FILTER)), "{d:?}");
+        // What the advice says: about 1,860 Moids fill a request (without a `select`).
+        let moids = |n: usize| {
+            obj([(
+                FILTER,
+                Value::string(format!("Moid in ({})", ids[..n].join(","))),
+            )])
+        };
+        assert!(ds.validate(&moids(1850)).is_empty());
+        assert_eq!(
+            too_long(&moids(1870)).attribute,
+            Some(AttributePath::attr(FILTER))
+        );
         // Exactly at the bound: valid.
         let fits = |pad: usize| obj([("name", Value::string("n".repeat(pad)))]);
         let query = |pad: usize| ListQuery {
