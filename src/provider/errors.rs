@@ -255,6 +255,22 @@ mod tests {
     }
 
     #[test]
+    fn a_request_too_long_says_nothing_was_sent_and_how_to_shorten_it() {
+        let d = detail(&Error::RequestTooLong {
+            resource: "iam/OAuthTokens".into(),
+            length: 70_000,
+            limit: 61_440,
+            filter_length: 69_800,
+        });
+        assert!(d.contains("more than the 61440 bytes"), "{d}");
+        assert!(
+            d.contains("Nothing was sent") && d.contains("split it"),
+            "{d}"
+        );
+        assert!(!d.contains("bug in the provider"), "{d}");
+    }
+
+    #[test]
     fn advice_follows_the_kind_not_the_message_text() {
         let cases: [(TransportErrorKind, &str, &str); 9] = [
             (
