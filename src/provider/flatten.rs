@@ -26,7 +26,7 @@
 //!   everywhere else.
 
 use std::borrow::Cow;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher, RandomState};
@@ -158,7 +158,7 @@ fn classify(raw: &RawValue) -> serde_json::Result<Scalar<'_>> {
         Some(b'n') => Scalar::Null,
         Some(b't') => Scalar::Bool(true),
         Some(b'f') => Scalar::Bool(false),
-        Some(b'"') if !text.contains('\\') => {
+        Some(b'"') if memchr::memchr(b'\\', text.as_bytes()).is_none() => {
             Scalar::String(Cow::Borrowed(&text[1..text.len() - 1]))
         }
         Some(b'"') => Scalar::String(Cow::Owned(serde_json::from_str(text)?)),
@@ -207,7 +207,7 @@ pub fn check_value(raw: &RawValue) -> Result<(), BadValue> {
     let text = raw.get();
     // A string without escapes (the value most often skipped: a reference's `link`) holds
     // nothing to check, and a search for a backslash is faster than the scan.
-    if text.starts_with('"') && !text.contains('\\') {
+    if text.starts_with('"') && memchr::memchr(b'\\', text.as_bytes()).is_none() {
         return Ok(());
     }
     check_text(text.as_bytes())
@@ -239,7 +239,7 @@ fn check_text(text: &[u8]) -> Result<(), BadValue> {
 fn string_end(text: &[u8], mut at: usize) -> Result<usize, BadValue> {
     loop {
         let rest = text.get(at..).unwrap_or_default();
-        let Some(next) = rest.iter().position(|&b| b == b'"' || b == b'\\') else {
+        let Some(next) = memchr::memchr2(b'"', b'\\', rest) else {
             return Err(BadValue::UnterminatedString);
         };
         at += next;
@@ -638,18 +638,25 @@ pub(crate) struct ObjectSeed<'p> {
 /// (it also is looked at once per object). A look takes the token's lock.
 pub(crate) const CANCEL_CHECK_EVERY: u32 = 1024;
 
-/// Counts the members and elements of one object until the next look at the cancellation token.
-struct Interrupt<'p> {
+/// What the decoding of one object carries through its nested values: the count of members and
+/// elements until the next look at the cancellation token, and the buffers of finished nested
+/// objects and lists, which the next ones reuse (a token has a dozen references and lists: an
+/// allocation each cost more than the checks this decoding makes).
+struct Walk<'p> {
     cancel: Option<&'p CancellationToken>,
     /// Steps until the next look; 0: look at the next step.
     countdown: Cell<u32>,
+    spare_bytes: RefCell<Vec<Vec<u8>>>,
+    spare_slots: RefCell<Vec<Slots>>,
 }
 
-impl<'p> Interrupt<'p> {
-    fn new(cancel: Option<&'p CancellationToken>) -> Interrupt<'p> {
-        Interrupt {
+impl<'p> Walk<'p> {
+    fn new(cancel: Option<&'p CancellationToken>) -> Walk<'p> {
+        Walk {
             cancel,
             countdown: Cell::new(0),
+            spare_bytes: RefCell::new(Vec::new()),
+            spare_slots: RefCell::new(Vec::new()),
         }
     }
 
@@ -668,6 +675,32 @@ impl<'p> Interrupt<'p> {
                 self.countdown.set(left - 1);
                 Ok(())
             }
+        }
+    }
+
+    /// An empty byte buffer, reused when one is spare.
+    fn bytes(&self) -> Vec<u8> {
+        match self.spare_bytes.borrow_mut().pop() {
+            Some(mut bytes) => {
+                bytes.clear();
+                bytes
+            }
+            None => Vec::with_capacity(1024),
+        }
+    }
+
+    /// `n` empty slots, reused when a buffer is spare.
+    fn slots(&self, n: usize) -> Slots {
+        let mut slots = self.spare_slots.borrow_mut().pop().unwrap_or_default();
+        slots.clear();
+        slots.resize(n, None);
+        slots
+    }
+
+    fn give_back(&self, bytes: Vec<u8>, slots: Option<Slots>) {
+        self.spare_bytes.borrow_mut().push(bytes);
+        if let Some(slots) = slots {
+            self.spare_slots.borrow_mut().push(slots);
         }
     }
 }
@@ -689,9 +722,10 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<FlatObject, A::Error> {
         let plan = &self.plan.root;
-        let interrupt = Interrupt::new(self.cancel);
+        let walk = Walk::new(self.cancel);
         let mut out = Vec::with_capacity(2048);
-        let slots = write_object(plan, map, &mut out, &interrupt)?;
+        let mut slots = Slots::new();
+        write_object(plan, map, &mut out, &walk, Some(&mut slots))?;
         let text = |property: &str| {
             let Some(Slot::Attr(i)) = plan.by_property.get(property) else {
                 return None;
@@ -720,27 +754,29 @@ fn skip_value<'de, A: MapAccess<'de>>(map: &mut A) -> Result<(), A::Error> {
     check_value(value).map_err(de::Error::custom)
 }
 
-/// Writes the object encoding of `map` to `out`; returns where each attribute's value went.
+/// Writes the object encoding of `map` to `out`, and where each attribute's value went to
+/// `placed` when given.
 fn write_object<'de, A: MapAccess<'de>>(
     plan: &ObjectPlan,
     mut map: A,
     out: &mut Vec<u8>,
-    interrupt: &Interrupt<'_>,
-) -> Result<Slots, A::Error> {
+    walk: &Walk<'_>,
+    mut placed: Option<&mut Slots>,
+) -> Result<(), A::Error> {
     // Properties arrive in the API's order, the encoding wants attribute order: values go to a
     // scratch buffer first and are copied out in order.
-    let mut scratch = Vec::with_capacity(1024);
-    let mut slots: Slots = vec![None; plan.attrs.len()];
+    let mut scratch = walk.bytes();
+    let mut slots = walk.slots(plan.attrs.len());
     let mut extra: Option<JsonObject<'de>> = None;
     while let Some(key) = map.next_key_seed(PropertySeed { plan })? {
-        interrupt.step()?;
+        walk.step()?;
         match key {
             Property::Attr(i) => {
                 let start = scratch.len();
                 map.next_value_seed(NodeSeed {
                     node: &plan.attrs[i].node,
                     out: &mut scratch,
-                    interrupt,
+                    walk,
                 })?;
                 slots[i] = Some((start, scratch.len()));
             }
@@ -755,7 +791,10 @@ fn write_object<'de, A: MapAccess<'de>>(
         }
     }
     write_map_len(out, plan.attrs.len()).map_err(de::Error::custom)?;
-    let mut placed: Slots = vec![None; plan.attrs.len()];
+    if let Some(placed) = placed.as_mut() {
+        placed.clear();
+        placed.resize(plan.attrs.len(), None);
+    }
     for (i, attr) in plan.attrs.iter().enumerate() {
         out.extend_from_slice(&attr.key);
         let start = out.len();
@@ -772,9 +811,12 @@ fn write_object<'de, A: MapAccess<'de>>(
         } else {
             attr.absent.write(out);
         }
-        placed[i] = Some((start, out.len()));
+        if let Some(placed) = placed.as_mut() {
+            placed[i] = Some((start, out.len()));
+        }
     }
-    Ok(placed)
+    walk.give_back(scratch, Some(slots));
+    Ok(())
 }
 
 enum Property {
@@ -815,7 +857,7 @@ impl<'de> Visitor<'de> for PropertySeed<'_> {
 struct NodeSeed<'a> {
     node: &'a Node,
     out: &'a mut Vec<u8>,
-    interrupt: &'a Interrupt<'a>,
+    walk: &'a Walk<'a>,
 }
 
 impl NodeSeed<'_> {
@@ -912,22 +954,22 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
         let Kind::Collection(element) = &self.node.kind else {
             // An array where an object is expected.
             while let Some(item) = seq.next_element::<&'de RawValue>()? {
-                self.interrupt.step()?;
+                self.walk.step()?;
                 check_value(item).map_err(de::Error::custom)?;
             }
             return self.nil_after();
         };
         // The header needs the count: elements go to a buffer of their own first.
-        let mut items = Vec::new();
+        let mut items = self.walk.bytes();
         let mut count = 0usize;
         let blocks = matches!(element.kind, Kind::Object(_));
         loop {
-            self.interrupt.step()?;
+            self.walk.step()?;
             let start = items.len();
             let more = seq.next_element_seed(NodeSeed {
                 node: element,
                 out: &mut items,
-                interrupt: self.interrupt,
+                walk: self.walk,
             })?;
             if more.is_none() {
                 break;
@@ -942,12 +984,13 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
         }
         write_array_len(self.out, count).map_err(de::Error::custom)?;
         self.out.extend_from_slice(&items);
+        self.walk.give_back(items, None);
         Ok(())
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         match &self.node.kind {
-            Kind::Object(plan) => write_object(plan, map, self.out, self.interrupt).map(drop),
+            Kind::Object(plan) => write_object(plan, map, self.out, self.walk, None),
             // A single related object where the schema keeps a (max one item) list of them.
             Kind::Collection(element)
                 if matches!(self.node.ty, Type::List(_))
@@ -957,12 +1000,12 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
                     unreachable!("checked by the guard")
                 };
                 write_array_len(self.out, 1).map_err(de::Error::custom)?;
-                write_object(plan, map, self.out, self.interrupt).map(drop)
+                write_object(plan, map, self.out, self.walk, None)
             }
             // An object where a list of strings (say) is expected.
             _ => {
                 while let Some((_, value)) = map.next_entry::<String, &'de RawValue>()? {
-                    self.interrupt.step()?;
+                    self.walk.step()?;
                     check_value(value).map_err(de::Error::custom)?;
                 }
                 self.nil_after()

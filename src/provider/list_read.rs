@@ -720,6 +720,10 @@ mod tests {
             r#"[]"#,
             r#"{"Count":1,"Results":[{"Moid":"a","ObjectType":"iam.OAuthToken"}]} trailing"#,
             r#"{"Count":1,"Results":[{"Moid":"a","ObjectType":"iam.OAuthToken","Name":"\ud800"}]}"#,
+            // In values the read skips, too (serde_json checks only their syntax).
+            r#"{"Count":1,"Results":[{"Moid":"a","ObjectType":"iam.OAuthToken","link":"\udc00"}]}"#,
+            r#"{"Count":1,"Results":[{"Moid":"a","ObjectType":"iam.OAuthToken","X":["\ud800"]}]}"#,
+            r#"{"Count":1,"Next":{"a":"\ud800"},"Results":[]}"#,
         ] {
             assert!(decode(bad).is_err(), "{bad}");
         }
