@@ -1,5 +1,5 @@
-//! Memory a hostile page can cost: a page of millions of tiny objects (`{"Moid":""}`) just under
-//! the 64 MiB body cap, read through the provider's read path (the product's page decoder) at
+//! Memory a hostile page can cost: a page of millions of tiny objects
+//! (`{"Moid":"","ObjectType":"iam.OAuthToken"}`) just under the 64 MiB body cap, read through the provider's read path (the product's page decoder) at
 //! the default `parallelism`. The read must fail with a diagnostic naming the `$top` limit, and
 //! the bytes allocated at once must stay a small multiple of the page (issue: 2.5 GiB before
 //! the decoder stopped at the first object past `$top`).

@@ -459,6 +459,75 @@ async fn wrong_object_type_is_an_error_naming_both_types() {
     assert_failed(&outcome, &[RESOURCE, "iam.User", "iam.OAuthToken"]);
 }
 
+#[tokio::test]
+async fn an_object_without_object_type_is_an_error_naming_its_moid() {
+    let sim = start(350, false, json!({"drop_object_type": {"count": 1}}));
+    let first = dataset_moids(&sim).await.remove(0);
+    let outcome = read(&sim, &Settings::small()).await;
+    assert_failed(
+        &outcome,
+        &[
+            RESOURCE,
+            "could not decode the response",
+            &format!("object {first} has no ObjectType"),
+            "\"iam.OAuthToken\" was expected",
+        ],
+    );
+    assert_eq!(answered(&sim, "200").await, 1, "not retried");
+}
+
+// --- hostile members: nesting and width ------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_member_nested_15000_levels_deep_is_a_decode_error() {
+    for hostile in [
+        json!({"shape": "deep_array", "size": 15000}),
+        json!({"shape": "deep_object", "size": 15000}),
+        json!({"shape": "deep_array", "size": 15000, "property": "ClientName"}),
+        json!({"shape": "deep_object", "size": 15000, "property": "ClientName"}),
+    ] {
+        let sim = start(50, false, json!({"hostile_member": hostile}));
+        let outcome = read(&sim, &Settings::small()).await;
+        assert_failed(
+            &outcome,
+            &[
+                RESOURCE,
+                "could not decode the response",
+                "a value nested more than 128 levels deep",
+            ],
+        );
+        assert_eq!(answered(&sim, "200").await, 1, "not retried: {hostile}");
+    }
+}
+
+#[tokio::test]
+async fn a_token_with_80000_unknown_members_is_read_with_all_of_them() {
+    let sim = start(
+        50,
+        false,
+        json!({"hostile_member": {"shape": "wide_object", "size": 80000}}),
+    );
+    let outcome = read(&sim, &Settings::small()).await;
+    assert_complete(&sim, &outcome).await;
+    let state = outcome.state.expect("state");
+    let widest = state
+        .get_attr("results")
+        .and_then(Value::as_elements)
+        .expect("results")
+        .iter()
+        .filter_map(|r| r.get_attr("additional_properties").and_then(Value::as_str))
+        .map(|text| {
+            serde_json::from_str::<serde_json::Map<String, Json>>(text)
+                .expect("additional_properties is a JSON object")
+                .keys()
+                .filter(|k| k.starts_with("SimW"))
+                .count()
+        })
+        .max();
+    // The first object of every page carries them (the fault hits every list request).
+    assert_eq!(widest, Some(80000));
+}
+
 // --- collection shape and consistency -----------------------------------------------------------------
 
 #[tokio::test]

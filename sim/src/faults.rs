@@ -109,8 +109,9 @@ pub struct BadString {
     pub property: Option<String>,
 }
 
-/// A page of millions of tiny objects (`{"Moid":""}`) filling `bytes` bytes, served in place of
-/// the real page: what a hostile or broken server could send to exhaust a client's memory.
+/// A page of millions of tiny objects (`{"Moid":"","ObjectType":"iam.OAuthToken"}`) filling
+/// `bytes` bytes, served in place of the real page: what a hostile or broken server could send
+/// to exhaust a client's memory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FloodPage {
@@ -192,6 +193,8 @@ pub struct FaultConfig {
     pub clock_skew_secs: Option<i64>,
     /// The page's objects come back with `ObjectType` and `ClassId` [`WRONG_OBJECT_TYPE`].
     pub wrong_object_type: Option<Burst>,
+    /// The page's first object comes back without its `ObjectType` member.
+    pub drop_object_type: Option<Burst>,
     /// A malformed escape in a string of the page's first object.
     pub bad_string: Option<BadString>,
     /// Every object served carries `SimPadding`, a string of this many bytes (0 = none).
@@ -283,6 +286,8 @@ pub struct ListDecision {
     pub truncated_body: bool,
     pub invalid_json: bool,
     pub wrong_object_type: bool,
+    /// Remove `ObjectType` from the page's first object.
+    pub drop_object_type: bool,
     /// The malformed escape to write, and into which property (`None`: the default choice).
     pub bad_string: Option<(BadStringKind, Option<String>)>,
     /// Serve a page of tiny objects of this many bytes instead ([`FloodPage`]).
@@ -302,6 +307,7 @@ struct Seen {
     invalid: u64,
     slow: u64,
     wrong_type: u64,
+    drop_type: u64,
     bad_string: u64,
     flood: u64,
     redirect: u64,
@@ -370,6 +376,9 @@ impl FaultState {
         }
         if let Some(b) = &config.wrong_object_type {
             decision.wrong_object_type = fires(b.count, b.after, &mut self.seen.wrong_type);
+        }
+        if let Some(b) = &config.drop_object_type {
+            decision.drop_object_type = fires(b.count, b.after, &mut self.seen.drop_type);
         }
         if let Some(b) = &config.bad_string {
             if fires(b.count, b.after, &mut self.seen.bad_string) {
@@ -535,6 +544,19 @@ mod tests {
             .map(|_| state.decide_list(now).wrong_object_type)
             .collect();
         assert_eq!(fired, vec![false, true, false]);
+    }
+
+    #[test]
+    fn drop_object_type_is_a_burst() {
+        let config: FaultConfig =
+            serde_json::from_str(r#"{"drop_object_type":{"count":2,"after":1}}"#).unwrap();
+        config.validate().unwrap();
+        let mut state = FaultState::new(config);
+        let now = std::time::SystemTime::now();
+        let fired: Vec<bool> = (0..4)
+            .map(|_| state.decide_list(now).drop_object_type)
+            .collect();
+        assert_eq!(fired, vec![false, true, true, false]);
     }
 
     #[test]

@@ -627,6 +627,7 @@ async fn list(
             };
             let window = matching.iter().skip(start).take(top);
             let changed = decision.wrong_object_type
+                || decision.drop_object_type
                 || pad > 0
                 || null_ancestor
                 || decision.bad_string.is_some()
@@ -649,6 +650,11 @@ async fn list(
                             prepend_null_ancestor(object.to_mut());
                         }
                     }
+                }
+                if let (true, Some(Value::Object(first))) =
+                    (decision.drop_object_type, page.first_mut().map(Cow::to_mut))
+                {
+                    first.remove("ObjectType");
                 }
                 if let (Some((_, property)), Some(first)) = (&decision.bad_string, page.first_mut())
                 {
@@ -725,10 +731,11 @@ async fn list(
     Ok(response)
 }
 
-/// A list body of about `bytes` bytes whose `Results` are `{"Moid":""}` objects, as many as fit
-/// (`flood_page`).
+/// A list body of about `bytes` bytes whose `Results` are tiny objects of the collection's
+/// type (`{"Moid":"","ObjectType":"iam.OAuthToken"}`), as many as fit (`flood_page`). They have
+/// an `ObjectType`, which a client may require, so that only `$top` stops them.
 fn flood_page(count: i64, bytes: usize) -> Vec<u8> {
-    const OBJECT: &[u8] = br#"{"Moid":""},"#;
+    const OBJECT: &[u8] = br#"{"Moid":"","ObjectType":"iam.OAuthToken"},"#;
     let head = format!(r#"{{"ObjectType":"iam.OAuthToken.List","Count":{count},"Results":["#);
     let objects = bytes.saturating_sub(head.len() + 2) / OBJECT.len();
     let mut body = Vec::with_capacity(head.len() + objects * OBJECT.len() + 2);

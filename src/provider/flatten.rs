@@ -26,13 +26,16 @@
 //!   everywhere else.
 
 use std::borrow::Cow;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasherDefault, Hasher, RandomState};
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use indexmap::IndexMap;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize as _;
 use serde_json::value::RawValue;
+use tokio_util::sync::CancellationToken;
 
 use crate::cty::msgpack::{
     self, is_nil, read_str, write_array_len, write_bool, write_map_len, write_nil, write_number,
@@ -56,8 +59,16 @@ const ADDITIONAL_PROPERTIES: &str = "additional_properties";
 /// position and its last value. Values stay text so numbers keep every digit the API sent
 /// (serde_json's own tree would turn `123456789012345678901234567890` into a float and fail on
 /// `1e400`).
+///
+/// Members are indexed by name, so a repeated name costs one lookup however wide the object
+/// (a linear search made a token of 80,000 members take 9 s). The names are the server's
+/// choice, so the index hashes them with SipHash under random keys (`RandomState`): colliding
+/// names cannot be precomputed.
 pub struct JsonObject<'a> {
-    members: Vec<(String, &'a RawValue)>,
+    members: IndexMap<String, &'a RawValue, RandomState>,
+    /// The earlier values of repeated names, which [`object`] checks as the read does (it sees
+    /// every value it is sent).
+    replaced: Vec<(String, &'a RawValue)>,
 }
 
 impl<'a> JsonObject<'a> {
@@ -69,19 +80,42 @@ impl<'a> JsonObject<'a> {
         Ok(object)
     }
 
-    /// The text of the member `name`.
-    pub fn get(&self, name: &str) -> Option<&'a RawValue> {
-        self.members
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| *v)
+    fn new() -> JsonObject<'a> {
+        JsonObject {
+            members: IndexMap::default(),
+            replaced: Vec::new(),
+        }
     }
 
-    fn insert(&mut self, name: String, value: &'a RawValue) {
-        match self.members.iter_mut().find(|(n, _)| *n == name) {
-            Some(member) => member.1 = value,
-            None => self.members.push((name, value)),
+    /// The text of the member `name`.
+    pub fn get(&self, name: &str) -> Option<&'a RawValue> {
+        self.members.get(name).copied()
+    }
+
+    /// Adds a member; a name seen before keeps its position and takes the new value (the old
+    /// one is returned with its name).
+    fn insert(&mut self, name: String, value: &'a RawValue) -> Option<(String, &'a RawValue)> {
+        match self.members.entry(name) {
+            indexmap::map::Entry::Occupied(mut member) => {
+                let old = member.insert(value);
+                Some((member.key().clone(), old))
+            }
+            indexmap::map::Entry::Vacant(member) => {
+                member.insert(value);
+                None
+            }
         }
+    }
+
+    /// The members, in order.
+    fn iter(&self) -> impl Iterator<Item = (&str, &'a RawValue)> + '_ {
+        self.members
+            .iter()
+            .map(|(name, value)| (name.as_str(), *value))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.members.is_empty()
     }
 }
 
@@ -95,11 +129,11 @@ impl<'de> Visitor<'de> for MembersVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonObject<'de>, A::Error> {
-        let mut object = JsonObject {
-            members: Vec::new(),
-        };
+        let mut object = JsonObject::new();
         while let Some((name, value)) = map.next_entry::<String, &'de RawValue>()? {
-            object.insert(name, value);
+            if let Some(old) = object.insert(name, value) {
+                object.replaced.push(old);
+            }
         }
         Ok(object)
     }
@@ -124,7 +158,7 @@ fn classify(raw: &RawValue) -> serde_json::Result<Scalar<'_>> {
         Some(b'n') => Scalar::Null,
         Some(b't') => Scalar::Bool(true),
         Some(b'f') => Scalar::Bool(false),
-        Some(b'"') if !text.contains('\\') => {
+        Some(b'"') if memchr::memchr(b'\\', text.as_bytes()).is_none() => {
             Scalar::String(Cow::Borrowed(&text[1..text.len() - 1]))
         }
         Some(b'"') => Scalar::String(Cow::Owned(serde_json::from_str(text)?)),
@@ -134,26 +168,123 @@ fn classify(raw: &RawValue) -> serde_json::Result<Scalar<'_>> {
     })
 }
 
-/// Checks what skipping a value does not: every string in it decodes (no lone surrogate).
-/// Only text with an escape can fail, so only that is walked.
-pub fn check_strings(raw: &RawValue) -> serde_json::Result<()> {
-    if !raw.get().contains('\\') {
+/// The deepest nesting of arrays and objects accepted within one value that the read keeps as
+/// text or skips (see [`check_value`]): the limit serde_json applies to the values it parses.
+pub const MAX_DEPTH: usize = 128;
+
+/// What [`check_value`] rejects in a value's text.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum BadValue {
+    /// Arrays and objects nested more than [`MAX_DEPTH`] levels.
+    #[error(
+        "a value nested more than {MAX_DEPTH} levels deep (arrays and objects within one \
+         property; the limit is {MAX_DEPTH})"
+    )]
+    TooDeep,
+    /// An escape that is not JSON's (`\q`, or `\u` without four hex digits).
+    #[error("invalid escape in a string")]
+    InvalidEscape,
+    /// `\ud800`-`\udbff` not followed by an escaped low surrogate.
+    #[error("lone leading surrogate in hex escape")]
+    LoneLeadingSurrogate,
+    /// `\udc00`-`\udfff` with no leading surrogate before it.
+    #[error("lone trailing surrogate in hex escape")]
+    LoneTrailingSurrogate,
+    /// A string without its closing quote.
+    #[error("a string without its closing quote")]
+    UnterminatedString,
+}
+
+/// Checks what capturing or skipping a value does not: every string in it decodes (serde_json
+/// checks only the syntax of the strings it skips, so a lone surrogate passes), and arrays and
+/// objects nest at most [`MAX_DEPTH`] levels (serde_json's own depth limit never applies to
+/// text it skips).
+///
+/// One pass over the text with a counter, no recursion and no re-parsing: the cost is linear
+/// in the text's length whatever its shape (a recursive walk that re-parsed each level took
+/// quadratic time and overflowed the stack at 15,000 levels).
+pub fn check_value(raw: &RawValue) -> Result<(), BadValue> {
+    let text = raw.get();
+    // A string without escapes (the value most often skipped: a reference's `link`) holds
+    // nothing to check, and a search for a backslash is faster than the scan.
+    if text.starts_with('"') && memchr::memchr(b'\\', text.as_bytes()).is_none() {
         return Ok(());
     }
-    match classify(raw)? {
-        Scalar::Array => {
-            for item in serde_json::from_str::<Vec<&RawValue>>(raw.get())? {
-                check_strings(item)?;
+    check_text(text.as_bytes())
+}
+
+/// [`check_value`] of JSON text that serde_json has already parsed (so its syntax is valid).
+fn check_text(text: &[u8]) -> Result<(), BadValue> {
+    let mut depth = 0usize;
+    let mut at = 0;
+    while let Some(&byte) = text.get(at) {
+        at += 1;
+        match byte {
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(BadValue::TooDeep);
+                }
             }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            b'"' => at = string_end(text, at)?,
+            _ => {}
         }
-        Scalar::Object => {
-            for (_, value) in JsonObject::parse(raw.get())?.members {
-                check_strings(value)?;
-            }
-        }
-        _ => {}
     }
     Ok(())
+}
+
+/// Checks the escapes of the string whose content starts at `at`; returns the index after its
+/// closing quote.
+fn string_end(text: &[u8], mut at: usize) -> Result<usize, BadValue> {
+    loop {
+        let rest = text.get(at..).unwrap_or_default();
+        let Some(next) = memchr::memchr2(b'"', b'\\', rest) else {
+            return Err(BadValue::UnterminatedString);
+        };
+        at += next;
+        if rest[next] == b'"' {
+            return Ok(at + 1);
+        }
+        // `at` is at a backslash.
+        match text.get(at + 1) {
+            Some(b'u') => {
+                let unit = hex_escape(text, at + 2)?;
+                at += 6;
+                match unit {
+                    0xDC00..=0xDFFF => return Err(BadValue::LoneTrailingSurrogate),
+                    0xD800..=0xDBFF => {
+                        let low = match text.get(at..at + 2) {
+                            Some(b"\\u") => hex_escape(text, at + 2)?,
+                            _ => return Err(BadValue::LoneLeadingSurrogate),
+                        };
+                        if !(0xDC00..=0xDFFF).contains(&low) {
+                            return Err(BadValue::LoneLeadingSurrogate);
+                        }
+                        at += 6;
+                    }
+                    _ => {}
+                }
+            }
+            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => at += 2,
+            _ => return Err(BadValue::InvalidEscape),
+        }
+    }
+}
+
+/// The UTF-16 unit of the four hex digits at `at` (after a `\u`).
+fn hex_escape(text: &[u8], at: usize) -> Result<u16, BadValue> {
+    let digits = text.get(at..at + 4).ok_or(BadValue::InvalidEscape)?;
+    let digits = std::str::from_utf8(digits).map_err(|_| BadValue::InvalidEscape)?;
+    if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(BadValue::InvalidEscape);
+    }
+    u16::from_str_radix(digits, 16).map_err(|_| BadValue::InvalidEscape)
+}
+
+/// [`check_value`] for the reference, whose errors are serde_json's.
+fn checked(raw: &RawValue) -> serde_json::Result<()> {
+    check_value(raw).map_err(de::Error::custom)
 }
 
 /// A JSON number as a cty number: an integer when it is one (within 64 bits), otherwise its
@@ -191,21 +322,45 @@ pub(crate) fn object(
     json: &JsonObject<'_>,
 ) -> serde_json::Result<Value> {
     let mut attrs = BTreeMap::new();
+    // Property name → attribute type, for the properties that have an attribute.
+    let mut mapped = HashMap::with_capacity(ty.len());
     for (name, attr_ty) in ty {
         if name == ADDITIONAL_PROPERTIES {
             continue;
         }
-        let value = match json.get(&property_name(name)) {
+        let property = property_name(name);
+        let value = match json.get(&property) {
             Some(raw) => convert(attr_ty, raw)?,
             None => absent(attr_ty),
         };
         attrs.insert(name.clone(), value);
+        mapped.insert(property, attr_ty);
+    }
+    // The read checks every value it is sent, kept or not: earlier values of a repeated name
+    // as their attribute's type, the others as text.
+    for (name, value) in &json.replaced {
+        match mapped.get(name.as_str()) {
+            Some(attr_ty) => drop(convert(attr_ty, value)?),
+            None => checked(value)?,
+        }
+    }
+    let additional = property_name(ADDITIONAL_PROPERTIES);
+    let mut extra = Vec::new();
+    for (name, value) in json.iter() {
+        if mapped.contains_key(name) {
+            continue;
+        }
+        checked(value)?;
+        if name != additional && !KNOWN_UNMAPPED.contains(&name) {
+            extra.push((name, value));
+        }
     }
     if ty.contains_key(ADDITIONAL_PROPERTIES) {
-        attrs.insert(
-            ADDITIONAL_PROPERTIES.to_string(),
-            additional_properties(ty, json)?,
-        );
+        let value = match extra.is_empty() {
+            true => Value::Null,
+            false => Value::String(extra_text(extra.into_iter())),
+        };
+        attrs.insert(ADDITIONAL_PROPERTIES.to_string(), value);
     }
     Ok(Value::Object(attrs))
 }
@@ -213,27 +368,6 @@ pub(crate) fn object(
 /// `object` of the JSON text of one object.
 pub fn object_from_text(ty: &BTreeMap<String, Type>, text: &str) -> serde_json::Result<Value> {
     object(ty, &JsonObject::parse(text)?)
-}
-
-fn additional_properties(
-    ty: &BTreeMap<String, Type>,
-    json: &JsonObject<'_>,
-) -> serde_json::Result<Value> {
-    let known: Vec<String> = ty.keys().map(|k| property_name(k)).collect();
-    let extra: Vec<(&str, &RawValue)> = json
-        .members
-        .iter()
-        .filter(|(k, _)| !known.iter().any(|n| n == k) && !KNOWN_UNMAPPED.contains(&k.as_str()))
-        .map(|(k, v)| (k.as_str(), *v))
-        .collect();
-    for (_, value) in &extra {
-        check_strings(value)?;
-    }
-    Ok(if extra.is_empty() {
-        Value::Null
-    } else {
-        Value::String(extra_text(extra.into_iter()))
-    })
 }
 
 /// The value of an absent or null property: an empty collection for lists and sets.
@@ -251,7 +385,7 @@ fn convert(ty: &Type, raw: &RawValue) -> serde_json::Result<Value> {
         (Type::String, Scalar::String(s)) => Value::String(s.into_owned()),
         // Numbers digit for digit, booleans, and arrays or objects as the API's JSON text.
         (Type::String, _) => {
-            check_strings(raw)?;
+            checked(raw)?;
             Value::String(raw.get().to_string())
         }
         (Type::Bool, Scalar::Bool(b)) => Value::Bool(b),
@@ -263,7 +397,7 @@ fn convert(ty: &Type, raw: &RawValue) -> serde_json::Result<Value> {
                 // `[for a in r.ancestors : a.moid]` would fail on it), so elements that are
                 // not objects are left out.
                 if matches!(**elem, Type::Object(_)) && !raw_is_object(item) {
-                    check_strings(item)?;
+                    checked(item)?;
                     continue;
                 }
                 items.push(convert(elem, item)?);
@@ -280,15 +414,19 @@ fn convert(ty: &Type, raw: &RawValue) -> serde_json::Result<Value> {
         }
         (Type::Object(attrs), Scalar::Object) => object(attrs, &JsonObject::parse(raw.get())?)?,
         (Type::Map(elem), Scalar::Object) => {
+            let object = JsonObject::parse(raw.get())?;
+            for (_, replaced) in &object.replaced {
+                convert(elem, replaced)?;
+            }
             let mut map = BTreeMap::new();
-            for (k, v) in JsonObject::parse(raw.get())?.members {
+            for (k, v) in object.members {
                 map.insert(k, convert(elem, v)?);
             }
             Value::Map(map)
         }
         // A shape the type cannot hold (the API changed under us): null rather than a guess.
         _ => {
-            check_strings(raw)?;
+            checked(raw)?;
             Value::Null
         }
     })
@@ -482,7 +620,7 @@ impl Node {
 /// pages through `ObjectSeed`).
 pub fn flatten_object(plan: &Plan, json: &str) -> Result<FlatObject, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_str(json);
-    let object = ObjectSeed { plan }.deserialize(&mut de)?;
+    let object = ObjectSeed { plan, cancel: None }.deserialize(&mut de)?;
     de.end()?;
     Ok(object)
 }
@@ -491,6 +629,80 @@ pub fn flatten_object(plan: &Plan, json: &str) -> Result<FlatObject, serde_json:
 #[derive(Clone, Copy)]
 pub(crate) struct ObjectSeed<'p> {
     pub(crate) plan: &'p Plan,
+    /// The read's cancellation: once it is cancelled, decoding stops with an error within
+    /// [`CANCEL_CHECK_EVERY`] members or elements (`None`: nothing to cancel).
+    pub(crate) cancel: Option<&'p CancellationToken>,
+}
+
+/// How many members and array elements are decoded between two looks at the cancellation token
+/// (it also is looked at once per object). A look takes the token's lock.
+pub(crate) const CANCEL_CHECK_EVERY: u32 = 1024;
+
+/// What the decoding of one object carries through its nested values: the count of members and
+/// elements until the next look at the cancellation token, and the buffers of finished nested
+/// objects and lists, which the next ones reuse (a token has a dozen references and lists: an
+/// allocation each cost more than the checks this decoding makes).
+struct Walk<'p> {
+    cancel: Option<&'p CancellationToken>,
+    /// Steps until the next look; 0: look at the next step.
+    countdown: Cell<u32>,
+    spare_bytes: RefCell<Vec<Vec<u8>>>,
+    spare_slots: RefCell<Vec<Slots>>,
+}
+
+impl<'p> Walk<'p> {
+    fn new(cancel: Option<&'p CancellationToken>) -> Walk<'p> {
+        Walk {
+            cancel,
+            countdown: Cell::new(0),
+            spare_bytes: RefCell::new(Vec::new()),
+            spare_slots: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// One more member or element: an error once the read is cancelled.
+    fn step<E: de::Error>(&self) -> Result<(), E> {
+        let Some(cancel) = self.cancel else {
+            return Ok(());
+        };
+        match self.countdown.get() {
+            0 if cancel.is_cancelled() => Err(E::custom("the read was cancelled")),
+            0 => {
+                self.countdown.set(CANCEL_CHECK_EVERY - 1);
+                Ok(())
+            }
+            left => {
+                self.countdown.set(left - 1);
+                Ok(())
+            }
+        }
+    }
+
+    /// An empty byte buffer, reused when one is spare.
+    fn bytes(&self) -> Vec<u8> {
+        match self.spare_bytes.borrow_mut().pop() {
+            Some(mut bytes) => {
+                bytes.clear();
+                bytes
+            }
+            None => Vec::with_capacity(1024),
+        }
+    }
+
+    /// `n` empty slots, reused when a buffer is spare.
+    fn slots(&self, n: usize) -> Slots {
+        let mut slots = self.spare_slots.borrow_mut().pop().unwrap_or_default();
+        slots.clear();
+        slots.resize(n, None);
+        slots
+    }
+
+    fn give_back(&self, bytes: Vec<u8>, slots: Option<Slots>) {
+        self.spare_bytes.borrow_mut().push(bytes);
+        if let Some(slots) = slots {
+            self.spare_slots.borrow_mut().push(slots);
+        }
+    }
 }
 
 impl<'de> DeserializeSeed<'de> for ObjectSeed<'_> {
@@ -510,8 +722,10 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<FlatObject, A::Error> {
         let plan = &self.plan.root;
+        let walk = Walk::new(self.cancel);
         let mut out = Vec::with_capacity(2048);
-        let slots = write_object(plan, map, &mut out)?;
+        let mut slots = Slots::new();
+        write_object(plan, map, &mut out, &walk, Some(&mut slots))?;
         let text = |property: &str| {
             let Some(Slot::Attr(i)) = plan.by_property.get(property) else {
                 return None;
@@ -534,53 +748,60 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
 /// Where each attribute's encoding sits in the output (by attribute index).
 type Slots = Vec<Option<(usize, usize)>>;
 
-/// Writes the object encoding of `map` to `out`; returns where each attribute's value went.
+/// Checks a value the read does not keep (see [`check_value`]).
+fn skip_value<'de, A: MapAccess<'de>>(map: &mut A) -> Result<(), A::Error> {
+    let value: &'de RawValue = map.next_value()?;
+    check_value(value).map_err(de::Error::custom)
+}
+
+/// Writes the object encoding of `map` to `out`, and where each attribute's value went to
+/// `placed` when given.
 fn write_object<'de, A: MapAccess<'de>>(
     plan: &ObjectPlan,
     mut map: A,
     out: &mut Vec<u8>,
-) -> Result<Slots, A::Error> {
+    walk: &Walk<'_>,
+    mut placed: Option<&mut Slots>,
+) -> Result<(), A::Error> {
     // Properties arrive in the API's order, the encoding wants attribute order: values go to a
     // scratch buffer first and are copied out in order.
-    let mut scratch = Vec::with_capacity(1024);
-    let mut slots: Slots = vec![None; plan.attrs.len()];
+    let mut scratch = walk.bytes();
+    let mut slots = walk.slots(plan.attrs.len());
     let mut extra: Option<JsonObject<'de>> = None;
     while let Some(key) = map.next_key_seed(PropertySeed { plan })? {
+        walk.step()?;
         match key {
             Property::Attr(i) => {
                 let start = scratch.len();
                 map.next_value_seed(NodeSeed {
                     node: &plan.attrs[i].node,
                     out: &mut scratch,
+                    walk,
                 })?;
                 slots[i] = Some((start, scratch.len()));
             }
-            Property::Ignore => {
-                map.next_value::<IgnoredAny>()?;
-            }
             Property::Other(name) if plan.additional.is_some() => {
                 let value: &'de RawValue = map.next_value()?;
-                check_strings(value).map_err(de::Error::custom)?;
+                check_value(value).map_err(de::Error::custom)?;
                 extra
-                    .get_or_insert_with(|| JsonObject {
-                        members: Vec::new(),
-                    })
+                    .get_or_insert_with(JsonObject::new)
                     .insert(name, value);
             }
-            Property::Other(_) => {
-                map.next_value::<IgnoredAny>()?;
-            }
+            Property::Ignore | Property::Other(_) => skip_value(&mut map)?,
         }
     }
     write_map_len(out, plan.attrs.len()).map_err(de::Error::custom)?;
-    let mut placed: Slots = vec![None; plan.attrs.len()];
+    if let Some(placed) = placed.as_mut() {
+        placed.clear();
+        placed.resize(plan.attrs.len(), None);
+    }
     for (i, attr) in plan.attrs.iter().enumerate() {
         out.extend_from_slice(&attr.key);
         let start = out.len();
         if Some(i) == plan.additional {
             match extra.take() {
-                Some(extra) if !extra.members.is_empty() => {
-                    let text = extra_text(extra.members.iter().map(|(k, v)| (k.as_str(), *v)));
+                Some(extra) if !extra.is_empty() => {
+                    let text = extra_text(extra.iter());
                     write_str(out, &text).map_err(de::Error::custom)?
                 }
                 _ => write_nil(out),
@@ -590,9 +811,12 @@ fn write_object<'de, A: MapAccess<'de>>(
         } else {
             attr.absent.write(out);
         }
-        placed[i] = Some((start, out.len()));
+        if let Some(placed) = placed.as_mut() {
+            placed[i] = Some((start, out.len()));
+        }
     }
-    Ok(placed)
+    walk.give_back(scratch, Some(slots));
+    Ok(())
 }
 
 enum Property {
@@ -633,6 +857,7 @@ impl<'de> Visitor<'de> for PropertySeed<'_> {
 struct NodeSeed<'a> {
     node: &'a Node,
     out: &'a mut Vec<u8>,
+    walk: &'a Walk<'a>,
 }
 
 impl NodeSeed<'_> {
@@ -648,7 +873,7 @@ impl NodeSeed<'_> {
             (Kind::String, Scalar::String(s)) => write_str(self.out, &s).map_err(E::custom)?,
             (Kind::String, Scalar::Null) => write_nil(self.out),
             (Kind::String, _) => {
-                check_strings(raw).map_err(E::custom)?;
+                check_value(raw).map_err(E::custom)?;
                 write_str(self.out, raw.get()).map_err(E::custom)?
             }
             (Kind::Number, Scalar::Number(text)) => {
@@ -656,7 +881,7 @@ impl NodeSeed<'_> {
             }
             (Kind::Bool, Scalar::Bool(b)) => write_bool(self.out, b),
             _ => {
-                check_strings(raw).map_err(E::custom)?;
+                check_value(raw).map_err(E::custom)?;
                 write_nil(self.out)
             }
         }
@@ -729,19 +954,22 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
         let Kind::Collection(element) = &self.node.kind else {
             // An array where an object is expected.
             while let Some(item) = seq.next_element::<&'de RawValue>()? {
-                check_strings(item).map_err(de::Error::custom)?;
+                self.walk.step()?;
+                check_value(item).map_err(de::Error::custom)?;
             }
             return self.nil_after();
         };
         // The header needs the count: elements go to a buffer of their own first.
-        let mut items = Vec::new();
+        let mut items = self.walk.bytes();
         let mut count = 0usize;
         let blocks = matches!(element.kind, Kind::Object(_));
         loop {
+            self.walk.step()?;
             let start = items.len();
             let more = seq.next_element_seed(NodeSeed {
                 node: element,
                 out: &mut items,
+                walk: self.walk,
             })?;
             if more.is_none() {
                 break;
@@ -756,12 +984,13 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
         }
         write_array_len(self.out, count).map_err(de::Error::custom)?;
         self.out.extend_from_slice(&items);
+        self.walk.give_back(items, None);
         Ok(())
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         match &self.node.kind {
-            Kind::Object(plan) => write_object(plan, map, self.out).map(drop),
+            Kind::Object(plan) => write_object(plan, map, self.out, self.walk, None),
             // A single related object where the schema keeps a (max one item) list of them.
             Kind::Collection(element)
                 if matches!(self.node.ty, Type::List(_))
@@ -771,12 +1000,13 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
                     unreachable!("checked by the guard")
                 };
                 write_array_len(self.out, 1).map_err(de::Error::custom)?;
-                write_object(plan, map, self.out).map(drop)
+                write_object(plan, map, self.out, self.walk, None)
             }
             // An object where a list of strings (say) is expected.
             _ => {
                 while let Some((_, value)) = map.next_entry::<String, &'de RawValue>()? {
-                    check_strings(value).map_err(de::Error::custom)?;
+                    self.walk.step()?;
+                    check_value(value).map_err(de::Error::custom)?;
                 }
                 self.nil_after()
             }
@@ -1005,5 +1235,190 @@ mod tests {
             v.get_attr("owners"),
             Some(&Value::List(vec![Value::Null, Value::string("o")]))
         );
+    }
+
+    /// Runs `f` on a thread with a 256 KiB stack. Every test below nests 10,000 levels or
+    /// more: a walk whose recursion follows the input's nesting overflows such a stack long
+    /// before (the old `check_strings` took hundreds of bytes per level), so passing shows the
+    /// walk is iterative or bounded, not that the stack is big.
+    fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(f)
+            .expect("a thread starts")
+            .join()
+            .expect("no panic, no overflow")
+    }
+
+    /// `[[…["a\nb"]…]]`, `depth` arrays deep around a string with an escape (the issue's
+    /// shape: the old walk re-parsed each level only when an escape was inside).
+    fn deep_array(depth: usize) -> String {
+        "[".repeat(depth) + r#""a\nb""# + &"]".repeat(depth)
+    }
+
+    /// `{"a":{"a":…"a\nb"…}}`, `depth` objects deep.
+    fn deep_object(depth: usize) -> String {
+        r#"{"a":"#.repeat(depth) + r#""a\nb""# + &"}".repeat(depth)
+    }
+
+    /// `[[…[]…]]` with no string at all (the old walk accepted it without looking).
+    fn deep_plain(depth: usize) -> String {
+        "[".repeat(depth) + &"]".repeat(depth)
+    }
+
+    /// Every place a deep value can sit in an object, for every kind of walk: kept as text
+    /// (unmapped, where a string, a number or a bool is expected), skipped (`link`), inside a
+    /// typed list or nested block, in a map (the reference's fallback), where a list or block
+    /// is expected. Each is the usual decode error, in the read's path and the reference.
+    #[test]
+    fn values_nested_beyond_the_limit_are_decode_errors_at_any_depth_and_place() {
+        on_small_stack(|| {
+            let plan = Plan::new(&token_type());
+            // Typed levels (a list, a nested block) come on top of the value's own: 3 more
+            // levels are beyond the limit in every place below.
+            for depth in [MAX_DEPTH + 3, 10_000, 20_000] {
+                for value in [deep_array(depth), deep_object(depth), deep_plain(depth)] {
+                    for object in [
+                        format!(r#"{{"Moid":"m","Extra":{value}}}"#),
+                        format!(r#"{{"Moid":"m","Version":{value}}}"#),
+                        format!(r#"{{"Moid":"m","Count":{value},"Enabled":{value}}}"#),
+                        format!(r#"{{"Moid":"m","link":{value}}}"#),
+                        format!(r#"{{"Moid":"m","AdditionalProperties":{value}}}"#),
+                        format!(r#"{{"Moid":"m","Owners":{value}}}"#),
+                        format!(r#"{{"Moid":"m","Owners":["o",{value}]}}"#),
+                        format!(r#"{{"Moid":"m","User":{value}}}"#),
+                        format!(r#"{{"Moid":"m","Ancestors":[{value}]}}"#),
+                        format!(r#"{{"Moid":"m","User":{{"Moid":"u","Deep":{value}}}}}"#),
+                        format!(r#"{{"Moid":"m","User":[{{"Moid":{value}}}]}}"#),
+                        format!(r#"{{"Moid":"m","DisplayNames":{{"short":{value}}}}}"#),
+                        format!(r#"{{"Moid":"m","Extra":1,"Extra":{value},"Extra":2}}"#),
+                    ] {
+                        let shown = &object[..object.len().min(60)];
+                        let fast = flatten_object(&plan, &object).err().expect(shown);
+                        assert!(
+                            fast.to_string()
+                                .contains("nested more than 128 levels deep"),
+                            "{shown}: {fast}"
+                        );
+                        let reference = object_from_text(&token_type(), &object).expect_err(shown);
+                        assert!(
+                            reference
+                                .to_string()
+                                .contains("nested more than 128 levels deep"),
+                            "{shown}: {reference}"
+                        );
+                    }
+                }
+            }
+        });
+    }
+
+    #[test]
+    fn values_nested_up_to_the_limit_are_kept_verbatim() {
+        on_small_stack(|| {
+            let value = deep_array(MAX_DEPTH);
+            let v = both_text(&format!(
+                r#"{{"Moid":"m","Extra":{value},"Version":{value}}}"#
+            ));
+            assert_eq!(v.get_attr("nr_version"), Some(&Value::string(&value)));
+            assert_eq!(
+                v.get_attr("additional_properties"),
+                Some(&Value::string(format!(r#"{{"Extra":{value}}}"#)))
+            );
+        });
+    }
+
+    /// The check is one pass whatever the shape: 10 MB of nesting and escapes takes about as
+    /// long as 10 MB of a flat array (the old walk re-parsed the rest at every level).
+    #[test]
+    fn check_value_is_iterative_and_agrees_with_serde_json_on_strings() {
+        on_small_stack(|| {
+            let wide = format!("[{}]", vec![r#""\ud83d\ude00\n""#; 600_000].join(","));
+            let raw: Box<RawValue> = serde_json::from_str(&wide).unwrap();
+            assert_eq!(check_value(&raw), Ok(()));
+            let deep = "[{\"k\":".repeat(60) + "1" + &"}]".repeat(60);
+            let raw: Box<RawValue> = serde_json::from_str(&deep).unwrap();
+            assert_eq!(check_value(&raw), Ok(()));
+        });
+        for (text, expected) in [
+            (r#""plain""#, Ok(())),
+            (r#""\"\\\/\b\f\n\r\t\u0041\u00e9\uFFFF""#, Ok(())),
+            (r#""\ud83d\ude00""#, Ok(())),
+            (r#"["x\ud83d\ude00y",{"\ud83d\ude00":1}]"#, Ok(())),
+            (r#""\ud800""#, Err(BadValue::LoneLeadingSurrogate)),
+            (r#""\ud800x""#, Err(BadValue::LoneLeadingSurrogate)),
+            (r#""\ud800\n""#, Err(BadValue::LoneLeadingSurrogate)),
+            (r#""\ud800\u0041""#, Err(BadValue::LoneLeadingSurrogate)),
+            (r#""\ud800\ud800""#, Err(BadValue::LoneLeadingSurrogate)),
+            (r#""\udc00""#, Err(BadValue::LoneTrailingSurrogate)),
+            (r#"{"\udfff":1}"#, Err(BadValue::LoneTrailingSurrogate)),
+            (
+                r#"[1,{"a":["\ud83d"]}]"#,
+                Err(BadValue::LoneLeadingSurrogate),
+            ),
+        ] {
+            let raw: Box<RawValue> = serde_json::from_str(text).unwrap();
+            assert_eq!(check_value(&raw), expected, "{text}");
+            // serde_json decodes strings with the same rules.
+            let decoded = serde_json::from_str::<serde_json::Value>(text);
+            assert_eq!(decoded.is_ok(), expected.is_ok(), "{text}");
+        }
+        // Text serde_json never hands over (it checks the syntax of what it skips): errors,
+        // not panics.
+        for bad in [
+            &b"\"abc"[..],
+            b"\"\\q\"",
+            b"\"\\u12\"",
+            b"\"\\u12g4\"",
+            b"\"\\",
+            b"[\"\\ud800\\u",
+        ] {
+            assert!(check_text(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn a_cancelled_read_stops_decoding_with_an_error() {
+        let plan = Plan::new(&token_type());
+        let members: Vec<String> = (0..5000).map(|i| format!(r#""X{i}":{i}"#)).collect();
+        let object = format!(r#"{{"Moid":"m",{}}}"#, members.join(","));
+        let decode = |cancel: Option<&CancellationToken>| {
+            let mut de = serde_json::Deserializer::from_str(&object);
+            ObjectSeed {
+                plan: &plan,
+                cancel,
+            }
+            .deserialize(&mut de)
+        };
+        let token = CancellationToken::new();
+        let flat = decode(Some(&token)).expect("not cancelled");
+        assert_eq!(*flat.msgpack, *decode(None).unwrap().msgpack);
+        token.cancel();
+        let err = decode(Some(&token)).err().expect("cancelled");
+        assert!(err.to_string().contains("the read was cancelled"), "{err}");
+    }
+
+    /// A wide object costs one hash lookup per member: 200,000 distinct unmapped members
+    /// decode (a linear search per member took minutes), and a repeated name keeps its first
+    /// position and its last value.
+    #[test]
+    fn wide_objects_decode_in_linear_time() {
+        let plan = Plan::new(&token_type());
+        let members: Vec<String> = (0..200_000).map(|i| format!(r#""W{i}":{i}"#)).collect();
+        let object = format!(r#"{{"Moid":"m",{},"W0":"last"}}"#, members.join(","));
+        let started = std::time::Instant::now();
+        let flat = flatten_object(&plan, &object).unwrap();
+        let elapsed = started.elapsed();
+        let v = msgpack::decode(&flat.msgpack, plan.element_type()).unwrap();
+        let Some(Value::String(extra)) = v.get_attr("additional_properties") else {
+            panic!("no additional_properties")
+        };
+        assert!(
+            extra.starts_with(r#"{"W0":"last","W1":1,"#),
+            "{}",
+            &extra[..40]
+        );
+        // Generous for a debug build on a shared machine; the quadratic search took ~100 s.
+        assert!(elapsed < std::time::Duration::from_secs(20), "{elapsed:?}");
     }
 }

@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use crate::cty::{Diagnostic, Diagnostics, Type, Value};
@@ -27,7 +28,9 @@ use super::{flatten, ReadContext};
 /// JSON becomes Terraform's encoding of its objects as it arrives, and is then dropped.
 #[derive(Clone)]
 pub struct ResultsDecoder {
-    /// How each object becomes a `results` element.
+    /// How each object becomes a `results` element. Its element type must have `moid` and
+    /// `object_type` attributes: every object must have a `Moid` and the expected
+    /// `ObjectType`.
     pub plan: Arc<flatten::Plan>,
     /// The `ObjectType` every object must have, e.g. `iam.OAuthToken`.
     pub object_type: &'static str,
@@ -139,7 +142,9 @@ impl<'de> Visitor<'de> for PageSeed<'_> {
                     page.results = map.next_value_seed(ResultsSeed(self.0, self.1))?;
                 }
                 _ => {
-                    map.next_value::<IgnoredAny>()?;
+                    // Not kept, but checked as every value is (see `flatten::check_value`).
+                    let value: &'de RawValue = map.next_value()?;
+                    flatten::check_value(value).map_err(de::Error::custom)?;
                 }
             }
         }
@@ -178,7 +183,10 @@ impl<'de> Visitor<'de> for ResultsSeed<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let seed = ObjectSeed { plan: &self.0.plan };
+        let seed = ObjectSeed {
+            plan: &self.0.plan,
+            cancel: None,
+        };
         let max_items = self.1;
         let mut objects = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(max_items));
         while let Some(object) = seq.next_element_seed(seed)? {
@@ -190,13 +198,21 @@ impl<'de> Visitor<'de> for ResultsSeed<'_> {
                 )));
             }
             // An object of another class (a misrouted request, an API change) must not be
-            // read as a token.
-            if let Some(found) = object.object_type.as_deref() {
-                if found != self.0.object_type {
+            // read as a token. Intersight always sends `ObjectType`, `$select` or not, so an
+            // object without one is not taken on trust either.
+            match object.object_type.as_deref() {
+                Some(found) if found == self.0.object_type => {}
+                Some(found) => {
                     return Err(de::Error::custom(format_args!(
                         "object {} has ObjectType {found:?} where {:?} was expected",
                         object.moid, self.0.object_type
-                    )));
+                    )))
+                }
+                None => {
+                    return Err(de::Error::custom(format_args!(
+                        "object {} has no ObjectType (missing or null) where {:?} was expected",
+                        object.moid, self.0.object_type
+                    )))
                 }
             }
             let progress = &self.0.progress;
@@ -533,23 +549,23 @@ mod tests {
     #[test]
     fn the_results_of_a_read_are_bounded_across_pages() {
         let decoder = ResultsDecoder {
-            plan: Arc::new(flatten::Plan::new(&BTreeMap::from([(
-                "moid".to_string(),
-                Type::String,
-            )]))),
+            plan: Arc::new(flatten::Plan::new(&BTreeMap::from([
+                ("moid".to_string(), Type::String),
+                ("object_type".to_string(), Type::String),
+            ]))),
             object_type: "iam.OAuthToken",
             progress: Arc::new(Progress {
-                result_bytes_limit: 400,
+                result_bytes_limit: 1000,
                 ..Progress::default()
             }),
         };
         let page = |from: usize| {
             let objects: Vec<String> = (from..from + 10)
-                .map(|i| format!(r#"{{"Moid":"m{i:08}"}}"#))
+                .map(|i| format!(r#"{{"Moid":"m{i:08}","ObjectType":"iam.OAuthToken"}}"#))
                 .collect();
             format!(r#"{{"Count":100,"Results":[{}]}}"#, objects.join(","))
         };
-        // One element is a small map of one string: well under 40 bytes, so 10 fit in 400.
+        // One element is a small map of two strings: well under 100 bytes, so 10 fit in 1000.
         assert!(decoder.decode_page(page(0).as_bytes(), 1000).is_ok());
         let mut failed = None;
         for from in (10..100).step_by(10) {
@@ -570,7 +586,8 @@ mod tests {
     fn pages_decode_to_encoded_results() {
         let page = decode(
             r#"{"ObjectType":"mo.List","Count":2,"Results":[
-                {"Moid":"a","ObjectType":"iam.OAuthToken","Name":"x"},{"Moid":"b","Name":null}]}"#,
+                {"Moid":"a","ObjectType":"iam.OAuthToken","Name":"x"},
+                {"Moid":"b","ObjectType":"iam.OAuthToken","Name":null}]}"#,
         )
         .unwrap();
         assert_eq!(page.count, Some(2));
@@ -627,6 +644,65 @@ mod tests {
         );
     }
 
+    /// A page nesting 15,000 levels deep anywhere is a decode error, on a 256 KiB stack (so
+    /// no walk of it recurses per level): in a result's property (kept or not), in a page
+    /// member the read skips, and where the page, `Count` or `Results` should be.
+    #[test]
+    fn deep_pages_are_decode_errors_not_stack_overflows() {
+        let errors = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| {
+                let deep = "[".repeat(15_000) + r#""a\nb""# + &"]".repeat(15_000);
+                let token = r#""Moid":"a","ObjectType":"iam.OAuthToken""#;
+                [
+                    format!(r#"{{"Count":1,"Results":[{{{token},"Name":{deep}}}]}}"#),
+                    format!(r#"{{"Count":1,"Results":[{{{token},"Other":{deep}}}]}}"#),
+                    format!(r#"{{"Count":1,"Results":[{{{token},"link":{deep}}}]}}"#),
+                    format!(r#"{{"Count":1,"Deep":{deep},"Results":[{{{token}}}]}}"#),
+                    format!(r#"{{"Count":{deep},"Results":[]}}"#),
+                    format!(r#"{{"Count":1,"Results":{deep}}}"#),
+                    format!(r#"{{"Count":1,"Results":[{deep}]}}"#),
+                    deep.clone(),
+                ]
+                .map(|body| decode(&body).err().map(|e| e.to_string()))
+            })
+            .expect("a thread starts")
+            .join()
+            .expect("no panic, no overflow");
+        for (i, error) in errors.iter().enumerate() {
+            let error = error
+                .as_deref()
+                .unwrap_or_else(|| panic!("page {i} was accepted"));
+            if i < 4 {
+                assert!(
+                    error.contains("nested more than 128 levels deep"),
+                    "{i}: {error}"
+                );
+            }
+        }
+    }
+
+    /// Intersight always sends `ObjectType` (under `$select` too): an object without one, or
+    /// with a null one, could be of any class, so it fails the read, naming the object.
+    #[test]
+    fn an_object_without_an_object_type_is_an_error_naming_it() {
+        for object in [
+            r#"{"Moid":"m-without"}"#,
+            r#"{"Moid":"m-without","ObjectType":null}"#,
+            r#"{"ObjectType":null,"Moid":"m-without","Name":"x"}"#,
+        ] {
+            let body = format!(
+                r#"{{"Count":2,"Results":[{{"Moid":"m-ok","ObjectType":"iam.OAuthToken"}},{object}]}}"#
+            );
+            let text = decode(&body).err().expect(object).to_string();
+            assert!(
+                text.contains("object m-without has no ObjectType")
+                    && text.contains("\"iam.OAuthToken\" was expected"),
+                "{text}"
+            );
+        }
+    }
+
     #[test]
     fn wrong_object_types_and_malformed_pages_are_errors() {
         let err = decode(r#"{"Count":1,"Results":[{"Moid":"a","ObjectType":"iam.User"}]}"#)
@@ -645,8 +721,12 @@ mod tests {
             r#"{"Count":1,"Results":{"Moid":"a"}}"#,
             r#"{"Count":1,"Results":[{"Name":"no moid"}]}"#,
             r#"[]"#,
-            r#"{"Count":1,"Results":[{"Moid":"a"}]} trailing"#,
-            r#"{"Count":1,"Results":[{"Moid":"a","Name":"\ud800"}]}"#,
+            r#"{"Count":1,"Results":[{"Moid":"a","ObjectType":"iam.OAuthToken"}]} trailing"#,
+            r#"{"Count":1,"Results":[{"Moid":"a","ObjectType":"iam.OAuthToken","Name":"\ud800"}]}"#,
+            // In values the read skips, too (serde_json checks only their syntax).
+            r#"{"Count":1,"Results":[{"Moid":"a","ObjectType":"iam.OAuthToken","link":"\udc00"}]}"#,
+            r#"{"Count":1,"Results":[{"Moid":"a","ObjectType":"iam.OAuthToken","X":["\ud800"]}]}"#,
+            r#"{"Count":1,"Next":{"a":"\ud800"},"Results":[]}"#,
         ] {
             assert!(decode(bad).is_err(), "{bad}");
         }
