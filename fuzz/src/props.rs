@@ -593,12 +593,9 @@ pub fn check_page(body: &[u8]) {
     let Type::Object(attrs) = &element_ty else {
         unreachable!("results elements are objects")
     };
-    let decoder = ResultsDecoder {
-        plan: std::sync::Arc::new(flatten::Plan::new(attrs)),
-        object_type: OBJECT_TYPE,
-        progress: Default::default(),
-    };
-    let decoded = decoder.decode_page(body, usize::MAX);
+    let decoder = ResultsDecoder::new(std::sync::Arc::new(flatten::Plan::new(attrs)), OBJECT_TYPE);
+    let cancel = terraform_provider_intersight::intersight::Cancellation::new();
+    let decoded = decoder.decode_page(body, usize::MAX, &cancel);
     let objects = match (decoded, reference_page(body)) {
         (Err(_), None) => return,
         // A number beyond f64's range (`1e999`) directly where a list or a nested block is

@@ -482,7 +482,7 @@ impl Node {
 /// pages through `ObjectSeed`).
 pub fn flatten_object(plan: &Plan, json: &str) -> Result<FlatObject, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_str(json);
-    let object = ObjectSeed { plan }.deserialize(&mut de)?;
+    let object = ObjectSeed { plan, cancel: None }.deserialize(&mut de)?;
     de.end()?;
     Ok(object)
 }
@@ -491,6 +491,9 @@ pub fn flatten_object(plan: &Plan, json: &str) -> Result<FlatObject, serde_json:
 #[derive(Clone, Copy)]
 pub(crate) struct ObjectSeed<'p> {
     pub(crate) plan: &'p Plan,
+    /// The read's cancellation, checked as the object is decoded; `None`: never cancelled.
+    #[allow(dead_code)] // until the checks within an object's members are in
+    pub(crate) cancel: Option<&'p tokio_util::sync::CancellationToken>,
 }
 
 impl<'de> DeserializeSeed<'de> for ObjectSeed<'_> {
