@@ -44,6 +44,7 @@ impl ResultsBudget {
         ResultsShare {
             budget: self.clone(),
             held: AtomicU64::new(0),
+            objects: AtomicU64::new(0),
             refused: OnceLock::new(),
         }
     }
@@ -61,6 +62,8 @@ impl ResultsBudget {
 pub(crate) struct ResultsShare {
     budget: Arc<ResultsBudget>,
     held: AtomicU64,
+    /// How many takes (objects) `held` is made of.
+    objects: AtomicU64,
     /// Set when the read was refused more (the first refusal is the one reported).
     refused: OnceLock<Refused>,
 }
@@ -74,6 +77,8 @@ pub(crate) struct Refused {
     pub(crate) this_read: u64,
     /// What the other reads of the provider held at that moment.
     pub(crate) other_reads: u64,
+    /// The objects the read held.
+    pub(crate) objects: u64,
 }
 
 impl fmt::Display for Refused {
@@ -87,7 +92,7 @@ impl fmt::Display for Refused {
 }
 
 impl ResultsShare {
-    /// Takes `bytes` more for this read, or refuses (and remembers the refusal) when that would
+    /// Takes `bytes` more for this read (one object), or refuses (and remembers the refusal) when that would
     /// take all reads together past the budget.
     pub(crate) fn take(&self, bytes: u64) -> Result<(), Refused> {
         let budget = &self.budget;
@@ -100,6 +105,7 @@ impl ResultsShare {
                     limit: budget.limit,
                     this_read,
                     other_reads: used.saturating_sub(self.held()),
+                    objects: self.objects.load(Ordering::Acquire),
                 };
                 let _ = self.refused.set(refused);
                 return Err(refused);
@@ -115,6 +121,7 @@ impl ResultsShare {
             }
         }
         self.held.fetch_add(bytes, Ordering::AcqRel);
+        self.objects.fetch_add(1, Ordering::AcqRel);
         Ok(())
     }
 
@@ -145,7 +152,8 @@ mod tests {
         let budget = ResultsBudget::new(100);
         let (a, b) = (budget.share(), budget.share());
         assert!(a.take(60).is_ok());
-        assert!(b.take(30).is_ok());
+        assert!(b.take(20).is_ok());
+        assert!(b.take(10).is_ok());
         assert_eq!(budget.used(), 90);
         // b would take the total to 101: refused at once, nothing taken, the refusal kept.
         let refused = b.take(11).unwrap_err();
@@ -154,7 +162,8 @@ mod tests {
             Refused {
                 limit: 100,
                 this_read: 41,
-                other_reads: 60
+                other_reads: 60,
+                objects: 2,
             }
         );
         assert_eq!(b.refused(), Some(refused));

@@ -366,7 +366,7 @@ fn failed_read(
     let progress = &decoder.progress;
     // The refusal, not the decode error it was raised as, is what the user must act on.
     if let Some(refused) = ctx.results.refused() {
-        return budget_diagnostic(decl, refused, ReadProgress::of(progress).objects);
+        return budget_diagnostic(decl, refused);
     }
     match error {
         Some(crate::intersight::Error::ReadTimeout {
@@ -412,11 +412,11 @@ async fn into_results(items: Vec<FlatObject>) -> Result<Vec<Value>, Diagnostics>
 
 /// The read would take the provider's results past `max_results_mib`: where it got, and the
 /// three ways out.
-fn budget_diagnostic(decl: &ListDeclaration, refused: Refused, objects: u64) -> Diagnostic {
-    let mib = |bytes: u64| bytes.div_ceil(MIB);
+fn budget_diagnostic(decl: &ListDeclaration, refused: Refused) -> Diagnostic {
+    let mib = |bytes: u64| bytes as f64 / MIB as f64;
     let others = if refused.other_reads > 0 {
         format!(
-            " Other reads of this provider running at the same time held {} MiB of it; data \
+            " Other reads of this provider running at the same time held {:.1} MiB of it; data \
              sources read one after another (`terraform plan -parallelism=1`, or `depends_on`) \
              each get all of it.",
             mib(refused.other_reads)
@@ -427,11 +427,12 @@ fn budget_diagnostic(decl: &ListDeclaration, refused: Refused, objects: u64) -> 
     Diagnostic::error(
         format!("Too many results in Intersight {}", decl.resource),
         format!(
-            "The read stopped after {objects} objects: its results would take more than {} MiB, \
-             and all reads of this provider together may hold at most `max_results_mib` = {} MiB \
-             at once.{others} No partial list was returned.\n\nNarrow the read with `filter`, \
-             fetch fewer attributes with `select`, or raise `max_results_mib` in the provider \
-             block (the provider's memory use grows with it).",
+            "The read stopped after {} objects, at {:.1} MiB of results: all reads of this \
+             provider together may hold at most `max_results_mib` = {} MiB at once.{others} No \
+             partial list was returned.\n\nNarrow the read with `filter`, fetch fewer attributes \
+             with `select`, or raise `max_results_mib` in the provider block (the provider's \
+             memory use grows with it).",
+            refused.objects,
             mib(refused.this_read),
             refused.limit / MIB,
         ),
