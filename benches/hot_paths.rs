@@ -23,7 +23,7 @@ use terraform_provider_intersight::intersight::filter::Literal;
 use terraform_provider_intersight::intersight::keys::SecretKey;
 use terraform_provider_intersight::intersight::paging::PageDecoder;
 use terraform_provider_intersight::intersight::signing::{sign, RequestToSign};
-use terraform_provider_intersight::intersight::Filter;
+use terraform_provider_intersight::intersight::{Cancellation as CancellationToken, Filter};
 use terraform_provider_intersight::protocol::core::Core;
 use terraform_provider_intersight::protocol::tfplugin6;
 use terraform_provider_intersight::protocol::tfplugin6::provider_server::Provider as _;
@@ -113,7 +113,9 @@ fn types() -> (BTreeMap<String, Type>, Type) {
 
 /// The read's path: a whole page decoded straight into encoded `results` elements.
 fn decode_page(decoder: &ResultsDecoder, page: &str) -> Vec<Value> {
-    let page = decoder.decode_page(page.as_bytes(), usize::MAX).unwrap();
+    let page = decoder
+        .decode_page(page.as_bytes(), usize::MAX, &CancellationToken::new())
+        .unwrap();
     let results: Vec<Value> = page
         .results
         .unwrap()
@@ -140,11 +142,7 @@ fn benches(c: &mut Criterion) {
     let page_bytes = fx.page_json.len() as u64;
     let results_ty = Type::List(Box::new(Type::Object(element.clone())));
     let plan = std::sync::Arc::new(flatten::Plan::new(&element));
-    let decoder = ResultsDecoder {
-        plan: plan.clone(),
-        object_type: "iam.OAuthToken",
-        progress: Default::default(),
-    };
+    let decoder = ResultsDecoder::new(plan.clone(), "iam.OAuthToken");
 
     let mut g = c.benchmark_group("page_1000");
     g.sample_size(10)

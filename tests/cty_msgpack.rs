@@ -921,6 +921,18 @@ proptest! {
         prop_assert_eq!(msgpack::decode(&bytes, &ty).unwrap(), v);
     }
 
+    /// `encode_consuming` writes exactly what `encode` writes, whether the elements are values
+    /// or pre-encoded bytes.
+    #[test]
+    fn encoding_consuming_is_byte_identical((ty, v) in arb_typed_value()) {
+        let expected = msgpack::encode(&v, &ty).unwrap();
+        let got = msgpack::encode_consuming(v.clone(), &ty, &mut |_| true).unwrap();
+        prop_assert_eq!(&got, &expected);
+        let pre_encoded = pre_encode_elements(v, &ty);
+        let got = msgpack::encode_consuming(pre_encoded, &ty, &mut |_| true).unwrap();
+        prop_assert_eq!(got, expected);
+    }
+
     #[test]
     fn type_json_round_trip(ty in arb_type()) {
         prop_assert_eq!(Type::from_json_bytes(&ty.to_json_bytes()).unwrap(), ty);
@@ -971,4 +983,75 @@ fn writer_helpers_and_read_str() {
         assert_eq!(read_str(&out[..out.len() - 1]), None);
     }
     assert_eq!(read_str(&[0xc0]), None);
+}
+
+/// `value` with the elements of its lists and sets (through objects) replaced by their
+/// encodings, as a read's `results` are.
+fn pre_encode_elements(value: Value, ty: &Type) -> Value {
+    match (value, ty) {
+        (Value::List(elems), Type::List(ety)) => Value::List(
+            elems
+                .into_iter()
+                .map(|e| Value::Encoded(msgpack::encode(&e, ety).unwrap().into_boxed_slice()))
+                .collect(),
+        ),
+        (Value::Set(elems), Type::Set(ety)) => Value::Set(
+            elems
+                .into_iter()
+                .map(|e| Value::Encoded(msgpack::encode(&e, ety).unwrap().into_boxed_slice()))
+                .collect(),
+        ),
+        (Value::Object(attrs), Type::Object(types)) => Value::Object(
+            attrs
+                .into_iter()
+                .map(|(k, v)| {
+                    let v = match types.get(&k) {
+                        Some(t) => pre_encode_elements(v, t),
+                        None => v,
+                    };
+                    (k, v)
+                })
+                .collect(),
+        ),
+        (v, _) => v,
+    }
+}
+
+#[test]
+fn encoding_consuming_reports_errors_like_encode_and_can_be_stopped() {
+    let ty = Type::object([("list", Type::list(Type::Number))]);
+    let bad = obj([(
+        "list",
+        Value::List(vec![Value::Number(Number::Int(1)), Value::string("x")]),
+    )]);
+    let path = |r: Result<Vec<u8>, msgpack::EncodeError>| match r {
+        Err(msgpack::EncodeError::Invalid { path, kind }) => (path, kind.to_string()),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        path(msgpack::encode_consuming(bad.clone(), &ty, &mut |_| true)),
+        path(msgpack::encode(&bad, &ty))
+    );
+    for v in [obj([]), obj([("list", Value::Null), ("more", Value::Null)])] {
+        assert_eq!(
+            path(msgpack::encode_consuming(v.clone(), &ty, &mut |_| true)),
+            path(msgpack::encode(&v, &ty))
+        );
+    }
+    // Told to stop after the second element: it stops there, with an error saying so.
+    let good = obj([(
+        "list",
+        Value::List((0..5).map(|i| Value::Number(Number::Int(i))).collect()),
+    )]);
+    let mut seen = Vec::new();
+    let stopped = msgpack::encode_consuming(good, &ty, &mut |bytes| {
+        seen.push(bytes);
+        seen.len() < 2
+    });
+    let (at, kind) = path(stopped);
+    assert_eq!(
+        (at, kind.as_str()),
+        (AttributePath::attr("list"), "the encoding was stopped")
+    );
+    assert_eq!(seen, [1, 1]);
 }

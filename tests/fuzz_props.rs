@@ -137,12 +137,14 @@ fn every_place_and_repeat_decodes_in_linear_time() {
     use props::{CostCase, Place, Repeat};
     let token = r#"{"Moid":"m","ObjectType":"iam.OAuthToken","ClientName":"c"}"#;
     let decoder = props::token_decoder();
+    let cancel = terraform_provider_intersight::intersight::Cancellation::new();
     let decode = |body: &[u8]| {
         let _ = std::hint::black_box(
             terraform_provider_intersight::intersight::paging::PageDecoder::decode_page(
                 &decoder,
                 body,
                 usize::MAX,
+                &cancel,
             ),
         );
     };

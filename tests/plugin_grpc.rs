@@ -1,9 +1,15 @@
 //! The tfplugin5 and tfplugin6 services of the real binary, over AutoMTLS like Terraform.
 
 mod plugin_common;
+mod support;
+
+use std::time::{Duration, Instant};
 
 use plugin_common::{ClientCert, Plugin};
+use support::{ds_config, empty_config, with, Sim};
+use terraform_provider_intersight::cty::{msgpack, Value};
 use terraform_provider_intersight::protocol::{tfplugin5 as pb5, tfplugin6 as pb6};
+use terraform_provider_intersight::provider::Provider;
 use tonic::transport::Channel;
 
 const DATA_SOURCE: &str = "intersight_iam_o_auth_token";
@@ -174,4 +180,121 @@ async fn the_other_protocol_version_is_not_served() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::Unimplemented);
+}
+
+/// `value` of type `ty` as a protocol 6 `DynamicValue`.
+fn dynamic(value: &Value, ty: &terraform_provider_intersight::cty::Type) -> pb6::DynamicValue {
+    pb6::DynamicValue {
+        msgpack: msgpack::encode(value, ty).unwrap(),
+        json: Vec::new(),
+    }
+}
+
+/// While a read decodes large pages (four at once, each some 24 MB of JSON, their first object
+/// with 100,000 members: CPU work that stays heavy however fast decoding gets), the other RPCs
+/// are answered at once, and StopProvider ends the read within moments. Before decoding left
+/// the async workers, both workers of a 2-core machine were decoding, and every other RPC
+/// waited for a page to finish (a minute each here, when the members made decoding quadratic).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_rpcs_are_answered_at_once_while_a_read_decodes() {
+    let sim = Sim::start(&[
+        "--tokens",
+        "12000",
+        "--plain-http",
+        "--faults",
+        r#"{"pad_object_bytes": 20000,
+            "hostile_member": {"after": 1, "shape": "wide_object", "size": 100000}}"#,
+    ]);
+    let (_p, channel) = launch("6").await;
+    let mut client = pb6::provider_client::ProviderClient::new(channel);
+    let provider = Provider::new();
+    let schema = provider.get_provider_schema();
+    let mut config = empty_config(&schema.provider.block);
+    config = with(config, "apikey", Value::string(sim.key_id("rsa")));
+    config = with(config, "secretkey", Value::string(sim.key_path("rsa")));
+    config = with(config, "endpoint", Value::string(&sim.endpoint));
+    let configured = client
+        .configure_provider(pb6::configure_provider::Request {
+            terraform_version: "1.15.5".into(),
+            config: Some(dynamic(&config, &schema.provider.block.value_type())),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        configured.diagnostics.is_empty(),
+        "{:?}",
+        configured.diagnostics
+    );
+
+    let ds_type = provider
+        .data_source_schema(DATA_SOURCE)
+        .unwrap()
+        .block
+        .value_type();
+    let mut reader = client.clone();
+    let read = tokio::spawn(async move {
+        let response = reader
+            .read_data_source(pb6::read_data_source::Request {
+                type_name: DATA_SOURCE.to_string(),
+                config: Some(dynamic(&ds_config(), &ds_type)),
+                ..Default::default()
+            })
+            .await;
+        (Instant::now(), response)
+    });
+    // The first page (plain) is decoded by now, the next four are being decoded.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sim.stats().await["list_requests"].as_u64().unwrap_or(0) < 5 {
+        assert!(
+            Instant::now() < deadline,
+            "the read never got past its first page"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut slowest = Duration::ZERO;
+    for _ in 0..20 {
+        let asked = Instant::now();
+        let answered = tokio::time::timeout(
+            Duration::from_secs(10),
+            client.get_provider_schema(pb6::get_provider_schema::Request {}),
+        )
+        .await;
+        assert!(
+            answered.is_ok(),
+            "GetProviderSchema not answered within 10 s"
+        );
+        slowest = slowest.max(asked.elapsed());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        !read.is_finished(),
+        "the read ended before the load was measured"
+    );
+    let asked = Instant::now();
+    client
+        .stop_provider(pb6::stop_provider::Request {})
+        .await
+        .unwrap();
+    let stop_answered = asked.elapsed();
+    let (read_answered, response) = read.await.unwrap();
+    let read_ended = read_answered - asked;
+    println!(
+        "during the read: slowest GetProviderSchema {slowest:?}, StopProvider answered after \
+         {stop_answered:?}, the read after {read_ended:?}"
+    );
+    let response = response.unwrap().into_inner();
+    assert!(response.state.is_none());
+    assert!(
+        response.diagnostics[0].summary.contains("Cancelled"),
+        "{:?}",
+        response.diagnostics
+    );
+    assert!(slowest < Duration::from_millis(500), "{slowest:?}");
+    assert!(
+        stop_answered < Duration::from_millis(500),
+        "{stop_answered:?}"
+    );
+    assert!(read_ended < Duration::from_millis(1000), "{read_ended:?}");
 }

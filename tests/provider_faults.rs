@@ -849,3 +849,52 @@ impl std::fmt::Debug for Outcome {
             .finish()
     }
 }
+
+/// `max_results_mib` is one budget for all reads of a provider: a read past it fails at once
+/// with one error naming the setting, `filter` and `select` (no partial list); a read's share
+/// is held as long as its response is (until it has been sent to Terraform), and is then free
+/// for the next read. 600 tokens hold about 1.4 MiB, so one read fits in 2 MiB and two do not.
+#[tokio::test]
+async fn reads_share_max_results_mib_and_one_past_it_fails_naming_it() {
+    let sim = start(600, false, json!({}));
+    let settings = Settings::small().set("max_results_mib", int(2));
+    let (provider, _) = configured(&sim, &settings);
+    let request = || ReadDataSourceRequest {
+        type_name: DS.into(),
+        config: ds_config(),
+    };
+    let first = provider.read_data_source(request()).await;
+    assert!(!first.diagnostics.has_errors(), "{:?}", first.diagnostics);
+    // The first response is still held: the second read meets the rest of the budget.
+    let second = read_with(&provider, ds_config()).await;
+    let error = assert_failed(
+        &second,
+        &[
+            "Too many results in Intersight iam/OAuthTokens",
+            "`max_results_mib` = 2 MiB",
+            "Other reads of this provider running at the same time held",
+            "`filter`",
+            "`select`",
+            "No partial list",
+        ],
+    );
+    assert!(error.attribute.is_none());
+    // Failed at once: the first page (100 tokens) did not fit, so no further page was read.
+    assert!(
+        second.elapsed < Duration::from_secs(2),
+        "{:?}",
+        second.elapsed
+    );
+    println!("refused after {:?}: {}", second.elapsed, error.detail);
+    drop(first);
+    let third = read_with(&provider, ds_config()).await;
+    assert_complete(&sim, &third).await;
+    // Alone, a budget smaller than one read's results fails the read the same way.
+    let settings = Settings::small().set("max_results_mib", int(1));
+    let outcome = read(&sim, &settings).await;
+    let error = assert_failed(
+        &outcome,
+        &["`max_results_mib` = 1 MiB", "`filter`", "`select`"],
+    );
+    assert!(!error.detail.contains("Other reads"), "{}", error.detail);
+}

@@ -591,11 +591,7 @@ pub fn token_decoder() -> ResultsDecoder {
     let Type::Object(attrs) = token_source().results_element_type() else {
         unreachable!("results elements are objects")
     };
-    ResultsDecoder {
-        plan: std::sync::Arc::new(flatten::Plan::new(&attrs)),
-        object_type: OBJECT_TYPE,
-        progress: Default::default(),
-    }
+    ResultsDecoder::new(std::sync::Arc::new(flatten::Plan::new(&attrs)), OBJECT_TYPE)
 }
 
 /// A body is decoded the way a read decodes it (straight to encoded `results` elements) and,
@@ -609,7 +605,8 @@ pub fn check_page(body: &[u8]) {
     let Type::Object(attrs) = &element_ty else {
         unreachable!("results elements are objects")
     };
-    let decoded = token_decoder().decode_page(body, usize::MAX);
+    let cancel = terraform_provider_intersight::intersight::Cancellation::new();
+    let decoded = token_decoder().decode_page(body, usize::MAX, &cancel);
     let objects = match (decoded, reference_page(body)) {
         (Err(_), None) => return,
         // A number beyond f64's range (`1e999`) directly where a list or a nested block is
@@ -1042,8 +1039,9 @@ pub fn page_cost(data: &[u8]) {
     let large = case.page(n * COST_SCALE);
     check_page(small.as_bytes());
     let decoder = token_decoder();
+    let cancel = terraform_provider_intersight::intersight::Cancellation::new();
     let decode = |body: &[u8]| {
-        let _ = std::hint::black_box(decoder.decode_page(body, usize::MAX));
+        let _ = std::hint::black_box(decoder.decode_page(body, usize::MAX, &cancel));
     };
     if let Err(e) = grows_linearly(small.as_bytes(), large.as_bytes(), &decode) {
         panic!("decoding cost grows faster than the page: {e}\ncase: {case:?} (n = {n})");

@@ -216,6 +216,9 @@ pub enum EncodeErrorKind {
     /// A string, collection or payload longer than msgpack can frame (4 GiB).
     #[error("an item is longer than msgpack can frame (4 GiB)")]
     TooLarge,
+    /// [`encode_consuming`] was told to stop (nobody waits for the encoding any more).
+    #[error("the encoding was stopped")]
+    Stopped,
 }
 
 /// Why a value could not be encoded as msgpack of the given type.
@@ -270,6 +273,82 @@ pub fn encode(value: &Value, ty: &Type) -> Result<Vec<u8>, EncodeError> {
 /// encoding and should be discarded. Lets callers reuse one buffer for many values.
 pub fn encode_into(value: &Value, ty: &Type, out: &mut Vec<u8>) -> Result<(), EncodeError> {
     write_value(out, value, ty, 0)
+}
+
+/// Encodes `value` as [`encode`] does, byte for byte, but consuming it: each element of a list
+/// or set (at any depth through objects, lists and sets) is dropped as soon as it is written,
+/// so a large value (a state of hundreds of MiB of pre-encoded `results`) is never held twice,
+/// as elements and as their encoding. After each element, `written` is called with the bytes
+/// it took; returning `false` stops the encoding with [`EncodeErrorKind::Stopped`].
+pub fn encode_consuming(
+    value: Value,
+    ty: &Type,
+    written: &mut dyn FnMut(usize) -> bool,
+) -> Result<Vec<u8>, EncodeError> {
+    // The pre-encoded parts are most of a large value: reserved at once, the buffer is not
+    // grown (and copied) step by step.
+    let mut out = Vec::with_capacity(encoded_parts_len(&value).saturating_add(4096));
+    write_consuming(&mut out, value, ty, 0, written)?;
+    Ok(out)
+}
+
+/// The bytes of the [`Value::Encoded`] parts of `value` (lists, sets and objects looked into).
+fn encoded_parts_len(value: &Value) -> usize {
+    match value {
+        Value::Encoded(bytes) => bytes.len(),
+        Value::List(elems) | Value::Set(elems) => elems.iter().map(encoded_parts_len).sum(),
+        Value::Object(attrs) => attrs.values().map(encoded_parts_len).sum(),
+        _ => 0,
+    }
+}
+
+fn write_consuming(
+    out: &mut Vec<u8>,
+    value: Value,
+    ty: &Type,
+    depth: usize,
+    written: &mut dyn FnMut(usize) -> bool,
+) -> Result<(), EncodeError> {
+    if depth > MAX_DEPTH {
+        return Err(EncodeErrorKind::TooDeep.into());
+    }
+    match (value, ty) {
+        (Value::List(elems), Type::List(ety)) | (Value::Set(elems), Type::Set(ety)) => {
+            write_array_len(out, elems.len())?;
+            for (i, v) in elems.into_iter().enumerate() {
+                let start = out.len();
+                write_consuming(out, v, ety, depth + 1, written)
+                    .map_err(|e| e.within(PathStep::ElementKeyInt(i as i64)))?;
+                if !written(out.len() - start) {
+                    return Err(EncodeErrorKind::Stopped.into());
+                }
+            }
+        }
+        (Value::Object(attrs), Type::Object(types)) => {
+            // As in `write_value`: both sorted by name, paired up in one pass.
+            write_map_len(out, types.len())?;
+            let mut values = attrs.into_iter();
+            for (name, aty) in types {
+                let v = match values.next() {
+                    Some((k, v)) if &k == name => v,
+                    Some((k, _)) if !types.contains_key(&k) => {
+                        return Err(EncodeErrorKind::UnexpectedAttribute { name: k }.into())
+                    }
+                    _ => {
+                        return Err(EncodeErrorKind::MissingAttribute { name: name.clone() }.into())
+                    }
+                };
+                write_str(out, name)?;
+                write_consuming(out, v, aty, depth + 1, written)
+                    .map_err(|e| e.within(PathStep::Attribute(name.clone())))?;
+            }
+            if let Some((k, _)) = values.next() {
+                return Err(EncodeErrorKind::UnexpectedAttribute { name: k }.into());
+            }
+        }
+        (value, ty) => write_value(out, &value, ty, depth)?,
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------

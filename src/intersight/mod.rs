@@ -22,7 +22,7 @@
 //! # impl api::HasMoid for Moid { fn moid(&self) -> &str { &self.0 } }
 //! # impl api::paging::PageDecoder for Moids {
 //! #     type Item = Moid;
-//! #     fn decode_page(&self, _: &[u8], _: usize) -> serde_json::Result<api::paging::Page<Moid>> { unimplemented!() }
+//! #     fn decode_page(&self, _: &[u8], _: usize, _: &api::Cancellation) -> serde_json::Result<api::paging::Page<Moid>> { unimplemented!() }
 //! # }
 //! let listing = client.list_with(&query, &Moids, &cancel).await?;
 //! println!("{} objects in {} requests", listing.items.len(), listing.stats.requests);

@@ -42,6 +42,7 @@ use super::error::Error;
 use super::filter::Filter;
 use super::transport::{Counters, DecodeFn, Transport};
 use super::{HasMoid, ListQuery, ListStats, Listing};
+use crate::memory::OffRuntimeDrop;
 
 /// How many times a collection is read before an inconsistent read becomes an error.
 pub const MAX_READS: u32 = 3;
@@ -87,8 +88,9 @@ pub enum Paging {
 /// while the page is decoded, with no intermediate tree (the provider writes Terraform's
 /// encoding of each object directly). Errors it returns fail the read (they are not retried,
 /// except a body that ends early).
-/// Pages are fetched and decoded in tasks of their own (so they decode on every worker thread
-/// at once), hence `Clone + 'static`: keep decoders cheap to clone (share state in an `Arc`).
+/// Pages are decoded on tokio's blocking pool (never on an async worker: decoding is CPU work
+/// that grows with what the server sends), several at once, hence `Clone + 'static`: keep
+/// decoders cheap to clone (share state in an `Arc`).
 pub trait PageDecoder: Clone + Send + Sync + 'static {
     /// What each object becomes; its Moid orders and checks the pages.
     type Item: HasMoid + Send + 'static;
@@ -96,7 +98,16 @@ pub trait PageDecoder: Clone + Send + Sync + 'static {
     /// Decodes `body`. A page that holds more than `max_items` objects is an error, raised as
     /// soon as the object after the limit starts (the server was asked for at most that many,
     /// and a page of millions of tiny objects must not be decoded to the end first).
-    fn decode_page(&self, body: &[u8], max_items: usize) -> serde_json::Result<Page<Self::Item>>;
+    ///
+    /// `cancel` is cancelled when the read no longer wants the page (it timed out, was
+    /// stopped, or failed elsewhere): check it as the work goes (per object, and within large
+    /// objects) and return any error soon after; the result is discarded.
+    fn decode_page(
+        &self,
+        body: &[u8],
+        max_items: usize,
+        cancel: &CancellationToken,
+    ) -> serde_json::Result<Page<Self::Item>>;
 }
 
 /// Query-component encoding as the official SDKs do it (Go's `QueryEscape`, Python's
@@ -263,10 +274,11 @@ impl<D: PageDecoder> ReadRequest<'_, D> {
             path: path.clone(),
         };
         let (decoder, max_items) = (self.decoder.clone(), self.settings.page_size as usize);
-        PageTask::spawn(path, async move {
-            task.get(&|body: &[u8]| decoder.decode_page(body, max_items))
-                .await
-        })
+        let decode: DecodeFn<Page<D::Item>> =
+            Arc::new(move |body: &[u8], cancel: &CancellationToken| {
+                decoder.decode_page(body, max_items, cancel)
+            });
+        PageTask::spawn(path, async move { task.get(&decode).await })
     }
 }
 
@@ -280,7 +292,7 @@ struct PagedGet {
 }
 
 impl PagedGet {
-    async fn get<T>(&self, decode: &DecodeFn<'_, T>) -> Result<T, Error> {
+    async fn get<T: Send + 'static>(&self, decode: &DecodeFn<T>) -> Result<T, Error> {
         let _permit = tokio::select! {
             biased;
             _ = self.cancel.cancelled() => return Err(Error::Cancelled),
@@ -426,17 +438,23 @@ async fn list_like_official<D: PageDecoder>(
         #[serde(rename = "Count")]
         count: u64,
     }
+    let count_only: DecodeFn<CountOnly> =
+        Arc::new(|body: &[u8], _: &CancellationToken| serde_json::from_slice(body));
     let count = get(collection_path(
         read.resource,
         read.filter,
         &[("$count", "true")],
     ))
-    .get(&|body: &[u8]| serde_json::from_slice::<CountOnly>(body))
+    .get(&count_only)
     .await?
     .count;
     let page_size = read.settings.page_size;
-    let decode = |body: &[u8]| read.decoder.decode_page(body, page_size as usize);
-    let mut items = Vec::new();
+    let decoder = read.decoder.clone();
+    let decode: DecodeFn<Page<D::Item>> =
+        Arc::new(move |body: &[u8], cancel: &CancellationToken| {
+            decoder.decode_page(body, page_size as usize, cancel)
+        });
+    let mut items = OffRuntimeDrop::new(Vec::new());
     let mut skip = 0u64;
     while skip < count {
         if stats.pages >= read.settings.max_pages {
@@ -461,7 +479,7 @@ async fn list_like_official<D: PageDecoder>(
         items.extend(page.results.unwrap_or_default());
         skip += u64::from(page_size);
     }
-    Ok(items)
+    Ok(items.take())
 }
 
 /// How many pages after the first a read of `count` objects needs when pages start `step`
@@ -483,8 +501,9 @@ async fn read_once<D: PageDecoder>(
     // on every worker thread at once instead of one after another in this task.
     let first = read.fetch(0).await?;
     stats.pages += 1;
-    let mut seen = HashSet::new();
-    let mut items = Vec::new();
+    // Both grow with the read and are dropped off the async workers however the read ends.
+    let mut seen = OffRuntimeDrop::new(HashSet::new());
+    let mut items = OffRuntimeDrop::new(Vec::new());
     let page_len = u64::from(read.settings.page_size);
     // The last Moid appended: the next page must start with it (its anchor).
     let mut anchor: Option<String> = None;
@@ -501,7 +520,7 @@ async fn read_once<D: PageDecoder>(
             let anchored = skip > 0 && step < page_len;
             append(&mut items, &mut seen, &mut anchor, page, skip, anchored)?;
             if !full {
-                return Ok(items);
+                return Ok(items.take());
             }
             if pages >= read.settings.max_pages {
                 return Err(Error::TooManyPages {
@@ -588,7 +607,7 @@ async fn read_once<D: PageDecoder>(
             overlapping,
         )?;
     }
-    Ok(items)
+    Ok(items.take())
 }
 
 /// A page request running in its own task; dropping it (a read that stops early) aborts the

@@ -20,8 +20,13 @@ use super::proxy::{ProxyConfig, ProxyUrl};
 use super::signing::{self, RequestToSign};
 use crate::logging::Level;
 
-/// Turns a response body into a value (a page, for listings).
-pub(crate) type DecodeFn<'a, T> = dyn Fn(&[u8]) -> serde_json::Result<T> + Sync + 'a;
+/// Turns a response body into a value (a page, for listings). It runs on tokio's blocking pool
+/// (decoding a page is CPU work that scales with what the server sends, and must not hold an
+/// async worker that other RPCs need), hence owned and `'static`; it should return soon after
+/// the token it is given is cancelled (the attempt it belongs to has ended).
+pub(crate) type DecodeFn<T> =
+    Arc<dyn Fn(&[u8], &CancellationToken) -> serde_json::Result<T> + Send + Sync + 'static>;
+
 /// TLS settings for the API connection.
 #[derive(Debug, Clone, Default)]
 pub struct TlsOptions {
@@ -72,6 +77,36 @@ impl Backoff {
             None => self.jittered(retry),
         }
     }
+}
+
+/// Runs `decode` over `body` on tokio's blocking pool. Decoding is CPU work that grows with
+/// what the server sends (a page of hundreds of thousands of members took minutes), and on an
+/// async worker it would stall every other RPC, timer and cancellation of the process. The
+/// decode gets a token of its own, a child of `cancel`, that is cancelled when this future is
+/// dropped: a read that times out, a StopProvider and an aborted page task all end the attempt
+/// by dropping it, and the decode, which checks the token as it goes, stops within moments
+/// instead of running on after its read has ended.
+async fn decode_off_runtime<T: Send + 'static>(
+    body: Vec<u8>,
+    decode: &DecodeFn<T>,
+    cancel: &CancellationToken,
+    path: &str,
+) -> Result<serde_json::Result<T>, Failure> {
+    let token = cancel.child_token();
+    let _stop_when_dropped = token.clone().drop_guard();
+    let decode = decode.clone();
+    let decoding = token.clone();
+    let outcome = tokio::task::spawn_blocking(move || decode(&body, &decoding)).await;
+    if token.is_cancelled() {
+        return Err(Failure::fatal(Error::Cancelled));
+    }
+    outcome.map_err(|e| {
+        Failure::fatal(Error::Decode {
+            method: "GET".into(),
+            path: path.into(),
+            detail: format!("the decoder ended abnormally: {e}"),
+        })
+    })
 }
 
 /// Parses a `Retry-After` value: delta-seconds or an HTTP date (relative to `now`).
@@ -238,12 +273,12 @@ impl Transport {
     /// GETs `path_and_query` (already percent-encoded; signed exactly as given) and decodes the
     /// JSON body with `decode`, retrying transient failures (a body that ends early included).
     /// Logs a TRACE `request` line per attempt and a WARN `retry` line per retry.
-    pub(crate) async fn get_decoded<T>(
+    pub(crate) async fn get_decoded<T: Send + 'static>(
         &self,
         path_and_query: &str,
         cancel: &CancellationToken,
         counters: &Counters,
-        decode: &DecodeFn<'_, T>,
+        decode: &DecodeFn<T>,
     ) -> Result<T, Error> {
         let started = Instant::now();
         let mut retry = 0u32;
@@ -258,7 +293,7 @@ impl Transport {
             let outcome = tokio::select! {
                 biased;
                 _ = cancel.cancelled() => return Err(Error::Cancelled),
-                r = self.attempt::<T>(path_and_query, decode, &mut seen) => r,
+                r = self.attempt::<T>(path_and_query, decode, cancel, &mut seen) => r,
             };
             let ms = attempt_started.elapsed().as_millis();
             let failure = match outcome {
@@ -400,10 +435,11 @@ impl Transport {
     }
 
     /// One request: send, then decode a success, refuse a redirect, or describe an error answer.
-    async fn attempt<T>(
+    async fn attempt<T: Send + 'static>(
         &self,
         path_and_query: &str,
-        decode: &DecodeFn<'_, T>,
+        decode: &DecodeFn<T>,
+        cancel: &CancellationToken,
         seen: &mut AttemptLog,
     ) -> Result<T, Failure> {
         let (url, headers) = self
@@ -429,29 +465,31 @@ impl Transport {
             .read_body(response, path_and_query, self.body_limit)
             .await?;
         seen.bytes = body.len();
-        decode(&body).map_err(|e| {
-            let truncated = e.is_eof();
-            let error = Error::Decode {
-                method: "GET".into(),
-                path: path_and_query.into(),
-                detail: if truncated {
-                    format!("the body ends early (truncated?): {e}")
-                } else {
-                    e.to_string()
-                },
-            };
-            // JSON that stops mid-value is a body cut short (even when its length header
-            // agrees): worth another try. Well-formed but wrong JSON is not.
-            Failure {
-                error,
-                rule: if truncated {
-                    RetryRule::UpToMax
-                } else {
-                    RetryRule::Never
-                },
-                retry_after: None,
-            }
-        })
+        decode_off_runtime(body, decode, cancel, path_and_query)
+            .await?
+            .map_err(|e| {
+                let truncated = e.is_eof();
+                let error = Error::Decode {
+                    method: "GET".into(),
+                    path: path_and_query.into(),
+                    detail: if truncated {
+                        format!("the body ends early (truncated?): {e}")
+                    } else {
+                        e.to_string()
+                    },
+                };
+                // JSON that stops mid-value is a body cut short (even when its length header
+                // agrees): worth another try. Well-formed but wrong JSON is not.
+                Failure {
+                    error,
+                    rule: if truncated {
+                        RetryRule::UpToMax
+                    } else {
+                        RetryRule::Never
+                    },
+                    retry_after: None,
+                }
+            })
     }
 
     /// An API error status: its code, message and trace id, retried when the status may pass.
@@ -1254,7 +1292,8 @@ mod tests {
             let (addr, connections) = resetting_port(rst).await;
             let t = transport(addr);
             assert_eq!(t.max_retries, 3);
-            let decode = |b: &[u8]| serde_json::from_slice::<Vec<u8>>(b);
+            let decode: DecodeFn<Vec<u8>> =
+                Arc::new(|b: &[u8], _: &CancellationToken| serde_json::from_slice::<Vec<u8>>(b));
             let err = t
                 .get_decoded(
                     "/api/v1/x",
@@ -1289,7 +1328,8 @@ mod tests {
         ))
         .await;
         let t = transport(addr);
-        let decode = |b: &[u8]| serde_json::from_slice::<Vec<u8>>(b);
+        let decode: DecodeFn<Vec<u8>> =
+            Arc::new(|b: &[u8], _: &CancellationToken| serde_json::from_slice::<Vec<u8>>(b));
         let err = t
             .get_decoded(
                 "/api/v1/x",
@@ -1322,7 +1362,8 @@ mod tests {
         ))
         .await;
         let t = transport(addr);
-        let decode = |b: &[u8]| serde_json::from_slice::<Vec<u8>>(b);
+        let decode: DecodeFn<Vec<u8>> =
+            Arc::new(|b: &[u8], _: &CancellationToken| serde_json::from_slice::<Vec<u8>>(b));
         let err = t
             .get_decoded(
                 "/api/v1/x",
@@ -1382,7 +1423,8 @@ mod tests {
             ..Counters::default()
         };
         let path = "/api/v1/iam/OAuthTokens?$top=2";
-        let decode = |b: &[u8]| serde_json::from_slice::<Vec<u8>>(b);
+        let decode: DecodeFn<Vec<u8>> =
+            Arc::new(|b: &[u8], _: &CancellationToken| serde_json::from_slice::<Vec<u8>>(b));
         let items = t
             .get_decoded(path, &CancellationToken::new(), &counters, &decode)
             .await
@@ -1465,7 +1507,8 @@ mod tests {
             read_id: "r-log-2".into(),
             ..Counters::default()
         };
-        let decode = |b: &[u8]| serde_json::from_slice::<Vec<u8>>(b);
+        let decode: DecodeFn<Vec<u8>> =
+            Arc::new(|b: &[u8], _: &CancellationToken| serde_json::from_slice::<Vec<u8>>(b));
         let err = t
             .get_decoded("/api/v1/x", &CancellationToken::new(), &counters, &decode)
             .await

@@ -5,12 +5,15 @@
 
 use std::sync::Arc;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::cty::{msgpack, Diagnostic, Diagnostics, Type, Value};
 use crate::logging;
 use crate::provider::api::{
     ConfigureProviderRequest, GetMetadataResponse, GetProviderSchemaResponse,
     ReadDataSourceRequest, ValidateDataResourceConfigRequest, ValidateProviderConfigRequest,
 };
+use crate::provider::budget::ResultsShare;
 use crate::provider::Provider;
 
 /// A `DynamicValue` of either protocol version: the same two encodings under the same names.
@@ -47,31 +50,70 @@ pub(crate) fn decode_value(
     })
 }
 
-/// Encodes `value` (of type `ty`) as a msgpack wire value.
-pub(crate) fn encode_value(value: &Value, ty: &Type, what: &str) -> Result<WireValue, Diagnostic> {
-    msgpack::encode(value, ty)
-        .map(|msgpack| WireValue {
-            msgpack,
-            json: Vec::new(),
-        })
-        .map_err(|err| {
-            Diagnostic::error(
-                format!("Cannot encode the {what}"),
-                format!("The {what} could not be encoded: {err}. This is a bug in the provider."),
-            )
-        })
+/// The state in a response may take at most this much, so that the response fits in one gRPC
+/// message ([`super::RESPONSE_SLACK`] is left for the rest of it).
+pub(crate) const MAX_STATE_BYTES: usize = super::MAX_ENCODING_MESSAGE_SIZE - super::RESPONSE_SLACK;
+
+/// How often, in bytes written, encoding a state gives the memory of the elements it freed
+/// back to the system.
+const RELEASE_EVERY: usize = 64 << 20;
+
+/// What a read answers: the state (exactly when there is no error diagnostic), the
+/// diagnostics, and the read's share of the results budget.
+pub(crate) struct ReadOutcome {
+    pub(crate) state: Option<WireValue>,
+    pub(crate) diagnostics: Diagnostics,
+    /// Goes into the gRPC response's extensions, where [`super::hold::HoldUntilSent`] keeps it
+    /// until the response has been encoded and sent.
+    pub(crate) share: Option<ResponseShare>,
+}
+
+/// A read's share of the results budget, riding along with its gRPC response (held only to be
+/// dropped with it).
+#[derive(Clone)]
+pub(crate) struct ResponseShare {
+    _held: Arc<ResultsShare>,
+}
+
+impl ResponseShare {
+    pub(crate) fn new(share: Arc<ResultsShare>) -> Self {
+        ResponseShare { _held: share }
+    }
+}
+
+/// Why a state could not be encoded.
+#[derive(Debug, thiserror::Error)]
+enum EncodeStateError {
+    #[error("{0}")]
+    Encode(msgpack::EncodeError),
+    #[error("no data source named {0:?}")]
+    UnknownType(String),
+}
+
+fn state_not_encoded(err: &dyn std::fmt::Display) -> Diagnostic {
+    Diagnostic::error(
+        "Cannot encode the data source state",
+        format!(
+            "The data source state could not be encoded: {err}. This is a bug in the provider."
+        ),
+    )
 }
 
 /// Dispatches the version-neutral work of each RPC to the shared provider.
 #[derive(Clone)]
 pub struct Core {
     provider: Arc<Provider>,
+    /// [`MAX_STATE_BYTES`] but in tests.
+    max_state_bytes: usize,
 }
 
 impl Core {
     /// A core serving `provider`.
     pub fn new(provider: Arc<Provider>) -> Self {
-        Core { provider }
+        Core {
+            provider,
+            max_state_bytes: MAX_STATE_BYTES,
+        }
     }
 
     pub(crate) fn provider_schema(&self) -> GetProviderSchemaResponse {
@@ -165,15 +207,20 @@ impl Core {
         &self,
         type_name: &str,
         config: Option<&WireValue>,
-    ) -> (Option<WireValue>, Diagnostics) {
+    ) -> ReadOutcome {
         logging::debug("reading data source", &[("type_name", &type_name)]);
+        let failed = |diagnostics: Diagnostics| ReadOutcome {
+            state: None,
+            diagnostics,
+            share: None,
+        };
         let ty = match self.data_source_type(type_name) {
             Ok(ty) => ty,
-            Err(diagnostic) => return (None, diagnostic.into()),
+            Err(diagnostic) => return failed(diagnostic.into()),
         };
         let config = match decode_value(config, ty, "data source configuration") {
             Ok(config) => config,
-            Err(diagnostic) => return (None, diagnostic.into()),
+            Err(diagnostic) => return failed(diagnostic.into()),
         };
         let response = self
             .provider
@@ -184,20 +231,19 @@ impl Core {
             .await;
         let mut diagnostics = response.diagnostics;
         if diagnostics.has_errors() {
-            return (None, diagnostics);
+            return failed(diagnostics);
         }
         let Some(state) = response.state else {
             diagnostics.push(Diagnostic::error(
                 "Data source returned no state",
                 format!("Reading {type_name} produced neither a state nor an error. This is a bug in the provider."),
             ));
-            return (None, diagnostics);
+            return failed(diagnostics);
         };
-        let encoded = encode_value(&state, ty, "data source state");
-        drop(state);
-        // The per-object encodings just freed would otherwise stay resident next to the two
-        // copies of the state (this one and gRPC's send buffer).
-        crate::memory::release_freed();
+        let encoded = self
+            .encode_state(type_name, state)
+            .await
+            .and_then(|state| self.fits_in_a_response(type_name, state));
         match encoded {
             Ok(state) => {
                 // Marks where the provider's work on a read ends in a TRACE log of a plan
@@ -206,13 +252,85 @@ impl Core {
                     "read response encoded",
                     &[("type_name", &type_name), ("bytes", &state.msgpack.len())],
                 );
-                (Some(state), diagnostics)
+                ReadOutcome {
+                    state: Some(state),
+                    diagnostics,
+                    share: response.results_share.map(ResponseShare::new),
+                }
             }
             Err(diagnostic) => {
                 diagnostics.push(diagnostic);
-                (None, diagnostics)
+                failed(diagnostics)
             }
         }
+    }
+
+    /// Encodes a read's state on tokio's blocking pool (hundreds of MiB for a large read: no
+    /// async worker may be held that long), consuming it: each `results` element is freed
+    /// once written, and freed memory is given back every [`RELEASE_EVERY`] bytes, so the
+    /// results and their encoding are not both held. Stops when nobody waits for it any more
+    /// (the RPC was dropped).
+    async fn encode_state(&self, type_name: &str, state: Value) -> Result<WireValue, Diagnostic> {
+        let provider = self.provider.clone();
+        let type_name = type_name.to_string();
+        let stop = CancellationToken::new();
+        let _stop_when_dropped = stop.clone().drop_guard();
+        let encoding = tokio::task::spawn_blocking(move || {
+            let Some(ty) = provider.data_source_config_type(&type_name) else {
+                return Err(EncodeStateError::UnknownType(type_name));
+            };
+            let mut since_release = 0usize;
+            let mut written = |bytes: usize| {
+                since_release += bytes;
+                if since_release >= RELEASE_EVERY {
+                    since_release = 0;
+                    crate::memory::release_freed();
+                }
+                !stop.is_cancelled()
+            };
+            let encoded = msgpack::encode_consuming(state, ty, &mut written);
+            crate::memory::release_freed();
+            encoded.map_err(EncodeStateError::Encode)
+        });
+        let wire = |msgpack| WireValue {
+            msgpack,
+            json: Vec::new(),
+        };
+        match encoding.await {
+            Ok(Ok(msgpack)) => Ok(wire(msgpack)),
+            Ok(Err(EncodeStateError::Encode(err))) => Err(state_not_encoded(&err)),
+            Ok(Err(EncodeStateError::UnknownType(name))) => Err(Diagnostic::error(
+                "Unknown data source",
+                format!("This provider has no data source named {name:?}."),
+            )),
+            Err(join) => Err(state_not_encoded(&join)),
+        }
+    }
+
+    /// The encoded state, or an error diagnostic when it is too large for one gRPC message
+    /// (never gRPC's own OUT_OF_RANGE error, which Terraform would show with no advice).
+    fn fits_in_a_response(
+        &self,
+        type_name: &str,
+        state: WireValue,
+    ) -> Result<WireValue, Diagnostic> {
+        let size = state.msgpack.len();
+        if size <= self.max_state_bytes {
+            return Ok(state);
+        }
+        drop(state);
+        crate::memory::release_freed();
+        let mib = |bytes: usize| bytes as f64 / (1 << 20) as f64;
+        Err(Diagnostic::error(
+            "The state of this read is too large to send to Terraform",
+            format!(
+                "The state of {type_name} is {:.1} MiB, more than the {:.1} MiB one message to \
+                 Terraform can carry, so no state was returned.\n\nNarrow the read with `filter`, \
+                 or fetch fewer attributes with `select`.",
+                mib(size),
+                mib(self.max_state_bytes),
+            ),
+        ))
     }
 
     pub(crate) fn stop(&self) {
@@ -261,10 +379,14 @@ mod tests {
             msgpack: vec![0x80],
             json: Vec::new(),
         };
-        let (state, diags) = core()
+        let ReadOutcome {
+            state,
+            diagnostics: diags,
+            share,
+        } = core()
             .read_data_source("intersight_nope", Some(&value))
             .await;
-        assert!(state.is_none());
+        assert!(state.is_none() && share.is_none());
         assert!(diags.has_errors());
         assert_eq!(diags.0[0].summary, "Unknown data source");
     }
@@ -275,7 +397,11 @@ mod tests {
             msgpack: vec![0xc1],
             json: Vec::new(),
         };
-        let (state, diags) = core()
+        let ReadOutcome {
+            state,
+            diagnostics: diags,
+            ..
+        } = core()
             .read_data_source("intersight_iam_o_auth_token", Some(&value))
             .await;
         assert!(state.is_none());
@@ -286,5 +412,191 @@ mod tests {
     fn validate_unknown_data_source_is_an_error() {
         let diags = core().validate_data_source_config("intersight_nope", None);
         assert_eq!(diags.0[0].summary, "Unknown data source");
+    }
+
+    /// A data source whose state is `results`: `count` pre-encoded strings of `len` bytes.
+    struct Blobs {
+        schema: crate::provider::schema::Schema,
+        ty: Type,
+    }
+
+    const BLOBS: &str = "test_blobs";
+
+    impl Blobs {
+        fn new() -> Arc<Blobs> {
+            use crate::provider::schema::{Attribute, Block, Schema};
+            let schema = Schema {
+                version: 0,
+                block: Block {
+                    attributes: vec![
+                        Attribute::optional("count", Type::Number, "How many."),
+                        Attribute::computed("results", Type::list(Type::String), "Blobs."),
+                    ],
+                    ..Block::default()
+                },
+            };
+            let ty = schema.block.value_type();
+            Arc::new(Blobs { schema, ty })
+        }
+    }
+
+    impl crate::provider::DataSource for Blobs {
+        fn type_name(&self) -> &'static str {
+            BLOBS
+        }
+        fn schema(&self) -> &crate::provider::schema::Schema {
+            &self.schema
+        }
+        fn config_type(&self) -> &Type {
+            &self.ty
+        }
+        fn validate(&self, _: &Value) -> Diagnostics {
+            Diagnostics::new()
+        }
+        fn read(
+            &self,
+            _: crate::provider::ReadContext,
+            config: Value,
+        ) -> futures::future::BoxFuture<'static, Result<(Value, Diagnostics), Diagnostics>>
+        {
+            let count = config
+                .get_attr("count")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            let blob = msgpack::encode(&Value::string("x".repeat(1000)), &Type::String).unwrap();
+            let results = (0..count)
+                .map(|_| Value::Encoded(blob.clone().into_boxed_slice()))
+                .collect();
+            let state = Value::Object(
+                [
+                    (
+                        "count".to_string(),
+                        config.get_attr("count").cloned().unwrap(),
+                    ),
+                    ("results".to_string(), Value::List(results)),
+                ]
+                .into(),
+            );
+            Box::pin(async move { Ok((state, Diagnostics::new())) })
+        }
+    }
+
+    /// A configured provider serving [`Blobs`], behind a core whose states may take at most
+    /// `max_state_bytes`.
+    fn blobs_core(max_state_bytes: usize) -> Core {
+        let provider = Provider::with_data_sources(vec![Blobs::new()]);
+        let key = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/signing/ec_sec1.pem"
+        );
+        let Type::Object(attrs) = provider.provider_config_type().clone() else {
+            unreachable!("the provider block is an object")
+        };
+        let mut config: std::collections::BTreeMap<String, Value> =
+            attrs.keys().map(|k| (k.clone(), Value::Null)).collect();
+        for (name, value) in [
+            (
+                "apikey",
+                "5dbb09b27564612d30b68668/5dbb09b27564612d30b68669/5dbb09b27564612d30b6866a",
+            ),
+            ("secretkey", key),
+            ("endpoint", "http://127.0.0.1:9"),
+        ] {
+            config.insert(name.to_string(), Value::string(value));
+        }
+        let configured =
+            provider.configure_provider(crate::provider::api::ConfigureProviderRequest {
+                terraform_version: "1.15.5".into(),
+                config: Value::Object(config),
+            });
+        assert!(
+            !configured.diagnostics.has_errors(),
+            "{:?}",
+            configured.diagnostics
+        );
+        Core {
+            provider: Arc::new(provider),
+            max_state_bytes,
+        }
+    }
+
+    fn blobs_config(count: i64) -> WireValue {
+        let ty = Type::object([
+            ("count", Type::Number),
+            ("results", Type::list(Type::String)),
+        ]);
+        let config = Value::Object(
+            [
+                (
+                    "count".to_string(),
+                    Value::Number(crate::cty::Number::Int(count)),
+                ),
+                ("results".to_string(), Value::Null),
+            ]
+            .into(),
+        );
+        WireValue {
+            msgpack: msgpack::encode(&config, &ty).unwrap(),
+            json: Vec::new(),
+        }
+    }
+
+    /// A state too large for one gRPC message is an error diagnostic with advice, not gRPC's
+    /// OUT_OF_RANGE; one that fits is encoded byte for byte as `msgpack::encode` would.
+    #[tokio::test]
+    async fn a_state_over_the_message_limit_is_a_diagnostic() {
+        let core = blobs_core(1 << 20);
+        // 1,100 strings of 1,000 bytes: just over 1 MiB.
+        let outcome = core
+            .read_data_source(BLOBS, Some(&blobs_config(1100)))
+            .await;
+        assert!(outcome.state.is_none() && outcome.share.is_none());
+        let diagnostic = &outcome.diagnostics.0[0];
+        assert_eq!(
+            diagnostic.summary,
+            "The state of this read is too large to send to Terraform"
+        );
+        for words in [
+            "is 1.1 MiB",
+            "the 1.0 MiB one message",
+            "`filter`",
+            "`select`",
+        ] {
+            assert!(
+                diagnostic.detail.contains(words),
+                "{words}: {}",
+                diagnostic.detail
+            );
+        }
+        let outcome = core
+            .read_data_source(BLOBS, Some(&blobs_config(1000)))
+            .await;
+        assert!(
+            !outcome.diagnostics.has_errors(),
+            "{:?}",
+            outcome.diagnostics
+        );
+        let state = outcome.state.expect("a state under the limit");
+        let ty = Blobs::new().ty.clone();
+        let expanded = msgpack::decode(&state.msgpack, &ty).unwrap();
+        assert_eq!(state.msgpack, msgpack::encode(&expanded, &ty).unwrap());
+        let Some(Value::List(results)) = expanded.get_attr("results") else {
+            panic!("no results");
+        };
+        assert_eq!(results.len(), 1000);
+    }
+
+    /// The largest state a response may carry leaves room for the rest of the response, and
+    /// every read `max_results_mib` admits fits in it (with its configuration echoed).
+    #[test]
+    fn the_results_budget_fits_in_one_response() {
+        let range = crate::provider::config::MAX_RESULTS_MIB
+            .range()
+            .cloned()
+            .unwrap();
+        let largest = *range.end() as usize * (1 << 20) + super::super::MAX_DECODING_MESSAGE_SIZE;
+        assert!(largest <= MAX_STATE_BYTES, "{largest} > {MAX_STATE_BYTES}");
+        // Terraform's client takes up to 2 GiB - 1; more than the 256 MiB it had been.
+        assert_eq!(super::super::MAX_ENCODING_MESSAGE_SIZE, (1 << 31) - 1);
     }
 }

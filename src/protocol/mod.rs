@@ -6,6 +6,7 @@
 
 mod convert;
 pub mod core;
+pub(crate) mod hold;
 pub(crate) mod v5;
 pub mod v6;
 
@@ -21,8 +22,30 @@ pub mod tfplugin6 {
     tonic::include_proto!("tfplugin6");
 }
 
-/// gRPC message size limit both ways, as terraform-plugin-go sets it (tonic's default is 4 MiB).
-pub(crate) const MAX_MESSAGE_SIZE: usize = 256 << 20;
+/// The largest gRPC message the provider accepts from Terraform (configurations, small), as
+/// terraform-plugin-go sets it (tonic's default is 4 MiB).
+pub(crate) const MAX_DECODING_MESSAGE_SIZE: usize = 256 << 20;
+
+/// The largest gRPC message the provider sends: the most Terraform accepts. Terraform's plugin
+/// client (go-plugin) raises grpc-go's receive limit to `math.MaxInt32` bytes, 2 GiB - 1
+/// (checked with Terraform 1.0.3 and 1.15: a state of more than 256 MiB is read).
+pub(crate) const MAX_ENCODING_MESSAGE_SIZE: usize = i32::MAX as usize;
+
+/// Room in a ReadDataSource response for everything but the state's config echo and its
+/// `results`: the `id`, the list and map headers, warnings, the protobuf envelope.
+pub(crate) const RESPONSE_SLACK: usize = 1 << 20;
+
+/// The largest `max_results_mib`. A read's state is its configuration (it came in a request, so
+/// at most [`MAX_DECODING_MESSAGE_SIZE`]) and its `results`, which the budget counts at no less
+/// than their encoded size: a read the budget admits therefore always fits in one response,
+/// and can never end in gRPC's raw "message length too large" (OUT_OF_RANGE) error, which
+/// Terraform shows with no advice. The assertion below keeps it so if any of them changes.
+pub(crate) const MAX_RESULTS_MIB_LIMIT: i64 = 1536;
+
+const _: () = assert!(
+    MAX_RESULTS_MIB_LIMIT as usize * (1 << 20) + MAX_DECODING_MESSAGE_SIZE + RESPONSE_SLACK
+        <= MAX_ENCODING_MESSAGE_SIZE
+);
 
 #[cfg(test)]
 mod tests {

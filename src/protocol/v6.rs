@@ -4,6 +4,7 @@
 use tonic::{Request, Response, Status};
 
 use super::core::Core;
+use super::hold::HoldUntilSent;
 use super::tfplugin6 as pb;
 use super::tfplugin6::provider_server::{Provider, ProviderServer};
 
@@ -20,11 +21,14 @@ impl ProviderV6 {
         ProviderV6 { core }
     }
 
-    /// The tonic service with Terraform's message size limits.
-    pub(crate) fn into_service(self) -> ProviderServer<Self> {
-        ProviderServer::new(self)
-            .max_decoding_message_size(super::MAX_MESSAGE_SIZE)
-            .max_encoding_message_size(super::MAX_MESSAGE_SIZE)
+    /// The tonic service with Terraform's message size limits, holding each read's share of
+    /// the results budget until its response has been sent.
+    pub(crate) fn into_service(self) -> HoldUntilSent<ProviderServer<Self>> {
+        HoldUntilSent::new(
+            ProviderServer::new(self)
+                .max_decoding_message_size(super::MAX_DECODING_MESSAGE_SIZE)
+                .max_encoding_message_size(super::MAX_ENCODING_MESSAGE_SIZE),
+        )
     }
 }
 
@@ -91,15 +95,19 @@ impl Provider for ProviderV6 {
         request: Request<pb::read_data_source::Request>,
     ) -> Result<Response<pb::read_data_source::Response>, Status> {
         let request = request.into_inner();
-        let (state, diagnostics) = self
+        let outcome = self
             .core
             .read_data_source(&request.type_name, value_in(request.config).as_ref())
             .await;
-        Ok(Response::new(pb::read_data_source::Response {
-            state: state.map(value_out),
-            diagnostics: diagnostics_out(&diagnostics),
+        let mut response = Response::new(pb::read_data_source::Response {
+            state: outcome.state.map(value_out),
+            diagnostics: diagnostics_out(&outcome.diagnostics),
             deferred: None,
-        }))
+        });
+        if let Some(share) = outcome.share {
+            response.extensions_mut().insert(share);
+        }
+        Ok(response)
     }
 
     async fn get_functions(

@@ -83,4 +83,8 @@ pub struct ReadDataSourceResponse {
     pub state: Option<Value>,
     /// Errors that prevented the read, or warnings about it.
     pub diagnostics: Diagnostics,
+    /// The read's share of the provider's results budget (`max_results_mib`): the state holds
+    /// what it counts, so it is given back only once the state has been encoded for Terraform
+    /// (dropping the response gives it back too).
+    pub(crate) results_share: Option<std::sync::Arc<super::budget::ResultsShare>>,
 }

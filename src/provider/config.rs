@@ -101,6 +101,27 @@ pub(crate) const INSECURE: Setting = Setting {
                   `ca_certificate`. Every run warns while it is `true`.",
 };
 
+pub(crate) const MAX_RESULTS_MIB: Setting = Setting {
+    name: "max_results_mib",
+    kind: Kind::Whole {
+        range: 1..=crate::protocol::MAX_RESULTS_MIB_LIMIT,
+        unit: "MiB",
+    },
+    default: Fallback::Whole(DEFAULT_MAX_RESULTS_MIB),
+    env: None,
+    description: "How much decoded `results` all data sources read by this provider instance \
+                  may hold at once (each object counted as its encoded size plus some 200 \
+                  bytes). A read that would take the total past it fails at once with an error \
+                  naming this setting, `filter` and `select`; it does not wait for other reads. \
+                  The provider's memory use peaks at about twice this, while a read's state is \
+                  encoded and sent to Terraform.",
+};
+
+/// The default of `max_results_mib`: with it, and every other setting at its default, the
+/// provider's peak memory stays under 1.5 GiB whatever the server sends and however many reads
+/// run at once (BENCHMARKS.md, "Memory per provider").
+pub(crate) const DEFAULT_MAX_RESULTS_MIB: i64 = 512;
+
 pub(crate) const MAX_RETRIES: Setting = Setting {
     name: "max_retries",
     kind: Kind::Whole {
@@ -167,11 +188,12 @@ pub(crate) const SECRETKEY: Setting = Setting {
 };
 
 /// Every provider setting, in schema (alphabetical) order.
-pub(crate) const SETTINGS: [&Setting; 9] = [
+pub(crate) const SETTINGS: [&Setting; 10] = [
     &APIKEY,
     &CA_CERTIFICATE,
     &ENDPOINT,
     &INSECURE,
+    &MAX_RESULTS_MIB,
     &MAX_RETRIES,
     &PAGE_SIZE,
     &PARALLELISM,

@@ -37,6 +37,7 @@ fn schema_attributes_types_and_flags() {
         ("ca_certificate", Type::String),
         ("endpoint", Type::String),
         ("insecure", Type::Bool),
+        ("max_results_mib", Type::Number),
         ("max_retries", Type::Number),
         ("page_size", Type::Number),
         ("parallelism", Type::Number),
@@ -259,6 +260,36 @@ fn page_size_range() {
     );
     assert!(d.0[0].detail.contains("10.5"), "{}", d.0[0].detail);
     assert_eq!(d.0[0].attribute, Some(AttributePath::attr("page_size")));
+}
+
+#[test]
+fn max_results_mib_range() {
+    for bad in [0, 1537, -1] {
+        assert_eq!(
+            paths(&config([("max_results_mib", int(bad))])),
+            ["max_results_mib"]
+        );
+    }
+    for good in [1, 512, 1536] {
+        assert!(validate(&config([("max_results_mib", int(good))])).is_empty());
+    }
+    let d = validate(&config([("max_results_mib", int(0))]));
+    assert!(
+        d.0[0]
+            .detail
+            .contains("a whole number of MiB from 1 to 1536"),
+        "{}",
+        d.0[0].detail
+    );
+    let schema = provider_schema();
+    let description = &schema
+        .block
+        .attribute("max_results_mib")
+        .unwrap()
+        .description;
+    for words in ["Default: `512`", "`filter`", "`select`", "does not wait"] {
+        assert!(description.contains(words), "{words}: {description}");
+    }
 }
 
 #[test]

@@ -10,11 +10,13 @@ use std::time::Duration;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
 
 use crate::cty::{Diagnostic, Diagnostics, Type, Value};
 use crate::intersight::paging::{Page, PageDecoder};
 use crate::intersight::{Filter, ListQuery};
 
+use super::budget::{Refused, ResultsShare, MIB, PER_OBJECT_BYTES};
 use super::flatten::{FlatObject, ObjectSeed};
 use super::list_source::{
     check_request_length, format_duration, read_timeout, selection, Derived, ListDeclaration,
@@ -36,51 +38,43 @@ pub struct ResultsDecoder {
     pub object_type: &'static str,
     /// Pages and objects decoded so far (for a diagnostic when the read runs out of time).
     pub progress: Arc<Progress>,
+    /// With a `select`: widens each element to the whole `results` element as it is decoded
+    /// (so the budget counts what the read really holds, and the work is done off the async
+    /// runtime with the rest of the decoding).
+    widen: Option<Arc<Projection>>,
+    /// The read's share of the provider's results budget (`max_results_mib`); `None`:
+    /// unbounded (benchmarks and fuzzing, which decode single pages).
+    share: Option<Arc<ResultsShare>>,
 }
 
-/// The most encoded `results` one read may hold. Memory per page is bounded by `$top`, but a
-/// server may honestly promise millions of small objects (an outside attack reached 3 GiB in
-/// 40 s that way); past this the read stops with an error instead of exhausting the machine.
-/// Real tokens take about 2.3 KiB each, so this is some 450,000 tokens.
-pub const MAX_RESULT_BYTES: u64 = 1 << 30;
-
-/// How far a read got: pages and objects decoded, and the bytes of `results` they make.
-#[derive(Debug)]
+/// How far a read got: pages and objects decoded.
+#[derive(Debug, Default)]
 pub struct Progress {
     /// Pages decoded so far.
     pub(crate) pages: AtomicU64,
     /// Objects decoded so far.
     pub(crate) objects: AtomicU64,
-    /// Bytes of encoded `results` elements decoded so far (retried pages count again: the
-    /// bound errs on the safe side).
-    pub(crate) result_bytes: AtomicU64,
-    /// The bound on `result_bytes`: [`MAX_RESULT_BYTES`] but in tests.
-    pub result_bytes_limit: u64,
-}
-
-impl Default for Progress {
-    fn default() -> Self {
-        Progress {
-            pages: AtomicU64::new(0),
-            objects: AtomicU64::new(0),
-            result_bytes: AtomicU64::new(0),
-            result_bytes_limit: MAX_RESULT_BYTES,
-        }
-    }
 }
 
 impl PageDecoder for ResultsDecoder {
     type Item = FlatObject;
 
-    fn decode_page(&self, body: &[u8], max_items: usize) -> serde_json::Result<Page<FlatObject>> {
+    fn decode_page(
+        &self,
+        body: &[u8],
+        max_items: usize,
+        cancel: &CancellationToken,
+    ) -> serde_json::Result<Page<FlatObject>> {
         // The whole body must be UTF-8, including properties the read skips (serde_json does
         // not check the strings it skips). A body cut inside a character is left to the JSON
         // parser, whose end-of-input error marks it as truncated (and so retried).
         match std::str::from_utf8(body) {
-            Ok(text) => self.decode(serde_json::Deserializer::from_str(text), max_items),
-            Err(e) if e.error_len().is_none() => {
-                self.decode(serde_json::Deserializer::from_slice(body), max_items)
-            }
+            Ok(text) => self.decode(serde_json::Deserializer::from_str(text), max_items, cancel),
+            Err(e) if e.error_len().is_none() => self.decode(
+                serde_json::Deserializer::from_slice(body),
+                max_items,
+                cancel,
+            ),
             Err(e) => Err(de::Error::custom(format_args!(
                 "the response is not UTF-8 (invalid bytes at offset {})",
                 e.valid_up_to()
@@ -90,12 +84,30 @@ impl PageDecoder for ResultsDecoder {
 }
 
 impl ResultsDecoder {
+    /// A decoder into whole `results` elements with no budget (each read makes its own with
+    /// its selection and its share of the budget).
+    pub fn new(plan: Arc<flatten::Plan>, object_type: &'static str) -> ResultsDecoder {
+        ResultsDecoder {
+            plan,
+            object_type,
+            progress: Arc::default(),
+            widen: None,
+            share: None,
+        }
+    }
+
     fn decode<'de, R: serde_json::de::Read<'de>>(
         &self,
         mut de: serde_json::Deserializer<R>,
         max_items: usize,
+        cancel: &CancellationToken,
     ) -> serde_json::Result<Page<FlatObject>> {
-        let page = PageSeed(self, max_items).deserialize(&mut de)?;
+        let page = PageSeed {
+            decoder: self,
+            max_items,
+            cancel,
+        }
+        .deserialize(&mut de)?;
         de.end()?;
         let objects = page.results.as_ref().map_or(0, Vec::len) as u64;
         self.progress.pages.fetch_add(1, Ordering::Relaxed);
@@ -104,9 +116,22 @@ impl ResultsDecoder {
     }
 }
 
-/// `{"Count": n, "Results": [...], ...}` with each result through [`ObjectSeed`], at most the
-/// given number of them.
-struct PageSeed<'d>(&'d ResultsDecoder, usize);
+/// What one element holds in memory, as the budget counts it: its encoding and its Moid (kept
+/// in the element and in the read's set of Moids seen), plus [`PER_OBJECT_BYTES`].
+fn held_bytes(object: &FlatObject) -> u64 {
+    (object.msgpack.len() as u64)
+        .saturating_add(2 * object.moid.len() as u64)
+        .saturating_add(PER_OBJECT_BYTES)
+}
+
+/// `{"Count": n, "Results": [...], ...}` with each result through [`ObjectSeed`], at most
+/// `max_items` of them.
+#[derive(Clone, Copy)]
+struct PageSeed<'d> {
+    decoder: &'d ResultsDecoder,
+    max_items: usize,
+    cancel: &'d CancellationToken,
+}
 
 impl<'de> DeserializeSeed<'de> for PageSeed<'_> {
     type Value = Page<FlatObject>;
@@ -139,7 +164,7 @@ impl<'de> Visitor<'de> for PageSeed<'_> {
                 }
                 "Results" => {
                     results_seen = true;
-                    page.results = map.next_value_seed(ResultsSeed(self.0, self.1))?;
+                    page.results = map.next_value_seed(ResultsSeed(self))?;
                 }
                 _ => {
                     // Not kept, but checked as every value is (see `flatten::check_value`).
@@ -152,8 +177,8 @@ impl<'de> Visitor<'de> for PageSeed<'_> {
     }
 }
 
-/// `Results`: null or an array of at most `.1` objects.
-struct ResultsSeed<'d>(&'d ResultsDecoder, usize);
+/// `Results`: null or an array of at most `max_items` objects.
+struct ResultsSeed<'d>(PageSeed<'d>);
 
 impl<'de> DeserializeSeed<'de> for ResultsSeed<'_> {
     type Value = Option<Vec<FlatObject>>;
@@ -183,13 +208,27 @@ impl<'de> Visitor<'de> for ResultsSeed<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let PageSeed {
+            decoder,
+            max_items,
+            cancel,
+        } = self.0;
         let seed = ObjectSeed {
-            plan: &self.0.plan,
-            cancel: None,
+            plan: &decoder.plan,
+            cancel: Some(cancel),
         };
-        let max_items = self.1;
         let mut objects = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(max_items));
-        while let Some(object) = seq.next_element_seed(seed)? {
+        loop {
+            // The read no longer wants this page (it timed out, was stopped or failed): stop
+            // here rather than burn a core on objects nobody will see.
+            if cancel.is_cancelled() {
+                return Err(de::Error::custom(
+                    "the read ended before the page was decoded",
+                ));
+            }
+            let Some(object) = seq.next_element_seed(seed)? else {
+                break;
+            };
             // Checked before the object is kept: a hostile page of millions of tiny objects
             // costs one object past the limit, not millions.
             if objects.len() >= max_items {
@@ -201,31 +240,28 @@ impl<'de> Visitor<'de> for ResultsSeed<'_> {
             // read as a token. Intersight always sends `ObjectType`, `$select` or not, so an
             // object without one is not taken on trust either.
             match object.object_type.as_deref() {
-                Some(found) if found == self.0.object_type => {}
+                Some(found) if found == decoder.object_type => {}
                 Some(found) => {
                     return Err(de::Error::custom(format_args!(
                         "object {} has ObjectType {found:?} where {:?} was expected",
-                        object.moid, self.0.object_type
+                        object.moid, decoder.object_type
                     )))
                 }
                 None => {
                     return Err(de::Error::custom(format_args!(
                         "object {} has no ObjectType (missing or null) where {:?} was expected",
-                        object.moid, self.0.object_type
+                        object.moid, decoder.object_type
                     )))
                 }
             }
-            let progress = &self.0.progress;
-            let size = object.msgpack.len() as u64;
-            let total = progress.result_bytes.fetch_add(size, Ordering::Relaxed) + size;
-            if total > progress.result_bytes_limit {
-                return Err(de::Error::custom(format_args!(
-                    "the results of this read exceed {} MiB, the most one read may hold \
-                     (after {} objects); narrow it with `filter`, or fetch fewer attributes \
-                     with `select`",
-                    progress.result_bytes_limit >> 20,
-                    progress.objects.load(Ordering::Relaxed) + objects.len() as u64
-                )));
+            let object = match &decoder.widen {
+                Some(projection) => projection.widen_object(object).map_err(de::Error::custom)?,
+                None => object,
+            };
+            if let Some(share) = &decoder.share {
+                // Refused: the read fails at once (the refusal is kept in the share for the
+                // diagnostic, which names `max_results_mib`, `filter` and `select`).
+                share.take(held_bytes(&object)).map_err(de::Error::custom)?;
             }
             objects.push(object);
         }
@@ -268,8 +304,9 @@ pub(crate) async fn read(
         plan: projection
             .as_ref()
             .map_or_else(|| source.plan.clone(), |p| p.plan.clone()),
-        object_type: decl.object_type,
-        progress: Arc::default(),
+        widen: projection.map(Arc::new),
+        share: Some(ctx.results.clone()),
+        ..ResultsDecoder::new(source.plan.clone(), decl.object_type)
     };
     let listing = ctx.client.list_with(&query, &decoder, &ctx.cancel);
     // The client bounds the read by `query.timeout` itself where it can (and then says how
@@ -277,16 +314,10 @@ pub(crate) async fn read(
     // holds whatever the client does.
     let listing = match tokio::time::timeout(timeout + TIMEOUT_GRACE, listing).await {
         Ok(Ok(listing)) => listing,
-        Ok(Err(e)) => {
-            return Err(failed_read(&ctx, decl, timeout, &decoder.progress, Some(e)).into())
-        }
-        Err(_elapsed) => {
-            return Err(failed_read(&ctx, decl, timeout, &decoder.progress, None).into())
-        }
+        Ok(Err(e)) => return Err(failed_read(&ctx, decl, timeout, &decoder, Some(e)).into()),
+        Err(_elapsed) => return Err(failed_read(&ctx, decl, timeout, &decoder, None).into()),
     };
-    let results = into_results(projection.as_ref(), listing.items)?;
-    // The page buffers are gone: give their memory back before the state is encoded.
-    crate::memory::release_freed();
+    let results = into_results(listing.items).await?;
 
     // One line per read, so benchmarks (scripts/bench) can take the provider's own read time
     // from the log instead of Terraform's whole plan.
@@ -337,15 +368,21 @@ fn log_read_start(decl: &ListDeclaration, query: &ListQuery) {
     );
 }
 
-/// The diagnostic of a read that failed: the client's error, or (`None`) the backstop's
-/// timeout. A timeout says how far the read got and which setting to raise.
+/// The diagnostic of a read that failed: the results budget spent, the client's error, or
+/// (`None`) the backstop's timeout. A timeout says how far the read got and which setting to
+/// raise.
 fn failed_read(
     ctx: &ReadContext,
     decl: &ListDeclaration,
     timeout: Duration,
-    progress: &Progress,
+    decoder: &ResultsDecoder,
     error: Option<crate::intersight::Error>,
 ) -> Diagnostic {
+    let progress = &decoder.progress;
+    // The refusal, not the decode error it was raised as, is what the user must act on.
+    if let Some(refused) = ctx.results.refused() {
+        return budget_diagnostic(decl, refused);
+    }
     match error {
         Some(crate::intersight::Error::ReadTimeout {
             pages,
@@ -366,28 +403,55 @@ fn failed_read(
     }
 }
 
-/// The `results` elements: as decoded, or, with a `select`, widened to whole elements.
-fn into_results(
-    projection: Option<&Projection>,
-    items: Vec<FlatObject>,
-) -> Result<Vec<Value>, Diagnostics> {
-    let Some(projection) = projection else {
-        return Ok(items
+/// The `results` elements, already encoded (widened as they were decoded when there is a
+/// `select`), on the blocking pool: a million objects are a million Moids to free, and the
+/// memory freed with them is given back to the system before the state is encoded.
+async fn into_results(items: Vec<FlatObject>) -> Result<Vec<Value>, Diagnostics> {
+    tokio::task::spawn_blocking(move || {
+        let results = items
             .into_iter()
             .map(|object| Value::Encoded(object.msgpack))
-            .collect());
+            .collect();
+        // The page buffers and Moids are gone: give their memory back.
+        crate::memory::release_freed();
+        results
+    })
+    .await
+    .map_err(|e| {
+        Diagnostics::from(Diagnostic::error(
+            "Internal error",
+            format!("collecting the results failed: {e}"),
+        ))
+    })
+}
+
+/// The read would take the provider's results past `max_results_mib`: where it got, and the
+/// three ways out.
+fn budget_diagnostic(decl: &ListDeclaration, refused: Refused) -> Diagnostic {
+    let mib = |bytes: u64| bytes as f64 / MIB as f64;
+    let others = if refused.other_reads > 0 {
+        format!(
+            " Other reads of this provider running at the same time held {:.1} MiB of it; data \
+             sources read one after another (`terraform plan -parallelism=1`, or `depends_on`) \
+             each get all of it.",
+            mib(refused.other_reads)
+        )
+    } else {
+        String::new()
     };
-    items
-        .into_iter()
-        .map(|object| {
-            projection.widen_encoded(&object.msgpack).map_err(|e| {
-                Diagnostics::from(Diagnostic::error(
-                    "Internal error",
-                    format!("a selected result could not be re-encoded: {e}"),
-                ))
-            })
-        })
-        .collect()
+    Diagnostic::error(
+        format!("Too many results in Intersight {}", decl.resource),
+        format!(
+            "The read stopped after {} objects, at {:.1} MiB of results: all reads of this \
+             provider together may hold at most `max_results_mib` = {} MiB at once.{others} No \
+             partial list was returned.\n\nNarrow the read with `filter`, fetch fewer attributes \
+             with `select`, or raise `max_results_mib` in the provider block (the provider's \
+             memory use grows with it).",
+            refused.objects,
+            mib(refused.this_read),
+            refused.limit / MIB,
+        ),
+    )
 }
 
 /// A `select`: the API properties to request, and how to turn the selected attributes into
@@ -429,13 +493,21 @@ impl Projection {
         }
     }
 
+    /// `object` with its narrow encoding replaced by the whole element's.
+    fn widen_object(&self, object: FlatObject) -> Result<FlatObject, String> {
+        let msgpack = self
+            .widen_encoded(&object.msgpack)
+            .map_err(|e| format!("a selected result could not be re-encoded: {e}"))?;
+        Ok(FlatObject { msgpack, ..object })
+    }
+
     /// The whole element for one narrow encoding, encoded at once: a value tree per element
     /// (dozens of attributes, mostly null) held until the state is encoded cost more memory
     /// than the whole read (66 against 61 MiB peak at N = 10,000, BENCHMARKS.md).
-    fn widen_encoded(&self, narrow: &[u8]) -> Result<Value, String> {
+    fn widen_encoded(&self, narrow: &[u8]) -> Result<Box<[u8]>, String> {
         let element = self.widen(narrow)?;
         crate::cty::msgpack::encode(&element, &self.wide)
-            .map(|bytes| Value::Encoded(bytes.into_boxed_slice()))
+            .map(Vec::into_boxed_slice)
             .map_err(|e| e.to_string())
     }
 
@@ -525,6 +597,7 @@ fn query_id(query: &ListQuery) -> String {
 mod tests {
     use super::*;
     use crate::cty::msgpack;
+    use crate::provider::budget::ResultsBudget;
     use std::collections::BTreeMap;
 
     fn decode(body: &str) -> serde_json::Result<Page<FlatObject>> {
@@ -536,50 +609,94 @@ mod tests {
         let Type::Object(attrs) = &element else {
             unreachable!()
         };
-        ResultsDecoder {
-            plan: Arc::new(flatten::Plan::new(attrs)),
-            object_type: "iam.OAuthToken",
-            progress: Arc::default(),
-        }
-        .decode_page(body.as_bytes(), 1000)
+        ResultsDecoder::new(Arc::new(flatten::Plan::new(attrs)), "iam.OAuthToken").decode_page(
+            body.as_bytes(),
+            1000,
+            &CancellationToken::new(),
+        )
     }
 
-    /// A server may promise and send millions of small objects in honest pages: the read's
-    /// results are bounded as a whole, across pages, not only per page.
-    #[test]
-    fn the_results_of_a_read_are_bounded_across_pages() {
-        let decoder = ResultsDecoder {
-            plan: Arc::new(flatten::Plan::new(&BTreeMap::from([
-                ("moid".to_string(), Type::String),
-                ("object_type".to_string(), Type::String),
-            ]))),
-            object_type: "iam.OAuthToken",
-            progress: Arc::new(Progress {
-                result_bytes_limit: 1000,
-                ..Progress::default()
-            }),
-        };
-        let page = |from: usize| {
-            let objects: Vec<String> = (from..from + 10)
-                .map(|i| format!(r#"{{"Moid":"m{i:08}","ObjectType":"iam.OAuthToken"}}"#))
-                .collect();
-            format!(r#"{{"Count":100,"Results":[{}]}}"#, objects.join(","))
-        };
-        // One element is a small map of two strings: well under 100 bytes, so 10 fit in 1000.
-        assert!(decoder.decode_page(page(0).as_bytes(), 1000).is_ok());
-        let mut failed = None;
-        for from in (10..100).step_by(10) {
-            if let Err(e) = decoder.decode_page(page(from).as_bytes(), 1000) {
-                failed = Some((from, e.to_string()));
-                break;
+    /// A decoder of elements with only a `moid`, holding a share of `budget`.
+    fn moid_decoder(budget: &Arc<ResultsBudget>) -> ResultsDecoder {
+        let plan = flatten::Plan::new(&BTreeMap::from([
+            ("moid".to_string(), Type::String),
+            ("object_type".to_string(), Type::String),
+        ]));
+        ResultsDecoder {
+            share: Some(Arc::new(budget.share())),
+            ..ResultsDecoder::new(Arc::new(plan), "iam.OAuthToken")
+        }
+    }
+
+    /// Ten objects with Moids `m<from>`, `m<from + 1>`, ...
+    fn page_of_ten(from: usize) -> String {
+        let objects: Vec<String> = (from..from + 10)
+            .map(|i| format!(r#"{{"Moid":"m{i:08}","ObjectType":"iam.OAuthToken"}}"#))
+            .collect();
+        format!(r#"{{"Count":100,"Results":[{}]}}"#, objects.join(","))
+    }
+
+    /// Decodes pages of ten until one fails; the objects decoded before, and the error.
+    fn decode_until_refused(decoder: &ResultsDecoder) -> (usize, String) {
+        for from in (0..1000).step_by(10) {
+            let page = page_of_ten(from);
+            if let Err(e) = decoder.decode_page(page.as_bytes(), 1000, &CancellationToken::new()) {
+                return (from, e.to_string());
             }
         }
-        let (from, text) = failed.expect("the bound stops the read");
-        assert!(from < 40, "stopped only at object {from}");
+        panic!("the budget never stopped the read");
+    }
+
+    /// A server may promise and send millions of small objects in honest pages: what reads
+    /// hold is bounded as a whole, across pages and across the reads of one provider, each
+    /// object counted as its encoding, its Moid twice and `PER_OBJECT_BYTES`.
+    #[test]
+    fn the_reads_of_a_provider_share_one_results_budget() {
+        // One element: a map (1 byte) of "moid" (5) and a 9-character string (10), and of
+        // "object_type" (12) and "iam.OAuthToken" (15): 43 bytes.
+        let per_object = 43 + 2 * 9 + PER_OBJECT_BYTES;
+        let budget = ResultsBudget::new(50 * per_object);
+        let first = moid_decoder(&budget);
+        let (stopped_at, text) = decode_until_refused(&first);
+        assert_eq!(stopped_at, 50, "{text}");
         assert!(
-            text.contains("exceed 0 MiB") && text.contains("`filter`"),
+            text.contains("would pass `max_results_mib` (0 MiB)"),
             "{text}"
         );
+        let refused = first.share.as_ref().and_then(|s| s.refused()).unwrap();
+        assert_eq!(
+            (refused.this_read, refused.other_reads),
+            (51 * per_object, 0)
+        );
+        // A second read of the same provider gets only what the first left (nothing: its
+        // page of ten does not fit), until the first is over.
+        let second = moid_decoder(&budget);
+        assert_eq!(decode_until_refused(&second).0, 0);
+        let refused = second.share.as_ref().and_then(|s| s.refused()).unwrap();
+        assert_eq!(refused.other_reads, 50 * per_object);
+        drop(first);
+        let third = moid_decoder(&budget);
+        assert_eq!(decode_until_refused(&third).0, 50);
+    }
+
+    /// The decoder stops at the next object once its read no longer wants the page.
+    #[test]
+    fn a_cancelled_page_stops_decoding() {
+        let decoder = ResultsDecoder::new(
+            Arc::new(flatten::Plan::new(&BTreeMap::from([(
+                "moid".to_string(),
+                Type::String,
+            )]))),
+            "iam.OAuthToken",
+        );
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        let err = decoder
+            .decode_page(page_of_ten(0).as_bytes(), 1000, &cancel)
+            .err()
+            .expect("cancelled");
+        assert!(err.to_string().contains("the read ended"), "{err}");
+        assert_eq!(decoder.progress.objects.load(Ordering::Relaxed), 0);
     }
 
     #[test]
@@ -630,9 +747,7 @@ mod tests {
         .unwrap();
         // Kept as bytes (no value tree per element until the state is encoded), and those bytes
         // are the whole element: selected attributes filled, the rest (`moid` too) null.
-        let Value::Encoded(bytes) = projection.widen_encoded(&narrow).unwrap() else {
-            panic!("a widened element must be kept encoded");
-        };
+        let bytes = projection.widen_encoded(&narrow).unwrap();
         let whole = msgpack::decode(&bytes, &Type::Object(element.clone())).unwrap();
         assert_eq!(whole.get_attr("client_name"), Some(&Value::string("isctl")));
         for null in ["moid", "object_type", "token_id", "tags"] {
@@ -732,15 +847,14 @@ mod tests {
         }
         // Invalid UTF-8, even in a property the read skips (found by the page_decode fuzzer).
         let body = b"{\"Count\":1,\"Results\":[{\"Moid\":\"a\",\"link\":\"x\xff\"}]}";
-        let err = ResultsDecoder {
-            plan: Arc::new(flatten::Plan::new(&BTreeMap::from([(
+        let err = ResultsDecoder::new(
+            Arc::new(flatten::Plan::new(&BTreeMap::from([(
                 "moid".to_string(),
                 Type::String,
             )]))),
-            object_type: "iam.OAuthToken",
-            progress: Arc::default(),
-        }
-        .decode_page(body, 1000)
+            "iam.OAuthToken",
+        )
+        .decode_page(body, 1000, &CancellationToken::new())
         .err()
         .expect("not UTF-8");
         assert!(err.to_string().contains("not UTF-8"), "{err}");

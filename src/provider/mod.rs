@@ -2,6 +2,7 @@
 //! version-neutral API in [`api`].
 
 pub mod api;
+pub(crate) mod budget;
 pub mod config;
 pub mod configure;
 pub mod data_sources;
@@ -34,6 +35,8 @@ pub struct ReadContext {
     pub(crate) cancel: CancellationToken,
     /// Shared by every read of the same configured provider.
     pub(crate) auth: Arc<AuthFailure>,
+    /// This read's share of the provider's results budget (`max_results_mib`).
+    pub(crate) results: Arc<budget::ResultsShare>,
 }
 
 impl ReadContext {
@@ -121,11 +124,13 @@ pub trait DataSource: Send + Sync {
     ) -> BoxFuture<'static, Result<(Value, Diagnostics), Diagnostics>>;
 }
 
-/// What ConfigureProvider made: the client, and the run's authentication-failure flag.
+/// What ConfigureProvider made: the client, the run's authentication-failure flag and the
+/// budget for the results all reads hold at once.
 #[derive(Clone)]
 struct Configured {
     client: Arc<Client>,
     auth: Arc<AuthFailure>,
+    budget: Arc<budget::ResultsBudget>,
 }
 
 /// The provider behind both protocol versions.
@@ -229,10 +234,14 @@ impl Provider {
     pub fn configure_provider(&self, req: ConfigureProviderRequest) -> ConfigureProviderResponse {
         match configure::configure(&req.config, &config::Environment::from_process()) {
             Ok((client, diagnostics)) => {
+                let budget_mib = config::whole_setting(&req.config, &config::MAX_RESULTS_MIB);
                 if let Ok(mut slot) = self.configured.write() {
                     *slot = Some(Configured {
                         client: Arc::new(client),
                         auth: Arc::default(),
+                        budget: budget::ResultsBudget::new(
+                            budget_mib.unsigned_abs().saturating_mul(budget::MIB),
+                        ),
                     });
                 }
                 ConfigureProviderResponse { diagnostics }
@@ -247,11 +256,18 @@ impl Provider {
             return ReadDataSourceResponse {
                 state: None,
                 diagnostics: unknown_data_source(&req.type_name).into(),
+                results_share: None,
             };
         };
         let configured = self.configured.read().ok().and_then(|c| c.clone());
-        let Some(Configured { client, auth }) = configured else {
+        let Some(Configured {
+            client,
+            auth,
+            budget,
+        }) = configured
+        else {
             return ReadDataSourceResponse {
+                results_share: None,
                 state: None,
                 diagnostics: Diagnostic::error(
                     "Provider not configured",
@@ -265,6 +281,7 @@ impl Provider {
             return ReadDataSourceResponse {
                 state: None,
                 diagnostics: AuthFailure::short_report().into(),
+                results_share: None,
             };
         }
         let cancel = self
@@ -272,24 +289,24 @@ impl Provider {
             .read()
             .map(|t| t.child_token())
             .unwrap_or_default();
-        match ds
-            .read(
-                ReadContext {
-                    client,
-                    cancel,
-                    auth,
-                },
-                req.config,
-            )
-            .await
-        {
+        let results = Arc::new(budget.share());
+        let context = ReadContext {
+            client,
+            cancel,
+            auth,
+            results: results.clone(),
+        };
+        match ds.read(context, req.config).await {
             Ok((state, diagnostics)) => ReadDataSourceResponse {
                 state: Some(state),
                 diagnostics,
+                results_share: Some(results),
             },
+            // A failed read holds nothing: its share is given back here.
             Err(diagnostics) => ReadDataSourceResponse {
                 state: None,
                 diagnostics,
+                results_share: None,
             },
         }
     }
@@ -330,6 +347,7 @@ mod tests {
             client: Arc::new(Client::new(config).unwrap()),
             cancel: CancellationToken::new(),
             auth: Arc::default(),
+            results: Arc::new(budget::ResultsBudget::new(u64::MAX).share()),
         }
     }
 
@@ -352,6 +370,7 @@ mod tests {
             client: ctx.client.clone(),
             cancel: CancellationToken::new(),
             auth: ctx.auth.clone(),
+            results: ctx.results.clone(),
         };
         // Other errors do not trip the flag.
         let e500 = ctx.api_error_diagnostic(&api_error(500), "iam/OAuthTokens");

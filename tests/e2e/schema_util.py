@@ -26,6 +26,7 @@ PROVIDER_ATTRIBUTES = {
     "max_retries": "number",
     "page_size": "number",
     "parallelism": "number",
+    "max_results_mib": "number",
 }
 #: Data source arguments this provider adds.
 EXTRA_ARGUMENTS = {"filter": "string"}

@@ -116,6 +116,7 @@ def test_unknown_provider_value_says_it_is_known_only_after_apply(sim, workdir_f
 BAD_SETTINGS = {
     "apikey": hcl_string(""),
     "endpoint": hcl_string("https://x/api/v1"),
+    "max_results_mib": "1537",
     "max_retries": "21",
     "page_size": "0",
     "parallelism": "17",

@@ -58,7 +58,12 @@ impl<T> Clone for SerdePages<T> {
 impl<T: DeserializeOwned + HasMoid + Send + 'static> PageDecoder for SerdePages<T> {
     type Item = T;
 
-    fn decode_page(&self, body: &[u8], max_items: usize) -> serde_json::Result<Page<T>> {
+    fn decode_page(
+        &self,
+        body: &[u8],
+        max_items: usize,
+        _: &Cancellation,
+    ) -> serde_json::Result<Page<T>> {
         let page: Page<T> = serde_json::from_slice(body)?;
         match &page.results {
             Some(results) if results.len() > max_items => Err(serde::de::Error::custom(

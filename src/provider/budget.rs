@@ -1,0 +1,206 @@
+//! The memory budget for results: `max_results_mib`, one for the whole provider instance.
+//!
+//! Every read takes what its decoded `results` hold from the provider's one budget, object by
+//! object as its pages are decoded, and gives it all back when its response has been encoded
+//! (or it failed). A read that would take the total past the budget fails at once: it does
+//! not wait for others to finish, since reads waiting for each other's memory could wait for
+//! ever (two reads each holding half, each needing more).
+//!
+//! The bound is per provider, not per read: Terraform reads up to `-parallelism` (10) data
+//! sources at once, and a per-read bound multiplied by that exhausted machines (four reads of
+//! 600,000 tokens peaked at 1.8 GiB).
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+/// Bytes per MiB.
+pub(crate) const MIB: u64 = 1 << 20;
+
+/// What one `results` element holds besides its encoding, counted with it: its Moid twice (in
+/// the element and in the read's set of Moids seen), the element's own bookkeeping and the
+/// allocator's overhead, measured at about this much. It keeps a page of millions of tiny
+/// objects from holding far more memory than the budget says.
+pub(crate) const PER_OBJECT_BYTES: u64 = 160;
+
+/// The budget of one provider instance (one `ConfigureProvider`).
+#[derive(Debug)]
+pub(crate) struct ResultsBudget {
+    limit: u64,
+    used: AtomicU64,
+}
+
+impl ResultsBudget {
+    /// A budget of `limit` bytes.
+    pub(crate) fn new(limit: u64) -> Arc<ResultsBudget> {
+        Arc::new(ResultsBudget {
+            limit,
+            used: AtomicU64::new(0),
+        })
+    }
+
+    /// A new read's share: nothing yet.
+    pub(crate) fn share(self: &Arc<Self>) -> ResultsShare {
+        ResultsShare {
+            budget: self.clone(),
+            held: AtomicU64::new(0),
+            objects: AtomicU64::new(0),
+            refused: OnceLock::new(),
+        }
+    }
+
+    /// Bytes held by all reads together.
+    #[cfg(test)]
+    pub(crate) fn used(&self) -> u64 {
+        self.used.load(Ordering::Acquire)
+    }
+}
+
+/// What one read holds of its provider's [`ResultsBudget`]; all of it is given back when the
+/// share is dropped (the read's response has been encoded, or the read failed).
+#[derive(Debug)]
+pub(crate) struct ResultsShare {
+    budget: Arc<ResultsBudget>,
+    held: AtomicU64,
+    /// How many takes (objects) `held` is made of.
+    objects: AtomicU64,
+    /// Set when the read was refused more (the first refusal is the one reported).
+    refused: OnceLock<Refused>,
+}
+
+/// A read was refused more of the budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Refused {
+    /// The budget (`max_results_mib`) in bytes.
+    pub(crate) limit: u64,
+    /// What the read held, with what it asked for.
+    pub(crate) this_read: u64,
+    /// What the other reads of the provider held at that moment.
+    pub(crate) other_reads: u64,
+    /// The objects the read held.
+    pub(crate) objects: u64,
+}
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the results of this read would pass `max_results_mib` ({} MiB)",
+            self.limit / MIB
+        )
+    }
+}
+
+impl ResultsShare {
+    /// Takes `bytes` more for this read (one object), or refuses (and remembers the refusal) when that would
+    /// take all reads together past the budget.
+    pub(crate) fn take(&self, bytes: u64) -> Result<(), Refused> {
+        let budget = &self.budget;
+        let mut used = budget.used.load(Ordering::Acquire);
+        loop {
+            let total = used.saturating_add(bytes);
+            if total > budget.limit {
+                let this_read = self.held().saturating_add(bytes);
+                let refused = Refused {
+                    limit: budget.limit,
+                    this_read,
+                    other_reads: used.saturating_sub(self.held()),
+                    objects: self.objects.load(Ordering::Acquire),
+                };
+                let _ = self.refused.set(refused);
+                return Err(refused);
+            }
+            match budget.used.compare_exchange_weak(
+                used,
+                total,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break,
+                Err(now) => used = now,
+            }
+        }
+        self.held.fetch_add(bytes, Ordering::AcqRel);
+        self.objects.fetch_add(1, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Bytes this read holds.
+    pub(crate) fn held(&self) -> u64 {
+        self.held.load(Ordering::Acquire)
+    }
+
+    /// The refusal that ended this read, if one did.
+    pub(crate) fn refused(&self) -> Option<Refused> {
+        self.refused.get().copied()
+    }
+}
+
+impl Drop for ResultsShare {
+    fn drop(&mut self) {
+        let held = *self.held.get_mut();
+        self.budget.used.fetch_sub(held, Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_share_one_budget_and_give_it_back_when_done() {
+        let budget = ResultsBudget::new(100);
+        let (a, b) = (budget.share(), budget.share());
+        assert!(a.take(60).is_ok());
+        assert!(b.take(20).is_ok());
+        assert!(b.take(10).is_ok());
+        assert_eq!(budget.used(), 90);
+        // b would take the total to 101: refused at once, nothing taken, the refusal kept.
+        let refused = b.take(11).unwrap_err();
+        assert_eq!(
+            refused,
+            Refused {
+                limit: 100,
+                this_read: 41,
+                other_reads: 60,
+                objects: 2,
+            }
+        );
+        assert_eq!(b.refused(), Some(refused));
+        assert_eq!((budget.used(), b.held()), (90, 30));
+        assert!(b.take(10).is_ok(), "exactly the budget is allowed");
+        drop(a);
+        assert_eq!(budget.used(), 40);
+        let c = budget.share();
+        assert!(c.take(60).is_ok());
+        drop((b, c));
+        assert_eq!(budget.used(), 0);
+    }
+
+    #[test]
+    fn concurrent_takes_never_pass_the_budget() {
+        let budget = ResultsBudget::new(10_000);
+        let taken: Vec<u64> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    let share = budget.share();
+                    s.spawn(move || {
+                        let mut n = 0;
+                        while share.take(7).is_ok() {
+                            n += 7;
+                        }
+                        assert_eq!(share.held(), n);
+                        // Keep the share alive until every thread has been refused.
+                        (n, share)
+                    })
+                })
+                .collect();
+            let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+            assert!(budget.used() <= 10_000);
+            results.into_iter().map(|(n, _share)| n).collect()
+        });
+        assert!(taken.iter().sum::<u64>() <= 10_000);
+        assert!(taken.iter().sum::<u64>() > 10_000 - 8 * 7);
+        assert_eq!(budget.used(), 0);
+    }
+}
