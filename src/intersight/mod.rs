@@ -129,13 +129,7 @@ pub enum Credentials {
 impl ClientConfig {
     /// A configuration with the defaults for everything but the account, signing with an API key.
     pub fn new(endpoint: Endpoint, key_id: String, secret_key: SecretKey) -> ClientConfig {
-        Self::with_credentials(
-            endpoint,
-            Credentials::ApiKey {
-                key_id,
-                secret_key,
-            },
-        )
+        Self::with_credentials(endpoint, Credentials::ApiKey { key_id, secret_key })
     }
 
     /// A configuration with the defaults for everything but the account and its credentials.

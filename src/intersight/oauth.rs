@@ -26,8 +26,7 @@ use zeroize::Zeroizing;
 
 use super::error::Error;
 use super::transport::{
-    server_text, AttemptLog, Counters, Failure, RetryRule, Transport,
-    MAX_SERVER_MESSAGE_CHARS,
+    server_text, AttemptLog, Counters, Failure, RetryRule, Transport, MAX_SERVER_MESSAGE_CHARS,
 };
 
 /// Where the token endpoint is, on the endpoint's origin (an appliance serves it there too).
@@ -310,13 +309,17 @@ impl TokenSource {
     }
 
     /// One POST to the token endpoint.
-    async fn attempt(&self, transport: &Transport, seen: &mut AttemptLog) -> Result<Grant, Failure> {
+    async fn attempt(
+        &self,
+        transport: &Transport,
+        seen: &mut AttemptLog,
+    ) -> Result<Grant, Failure> {
         let url = transport
             .url_for(TOKEN_PATH)
             .map_err(|e| Failure::fatal(as_post(e)))?;
         let mut headers = HeaderMap::new();
-        let mut basic = HeaderValue::from_str(&self.credentials.basic_authorization())
-            .map_err(|_| {
+        let mut basic =
+            HeaderValue::from_str(&self.credentials.basic_authorization()).map_err(|_| {
                 Failure::fatal(Error::TokenResponse {
                     detail: "the client credentials do not make a valid header".into(),
                 })
@@ -555,7 +558,9 @@ fn lifetime(value: Option<&serde_json::Value>) -> Result<Duration, String> {
             MIN_EXPIRES_IN.as_secs()
         ));
     }
-    Ok(Duration::from_secs_f64(seconds.min(MAX_EXPIRES_IN.as_secs_f64())))
+    Ok(Duration::from_secs_f64(
+        seconds.min(MAX_EXPIRES_IN.as_secs_f64()),
+    ))
 }
 
 /// An RFC 6749 section 5.2 error document's `error` and `error_description`, cut like all

@@ -138,10 +138,7 @@ type LogFn = fn(Level, &str, &[(&str, &dyn Display)]);
 /// How requests are authenticated: signed with an API key, or with an OAuth Bearer token.
 pub(crate) enum Auth {
     /// Every request signed (draft-cavage HTTP signatures) with the key.
-    ApiKey {
-        key_id: String,
-        key: Arc<SecretKey>,
-    },
+    ApiKey { key_id: String, key: Arc<SecretKey> },
     /// Every request carries the client's current access token.
     OAuth(Arc<TokenSource>),
 }
@@ -703,7 +700,12 @@ impl Transport {
     }
 
     /// A 3xx answer: an error naming the status and where it pointed, never followed.
-    pub(crate) fn redirect(&self, response: &reqwest::Response, base: &url::Url, path: &str) -> Failure {
+    pub(crate) fn redirect(
+        &self,
+        response: &reqwest::Response,
+        base: &url::Url,
+        path: &str,
+    ) -> Failure {
         let status = response.status().as_u16();
         let location = response
             .headers()
