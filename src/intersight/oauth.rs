@@ -393,12 +393,18 @@ impl TokenSource {
 }
 
 /// Whether a token failure ends token requests for this client: the endpoint refused the
-/// credentials, answered something unusable, or answered a status that asking again cannot
-/// change.
+/// credentials, answered something unusable (too large, not a Bearer token, a redirect), or
+/// answered a status that asking again cannot change.
 fn is_final(error: &Error) -> bool {
     match error {
-        Error::TokenRefused { .. } | Error::TokenResponse { .. } => true,
+        Error::TokenRefused { .. } | Error::TokenResponse { .. } | Error::BodyTooLarge { .. } => {
+            true
+        }
         Error::Api { status, .. } => !super::RETRIED_STATUSES.contains(status),
+        Error::Network {
+            kind: super::TransportErrorKind::Redirect { .. },
+            ..
+        } => true,
         _ => false,
     }
 }

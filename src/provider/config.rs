@@ -85,11 +85,11 @@ pub(crate) const CLIENT_ID: Setting = Setting {
     kind: Kind::Text { sensitive: false },
     default: Fallback::Required,
     env: Some("INTERSIGHT_CLIENT_ID"),
-    description: "The client id of an OAuth application registered in Intersight with the Client \
-                  Credentials grant (System > Settings > OAuth2 Applications, or your account \
-                  administrator). With `client_secret`, the provider asks `/iam/token` on the \
-                  endpoint for short-lived access tokens instead of signing requests with an API \
-                  key. Errors may show the client id; it is not a secret.",
+    description: "The client id of an OAuth application that an Intersight account \
+                  administrator registered with the Client Credentials grant. With \
+                  `client_secret`, the provider asks `/iam/token` on the endpoint for short-lived \
+                  access tokens instead of signing requests with an API key. Errors may show the \
+                  client id; it is not a secret.",
 };
 
 pub(crate) const CLIENT_SECRET: Setting = Setting {

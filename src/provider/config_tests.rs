@@ -35,6 +35,8 @@ fn schema_attributes_types_and_flags() {
     let expect = [
         ("apikey", Type::String),
         ("ca_certificate", Type::String),
+        ("client_id", Type::String),
+        ("client_secret", Type::String),
         ("endpoint", Type::String),
         ("insecure", Type::Bool),
         ("max_results_mib", Type::Number),
@@ -51,7 +53,11 @@ fn schema_attributes_types_and_flags() {
             .unwrap_or_else(|| panic!("{name} missing"));
         assert_eq!(a.ty, ty, "{name}");
         assert!(a.optional && !a.required && !a.computed, "{name}");
-        assert_eq!(a.sensitive, name == "secretkey", "{name}");
+        assert_eq!(
+            a.sensitive,
+            name == "secretkey" || name == "client_secret",
+            "{name}"
+        );
         assert!(!a.description.is_empty(), "{name}");
         assert_eq!(a.description_kind, StringKind::Markdown, "{name}");
     }

@@ -129,10 +129,10 @@ pub(crate) fn api_error_diagnostic(error: &Error, resource: &str) -> Diagnostic 
                 d.push_str(&format!("\nDescription: {description}"));
             }
             d.push_str(
-                "\n\nCheck in Intersight (System > Settings > OAuth2 Applications) that an \
-                 application with this client id exists, is enabled and may use the Client \
-                 Credentials grant, and that `client_secret` is its current secret (generating \
-                 a new secret revokes the old one). No further token request is made in this run.",
+                "\n\nCheck in Intersight that an OAuth application with this client id exists, \
+                 is enabled and may use the Client Credentials grant, and that `client_secret` \
+                 is its current secret (an administrator may have renewed or revoked it). No \
+                 further token request is made in this run.",
             );
             d
         }
