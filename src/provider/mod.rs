@@ -409,7 +409,10 @@ mod tests {
         }
         for ctx in [&ctx, &other] {
             let again = ctx.api_error_diagnostic(&api_error(401), "iam/OAuthTokens");
-            assert_eq!(again.summary, "Not read: Intersight rejected the credentials");
+            assert_eq!(
+                again.summary,
+                "Not read: Intersight rejected the credentials"
+            );
             assert!(again.detail.contains(AuthFailure::SUMMARY));
             assert!(again.detail.len() < first.detail.len() / 3);
         }
