@@ -137,6 +137,8 @@ struct Counters {
 struct Inner {
     config: OAuthConfig,
     tokens: HashMap<String, Issued>,
+    /// Tokens revoked or found expired.
+    retired: Vec<String>,
     counters: Counters,
     burst_seen: u64,
     raw_seen: u64,
@@ -168,6 +170,7 @@ impl OAuthState {
             inner: Mutex::new(Inner {
                 config,
                 tokens: HashMap::new(),
+                retired: Vec::new(),
                 counters: Counters::default(),
                 burst_seen: 0,
                 raw_seen: 0,
@@ -196,6 +199,7 @@ impl OAuthState {
         let mut inner = self.lock();
         inner.config = self.initial.clone();
         inner.tokens.clear();
+        inner.retired.clear();
         inner.counters = Counters::default();
         inner.burst_seen = 0;
         inner.raw_seen = 0;
@@ -213,6 +217,15 @@ impl OAuthState {
             "tokens_revoked": c.revoked,
             "max_token_requests_in_flight": c.max_in_flight,
         })
+    }
+
+    /// Every token issued since the start or the last reset (`GET /_sim/oauth/tokens`), so
+    /// that tests can look for them where they must not be (logs, diagnostics).
+    pub fn issued_tokens(&self) -> Vec<String> {
+        let mut tokens: Vec<String> = self.lock().tokens.keys().cloned().collect();
+        tokens.extend(self.lock().retired.iter().cloned());
+        tokens.sort();
+        tokens
     }
 
     /// The ready JSON's `oauth` member.
@@ -248,6 +261,7 @@ impl OAuthState {
             inner.counters.bearer_failures += 1;
             if reason.contains("revoked after") || reason.contains("expired") {
                 inner.tokens.remove(token);
+                inner.retired.push(token.to_string());
                 if reason.contains("revoked after") {
                     inner.counters.revoked += 1;
                 }

@@ -951,6 +951,9 @@ async fn control(state: &AppState, request: Request<Incoming>) -> Response<SimBo
             }
             json_response(StatusCode::OK, &stats)
         }
+        (&Method::GET, "/_sim/oauth/tokens") => {
+            json_response(StatusCode::OK, &json!(state.oauth.issued_tokens()))
+        }
         (&Method::GET, "/_sim/oauth") => json_response(
             StatusCode::OK,
             &serde_json::to_value(state.oauth.config()).unwrap_or_default(),
