@@ -354,7 +354,9 @@ impl TokenSource {
                 .await
                 .unwrap_or_default();
             seen.bytes = body.len();
-            let document = ErrorDocument::parse(&body);
+            let forms = self.credentials.secret_forms();
+            let forms: Vec<&str> = forms.iter().map(|s| s.as_str()).collect();
+            let document = ErrorDocument::parse(&body, &forms);
             return Err(Failure::fatal(Error::TokenRefused {
                 status,
                 error: document.error,
@@ -363,7 +365,11 @@ impl TokenSource {
             }));
         }
         if !response.status().is_success() {
-            return Err(transport.error_answer(response, TOKEN_PATH, seen).await);
+            let forms = self.credentials.secret_forms();
+            let forms: Vec<&str> = forms.iter().map(|s| s.as_str()).collect();
+            return Err(transport
+                .error_answer(response, TOKEN_PATH, seen, &forms)
+                .await);
         }
         let body = transport
             .read_body(response, TOKEN_PATH, MAX_TOKEN_RESPONSE_BYTES)
@@ -421,6 +427,18 @@ fn as_post(mut error: Error) -> Error {
         _ => {}
     }
     error
+}
+
+/// `text` with each of `secrets` (non-empty ones) replaced by `***`. Applied to server text
+/// before it is cut or folded, so that no part of a secret survives.
+pub(crate) fn mask_text<'a>(text: &'a str, secrets: &[&str]) -> std::borrow::Cow<'a, str> {
+    let mut out = std::borrow::Cow::Borrowed(text);
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        if out.contains(secret) {
+            out = std::borrow::Cow::Owned(out.replace(secret, "***"));
+        }
+    }
+    out
 }
 
 /// Replaces each of `secrets` (non-empty ones) in the server-chosen text of `error` by `***`.
@@ -578,11 +596,12 @@ struct ErrorDocument {
 }
 
 impl ErrorDocument {
-    fn parse(body: &[u8]) -> ErrorDocument {
+    /// The document, with each of `secrets` masked before the text is cut.
+    fn parse(body: &[u8], secrets: &[&str]) -> ErrorDocument {
         let text = |v: &serde_json::Value, k: &str, max: usize| {
             v.get(k)
                 .and_then(|x| x.as_str())
-                .map(|s| server_text(s, max))
+                .map(|s| server_text(&mask_text(s, secrets), max))
                 .filter(|s| !s.is_empty())
         };
         match serde_json::from_slice::<serde_json::Value>(body) {
@@ -593,7 +612,7 @@ impl ErrorDocument {
                     .or_else(|| text(&v, "message", MAX_SERVER_MESSAGE_CHARS)),
             },
             _ => {
-                let s = server_text(&String::from_utf8_lossy(body), 200);
+                let s = server_text(&mask_text(&String::from_utf8_lossy(body), secrets), 200);
                 ErrorDocument {
                     error: None,
                     description: (!s.is_empty()).then_some(s),

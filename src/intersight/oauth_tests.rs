@@ -115,21 +115,37 @@ fn a_token_answer_is_checked_and_never_quoted() {
 fn error_documents_are_parsed_and_cut() {
     let d = ErrorDocument::parse(
         br#"{"error":"invalid_client","error_description":"bad\nsecret\u001b[31m"}"#,
+        &[],
     );
     assert_eq!(d.error.as_deref(), Some("invalid_client"));
     assert_eq!(d.description.as_deref(), Some("bad secret [31m"));
     let long = format!(r#"{{"error":"{}"}}"#, "e".repeat(5000));
-    let d = ErrorDocument::parse(long.as_bytes());
+    let d = ErrorDocument::parse(long.as_bytes(), &[]);
     assert_eq!(
         d.error.unwrap().chars().count(),
         MAX_ERROR_CODE_CHARS + 1,
         "cut, with an ellipsis"
     );
-    let d = ErrorDocument::parse(b"<html>denied</html>");
+    let d = ErrorDocument::parse(b"<html>denied</html>", &[]);
     assert_eq!(
         (d.error, d.description.as_deref()),
         (None, Some("<html>denied</html>"))
     );
+}
+
+#[test]
+fn secrets_are_masked_before_server_text_is_cut_or_folded() {
+    let secret = "Sec ret\twith\nbreaks-and-a-long-tail-0123456789";
+    // At the cut (500 characters), JSON-escaped, with control characters that folding would
+    // turn into spaces: no part of it survives.
+    let description = format!("{}{secret}", "x".repeat(490));
+    let body = serde_json::json!({"error": "invalid_client", "error_description": description});
+    let d = ErrorDocument::parse(body.to_string().as_bytes(), &[secret]);
+    let shown = d.description.unwrap();
+    assert!(shown.ends_with("***"), "{shown}");
+    assert!(!shown.contains("Sec ret"), "{shown}");
+    let d = ErrorDocument::parse(format!("<p>{secret}</p>").as_bytes(), &[secret]);
+    assert_eq!(d.description.as_deref(), Some("<p>***</p>"));
 }
 
 #[test]

@@ -619,7 +619,11 @@ impl Transport {
             return Err(self.redirect(&response, &url, path_and_query));
         }
         if !status.is_success() {
-            return Err(self.error_answer(response, path_and_query, seen).await);
+            // With OAuth the server could echo the token: masked before any cut.
+            let token = bearer.as_ref().map(|t| t.secret()).unwrap_or_default();
+            return Err(self
+                .error_answer(response, path_and_query, seen, &[token])
+                .await);
         }
         let body = self
             .read_body(response, path_and_query, self.body_limit)
@@ -658,6 +662,7 @@ impl Transport {
         response: reqwest::Response,
         path_and_query: &str,
         seen: &mut AttemptLog,
+        secrets: &[&str],
     ) -> Failure {
         let status = response.status().as_u16();
         let retry_after = response
@@ -670,7 +675,7 @@ impl Transport {
             .headers()
             .get("x-starship-traceid")
             .and_then(|v| v.to_str().ok())
-            .map(|v| server_text(v, MAX_TRACE_ID_CHARS))
+            .map(|v| server_text(&oauth::mask_text(v, secrets), MAX_TRACE_ID_CHARS))
             .filter(|v| !v.is_empty());
         // Error bodies are small; one over 64 KiB is left unread (the status stands alone)
         // rather than failing the diagnosis.
@@ -679,7 +684,7 @@ impl Transport {
             .await
             .unwrap_or_default();
         seen.bytes = body.len();
-        let parsed = ErrorBody::parse(&body);
+        let parsed = ErrorBody::parse_masked(&body, secrets);
         Failure {
             error: Error::Api {
                 status,
@@ -1081,11 +1086,17 @@ struct ErrorBody {
 }
 
 impl ErrorBody {
+    #[cfg(test)]
     fn parse(body: &[u8]) -> ErrorBody {
+        Self::parse_masked(body, &[])
+    }
+
+    /// The error body, with each of `secrets` masked before the text is cut.
+    fn parse_masked(body: &[u8], secrets: &[&str]) -> ErrorBody {
         let text = |v: &serde_json::Value, k: &str, max: usize| {
             v.get(k)
                 .and_then(|x| x.as_str())
-                .map(|s| server_text(s, max))
+                .map(|s| server_text(&oauth::mask_text(s, secrets), max))
                 .filter(|s| !s.is_empty())
         };
         match serde_json::from_slice::<serde_json::Value>(body) {
@@ -1096,7 +1107,10 @@ impl ErrorBody {
             },
             _ => {
                 // Not the API's JSON (a proxy's HTML page, say): keep a short excerpt.
-                let s = server_text(&String::from_utf8_lossy(body), 200);
+                let s = server_text(
+                    &oauth::mask_text(&String::from_utf8_lossy(body), secrets),
+                    200,
+                );
                 ErrorBody {
                     message: (!s.is_empty()).then_some(s),
                     ..ErrorBody::default()
