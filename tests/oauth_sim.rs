@@ -190,3 +190,52 @@ async fn over_https_and_by_the_provider_two_data_sources_share_one_token_request
         stat(&stats, "token_requests")
     );
 }
+
+/// BENCHMARKS.md, "Bearer tokens against request signing": a 10,000-token read with each, in
+/// one run, interleaved; prints the medians. `cargo test --test oauth_sim -- --ignored
+/// --nocapture bearer_against_signing` (add `--release` for release numbers).
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "a benchmark: run by hand, see BENCHMARKS.md"]
+async fn bearer_against_signing() {
+    let sim = Sim::start(&["--tokens", "10000", "--plain-http"]);
+    let mut signed = ClientConfig::new(
+        Endpoint::parse(&sim.endpoint).unwrap(),
+        sim.key_id("rsa"),
+        terraform_provider_intersight::intersight::SecretKey::from_pem_or_path(
+            &sim.key_path("rsa"),
+        )
+        .unwrap(),
+    );
+    signed.tls.ca_certificate = sim.ca_path();
+    let kinds = [
+        ("signature (RSA)", Client::new(signed).unwrap()),
+        ("bearer", Client::new(oauth_config(&sim, None)).unwrap()),
+    ];
+    let rounds: usize = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(7);
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); kinds.len()];
+    for round in 0..=rounds {
+        for (i, (_, client)) in kinds.iter().enumerate() {
+            let started = Instant::now();
+            assert_eq!(read_all(client).await.unwrap(), 10_000);
+            // Round 0 warms connections and the token up.
+            if round > 0 {
+                times[i].push(started.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+    }
+    for ((name, _), t) in kinds.iter().zip(&mut times) {
+        t.sort_by(f64::total_cmp);
+        println!(
+            "{name}: median {:.0} ms over {} reads (min {:.0}, max {:.0})",
+            t[t.len() / 2],
+            t.len(),
+            t[0],
+            t[t.len() - 1]
+        );
+    }
+    let stats = sim.stats().await;
+    println!("token requests: {}", stat(&stats, "token_requests"));
+}

@@ -10,6 +10,7 @@ use crate::intersight::transport::{
 };
 use std::sync::atomic::AtomicUsize;
 use std::sync::Mutex;
+use std::time::Instant;
 
 #[test]
 fn the_refresh_margin_scales_with_the_lifetime_and_is_capped() {
@@ -536,4 +537,67 @@ async fn request_lines_name_the_scheme_and_headers_are_never_logged() {
         .await
         .unwrap();
     assert_eq!(format!("{token:?}"), "Token(#1)");
+}
+
+#[tokio::test]
+async fn a_slow_token_endpoint_times_out_like_any_request_and_waiters_can_be_cancelled() {
+    let (addr, script) = scripted().await;
+    *script.token_delay.lock().unwrap() = Duration::from_secs(3);
+    let mut t = oauth_transport(addr, "pw");
+    t.set_timeout_for_tests(Duration::from_millis(300));
+    let started = Instant::now();
+    let err = get(&t).await.unwrap_err();
+    let Error::TokenRequest(inner) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(matches!(**inner, Error::Timeout { .. }), "{inner:?}");
+    // A timeout is retried once.
+    assert_eq!(inner.attempts().map(|a| a.count), Some(2), "{inner}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    // A caller waiting for a token in flight ends at once when cancelled.
+    let t = Arc::new(oauth_transport(addr, "pw"));
+    let fetching = {
+        let t = t.clone();
+        tokio::spawn(async move {
+            source(&t)
+                .token(&t, &CancellationToken::new(), "")
+                .await
+                .map(|_| ())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let cancel = CancellationToken::new();
+    let waiter = source(&t).token(&t, &cancel, "");
+    cancel.cancel();
+    let started = Instant::now();
+    assert!(matches!(waiter.await, Err(Error::Cancelled)));
+    assert!(started.elapsed() < Duration::from_millis(100));
+    fetching.abort();
+}
+
+#[tokio::test]
+async fn a_failed_renewal_keeps_serving_the_token_until_it_expires() {
+    let (addr, script) = scripted().await;
+    *script.token_answers.lock().unwrap() = vec![(200, "issue 2".into())];
+    let t = oauth_transport(addr, "pw");
+    let cancel = CancellationToken::new();
+    assert_eq!(
+        source(&t).token(&t, &cancel, "").await.unwrap().generation,
+        1
+    );
+    *script.token_answers.lock().unwrap() = vec![(503, "{}".into())];
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    // Due for renewal, the endpoint down: the old token still serves.
+    assert_eq!(
+        source(&t).token(&t, &cancel, "").await.unwrap().generation,
+        1
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    // Expired: the failure.
+    let err = source(&t).token(&t, &cancel, "").await.unwrap_err();
+    assert_eq!(err.status(), Some(503), "{err}");
 }

@@ -307,6 +307,11 @@ impl Transport {
         self.timeout
     }
 
+    #[cfg(test)]
+    pub(crate) fn set_timeout_for_tests(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
     /// The token source, when requests carry OAuth tokens.
     pub(crate) fn token_source(&self) -> Option<&TokenSource> {
         match &self.auth {

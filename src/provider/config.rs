@@ -648,11 +648,17 @@ pub(crate) fn kind_in_block(config: &Value, kind: CredentialKind) -> bool {
     })
 }
 
-/// Both kinds of credentials in the provider block: an error naming all four settings.
+/// Both kinds of credentials in the provider block: an error naming all four settings. Only
+/// known values count: `apikey = var.apikey` beside `client_id = var.client_id` is fine at
+/// validate (variables are unknown then) as long as one pair is null when configured.
 pub(crate) fn check_credential_kinds(config: &Value) -> Diagnostics {
     let mut diags = Diagnostics::new();
-    if kind_in_block(config, CredentialKind::ApiKey) && kind_in_block(config, CredentialKind::OAuth)
-    {
+    let known = |kind: CredentialKind| {
+        kind.settings()
+            .iter()
+            .any(|s| matches!(config.get_attr(s.name), Some(Value::String(_))))
+    };
+    if known(CredentialKind::ApiKey) && known(CredentialKind::OAuth) {
         let attribute = if config
             .get_attr(CLIENT_ID.name)
             .is_some_and(|v| !v.is_null())
