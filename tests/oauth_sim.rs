@@ -239,3 +239,74 @@ async fn bearer_against_signing() {
     let stats = sim.stats().await;
     println!("token requests: {}", stat(&stats, "token_requests"));
 }
+
+/// A hostile token endpoint (the simulator's `raw_answer`): every answer ends in one clear
+/// error after one token request, without a request to the API, and the token it sent is never
+/// quoted.
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_token_answers_fail_once_and_never_quote_the_token() {
+    let sim = Sim::start(&["--tokens", "10", "--plain-http"]);
+    let huge = format!(
+        r#"{{"access_token":"{}","token_type":"Bearer"}}"#,
+        "A".repeat(70_000)
+    );
+    let cases: Vec<(serde_json::Value, &str)> = vec![
+        (json!({"body": "{", "repeat": 1_000_000}), "larger than"),
+        // Cut short: retried like a cut page (1 + max_retries 5 requests), then final.
+        (json!({"body": "{\"access_token\": [1,2"}), "ends early (truncated?)"),
+        (json!({"body": huge}), "larger than"),
+        (
+            json!({"body": r#"{"access_token":"HOSTILE\u001b]8;;x\u0007","token_type":"Bearer"}"#}),
+            "cannot hold",
+        ),
+        (
+            json!({"body": r#"{"access_token":"HOSTILETOKEN","token_type":"Bearer","expires_in":-1}"#}),
+            "at least 1 s",
+        ),
+        (
+            json!({"body": r#"{"access_token":"HOSTILETOKEN","token_type":"Bearer","expires_in":0}"#}),
+            "at least 1 s",
+        ),
+        (
+            json!({"body": r#"{"access_token":"HOSTILETOKEN","token_type":"N_A"}"#}),
+            "not Bearer",
+        ),
+        (
+            json!({"status": 302, "location": "http://127.0.0.1:9/steal"}),
+            "which is not followed",
+        ),
+        (
+            json!({"status": 307, "location": "https://evil.invalid/iam/token"}),
+            "which is not followed",
+        ),
+    ];
+    for (answer, expected) in cases {
+        sim.reset().await;
+        sim.set_oauth(json!({ "raw_answer": answer })).await;
+        let client = Client::new(oauth_config(&sim, None)).unwrap();
+        for _ in 0..2 {
+            let err = read_all(&client).await.unwrap_err().to_string();
+            assert!(err.contains(expected), "{answer}: {err}");
+            assert!(!err.contains("HOSTILE"), "{answer}: {err}");
+            assert!(err.len() < 1000, "{answer}: {err}");
+        }
+        let stats = sim.stats().await;
+        let sent = if expected.contains("truncated") { 6 } else { 1 };
+        assert_eq!(stat(&stats, "token_requests"), sent, "{answer}: {stats}");
+        assert_eq!(stat(&stats, "requests"), 0, "{answer}: {stats}");
+    }
+    // An endless lifetime is a day; a slow answer is within request_timeout.
+    sim.reset().await;
+    sim.set_oauth(json!({"raw_answer": {"delay_ms": 1500, "body": "{\"access_token\":\"t0k\",\"token_type\":\"bearer\",\"expires_in\":1e308}"}}))
+        .await;
+    let mut config = oauth_config(&sim, None);
+    config.request_timeout = Duration::from_secs(1);
+    config.max_retries = 1;
+    let client = Client::new(config).unwrap();
+    let err = read_all(&client).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::TokenRequest(inner) if matches!(**inner, Error::Timeout { .. })),
+        "{err:?}"
+    );
+    assert_eq!(stat(&sim.stats().await, "token_requests"), 2);
+}
