@@ -253,7 +253,10 @@ async fn hostile_token_answers_fail_once_and_never_quote_the_token() {
     let cases: Vec<(serde_json::Value, &str)> = vec![
         (json!({"body": "{", "repeat": 1_000_000}), "larger than"),
         // Cut short: retried like a cut page (1 + max_retries 5 requests), then final.
-        (json!({"body": "{\"access_token\": [1,2"}), "ends early (truncated?)"),
+        (
+            json!({"body": "{\"access_token\": [1,2"}),
+            "ends early (truncated?)",
+        ),
         (json!({"body": huge}), "larger than"),
         (
             json!({"body": r#"{"access_token":"HOSTILE\u001b]8;;x\u0007","token_type":"Bearer"}"#}),

@@ -68,6 +68,16 @@ impl ClientCredentials {
         &self.client_id
     }
 
+    /// The client id as errors show it: cut like server text, and not at all when it holds the
+    /// secret (the secret pasted into both settings).
+    fn shown_client_id(&self) -> String {
+        let secret = self.client_secret.trim();
+        if !secret.is_empty() && self.client_id.contains(secret) {
+            return "(not shown: it contains the client secret)".to_string();
+        }
+        server_text(&self.client_id, MAX_SERVER_MESSAGE_CHARS)
+    }
+
     /// `Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 section 2.3.1).
     fn basic_authorization(&self) -> Zeroizing<String> {
         let encode =
@@ -100,7 +110,7 @@ impl ClientCredentials {
 impl fmt::Debug for ClientCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientCredentials")
-            .field("client_id", &self.client_id)
+            .field("client_id", &self.shown_client_id())
             .field("client_secret", &"***")
             .finish()
     }
@@ -178,7 +188,7 @@ pub(crate) struct TokenSource {
 impl fmt::Debug for TokenSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenSource")
-            .field("client_id", &self.credentials.client_id)
+            .field("client_id", &self.credentials.shown_client_id())
             .field("tokens", &self.tokens.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
@@ -361,7 +371,7 @@ impl TokenSource {
                 status,
                 error: document.error,
                 description: document.description,
-                client_id: server_text(&self.credentials.client_id, MAX_SERVER_MESSAGE_CHARS),
+                client_id: self.credentials.shown_client_id(),
             }));
         }
         if !response.status().is_success() {

@@ -168,6 +168,16 @@ fn credentials_debug_and_basic_authorization_keep_the_secret() {
 }
 
 #[test]
+fn a_client_id_that_holds_the_secret_is_not_shown() {
+    let c = ClientCredentials::new("id-with-SeCrEt-inside", "SeCrEt");
+    assert!(!c.shown_client_id().contains("SeCrEt"));
+    assert_eq!(
+        ClientCredentials::new("app\n1", "s").shown_client_id(),
+        "app 1"
+    );
+}
+
+#[test]
 fn masking_replaces_every_echo_of_a_secret() {
     let e = Error::TokenRefused {
         status: 401,
