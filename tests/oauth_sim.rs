@@ -162,7 +162,12 @@ async fn over_https_and_by_the_provider_two_data_sources_share_one_token_request
     let (id, secret) = sim.oauth();
     let mut config = empty_config(&Provider::new().get_provider_schema().provider.block);
     config = with(config, "client_id", Value::string(&id));
-    config = with(config, "client_secret", Value::string(&secret));
+    // Spaces and line breaks around the secret are ignored (docs/index.md).
+    config = with(
+        config,
+        "client_secret",
+        Value::string(format!(" {secret}\n")),
+    );
     config = with(config, "endpoint", Value::string(&sim.endpoint));
     config = with(
         config,
