@@ -365,7 +365,11 @@ async fn settings_are_validated_at_construction() {
         assert!(err.contains(name), "{err}");
     }
     let mut config = server.config();
-    config.key_id = "".into();
+    if let terraform_provider_intersight::intersight::Credentials::ApiKey { key_id, .. } =
+        &mut config.credentials
+    {
+        *key_id = "".into();
+    }
     assert!(Client::new(config)
         .unwrap_err()
         .to_string()

@@ -3,7 +3,9 @@
 //! configuration decoding (`provider::configure::configure`) in many mangled shapes, from the
 //! `secretkey` argument and from `INTERSIGHT_SECRET_KEY`; no 16-character window of the key's
 //! base64 body may appear in any diagnostic's summary, detail or `Debug` form. The one-line
-//! forms users paste into CI variables are accepted as keys.
+//! forms users paste into CI variables are accepted as keys. The same holds for OAuth (issue 16):
+//! a client secret of any shape and the access tokens never appear in a diagnostic or `Debug`
+//! output, even when the token endpoint and the API echo them back.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -339,5 +341,235 @@ proptest! {
             text = format!("\"{text}\"");
         }
         assert_no_leak(m, "random", &text, from_env);
+    }
+}
+
+// ---- OAuth (issue 16): the client secret and the access tokens, in odd shapes ----
+
+mod support;
+
+use terraform_provider_intersight::provider::api::{
+    ConfigureProviderRequest, ReadDataSourceRequest,
+};
+use terraform_provider_intersight::provider::Provider;
+
+/// What the hostile token endpoint does with what it receives.
+#[derive(Debug, Clone, Copy)]
+enum Echo {
+    /// Refuses the credentials, quoting the Authorization header, the body and the decoded
+    /// secret in `error_description` (also as a non-JSON body).
+    Refuse { json: bool },
+    /// Issues `token`, then answers every API request 401 quoting the Bearer header.
+    IssueThenRefuse,
+}
+
+fn decode_component(text: &str) -> String {
+    percent_encoding::percent_decode_str(&text.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// A server on 127.0.0.1 that echoes secrets back as `echo` says; its address.
+async fn echo_server(echo: Echo, token: String) -> std::net::SocketAddr {
+    use base64::Engine as _;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let token = token.clone();
+            tokio::spawn(async move {
+                let mut buffer = Vec::new();
+                let mut chunk = [0u8; 8192];
+                loop {
+                    let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        match socket.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                        }
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
+                    let header = |name: &str| {
+                        head.lines()
+                            .find_map(|l| {
+                                let (k, v) = l.split_once(": ")?;
+                                k.eq_ignore_ascii_case(name).then(|| v.to_string())
+                            })
+                            .unwrap_or_default()
+                    };
+                    let length = header("content-length").parse::<usize>().unwrap_or(0);
+                    while buffer.len() < end + 4 + length {
+                        match socket.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let body =
+                        String::from_utf8_lossy(&buffer[end + 4..end + 4 + length]).into_owned();
+                    buffer.drain(..end + 4 + length);
+                    let authorization = header("authorization");
+                    let decoded = authorization
+                        .strip_prefix("Basic ")
+                        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                        .map(|b| String::from_utf8_lossy(&b).into_owned())
+                        .and_then(|pair| {
+                            let (id, secret) = pair.split_once(':')?;
+                            Some(format!(
+                                "{} / {}",
+                                decode_component(id),
+                                decode_component(secret)
+                            ))
+                        })
+                        .unwrap_or_default();
+                    let echoed = format!("got {authorization} with {body}: {decoded}");
+                    let (status, answer) = match (echo, head.starts_with("POST /iam/token")) {
+                        (Echo::Refuse { json: true }, _) => (
+                            401,
+                            serde_json::json!({"error": format!("invalid_client {decoded}"), "error_description": echoed})
+                                .to_string(),
+                        ),
+                        (Echo::Refuse { json: false }, _) => (400, echoed),
+                        (Echo::IssueThenRefuse, true) => (
+                            200,
+                            serde_json::json!({"access_token": token, "token_type": "Bearer", "expires_in": 60})
+                                .to_string(),
+                        ),
+                        (Echo::IssueThenRefuse, false) => (
+                            401,
+                            serde_json::json!({"code": token, "message": echoed, "traceId": authorization})
+                                .to_string(),
+                        ),
+                    };
+                    let reply = format!(
+                        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nx-starship-traceid: {token}\r\n\r\n{answer}",
+                        answer.len()
+                    );
+                    if socket.write_all(reply.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// Every place `secret` must not be: the whole of it (and its escaped form), and any window of
+/// 12 characters of it.
+fn assert_not_in(secret: &str, what: &str, text: &str) {
+    assert!(
+        !text.contains(secret),
+        "{what}: the secret is shown:\n{text}"
+    );
+    let escaped = format!("{secret:?}");
+    let escaped = &escaped[1..escaped.len() - 1];
+    assert!(
+        !text.contains(escaped),
+        "{what}: the secret is shown escaped:\n{text}"
+    );
+    let chars: Vec<char> = secret.chars().collect();
+    if chars.len() >= 12 {
+        for window in chars.windows(12) {
+            let window: String = window.iter().collect();
+            assert!(
+                !text.contains(&window),
+                "{what}: {window:?} of the secret is shown:\n{text}"
+            );
+        }
+    }
+}
+
+fn oauth_block(secret: &str, endpoint: &str) -> Value {
+    let block = Provider::new().get_provider_schema().provider.block;
+    let mut config = support::empty_config(&block);
+    config = support::with(config, "client_id", Value::string("app:1 é"));
+    config = support::with(config, "client_secret", Value::string(secret));
+    config = support::with(config, "endpoint", Value::string(endpoint));
+    config = support::with(
+        config,
+        "max_retries",
+        Value::Number(terraform_provider_intersight::cty::Number::Int(0)),
+    );
+    config
+}
+
+fn check_oauth_case(secret: &str, token: &str, from_env: bool, echo: Echo) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let addr = echo_server(echo, token.to_string()).await;
+        let endpoint = format!("http://{addr}");
+        let trimmed = secret.trim();
+        // Configure, from the block or the environment: diagnostics and the client's Debug.
+        let mut env = Environment::default();
+        let mut config = oauth_block(secret, &endpoint);
+        if from_env {
+            config = support::with(config, "client_secret", Value::Null);
+            env.vars
+                .insert("INTERSIGHT_CLIENT_SECRET".into(), secret.to_string());
+        }
+        let (client, diags) = configure(&config, &env).expect("configured");
+        let text = format!("{diags:?} {client:?}");
+        assert_not_in(trimmed, "configure", &text);
+        // A read through the provider: every diagnostic.
+        let provider = Provider::new();
+        let configured = provider.configure_provider(ConfigureProviderRequest {
+            terraform_version: "1.15.5".into(),
+            config: oauth_block(secret, &endpoint),
+        });
+        assert!(
+            !configured.diagnostics.has_errors(),
+            "{:?}",
+            configured.diagnostics
+        );
+        for _ in 0..2 {
+            let response = provider
+                .read_data_source(ReadDataSourceRequest {
+                    type_name: support::DS.into(),
+                    config: support::ds_config(),
+                })
+                .await;
+            assert!(response.diagnostics.has_errors(), "{echo:?}");
+            let text: String = response
+                .diagnostics
+                .iter()
+                .map(|d| format!("{}\n{}\n{d:?}\n", d.summary, d.detail))
+                .collect();
+            assert_not_in(trimmed, "read", &text);
+            if matches!(echo, Echo::IssueThenRefuse) {
+                assert_not_in(token, "read (token)", &text);
+            }
+        }
+    });
+}
+
+/// Characters a client secret may hold that stress encodings and text handling.
+fn secret_strategy() -> impl Strategy<Value = String> {
+    proptest::string::string_regex("[ -~é中😀\t\u{1b}\u{202e}\u{200b}:%+=\"\\\\]{12,200}")
+        .unwrap()
+        .prop_filter("not blank, long enough to look for", |s| {
+            s.trim().chars().count() >= 12
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// A client secret of any shape, from the block or the environment, and an access token of
+    /// any length the provider accepts: neither shows in any diagnostic or `Debug` output,
+    /// even from a token endpoint and API that echo them back in every field.
+    #[test]
+    fn oauth_secrets_and_tokens_never_leak(
+        secret in secret_strategy(),
+        token in "[A-Za-z0-9._~+/-]{12,3000}",
+        from_env in any::<bool>(),
+        echo in 0usize..3,
+    ) {
+        let echo = [Echo::Refuse { json: true }, Echo::Refuse { json: false }, Echo::IssueThenRefuse][echo];
+        check_oauth_case(&secret, &token, from_env, echo);
     }
 }

@@ -6,17 +6,33 @@ terraform {
   }
 }
 
-# Credentials usually come from the environment:
-#   INTERSIGHT_API_KEY        the API key id
-#   INTERSIGHT_SECRET_KEY     the private key: PEM text or the path of the PEM file
-#   INTERSIGHT_ENDPOINT_URL   e.g. intersight.com, or an appliance's host name
-#   INTERSIGHT_CA_CERTIFICATE the CA of an appliance with a private CA: PEM text or a file path
+# Credentials usually come from the environment; exactly one kind is used:
+#   an API key (requests signed, as with the official provider)
+#     INTERSIGHT_API_KEY        the API key id
+#     INTERSIGHT_SECRET_KEY     the private key: PEM text or the path of the PEM file
+#   or OAuth 2.0 client credentials (short-lived Bearer tokens from /iam/token)
+#     INTERSIGHT_CLIENT_ID      the OAuth application's client id
+#     INTERSIGHT_CLIENT_SECRET  its client secret
+#   INTERSIGHT_ENDPOINT_URL     e.g. intersight.com, or an appliance's host name
+#   INTERSIGHT_CA_CERTIFICATE   the CA of an appliance with a private CA: PEM text or a file path
+# Given as variables instead, set one pair and leave the other null: both pairs set is an error.
 variable "apikey" {
   type    = string
   default = null
 }
 
 variable "secretkey" {
+  type      = string
+  default   = null
+  sensitive = true
+}
+
+variable "client_id" {
+  type    = string
+  default = null
+}
+
+variable "client_secret" {
   type      = string
   default   = null
   sensitive = true
@@ -35,6 +51,8 @@ variable "ca_certificate" {
 provider "intersight" {
   apikey         = var.apikey
   secretkey      = var.secretkey
+  client_id      = var.client_id
+  client_secret  = var.client_secret
   endpoint       = var.endpoint
   ca_certificate = var.ca_certificate # null: the system's trusted roots only
 

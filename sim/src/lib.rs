@@ -7,6 +7,7 @@ pub mod auth;
 pub mod dataset;
 pub mod faults;
 pub mod keys;
+pub mod oauth;
 pub mod odata;
 pub mod server;
 pub mod tls;

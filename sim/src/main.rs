@@ -4,6 +4,7 @@ use clap::Parser;
 use intersight_sim::dataset::{format_time, parse_dataset, Generator};
 use intersight_sim::faults::FaultConfig;
 use intersight_sim::keys::prepare_keys;
+use intersight_sim::oauth::{OAuthConfig, OAuthState};
 use intersight_sim::server::{serve, shift, AppState};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
@@ -72,6 +73,15 @@ struct Cli {
     /// Also write the ready JSON to this file once listening.
     #[arg(long)]
     ready_file: Option<PathBuf>,
+    /// Lifetime of the OAuth access tokens `/iam/token` issues, in seconds (fractions allowed).
+    #[arg(long, default_value_t = 3600.0)]
+    token_lifetime: f64,
+    /// Revoke each OAuth access token after this many API requests made with it.
+    #[arg(long)]
+    revoke_after_uses: Option<u64>,
+    /// Initial token endpoint configuration, the same JSON `PUT /_sim/oauth` takes.
+    #[arg(long)]
+    oauth: Option<String>,
     /// Stop after this many seconds (safety net for scripts).
     #[arg(long)]
     stop_after: Option<u64>,
@@ -139,6 +149,20 @@ async fn run(cli: Cli) -> Result<(), StartError> {
         faults.jitter_ms = cli.jitter_ms;
     }
     faults.validate().map_err(StartError::Message)?;
+    let mut oauth_config = match &cli.oauth {
+        Some(text) => serde_json::from_str::<OAuthConfig>(text).map_err(|e| {
+            StartError::Message(format!("--oauth is not a valid OAuth configuration: {e}"))
+        })?,
+        None => OAuthConfig::default(),
+    };
+    if cli.oauth.is_none() || cli.token_lifetime != 3600.0 {
+        oauth_config.token_lifetime_secs = cli.token_lifetime;
+    }
+    if cli.revoke_after_uses.is_some() {
+        oauth_config.revoke_after_uses = cli.revoke_after_uses;
+    }
+    oauth_config.validate().map_err(StartError::Message)?;
+    let oauth = OAuthState::generate(oauth_config);
 
     let state_dir = match &cli.state_dir {
         Some(dir) => dir.clone(),
@@ -196,15 +220,21 @@ async fn run(cli: Cli) -> Result<(), StartError> {
         "tokens": token_count,
         "pid": std::process::id(),
         "anchor_time": format_time(anchor, 3),
+        "oauth": oauth.ready_json(&endpoint),
     });
-    let state = Arc::new(AppState::new(
-        keys.store.clone(),
-        cli.max_skew,
-        cli.clock_skew,
-        items,
-        generator,
-        faults,
-    ));
+    let oauth_client_id = oauth.client_id.clone();
+    let oauth_client_secret = oauth.client_secret.clone();
+    let state = Arc::new(
+        AppState::new(
+            keys.store.clone(),
+            cli.max_skew,
+            cli.clock_skew,
+            items,
+            generator,
+            faults,
+        )
+        .with_oauth(oauth),
+    );
     *state
         .info
         .lock()
@@ -248,7 +278,17 @@ async fn run(cli: Cli) -> Result<(), StartError> {
             );
         }
         println!();
-        println!("Control API (unsigned): {endpoint}/_sim/stats, /_sim/faults, /_sim/reset, /_sim/dataset");
+        println!("Or OAuth client credentials (instead of INTERSIGHT_API_KEY and INTERSIGHT_SECRET_KEY):");
+        println!(
+            "  export INTERSIGHT_CLIENT_ID={}",
+            shell_word(&oauth_client_id)
+        );
+        println!(
+            "  export INTERSIGHT_CLIENT_SECRET={}",
+            shell_word(&oauth_client_secret)
+        );
+        println!();
+        println!("Control API (unsigned): {endpoint}/_sim/stats, /_sim/faults, /_sim/reset, /_sim/dataset, /_sim/oauth");
         println!("Press Ctrl-C to stop.");
     }
 

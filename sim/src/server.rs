@@ -150,6 +150,8 @@ pub struct AppState {
     pub info: Mutex<Value>,
     /// `iam/Users`, fixed at start.
     pub users: Dataset,
+    /// The OAuth client, its tokens and the token endpoint's settings.
+    pub oauth: crate::oauth::OAuthState,
 }
 
 impl AppState {
@@ -173,7 +175,14 @@ impl AppState {
             initial_faults: faults,
             stats: Stats::default(),
             info: Mutex::new(Value::Null),
+            oauth: crate::oauth::OAuthState::generate(crate::oauth::OAuthConfig::default()),
         }
+    }
+
+    /// The same state with this OAuth client and token endpoint settings.
+    pub fn with_oauth(mut self, oauth: crate::oauth::OAuthState) -> AppState {
+        self.oauth = oauth;
+        self
     }
 
     fn faults(&self) -> MutexGuard<'_, FaultState> {
@@ -352,6 +361,9 @@ pub async fn handle(
     if request.uri().path().starts_with("/_sim/") {
         return Ok(control(&state, request).await);
     }
+    if request.uri().path() == crate::oauth::TOKEN_PATH {
+        return Ok(token_endpoint(&state, request).await);
+    }
     let _in_flight = InFlight::enter(&state.stats);
     state.stats.lock().requests += 1;
     let result = api(&state, request).await;
@@ -361,6 +373,23 @@ pub async fn handle(
     };
     *state.stats.lock().by_status.entry(key).or_insert(0) += 1;
     result
+}
+
+/// `POST /iam/token` (other methods: 405).
+async fn token_endpoint(state: &AppState, request: Request<Incoming>) -> Response<SimBody> {
+    let (parts, body) = request.into_parts();
+    if parts.method != Method::POST {
+        return method_not_allowed(&parts.method);
+    }
+    let body = match read_body(body).await {
+        Ok(body) => body,
+        Err(message) => return error_response(StatusCode::BAD_REQUEST, "InvalidRequest", &message),
+    };
+    state
+        .oauth
+        .token_endpoint(&parts.headers, &body)
+        .await
+        .map(full)
 }
 
 async fn read_body(body: Incoming) -> Result<Bytes, String> {
@@ -418,17 +447,24 @@ async fn api(
         headers: &parts.headers,
         body: &body,
     };
-    if let Err(failure) = auth::verify(
-        &state.keys,
-        &request_parts,
-        unix_secs(state.now()),
-        state.max_skew,
-    ) {
+    // A Bearer token from `/iam/token`, or an HTTP signature.
+    let verified = match crate::oauth::bearer_token(&parts.headers) {
+        Some(token) => state.oauth.verify_bearer(&token),
+        None => auth::verify(
+            &state.keys,
+            &request_parts,
+            unix_secs(state.now()),
+            state.max_skew,
+        )
+        .map(|_| ())
+        .map_err(|failure| failure.to_string()),
+    };
+    if let Err(failure) = verified {
         state.stats.lock().auth_failures += 1;
         return Ok(error_response(
             StatusCode::UNAUTHORIZED,
             "AuthenticationFailure",
-            &failure.to_string(),
+            &failure,
         ));
     }
 
@@ -906,7 +942,37 @@ async fn control(state: &AppState, request: Request<Incoming>) -> Response<SimBo
     };
     let bad = |message: String| json_response(StatusCode::BAD_REQUEST, &json!({"error": message}));
     match (&parts.method, parts.uri.path()) {
-        (&Method::GET, "/_sim/stats") => json_response(StatusCode::OK, &state.stats.to_json()),
+        (&Method::GET, "/_sim/stats") => {
+            let mut stats = state.stats.to_json();
+            if let (Some(stats), Value::Object(oauth)) =
+                (stats.as_object_mut(), state.oauth.stats_json())
+            {
+                stats.extend(oauth);
+            }
+            json_response(StatusCode::OK, &stats)
+        }
+        (&Method::GET, "/_sim/oauth/tokens") => {
+            json_response(StatusCode::OK, &json!(state.oauth.issued_tokens()))
+        }
+        (&Method::GET, "/_sim/oauth") => json_response(
+            StatusCode::OK,
+            &serde_json::to_value(state.oauth.config()).unwrap_or_default(),
+        ),
+        (&Method::PUT, "/_sim/oauth") => {
+            match serde_json::from_slice::<crate::oauth::OAuthConfig>(&body) {
+                Ok(config) => match config.validate() {
+                    Ok(()) => {
+                        state.oauth.set_config(config.clone());
+                        json_response(
+                            StatusCode::OK,
+                            &serde_json::to_value(config).unwrap_or_default(),
+                        )
+                    }
+                    Err(e) => bad(e),
+                },
+                Err(e) => bad(format!("invalid OAuth configuration: {e}")),
+            }
+        }
         (&Method::GET, "/_sim/faults") => {
             let config = state.faults().config.clone();
             json_response(
@@ -931,6 +997,7 @@ async fn control(state: &AppState, request: Request<Incoming>) -> Response<SimBo
             *state.faults() = FaultState::new(state.initial_faults.clone());
             *state.write_dataset() = Dataset::new(state.initial_dataset.clone());
             state.stats.reset();
+            state.oauth.reset();
             json_response(StatusCode::OK, &json!({"reset": true}))
         }
         (&Method::GET, "/_sim/dataset/users") => {

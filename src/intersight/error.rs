@@ -262,7 +262,7 @@ pub(crate) fn fmt_elapsed(d: Duration) -> String {
 }
 
 /// Why a request or listing failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     /// The API answered with an error status (after any retries).
     #[error(
@@ -434,6 +434,40 @@ pub enum Error {
         /// The bytes the encoded `$filter` parameter takes of `length`.
         filter_length: usize,
     },
+    /// The OAuth token endpoint refused the client credentials (HTTP 400 or 401, with or
+    /// without an RFC 6749 error document). Not retried; the client makes no further token
+    /// request.
+    #[error(
+        "POST {}: HTTP {status}: the token endpoint refused the client credentials of client_id \
+         {client_id:?}{}{}",
+        super::oauth::TOKEN_PATH,
+        code_part(error).replacen(' ', ": ", 1),
+        description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default()
+    )]
+    TokenRefused {
+        /// 400 or 401.
+        status: u16,
+        /// The document's `error` (`invalid_client`, `unauthorized_client`, …), cut.
+        error: Option<String>,
+        /// The document's `error_description` (or a non-JSON body's excerpt), cut.
+        description: Option<String>,
+        /// The client id sent (not a secret).
+        client_id: String,
+    },
+    /// The token endpoint's answer cannot be used (no access token, a token type other than
+    /// Bearer, a lifetime that is not one, not JSON, …). Never quotes the token.
+    #[error(
+        "POST {}: the token endpoint's answer cannot be used: {}",
+        super::oauth::TOKEN_PATH,
+        server_excerpt(detail)
+    )]
+    TokenResponse {
+        /// What is wrong with the answer.
+        detail: String,
+    },
+    /// No access token could be had: the token request failed (after its retries).
+    #[error("could not get an OAuth access token: {0}")]
+    TokenRequest(Box<Error>),
     /// The caller's cancellation token fired.
     #[error("the request was cancelled")]
     Cancelled,

@@ -33,6 +33,7 @@ pub(crate) mod endpoint;
 pub(crate) mod error;
 pub mod filter;
 pub mod keys;
+pub mod oauth;
 pub mod paging;
 pub(crate) mod pem_source;
 pub(crate) mod proxy;
@@ -50,6 +51,7 @@ pub use error::{
 };
 pub use filter::{Filter, Literal, Property};
 pub use keys::{KeyKind, SecretKey};
+pub use oauth::ClientCredentials;
 pub use proxy::ProxyConfig;
 pub use tokio_util::sync::CancellationToken as Cancellation;
 pub use transport::{Backoff, TlsOptions, RETRIED_STATUSES};
@@ -81,9 +83,8 @@ const MAX_URL_BYTES: usize = u16::MAX as usize - 1;
 pub struct ClientConfig {
     /// Where the API is.
     pub endpoint: Endpoint,
-    /// The API key id (`keyId` of the signature).
-    pub key_id: String,
-    pub(crate) secret_key: SecretKey,
+    /// An API key that signs every request, or OAuth client credentials for Bearer tokens.
+    pub credentials: Credentials,
     /// Certificate checking and extra trusted CAs.
     pub tls: TlsOptions,
     /// Proxy variables (`HTTPS_PROXY`, `NO_PROXY`, …); [`ClientConfig::new`] takes them from
@@ -110,13 +111,32 @@ pub struct ClientConfig {
     pub max_pages_per_read: u64,
 }
 
+/// How a client authenticates: exactly one kind of credentials.
+#[derive(Debug)]
+pub enum Credentials {
+    /// Every request signed with the API key (HTTP signatures, as the official provider does).
+    ApiKey {
+        /// The API key id (`keyId` of the signature).
+        key_id: String,
+        /// The key's private key.
+        secret_key: SecretKey,
+    },
+    /// OAuth 2.0 client credentials: every request carries the client's current access token
+    /// from the endpoint's `/iam/token` (see [`oauth`]).
+    OAuth(ClientCredentials),
+}
+
 impl ClientConfig {
-    /// A configuration with the defaults for everything but the account.
+    /// A configuration with the defaults for everything but the account, signing with an API key.
     pub fn new(endpoint: Endpoint, key_id: String, secret_key: SecretKey) -> ClientConfig {
+        Self::with_credentials(endpoint, Credentials::ApiKey { key_id, secret_key })
+    }
+
+    /// A configuration with the defaults for everything but the account and its credentials.
+    pub fn with_credentials(endpoint: Endpoint, credentials: Credentials) -> ClientConfig {
         ClientConfig {
             endpoint,
-            key_id,
-            secret_key,
+            credentials,
             tls: TlsOptions::default(),
             proxy: ProxyConfig::from_process_env(),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
@@ -136,8 +156,7 @@ impl fmt::Debug for ClientConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientConfig")
             .field("endpoint", &self.endpoint.to_string())
-            .field("key_id", &self.key_id)
-            .field("secret_key", &self.secret_key)
+            .field("credentials", &self.credentials)
             .field("tls", &self.tls)
             .field("proxy", &self.proxy)
             .field("request_timeout", &self.request_timeout)
@@ -261,7 +280,17 @@ pub trait HasMoid {
 pub struct Client {
     transport: std::sync::Arc<transport::Transport>,
     paging: paging::PagingSettings,
-    key_kind: KeyKind,
+    /// The API key's kind; `None` with OAuth.
+    key_kind: Option<KeyKind>,
+}
+
+/// Which kind of credentials a client uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthKind {
+    /// Requests signed with an API key.
+    ApiKey,
+    /// OAuth client credentials and Bearer tokens.
+    OAuth,
 }
 
 impl fmt::Debug for Client {
@@ -269,6 +298,7 @@ impl fmt::Debug for Client {
         f.debug_struct("Client")
             .field("endpoint", &self.transport.endpoint().to_string())
             .field("key", &self.key_kind)
+            .field("oauth", &self.transport.token_source())
             .field("page_size", &self.paging.page_size)
             .field("parallelism", &self.paging.parallelism)
             .finish_non_exhaustive()
@@ -296,17 +326,42 @@ impl Client {
                 reason: "must be more than zero".into(),
             });
         }
-        if config.key_id.trim().is_empty() || config.key_id.contains(['"', '\r', '\n']) {
-            return Err(ConfigError::Setting {
-                name: "key_id",
-                reason: "must be a non-empty API key id without quotes or line breaks".into(),
-            });
-        }
-        let key_kind = config.secret_key.kind();
+        let (auth, key_kind) = match config.credentials {
+            Credentials::ApiKey { key_id, secret_key } => {
+                if key_id.trim().is_empty() || key_id.contains(['"', '\r', '\n']) {
+                    return Err(ConfigError::Setting {
+                        name: "key_id",
+                        reason: "must be a non-empty API key id without quotes or line breaks"
+                            .into(),
+                    });
+                }
+                let kind = secret_key.kind();
+                (
+                    transport::Auth::ApiKey {
+                        key_id,
+                        key: std::sync::Arc::new(secret_key),
+                    },
+                    Some(kind),
+                )
+            }
+            Credentials::OAuth(credentials) => {
+                if credentials.client_id().is_empty() {
+                    return Err(ConfigError::Setting {
+                        name: "client_id",
+                        reason: "must not be empty".into(),
+                    });
+                }
+                (
+                    transport::Auth::OAuth(std::sync::Arc::new(oauth::TokenSource::new(
+                        credentials,
+                    ))),
+                    None,
+                )
+            }
+        };
         let transport = transport::Transport::new(transport::TransportSettings {
             endpoint: config.endpoint,
-            key_id: config.key_id,
-            key: config.secret_key,
+            auth,
             tls: config.tls,
             proxy: config.proxy,
             timeout: config.request_timeout,
@@ -332,6 +387,26 @@ impl Client {
     /// The endpoint this client talks to.
     pub fn endpoint(&self) -> &Endpoint {
         self.transport.endpoint()
+    }
+
+    /// Which kind of credentials this client uses.
+    pub fn auth_kind(&self) -> AuthKind {
+        match self.transport.token_source() {
+            Some(_) => AuthKind::OAuth,
+            None => AuthKind::ApiKey,
+        }
+    }
+
+    /// With OAuth: the token requests sent so far (retries included) and the tokens received.
+    pub fn token_counts(&self) -> Option<(u64, u64)> {
+        self.transport
+            .token_source()
+            .map(|s| (s.requests(), s.tokens()))
+    }
+
+    /// With OAuth: the client id (not a secret).
+    pub fn client_id(&self) -> Option<&str> {
+        self.transport.token_source().map(|s| s.client_id())
     }
 
     /// Reads every object of the collection that matches the query's filter, ordered by Moid,

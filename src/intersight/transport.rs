@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::endpoint::Endpoint;
 use super::error::{Attempts, ConfigError, Error, TlsProblem, TransportErrorKind};
 use super::keys::SecretKey;
+use super::oauth::{self, TokenSource};
 use super::proxy::{ProxyConfig, ProxyUrl};
 use super::signing::{self, RequestToSign};
 use crate::logging::Level;
@@ -134,11 +135,28 @@ pub(crate) struct Counters {
 /// Where log records go: [`crate::logging::log`], or a capture in tests.
 type LogFn = fn(Level, &str, &[(&str, &dyn Display)]);
 
+/// How requests are authenticated: signed with an API key, or with an OAuth Bearer token.
+pub(crate) enum Auth {
+    /// Every request signed (draft-cavage HTTP signatures) with the key.
+    ApiKey { key_id: String, key: Arc<SecretKey> },
+    /// Every request carries the client's current access token.
+    OAuth(Arc<TokenSource>),
+}
+
+impl Auth {
+    /// The scheme's name for log lines (never anything of the credentials).
+    pub(crate) fn scheme(&self) -> &'static str {
+        match self {
+            Auth::ApiKey { .. } => "signature",
+            Auth::OAuth(_) => "bearer",
+        }
+    }
+}
+
 pub(crate) struct Transport {
     http: reqwest::Client,
     endpoint: Endpoint,
-    key_id: String,
-    key: Arc<SecretKey>,
+    auth: Auth,
     timeout: Duration,
     /// The limit on making a connection (TCP and TLS), at most `timeout`.
     connect_timeout: Duration,
@@ -154,7 +172,7 @@ pub(crate) struct Transport {
 
 /// How often a failure may be retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RetryRule {
+pub(crate) enum RetryRule {
     /// Retrying cannot help (a certificate rejection, a redirect, a malformed answer).
     Never,
     /// At most one retry, whatever `max_retries` says: a failure that rarely clears up within
@@ -162,17 +180,20 @@ enum RetryRule {
     Once,
     /// Up to `max_retries`: a transient condition (408, 429, 500, 502, 503, 504, resets, cut bodies).
     UpToMax,
+    /// Once, at once, whatever `max_retries` says: a 401 to a request with a Bearer token,
+    /// repeated with a new token (the old one was revoked or expired early).
+    NewToken,
 }
 
 /// One attempt's failure, whether it is worth retrying, and the server's `Retry-After`.
-struct Failure {
-    error: Error,
-    rule: RetryRule,
-    retry_after: Option<Duration>,
+pub(crate) struct Failure {
+    pub(crate) error: Error,
+    pub(crate) rule: RetryRule,
+    pub(crate) retry_after: Option<Duration>,
 }
 
 impl Failure {
-    fn fatal(error: Error) -> Failure {
+    pub(crate) fn fatal(error: Error) -> Failure {
         Failure {
             error,
             rule: RetryRule::Never,
@@ -186,17 +207,25 @@ impl Failure {
 /// clients do. Others (4xx, 501, 505…) cannot improve by asking again.
 pub const RETRIED_STATUSES: [u16; 6] = [408, 429, 500, 502, 503, 504];
 
+/// What a request line says besides the outcome.
+struct RequestLine<'a> {
+    method: &'static str,
+    path: &'a str,
+    scheme: &'static str,
+    ms: u128,
+    attempt: u32,
+}
+
 /// What one attempt saw, for its log line.
 #[derive(Debug, Default)]
-struct AttemptLog {
-    status: Option<u16>,
-    bytes: usize,
+pub(crate) struct AttemptLog {
+    pub(crate) status: Option<u16>,
+    pub(crate) bytes: usize,
 }
 
 pub(crate) struct TransportSettings {
     pub(crate) endpoint: Endpoint,
-    pub(crate) key_id: String,
-    pub(crate) key: SecretKey,
+    pub(crate) auth: Auth,
     pub(crate) tls: TlsOptions,
     pub(crate) proxy: ProxyConfig,
     pub(crate) timeout: Duration,
@@ -245,8 +274,7 @@ impl Transport {
         Ok(Transport {
             http,
             endpoint: s.endpoint,
-            key_id: s.key_id,
-            key: Arc::new(s.key),
+            auth: s.auth,
             timeout: s.timeout,
             connect_timeout,
             max_retries: s.max_retries,
@@ -267,11 +295,34 @@ impl Transport {
             RetryRule::Never => 0,
             RetryRule::Once => self.max_retries.min(1),
             RetryRule::UpToMax => self.max_retries,
+            RetryRule::NewToken => 0,
+        }
+    }
+
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    #[cfg(test)]
+    pub(crate) fn set_timeout_for_tests(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
+    /// The token source, when requests carry OAuth tokens.
+    pub(crate) fn token_source(&self) -> Option<&TokenSource> {
+        match &self.auth {
+            Auth::OAuth(source) => Some(source),
+            Auth::ApiKey { .. } => None,
         }
     }
 
     /// GETs `path_and_query` (already percent-encoded; signed exactly as given) and decodes the
     /// JSON body with `decode`, retrying transient failures (a body that ends early included).
+    /// With OAuth, a 401 drops the token the request carried and repeats it once with a new one.
     /// Logs a TRACE `request` line per attempt and a WARN `retry` line per retry.
     pub(crate) async fn get_decoded<T: Send + 'static>(
         &self,
@@ -280,50 +331,121 @@ impl Transport {
         counters: &Counters,
         decode: &DecodeFn<T>,
     ) -> Result<T, Error> {
+        self.with_retries(
+            "GET",
+            path_and_query,
+            self.auth.scheme(),
+            cancel,
+            counters,
+            || async {
+                counters.requests.fetch_add(1, Ordering::Relaxed);
+                let mut seen = AttemptLog::default();
+                let mut bearer = None;
+                let mut outcome = self
+                    .attempt::<T>(
+                        path_and_query,
+                        decode,
+                        cancel,
+                        &counters.read_id,
+                        &mut seen,
+                        &mut bearer,
+                    )
+                    .await;
+                if let (Err(failure), Some(token), Auth::OAuth(source)) =
+                    (&mut outcome, &bearer, &self.auth)
+                {
+                    // The server may echo the token; no error shows it.
+                    let error = std::mem::replace(&mut failure.error, Error::Cancelled);
+                    failure.error = oauth::mask_error(error, &[token.secret()]);
+                    if failure.error.status() == Some(401) {
+                        source.invalidate(token.generation).await;
+                        failure.rule = RetryRule::NewToken;
+                    }
+                }
+                (seen, outcome)
+            },
+        )
+        .await
+    }
+
+    /// Runs `attempt` until it succeeds or its failure may not be retried (by the rule of the
+    /// failure's kind and `max_retries`), waiting the backoff (or `Retry-After`) in between.
+    /// Logs a TRACE `request` line per attempt (method, path, the auth scheme's name) and a WARN
+    /// `retry` line per retry.
+    pub(crate) async fn with_retries<T, F, Fut>(
+        &self,
+        method: &'static str,
+        path: &str,
+        scheme: &'static str,
+        cancel: &CancellationToken,
+        counters: &Counters,
+        mut attempt: F,
+    ) -> Result<T, Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = (AttemptLog, Result<T, Failure>)>,
+    {
         let started = Instant::now();
         let mut retry = 0u32;
+        let mut sent = 0u32;
+        let mut token_repeated = false;
         loop {
             if cancel.is_cancelled() {
                 return Err(Error::Cancelled);
             }
-            counters.requests.fetch_add(1, Ordering::Relaxed);
-            let attempt = retry + 1;
+            sent += 1;
             let attempt_started = Instant::now();
-            let mut seen = AttemptLog::default();
-            let outcome = tokio::select! {
+            let (seen, outcome) = tokio::select! {
                 biased;
                 _ = cancel.cancelled() => return Err(Error::Cancelled),
-                r = self.attempt::<T>(path_and_query, decode, cancel, &mut seen) => r,
+                r = attempt() => r,
             };
-            let ms = attempt_started.elapsed().as_millis();
+            let line = RequestLine {
+                method,
+                path,
+                scheme,
+                ms: attempt_started.elapsed().as_millis(),
+                attempt: sent,
+            };
             let failure = match outcome {
                 Ok(v) => {
-                    self.log_request(counters, path_and_query, &seen, None, ms, attempt);
+                    self.log_request(counters, &line, &seen, None);
                     return Ok(v);
                 }
                 Err(f) => f,
             };
             let cause = cause_of(&failure.error);
-            self.log_request(counters, path_and_query, &seen, Some(&cause), ms, attempt);
-            if retry >= self.retry_limit(failure.rule) {
+            self.log_request(counters, &line, &seen, Some(&cause));
+            let allowed = match failure.rule {
+                RetryRule::NewToken => !token_repeated,
+                rule => retry < self.retry_limit(rule),
+            };
+            if !allowed {
                 return Err(with_attempts(
                     failure.error,
-                    Attempts::new(attempt, started.elapsed()),
+                    Attempts::new(sent, started.elapsed()),
                 ));
             }
-            let delay = self.backoff.delay(retry, failure.retry_after);
+            let delay = if failure.rule == RetryRule::NewToken {
+                token_repeated = true;
+                Duration::ZERO
+            } else {
+                self.backoff.delay(retry, failure.retry_after)
+            };
             (self.log)(
                 Level::Warn,
                 "retry",
                 &[
                     ("read_id", &counters.read_id),
-                    ("path", &path_and_query),
-                    ("attempt", &attempt),
+                    ("path", &path),
+                    ("attempt", &sent),
                     ("cause", &cause),
                     ("delay_ms", &delay.as_millis()),
                 ],
             );
-            retry += 1;
+            if failure.rule != RetryRule::NewToken {
+                retry += 1;
+            }
             counters.retries.fetch_add(1, Ordering::Relaxed);
             tokio::select! {
                 biased;
@@ -333,15 +455,14 @@ impl Transport {
         }
     }
 
-    /// The TRACE `request` line of one attempt (never a header: the signature stays out).
+    /// The TRACE `request` line of one attempt (never a header: the signature or token stays
+    /// out; `auth` names the scheme only).
     fn log_request(
         &self,
         counters: &Counters,
-        path: &str,
+        line: &RequestLine<'_>,
         seen: &AttemptLog,
         error: Option<&str>,
-        ms: u128,
-        attempt: u32,
     ) {
         let error_text = error.unwrap_or_default();
         let outcome: (&str, &dyn Display) = match &seen.status {
@@ -353,12 +474,13 @@ impl Transport {
             "request",
             &[
                 ("read_id", &counters.read_id),
-                ("method", &"GET"),
-                ("path", &path),
+                ("method", &line.method),
+                ("path", &line.path),
                 outcome,
                 ("bytes", &seen.bytes),
-                ("ms", &ms),
-                ("attempt", &attempt),
+                ("ms", &line.ms),
+                ("attempt", &line.attempt),
+                ("auth", &line.scheme),
             ],
         );
     }
@@ -382,13 +504,14 @@ impl Transport {
     }
 
     /// The URL and signed headers of a GET of `path_and_query` (an error: never worth retrying).
-    fn signed_request(&self, path_and_query: &str) -> Result<(url::Url, HeaderMap), Error> {
+    /// The URL of `path_and_query` on the endpoint, refused when the library would send a
+    /// different request target (what is signed must be exactly what goes on the wire).
+    pub(crate) fn url_for(&self, path_and_query: &str) -> Result<url::Url, Error> {
         let invalid = |detail: String| {
             self.network_error(TransportErrorKind::InvalidRequest, path_and_query, detail)
         };
         let url = reqwest::Url::parse(&format!("{}{}", self.endpoint.base_url(), path_and_query))
             .map_err(|e| invalid(format!("invalid URL: {e}")))?;
-        // What we sign must be byte-for-byte the request target that goes on the wire.
         let sent = match url.query() {
             Some(q) => format!("{}?{}", url.path(), q),
             None => url.path().to_string(),
@@ -398,6 +521,35 @@ impl Transport {
                 "the request target would be re-encoded as {sent:?}"
             )));
         }
+        Ok(url)
+    }
+
+    /// The URL and headers of a GET of `path_and_query` with a Bearer token.
+    fn bearer_request(
+        &self,
+        path_and_query: &str,
+        token: &oauth::Token,
+    ) -> Result<(url::Url, HeaderMap), Error> {
+        let url = self.url_for(path_and_query)?;
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            reqwest::header::ACCEPT,
+            HeaderValue::from_static("application/json"),
+        );
+        headers.insert(reqwest::header::AUTHORIZATION, token.header()?);
+        Ok((url, headers))
+    }
+
+    fn signed_request(
+        &self,
+        path_and_query: &str,
+        key_id: &str,
+        key: &SecretKey,
+    ) -> Result<(url::Url, HeaderMap), Error> {
+        let invalid = |detail: String| {
+            self.network_error(TransportErrorKind::InvalidRequest, path_and_query, detail)
+        };
+        let url = self.url_for(path_and_query)?;
         let host = self.endpoint.host_header();
         let signed = signing::sign(
             &RequestToSign {
@@ -406,8 +558,8 @@ impl Transport {
                 host: &host,
                 body: b"",
             },
-            &self.key,
-            &self.key_id,
+            key,
+            key_id,
             SystemTime::now(),
         );
         // No explicit Host: hyper derives it from the URL, which is exactly `host_header()`
@@ -440,11 +592,24 @@ impl Transport {
         path_and_query: &str,
         decode: &DecodeFn<T>,
         cancel: &CancellationToken,
+        read_id: &str,
         seen: &mut AttemptLog,
+        bearer: &mut Option<oauth::Token>,
     ) -> Result<T, Failure> {
-        let (url, headers) = self
-            .signed_request(path_and_query)
-            .map_err(Failure::fatal)?;
+        let (url, headers) = match &self.auth {
+            Auth::ApiKey { key_id, key } => self
+                .signed_request(path_and_query, key_id, key)
+                .map_err(Failure::fatal)?,
+            Auth::OAuth(source) => {
+                let token = source
+                    .token(self, cancel, read_id)
+                    .await
+                    .map_err(|e| Failure::fatal(token_failure(e)))?;
+                let request = self.bearer_request(path_and_query, &token);
+                *bearer = Some(token);
+                request.map_err(Failure::fatal)?
+            }
+        };
         let response = self
             .http
             .get(url.clone())
@@ -459,7 +624,11 @@ impl Transport {
             return Err(self.redirect(&response, &url, path_and_query));
         }
         if !status.is_success() {
-            return Err(self.error_answer(response, path_and_query, seen).await);
+            // With OAuth the server could echo the token: masked before any cut.
+            let token = bearer.as_ref().map(|t| t.secret()).unwrap_or_default();
+            return Err(self
+                .error_answer(response, path_and_query, seen, &[token])
+                .await);
         }
         let body = self
             .read_body(response, path_and_query, self.body_limit)
@@ -493,11 +662,12 @@ impl Transport {
     }
 
     /// An API error status: its code, message and trace id, retried when the status may pass.
-    async fn error_answer(
+    pub(crate) async fn error_answer(
         &self,
         response: reqwest::Response,
         path_and_query: &str,
         seen: &mut AttemptLog,
+        secrets: &[&str],
     ) -> Failure {
         let status = response.status().as_u16();
         let retry_after = response
@@ -510,7 +680,7 @@ impl Transport {
             .headers()
             .get("x-starship-traceid")
             .and_then(|v| v.to_str().ok())
-            .map(|v| server_text(v, MAX_TRACE_ID_CHARS))
+            .map(|v| server_text(&oauth::mask_text(v, secrets), MAX_TRACE_ID_CHARS))
             .filter(|v| !v.is_empty());
         // Error bodies are small; one over 64 KiB is left unread (the status stands alone)
         // rather than failing the diagnosis.
@@ -519,7 +689,7 @@ impl Transport {
             .await
             .unwrap_or_default();
         seen.bytes = body.len();
-        let parsed = ErrorBody::parse(&body);
+        let parsed = ErrorBody::parse_masked(&body, secrets);
         Failure {
             error: Error::Api {
                 status,
@@ -540,7 +710,12 @@ impl Transport {
     }
 
     /// A 3xx answer: an error naming the status and where it pointed, never followed.
-    fn redirect(&self, response: &reqwest::Response, base: &url::Url, path: &str) -> Failure {
+    pub(crate) fn redirect(
+        &self,
+        response: &reqwest::Response,
+        base: &url::Url,
+        path: &str,
+    ) -> Failure {
         let status = response.status().as_u16();
         let location = response
             .headers()
@@ -572,7 +747,7 @@ impl Transport {
     }
 
     /// Reads the body in chunks, refusing more than `limit` bytes.
-    async fn read_body(
+    pub(crate) async fn read_body(
         &self,
         mut response: reqwest::Response,
         path: &str,
@@ -609,7 +784,7 @@ impl Transport {
 
     /// Turns a library error into a typed failure: its kind decides the retries and the
     /// advice, so nothing downstream reads message text.
-    fn classify(&self, e: &reqwest::Error, path: &str) -> Failure {
+    pub(crate) fn classify(&self, e: &reqwest::Error, path: &str) -> Failure {
         if e.is_timeout() {
             return Failure {
                 error: Error::Timeout {
@@ -717,6 +892,19 @@ impl Transport {
             rule,
             retry_after: None,
         }
+    }
+}
+
+/// A failure to get a token, as a page request's error: refusals and unusable answers as they
+/// are, anything else (after the token request's own retries) wrapped so that it is not taken
+/// for the page request's own failure.
+fn token_failure(error: Error) -> Error {
+    match error {
+        Error::TokenRefused { .. }
+        | Error::TokenResponse { .. }
+        | Error::TokenRequest(_)
+        | Error::Cancelled => error,
+        other => Error::TokenRequest(Box::new(other)),
     }
 }
 
@@ -903,11 +1091,17 @@ struct ErrorBody {
 }
 
 impl ErrorBody {
+    #[cfg(test)]
     fn parse(body: &[u8]) -> ErrorBody {
+        Self::parse_masked(body, &[])
+    }
+
+    /// The error body, with each of `secrets` masked before the text is cut.
+    fn parse_masked(body: &[u8], secrets: &[&str]) -> ErrorBody {
         let text = |v: &serde_json::Value, k: &str, max: usize| {
             v.get(k)
                 .and_then(|x| x.as_str())
-                .map(|s| server_text(s, max))
+                .map(|s| server_text(&oauth::mask_text(s, secrets), max))
                 .filter(|s| !s.is_empty())
         };
         match serde_json::from_slice::<serde_json::Value>(body) {
@@ -918,7 +1112,10 @@ impl ErrorBody {
             },
             _ => {
                 // Not the API's JSON (a proxy's HTML page, say): keep a short excerpt.
-                let s = server_text(&String::from_utf8_lossy(body), 200);
+                let s = server_text(
+                    &oauth::mask_text(&String::from_utf8_lossy(body), secrets),
+                    200,
+                );
                 ErrorBody {
                     message: (!s.is_empty()).then_some(s),
                     ..ErrorBody::default()
@@ -1394,8 +1591,10 @@ mod tests {
         .unwrap();
         let mut t = Transport::new(TransportSettings {
             endpoint: Endpoint::parse(&format!("http://{addr}")).unwrap(),
-            key_id: "5f00/5f01/5f02".into(),
-            key,
+            auth: Auth::ApiKey {
+                key_id: "5f00/5f01/5f02".into(),
+                key: Arc::new(key),
+            },
             tls: TlsOptions::default(),
             proxy: ProxyConfig::direct(),
             timeout: Duration::from_secs(5),
@@ -1439,7 +1638,7 @@ mod tests {
         assert_eq!(lines[0]["@message"], "request");
         assert_eq!(
             keys(&lines[0])[4..],
-            ["read_id", "method", "path", "status", "bytes", "ms", "attempt"]
+            ["read_id", "method", "path", "status", "bytes", "ms", "attempt", "auth"]
         );
         assert_eq!(
             (&lines[0]["method"], &lines[0]["path"], &lines[0]["status"]),

@@ -80,6 +80,28 @@ pub(crate) const CA_CERTIFICATE: Setting = Setting {
                   file (a leading `~/` is expanded from `HOME`).",
 };
 
+pub(crate) const CLIENT_ID: Setting = Setting {
+    name: "client_id",
+    kind: Kind::Text { sensitive: false },
+    default: Fallback::Required,
+    env: Some("INTERSIGHT_CLIENT_ID"),
+    description: "The client id of an OAuth application that an Intersight account \
+                  administrator registered with the Client Credentials grant. With \
+                  `client_secret`, the provider asks `/iam/token` on the endpoint for short-lived \
+                  access tokens instead of signing requests with an API key. Errors may show the \
+                  client id; it is not a secret.",
+};
+
+pub(crate) const CLIENT_SECRET: Setting = Setting {
+    name: "client_secret",
+    kind: Kind::Text { sensitive: true },
+    default: Fallback::Required,
+    env: Some("INTERSIGHT_CLIENT_SECRET"),
+    description: "The OAuth application's client secret, used with `client_id`. Spaces and line \
+                  breaks around it are ignored. No message or log line ever shows it or an \
+                  access token.",
+};
+
 pub(crate) const ENDPOINT: Setting = Setting {
     name: "endpoint",
     kind: Kind::Text { sensitive: false },
@@ -188,9 +210,11 @@ pub(crate) const SECRETKEY: Setting = Setting {
 };
 
 /// Every provider setting, in schema (alphabetical) order.
-pub(crate) const SETTINGS: [&Setting; 10] = [
+pub(crate) const SETTINGS: [&Setting; 12] = [
     &APIKEY,
     &CA_CERTIFICATE,
+    &CLIENT_ID,
+    &CLIENT_SECRET,
     &ENDPOINT,
     &INSECURE,
     &MAX_RESULTS_MIB,
@@ -243,7 +267,8 @@ impl Setting {
         }
         match (self.default, self.env) {
             (Fallback::Required, Some(env)) => text.push_str(&format!(
-                " Defaults to the `{env}` environment variable; one of the two is required."
+                " Defaults to the `{env}` environment variable. One kind of credentials is \
+                 required: `apikey` and `secretkey`, or `client_id` and `client_secret`."
             )),
             (Fallback::Required, None) => text.push_str(" Required."),
             (fallback, Some(env)) => text.push_str(&format!(
@@ -285,7 +310,7 @@ fn capitalised(text: &str) -> String {
 /// How a fallback reads in a description: `` `intersight.com` ``, `` `4` ``, or its meaning.
 pub(crate) fn fallback_text(fallback: Fallback) -> String {
     match fallback {
-        Fallback::Required => "required".to_string(),
+        Fallback::Required => "one kind of credentials required".to_string(),
         Fallback::Absent(meaning) => meaning.to_string(),
         Fallback::Text(text) => format!("`{text}`"),
         Fallback::Flag(flag) => format!("`{flag}`"),
@@ -299,7 +324,8 @@ pub(crate) fn provider_schema() -> Schema {
         block: Block {
             attributes: SETTINGS.iter().map(|s| s.attribute()).collect(),
             description: "The Cisco Intersight provider: reads Intersight objects through its \
-                          REST API, signed with an API key."
+                          REST API, signed with an API key or with OAuth 2.0 client \
+                          credentials."
                 .to_string(),
             description_kind: StringKind::Markdown,
             ..Block::default()
@@ -579,6 +605,11 @@ pub fn validate(config: &Value) -> Diagnostics {
     let no_env = Environment::default();
     let text = |s: &Setting| text_setting(config, s, &no_env);
     let insecure = (!is_unknown(config, &INSECURE)).then(|| flag_setting(config, &INSECURE));
+    diags.extend(check_credential_kinds(config));
+    diags.extend(check_oauth_settings(
+        text(&CLIENT_ID).as_ref(),
+        text(&CLIENT_SECRET).as_ref(),
+    ));
     diags.extend(check_text_settings(
         text(&APIKEY).as_ref(),
         text(&SECRETKEY).as_ref(),
@@ -586,5 +617,88 @@ pub fn validate(config: &Value) -> Diagnostics {
         text(&ENDPOINT).as_ref(),
         insecure,
     ));
+    diags
+}
+
+/// The two kinds of credentials, each a pair of settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CredentialKind {
+    /// `apikey` and `secretkey`: every request signed.
+    ApiKey,
+    /// `client_id` and `client_secret`: OAuth access tokens.
+    OAuth,
+}
+
+impl CredentialKind {
+    /// The kind's two settings.
+    pub(crate) fn settings(self) -> [&'static Setting; 2] {
+        match self {
+            CredentialKind::ApiKey => [&APIKEY, &SECRETKEY],
+            CredentialKind::OAuth => [&CLIENT_ID, &CLIENT_SECRET],
+        }
+    }
+}
+
+/// Whether the block sets (or will set: unknown) either setting of `kind`.
+pub(crate) fn kind_in_block(config: &Value, kind: CredentialKind) -> bool {
+    kind.settings().iter().any(|s| {
+        config
+            .get_attr(s.name)
+            .is_some_and(|v| matches!(v, Value::String(_) | Value::Unknown(_)))
+    })
+}
+
+/// Both kinds of credentials in the provider block: an error naming all four settings. Only
+/// known values count: `apikey = var.apikey` beside `client_id = var.client_id` is fine at
+/// validate (variables are unknown then) as long as one pair is null when configured.
+pub(crate) fn check_credential_kinds(config: &Value) -> Diagnostics {
+    let mut diags = Diagnostics::new();
+    let known = |kind: CredentialKind| {
+        kind.settings()
+            .iter()
+            .any(|s| matches!(config.get_attr(s.name), Some(Value::String(_))))
+    };
+    if known(CredentialKind::ApiKey) && known(CredentialKind::OAuth) {
+        let attribute = if config
+            .get_attr(CLIENT_ID.name)
+            .is_some_and(|v| !v.is_null())
+        {
+            CLIENT_ID.name
+        } else {
+            CLIENT_SECRET.name
+        };
+        diags.push(
+            Diagnostic::error(
+                "Two kinds of Intersight credentials",
+                "The provider block sets both an API key (`apikey`/`secretkey`) and OAuth client \
+                 credentials (`client_id`/`client_secret`); the provider uses exactly one kind. \
+                 Remove one pair from the block (settings of the other kind in environment \
+                 variables are then ignored).",
+            )
+            .at(AttributePath::attr(attribute)),
+        );
+    }
+    diags
+}
+
+/// Empty `client_id` or `client_secret` (the secret's value is never shown).
+pub(crate) fn check_oauth_settings(
+    client_id: Option<&Sourced>,
+    client_secret: Option<&Sourced>,
+) -> Diagnostics {
+    let mut diags = Diagnostics::new();
+    if let Some(s) = client_id.filter(|s| s.value.trim().is_empty()) {
+        diags.push(empty_setting(&CLIENT_ID, s));
+    }
+    if let Some(s) = client_secret.filter(|s| s.value.trim().is_empty()) {
+        diags.push(empty_setting(
+            &CLIENT_SECRET,
+            &Sourced {
+                // Blank; shown as "" whatever spaces it held.
+                value: String::new(),
+                from_env: s.from_env,
+            },
+        ));
+    }
     diags
 }

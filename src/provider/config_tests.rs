@@ -35,6 +35,8 @@ fn schema_attributes_types_and_flags() {
     let expect = [
         ("apikey", Type::String),
         ("ca_certificate", Type::String),
+        ("client_id", Type::String),
+        ("client_secret", Type::String),
         ("endpoint", Type::String),
         ("insecure", Type::Bool),
         ("max_results_mib", Type::Number),
@@ -51,7 +53,11 @@ fn schema_attributes_types_and_flags() {
             .unwrap_or_else(|| panic!("{name} missing"));
         assert_eq!(a.ty, ty, "{name}");
         assert!(a.optional && !a.required && !a.computed, "{name}");
-        assert_eq!(a.sensitive, name == "secretkey", "{name}");
+        assert_eq!(
+            a.sensitive,
+            name == "secretkey" || name == "client_secret",
+            "{name}"
+        );
         assert!(!a.description.is_empty(), "{name}");
         assert_eq!(a.description_kind, StringKind::Markdown, "{name}");
     }
@@ -733,4 +739,139 @@ fn unknown_and_null_values_are_accepted() {
     ]);
     assert!(validate(&c).is_empty());
     assert!(validate(&Value::unknown()).is_empty());
+}
+
+// ---- the rule choosing one kind of credentials (docs/index.md, "Authentication") ----
+
+fn oauth_block() -> Value {
+    config([
+        ("client_id", Value::string("app-1")),
+        ("client_secret", Value::string("s3cret-Value")),
+    ])
+}
+
+fn kind_of(config: &Value, env: &Environment) -> Result<crate::intersight::AuthKind, Diagnostics> {
+    configure(config, env).map(|(client, _)| client.auth_kind())
+}
+
+#[test]
+fn both_kinds_in_the_block_is_a_validate_error_naming_all_four_settings() {
+    let both = with_attr(
+        with_attr(credentials(), "client_id", Value::string("app-1")),
+        "client_secret",
+        Value::string("s3cret-Value"),
+    );
+    for config in [
+        both.clone(),
+        with_attr(credentials(), "client_id", Value::string("app-1")),
+    ] {
+        let d = validate(&config);
+        assert_eq!(d.0.len(), 1, "{d:?}");
+        for name in ["`apikey`", "`secretkey`", "`client_id`", "`client_secret`"] {
+            assert!(d.0[0].detail.contains(name), "{name}: {}", d.0[0].detail);
+        }
+        assert!(!d.0[0].detail.contains("s3cret"), "{}", d.0[0].detail);
+        assert!(kind_of(&config, &Environment::default()).is_err());
+    }
+    // Unknown values (variables at validate) do not count until they are known; configure
+    // reports them as unknown.
+    assert!(validate(&with_attr(oauth_block(), "secretkey", Value::unknown())).is_empty());
+    // One kind in the block passes validate.
+    assert!(validate(&oauth_block()).is_empty());
+    assert!(validate(&credentials()).is_empty());
+}
+
+#[test]
+fn a_kind_in_the_block_wins_over_the_environment() {
+    use crate::intersight::AuthKind;
+    let all_env = env([
+        ("INTERSIGHT_API_KEY", KEY_ID),
+        ("INTERSIGHT_SECRET_KEY", KEY_PATH),
+        ("INTERSIGHT_CLIENT_ID", "env-app"),
+        ("INTERSIGHT_CLIENT_SECRET", "env-secret"),
+    ]);
+    assert_eq!(kind_of(&oauth_block(), &all_env).unwrap(), AuthKind::OAuth);
+    assert_eq!(kind_of(&credentials(), &all_env).unwrap(), AuthKind::ApiKey);
+    // Half a pair in the block: the other half from its variable.
+    let client = configure(&config([("client_id", Value::string("app-1"))]), &all_env)
+        .unwrap()
+        .0;
+    assert_eq!(client.client_id(), Some("app-1"));
+    // A broken API key in the environment is not looked at when the block chooses OAuth.
+    let broken = env([
+        ("INTERSIGHT_API_KEY", "-----BEGIN"),
+        ("INTERSIGHT_SECRET_KEY", "/nope"),
+    ]);
+    assert_eq!(kind_of(&oauth_block(), &broken).unwrap(), AuthKind::OAuth);
+}
+
+#[test]
+fn half_a_pair_names_the_missing_half() {
+    let d = kind_of(
+        &config([("client_id", Value::string("app-1"))]),
+        &Environment::default(),
+    )
+    .unwrap_err();
+    assert_eq!(d.0.len(), 1, "{d:?}");
+    assert_eq!(d.0[0].attribute, Some(AttributePath::attr("client_secret")));
+    assert!(d.0[0].detail.contains("INTERSIGHT_CLIENT_SECRET"), "{d:?}");
+    let d = kind_of(
+        &config([("client_secret", Value::string("s3cret-Value"))]),
+        &Environment::default(),
+    )
+    .unwrap_err();
+    assert_eq!(d.0[0].attribute, Some(AttributePath::attr("client_id")));
+    assert!(!format!("{d:?}").contains("s3cret"));
+    // Blank: an error that never shows the value.
+    let d = kind_of(
+        &config([
+            ("client_id", Value::string("app-1")),
+            ("client_secret", Value::string("  \n")),
+        ]),
+        &Environment::default(),
+    )
+    .unwrap_err();
+    assert_eq!(d.0[0].summary, "Empty client_secret");
+}
+
+#[test]
+fn with_nothing_in_the_block_the_environment_must_hold_exactly_one_complete_kind() {
+    use crate::intersight::AuthKind;
+    let oauth_env = env([
+        ("INTERSIGHT_CLIENT_ID", "env-app"),
+        ("INTERSIGHT_CLIENT_SECRET", " env-secret\n"),
+    ]);
+    assert_eq!(kind_of(&config([]), &oauth_env).unwrap(), AuthKind::OAuth);
+    // One complete kind and a stray half of the other: the complete one.
+    let mixed = env([
+        ("INTERSIGHT_CLIENT_ID", "env-app"),
+        ("INTERSIGHT_CLIENT_SECRET", "env-secret"),
+        ("INTERSIGHT_API_KEY", KEY_ID),
+    ]);
+    assert_eq!(kind_of(&config([]), &mixed).unwrap(), AuthKind::OAuth);
+    let both = env([
+        ("INTERSIGHT_API_KEY", KEY_ID),
+        ("INTERSIGHT_SECRET_KEY", KEY_PATH),
+        ("INTERSIGHT_CLIENT_ID", "env-app"),
+        ("INTERSIGHT_CLIENT_SECRET", "env-secret"),
+    ]);
+    let d = kind_of(&config([]), &both).unwrap_err();
+    assert_eq!(d.0.len(), 1);
+    assert!(d.0[0].summary.contains("Two kinds"), "{d:?}");
+    assert!(!format!("{d:?}").contains("env-secret"));
+    let halves = env([
+        ("INTERSIGHT_CLIENT_ID", "env-app"),
+        ("INTERSIGHT_SECRET_KEY", KEY_PATH),
+    ]);
+    let d = kind_of(&config([]), &halves).unwrap_err();
+    assert_eq!(d.0.len(), 1);
+    let detail = &d.0[0].detail;
+    assert!(
+        detail.contains("holds INTERSIGHT_SECRET_KEY and INTERSIGHT_CLIENT_ID but not INTERSIGHT_API_KEY and INTERSIGHT_CLIENT_SECRET"),
+        "{detail}"
+    );
+    // Nothing anywhere: the API key's two "missing" errors, mentioning OAuth.
+    let d = kind_of(&config([]), &Environment::default()).unwrap_err();
+    assert_eq!(d.0.len(), 2);
+    assert!(d.0[0].detail.contains("client_id"), "{d:?}");
 }

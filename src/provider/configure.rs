@@ -7,12 +7,16 @@ use std::time::Duration;
 
 use crate::cty::{AttributePath, Diagnostic, Diagnostics, Value};
 use crate::intersight::paging::Paging;
-use crate::intersight::{Client, ClientConfig, Endpoint, SecretKey, TlsOptions};
+use crate::intersight::{
+    Client, ClientConfig, ClientCredentials, Credentials, Endpoint, SecretKey, TlsOptions,
+};
 
 use super::config::{
-    api_key_id_has_expected_shape, check_text_settings, flag_setting, is_unknown, parse_endpoint,
-    text_setting, whole_setting, Environment, Fallback, Setting, Sourced, APIKEY, CA_CERTIFICATE,
-    ENDPOINT, INSECURE, MAX_RETRIES, PAGE_SIZE, PARALLELISM, REQUEST_TIMEOUT, SECRETKEY, SETTINGS,
+    api_key_id_has_expected_shape, check_credential_kinds, check_oauth_settings,
+    check_text_settings, flag_setting, is_unknown, kind_in_block, parse_endpoint, text_setting,
+    whole_setting, CredentialKind, Environment, Fallback, Setting, Sourced, APIKEY, CA_CERTIFICATE,
+    CLIENT_ID, CLIENT_SECRET, ENDPOINT, INSECURE, MAX_RETRIES, PAGE_SIZE, PARALLELISM,
+    REQUEST_TIMEOUT, SECRETKEY, SETTINGS,
 };
 
 /// Makes reads page exactly as the official provider does; see [`paging_from_environment`].
@@ -46,8 +50,25 @@ pub fn configure(config: &Value, env: &Environment) -> Result<(Client, Diagnosti
     }
     // Unknown settings are reported together with every problem of the known ones.
     let mut diags = unknown_settings(config);
-    let text = TextSettings::resolve(config, env);
+    let mut text = TextSettings::resolve(config, env);
     let insecure = flag_setting(config, &INSECURE);
+    diags.extend(check_credential_kinds(config));
+    let kind = choose_credentials(config, env, &mut diags);
+    // The settings of the kind not chosen are neither checked nor used.
+    let (client_id, client_secret) = if kind == Some(CredentialKind::OAuth) {
+        text.api_key = None;
+        text.secret_key = None;
+        (
+            text_setting(config, &CLIENT_ID, env),
+            text_setting(config, &CLIENT_SECRET, env),
+        )
+    } else {
+        (None, None)
+    };
+    diags.extend(check_oauth_settings(
+        client_id.as_ref(),
+        client_secret.as_ref(),
+    ));
     diags.extend(check_text_settings(
         text.api_key.as_ref(),
         text.secret_key.as_ref(),
@@ -55,20 +76,45 @@ pub fn configure(config: &Value, env: &Environment) -> Result<(Client, Diagnosti
         text.endpoint.as_ref(),
         (!is_unknown(config, &INSECURE)).then_some(insecure),
     ));
-    let api_key = required(text.api_key, &APIKEY, config, &mut diags);
-    let secret_key = required(text.secret_key, &SECRETKEY, config, &mut diags)
-        .and_then(|s| load_secret_key(&s, env, &mut diags));
+    let credentials = match kind {
+        Some(CredentialKind::ApiKey) => {
+            let api_key = required(text.api_key, &APIKEY, config, &mut diags);
+            let secret_key = required(text.secret_key, &SECRETKEY, config, &mut diags)
+                .and_then(|s| load_secret_key(&s, env, &mut diags));
+            if let Some(api_key) = &api_key {
+                warn_about_api_key_shape(api_key, &mut diags);
+            }
+            match (api_key, secret_key) {
+                (Some(api_key), Some(secret_key)) => Some(Credentials::ApiKey {
+                    key_id: api_key.value,
+                    secret_key,
+                }),
+                _ => None,
+            }
+        }
+        Some(CredentialKind::OAuth) => {
+            let client_id = required(client_id, &CLIENT_ID, config, &mut diags);
+            let client_secret = required(client_secret, &CLIENT_SECRET, config, &mut diags);
+            match (client_id, client_secret) {
+                (Some(id), Some(secret)) => Some(Credentials::OAuth(ClientCredentials::new(
+                    id.value.trim(),
+                    secret.value.trim(),
+                ))),
+                _ => None,
+            }
+        }
+        None => None,
+    };
     if diags.has_errors() {
         return Err(diags);
     }
-    let (Some(api_key), Some(secret_key)) = (api_key, secret_key) else {
+    let Some(credentials) = credentials else {
         return Err(diags);
     };
     let endpoint = match &text.endpoint {
         Some(given) => parse_endpoint(given, Some(insecure)).map_err(Diagnostics::from)?,
         None => default_endpoint()?,
     };
-    warn_about_api_key_shape(&api_key, &mut diags);
     if insecure {
         diags.push(insecure_warning(&endpoint));
     }
@@ -86,7 +132,7 @@ pub fn configure(config: &Value, env: &Environment) -> Result<(Client, Diagnosti
         paging: paging_from_environment(env),
         // From the environment the provider was given, like every other setting.
         proxy: crate::intersight::ProxyConfig::from_vars(env.vars.clone()),
-        ..ClientConfig::new(endpoint, api_key.value, secret_key)
+        ..ClientConfig::with_credentials(endpoint, credentials)
     };
 
     match Client::new(client_config) {
@@ -177,6 +223,18 @@ fn missing(setting: &Setting) -> Diagnostic {
             "the API key id shown in Intersight under System > Settings > API Keys, e.g. \
              `596cc79e5d91b400010d15ad/59b856cb16267c0001286496/5dbb09b27564612d30b68668`",
         )
+    } else if setting.name == CLIENT_ID.name {
+        (
+            "Missing OAuth client id",
+            "the client id of the OAuth application (`client_secret` is set, so OAuth client \
+             credentials are used)",
+        )
+    } else if setting.name == CLIENT_SECRET.name {
+        (
+            "Missing OAuth client secret",
+            "the client secret of the OAuth application (`client_id` is set, so OAuth client \
+             credentials are used)",
+        )
     } else {
         (
             "Missing Intersight secret key",
@@ -189,6 +247,91 @@ fn missing(setting: &Setting) -> Diagnostic {
         format!("Set `{name}` in the provider block or the environment variable {env} to {what}."),
     )
     .at(AttributePath::attr(name))
+}
+
+/// Which kind of credentials to use, by the rule docs/index.md states: a kind set in the
+/// provider block wins (both kinds there is an error, reported by `check_credential_kinds`);
+/// with neither in the block, the environment must hold exactly one complete kind. `None`
+/// after an error. With nothing anywhere, the API key's "missing" errors (the kind the
+/// official provider knows), which mention the other kind.
+fn choose_credentials(
+    config: &Value,
+    env: &Environment,
+    diags: &mut Diagnostics,
+) -> Option<CredentialKind> {
+    let in_block = |kind| kind_in_block(config, kind);
+    match (
+        in_block(CredentialKind::ApiKey),
+        in_block(CredentialKind::OAuth),
+    ) {
+        (true, true) => return None,
+        (true, false) => return Some(CredentialKind::ApiKey),
+        (false, true) => return Some(CredentialKind::OAuth),
+        (false, false) => {}
+    }
+    let found = |kind: CredentialKind| -> Vec<&'static str> {
+        kind.settings()
+            .iter()
+            .filter_map(|s| s.env.filter(|var| env.get(var).is_some()))
+            .collect()
+    };
+    let api = found(CredentialKind::ApiKey);
+    let oauth = found(CredentialKind::OAuth);
+    match (api.len(), oauth.len()) {
+        (2, 2) => {
+            diags.push(Diagnostic::error(
+                "Two kinds of Intersight credentials in the environment",
+                "The provider block sets no credentials, and the environment holds both an API \
+                 key (INTERSIGHT_API_KEY and INTERSIGHT_SECRET_KEY) and OAuth client credentials \
+                 (INTERSIGHT_CLIENT_ID and INTERSIGHT_CLIENT_SECRET); the provider uses exactly \
+                 one kind. Unset one pair, or choose by setting that pair in the provider block \
+                 (a kind set in the block wins over the environment).",
+            ));
+            None
+        }
+        (2, _) => Some(CredentialKind::ApiKey),
+        (_, 2) => Some(CredentialKind::OAuth),
+        (0, 0) => {
+            for setting in [&APIKEY, &SECRETKEY] {
+                let mut d = missing(setting);
+                d.detail.push_str(
+                    " Or use OAuth client credentials instead: `client_id` and `client_secret` \
+                     (or INTERSIGHT_CLIENT_ID and INTERSIGHT_CLIENT_SECRET).",
+                );
+                diags.push(d);
+            }
+            None
+        }
+        _ => {
+            let all: Vec<&str> = api.iter().chain(oauth.iter()).copied().collect();
+            let lacking: Vec<&str> = [CredentialKind::ApiKey, CredentialKind::OAuth]
+                .into_iter()
+                .flat_map(|k| k.settings())
+                .filter_map(|s| s.env)
+                .filter(|var| {
+                    let of_api = var.contains("API_KEY") || var.contains("SECRET_KEY");
+                    let started = if of_api {
+                        !api.is_empty()
+                    } else {
+                        !oauth.is_empty()
+                    };
+                    started && !all.contains(var)
+                })
+                .collect();
+            diags.push(Diagnostic::error(
+                "Incomplete Intersight credentials in the environment",
+                format!(
+                    "The provider block sets no credentials, and the environment holds {} but \
+                     not {}: no kind of credentials is complete. Set the missing variable, or \
+                     give the credentials in the provider block: `apikey` and `secretkey` (an \
+                     API key), or `client_id` and `client_secret` (OAuth client credentials).",
+                    all.join(" and "),
+                    lacking.join(" and ")
+                ),
+            ));
+            None
+        }
+    }
 }
 
 fn load_secret_key(

@@ -5,8 +5,15 @@ use crate::cty::Diagnostic;
 use crate::intersight::error::{fmt_elapsed, path_excerpt};
 use crate::intersight::{Error, TlsProblem, TransportErrorKind};
 
+/// What to try after a 401 to a request made with an OAuth access token (twice: the first
+/// 401 got a new token and one repeat).
+pub(crate) const BEARER_401_ADVICE: &str = "Intersight refused the OAuth access token twice (a \
+    new token was fetched after the first refusal). Check in Intersight that the OAuth \
+    application of `client_id` is still enabled and its user or role may use the API, and that \
+    `endpoint` is the account the application belongs to.";
+
 /// What to try for an API error status.
-fn advice(status: u16) -> &'static str {
+pub(crate) fn advice(status: u16) -> &'static str {
     match status {
         401 => "Check that the API key id (`apikey`) and the secret key (`secretkey`) belong \
                 together and that the key is not expired or revoked, and that this machine's clock \
@@ -103,6 +110,41 @@ pub(crate) fn api_error_diagnostic(error: &Error, resource: &str) -> Diagnostic 
             "{error}.\n\nNothing was sent. Shorten the query: split it across several data \
              sources (each with a part of the values), or select the objects by a condition \
              that needs fewer values."
+        ),
+        Error::TokenRefused {
+            status,
+            error: code,
+            description,
+            client_id,
+        } => {
+            let mut d = format!(
+                "The token endpoint POST {} refused the OAuth client credentials of client_id \
+                 {client_id:?} (HTTP {status}).",
+                crate::intersight::oauth::TOKEN_PATH
+            );
+            if let Some(code) = code {
+                d.push_str(&format!("\nOAuth error: {code}"));
+            }
+            if let Some(description) = description {
+                d.push_str(&format!("\nDescription: {description}"));
+            }
+            d.push_str(
+                "\n\nCheck in Intersight that an OAuth application with this client id exists, \
+                 is enabled and may use the Client Credentials grant, and that `client_secret` \
+                 is its current secret (an administrator may have renewed or revoked it). No \
+                 further token request is made in this run.",
+            );
+            d
+        }
+        Error::TokenResponse { .. } => format!(
+            "{error}.\n\nThe token endpoint answered, but not with a usable Bearer access token. \
+             Check `endpoint` (the token endpoint is /iam/token on its host) and any proxy on \
+             the way. No further token request is made in this run."
+        ),
+        Error::TokenRequest(inner) => format!(
+            "No OAuth access token could be had, so nothing was read. The token request \
+             failed: {}",
+            api_error_diagnostic(inner, resource).detail
         ),
         Error::Cancelled => "The read was cancelled because Terraform is stopping (for example \
                              after Ctrl-C). No partial results were returned."

@@ -49,27 +49,37 @@ impl ReadContext {
         error: &intersight::Error,
         resource: &str,
     ) -> Diagnostic {
-        let full = errors::api_error_diagnostic(error, resource);
-        if !matches!(error, intersight::Error::Api { status: 401, .. }) {
+        let mut full = errors::api_error_diagnostic(error, resource);
+        if self.client.auth_kind() == intersight::AuthKind::OAuth && error.status() == Some(401) {
+            full.detail = full
+                .detail
+                .replace(errors::advice(401), errors::BEARER_401_ADVICE);
+        }
+        if !matches!(
+            error,
+            intersight::Error::Api { status: 401, .. } | intersight::Error::TokenRefused { .. }
+        ) {
             return full;
         }
         if self.auth.record() {
-            AuthFailure::first_report(full)
+            AuthFailure::first_report(full, self.client.auth_kind())
         } else {
             AuthFailure::short_report()
         }
     }
 }
 
-/// Whether Intersight has rejected the configured credentials (HTTP 401) in this run. Set by
-/// the first read that meets a 401; a new ConfigureProvider starts afresh.
+/// Whether Intersight has rejected the configured credentials in this run: an API request
+/// answered 401 (with an API key's signature, or with a Bearer token twice), or the token
+/// endpoint refused the OAuth client credentials. Set by the first read that meets it; a new
+/// ConfigureProvider starts afresh.
 #[derive(Debug, Default)]
 pub(crate) struct AuthFailure(AtomicBool);
 
 impl AuthFailure {
     /// The summary of the one full report, which the short ones refer to.
     pub(crate) const SUMMARY: &'static str =
-        "Authentication failed: Intersight rejected the API key";
+        "Authentication failed: Intersight rejected the credentials";
 
     /// Records a 401; true only for the first.
     fn record(&self) -> bool {
@@ -80,24 +90,33 @@ impl AuthFailure {
         self.0.load(Ordering::SeqCst)
     }
 
-    fn first_report(mut full: Diagnostic) -> Diagnostic {
+    fn first_report(mut full: Diagnostic, kind: intersight::AuthKind) -> Diagnostic {
         full.summary = Self::SUMMARY.to_string();
-        full.detail.push_str(
+        let (settings, vars) = match kind {
+            intersight::AuthKind::ApiKey => (
+                "`apikey` and `secretkey`",
+                "INTERSIGHT_API_KEY and INTERSIGHT_SECRET_KEY",
+            ),
+            intersight::AuthKind::OAuth => (
+                "`client_id` and `client_secret`",
+                "INTERSIGHT_CLIENT_ID and INTERSIGHT_CLIENT_SECRET",
+            ),
+        };
+        full.detail.push_str(&format!(
             "\n\nThis is a problem of the provider configuration, not of this data source: \
-             check `apikey` and `secretkey` in the provider \"intersight\" block (or the \
-             INTERSIGHT_API_KEY and INTERSIGHT_SECRET_KEY environment variables they default \
-             to). Any other data source read with this provider configuration in this run ends \
-             with a short error that refers to this one.",
-        );
+             check {settings} in the provider \"intersight\" block (or the {vars} environment \
+             variables they default to). Any other data source read with this provider \
+             configuration in this run ends with a short error that refers to this one."
+        ));
         full
     }
 
     fn short_report() -> Diagnostic {
         Diagnostic::error(
-            "Not read: Intersight rejected the API key",
+            "Not read: Intersight rejected the credentials",
             format!(
-                "Another read with this provider configuration got HTTP 401; see the error \
-                 \"{}\".",
+                "Another read with this provider configuration was refused authentication; see \
+                 the error \"{}\".",
                 Self::SUMMARY
             ),
         )
@@ -390,7 +409,10 @@ mod tests {
         }
         for ctx in [&ctx, &other] {
             let again = ctx.api_error_diagnostic(&api_error(401), "iam/OAuthTokens");
-            assert_eq!(again.summary, "Not read: Intersight rejected the API key");
+            assert_eq!(
+                again.summary,
+                "Not read: Intersight rejected the credentials"
+            );
             assert!(again.detail.contains(AuthFailure::SUMMARY));
             assert!(again.detail.len() < first.detail.len() / 3);
         }

@@ -228,6 +228,8 @@ class Sim:
         self.rsa_key_path: str = info["rsa"]["key_path"]
         self.ec_key_id: str = info["ec"]["key_id"]
         self.ec_key_path: str = info["ec"]["key_path"]
+        self.client_id: str = info["oauth"]["client_id"]
+        self.client_secret: str = info["oauth"]["client_secret"]
         self.ssl = ssl.create_default_context(cafile=self.ca_path)
         self._dataset = None
 
@@ -253,6 +255,14 @@ class Sim:
     def faults(self, config: dict) -> None:
         self._call("PUT", "/_sim/faults", config)
 
+    def oauth(self, config: dict) -> None:
+        """`PUT /_sim/oauth`: the token endpoint's settings and faults."""
+        self._call("PUT", "/_sim/oauth", config)
+
+    def issued_tokens(self) -> list[str]:
+        """Every access token the simulator issued since its start (or last reset)."""
+        return self._call("GET", "/_sim/oauth/tokens")
+
     def reset(self) -> None:
         self._call("POST", "/_sim/reset")
         self._dataset = None
@@ -267,6 +277,8 @@ class Sim:
             "ca_certificate": hcl_string(self.ca_path),
         }
         attrs.update(overrides)
+        # An override of None removes the attribute.
+        attrs = {k: v for k, v in attrs.items() if v is not None}
         body = "\n".join(f"  {k} = {v}" for k, v in attrs.items())
         return f'provider "intersight" {{\n{body}\n}}\n'
 

@@ -19,6 +19,8 @@ DS = "intersight_iam_o_auth_token"
 PROVIDER_ATTRIBUTES = {
     "apikey": "string",
     "secretkey": "string",
+    "client_id": "string",
+    "client_secret": "string",
     "endpoint": "string",
     "ca_certificate": "string",
     "insecure": "bool",

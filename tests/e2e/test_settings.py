@@ -191,8 +191,8 @@ def test_a_rejected_key_is_reported_once_for_many_data_sources(sim, workdir_fact
     rc, out, err = wd.tf("plan", "-no-color", "-input=false", "-parallelism=1")
     assert rc != 0
     text = flat(err)
-    full = text.count("Error: Authentication failed: Intersight rejected the API key")
-    short = text.count("Error: Not read: Intersight rejected the API key")
+    full = text.count("Error: Authentication failed: Intersight rejected the credentials")
+    short = text.count("Error: Not read: Intersight rejected the credentials")
     assert (full, short) == (1, DATA_SOURCES - 1), err
     assert text.count("Error: ") == DATA_SOURCES, err
     assert sim.stats()["auth_failures"] - before == 1
@@ -202,7 +202,7 @@ def test_a_rejected_key_is_reported_once_for_many_data_sources(sim, workdir_fact
     # Each short error is a few lines that refer to the full one.
     for block in text.split("Error: Not read: ")[1:]:
         block = block.split("Error: ", 1)[0]
-        assert "Authentication failed: Intersight rejected the API key" in block
+        assert "Authentication failed: Intersight rejected the credentials" in block
         assert len(block) < 600, block
     print(f"{DATA_SOURCES} data sources, rejected key: {len(err.splitlines())} lines of stderr")
 
@@ -215,8 +215,8 @@ def test_concurrent_reads_with_a_rejected_key_report_it_once(sim, workdir_factor
     rc, out, err = wd.tf("plan", "-no-color", "-input=false")
     assert rc != 0
     text = flat(err)
-    assert text.count("Error: Authentication failed: Intersight rejected the API key") == 1, err
-    assert text.count("Error: Not read: Intersight rejected the API key") == DATA_SOURCES - 1, err
+    assert text.count("Error: Authentication failed: Intersight rejected the credentials") == 1, err
+    assert text.count("Error: Not read: Intersight rejected the credentials") == DATA_SOURCES - 1, err
     print(f"{DATA_SOURCES} data sources, rejected key, default parallelism: {len(err.splitlines())} lines of stderr")
 
 

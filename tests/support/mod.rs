@@ -205,6 +205,33 @@ impl Sim {
         );
     }
 
+    /// `PUT /_sim/oauth` with `config` (the token endpoint's settings).
+    pub async fn set_oauth(&self, config: serde_json::Value) {
+        let response = Self::control_client()
+            .put(self.control_url("oauth"))
+            .body(config.to_string())
+            .send()
+            .await
+            .expect("PUT /_sim/oauth");
+        assert!(
+            response.status().is_success(),
+            "PUT /_sim/oauth: {}",
+            response.status()
+        );
+    }
+
+    /// The OAuth client id and secret the simulator registered.
+    pub fn oauth(&self) -> (String, String) {
+        let o = &self.ready["oauth"];
+        (
+            o["client_id"].as_str().expect("client_id").to_string(),
+            o["client_secret"]
+                .as_str()
+                .expect("client_secret")
+                .to_string(),
+        )
+    }
+
     /// `POST /_sim/reset`: stats and faults back to their start.
     pub async fn reset(&self) {
         Self::control_client()

@@ -1,0 +1,637 @@
+//! OAuth 2.0 client credentials (RFC 6749 section 4.4): the token request to `/iam/token`, its
+//! answer and error documents, and the one access token a [`super::Client`] shares across all
+//! its reads.
+//!
+//! - One token per client: every request of every read uses the current token; at most one
+//!   token request is in flight (the others wait for its answer).
+//! - The token is renewed ahead of its expiry by [`refresh_margin`] (a fifth of its lifetime, at
+//!   most a minute), so short-lived tokens are renewed a few times per read, not per request.
+//! - A 401 to a request made with a Bearer token drops that token; the request is repeated once
+//!   with a new one (see `transport`), and a second 401 is the usual authentication error.
+//! - The token endpoint's transient failures (408, 429, 5xx, resets) follow the API's retry
+//!   policy, `Retry-After` included; a refusal (400 or 401, with or without an RFC 6749 error
+//!   document) or an unusable answer is final: no further token request is made by this client.
+//! - Neither the client secret nor a token is ever formatted: `Debug` shows neither, errors never
+//!   quote them (server text that echoes them is masked), log lines name the scheme only.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use reqwest::header::{HeaderMap, HeaderValue};
+use tokio_util::sync::CancellationToken;
+use zeroize::Zeroizing;
+
+use super::error::Error;
+use super::transport::{
+    server_text, AttemptLog, Counters, Failure, RetryRule, Transport, MAX_SERVER_MESSAGE_CHARS,
+};
+
+/// Where the token endpoint is, on the endpoint's origin (an appliance serves it there too).
+pub const TOKEN_PATH: &str = "/iam/token";
+/// The lifetime assumed when the token endpoint's answer has no `expires_in` (RFC 6749
+/// section 5.1 makes it optional): five minutes. A token that dies sooner is met by a 401, after
+/// which the request is repeated once with a new token.
+pub const DEFAULT_EXPIRES_IN: Duration = Duration::from_secs(300);
+/// The longest lifetime believed: a longer `expires_in` (or an absurd one) is cut to a day.
+pub const MAX_EXPIRES_IN: Duration = Duration::from_secs(24 * 3600);
+/// The shortest lifetime accepted: a token that lives less than a second would need a token
+/// request per API request.
+pub const MIN_EXPIRES_IN: Duration = Duration::from_secs(1);
+/// The largest token answer read; a larger one is refused unread.
+pub const MAX_TOKEN_RESPONSE_BYTES: usize = 64 * 1024;
+/// The longest access token accepted (it goes into every request's headers).
+pub const MAX_ACCESS_TOKEN_BYTES: usize = 16 * 1024;
+/// The most of `error` an error quotes.
+const MAX_ERROR_CODE_CHARS: usize = 100;
+
+/// An OAuth application's client id and secret. `Debug` never shows the secret.
+#[derive(Clone)]
+pub struct ClientCredentials {
+    client_id: String,
+    client_secret: Arc<Zeroizing<String>>,
+}
+
+impl ClientCredentials {
+    /// The client id and secret as Intersight shows them when the OAuth application is made.
+    pub fn new(client_id: impl Into<String>, client_secret: impl Into<String>) -> Self {
+        ClientCredentials {
+            client_id: client_id.into(),
+            client_secret: Arc::new(Zeroizing::new(client_secret.into())),
+        }
+    }
+
+    /// The client id (not a secret: errors show it).
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// The client id as errors show it: cut like server text, and not at all when it holds the
+    /// secret (the secret pasted into both settings).
+    fn shown_client_id(&self) -> String {
+        let secret = self.client_secret.trim();
+        if !secret.is_empty() && self.client_id.contains(secret) {
+            return "(not shown: it contains the client secret)".to_string();
+        }
+        server_text(&self.client_id, MAX_SERVER_MESSAGE_CHARS)
+    }
+
+    /// `Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 section 2.3.1).
+    fn basic_authorization(&self) -> Zeroizing<String> {
+        let encode =
+            |s: &str| -> String { url::form_urlencoded::byte_serialize(s.as_bytes()).collect() };
+        let pair = Zeroizing::new(format!(
+            "{}:{}",
+            encode(&self.client_id),
+            Zeroizing::new(encode(&self.client_secret)).as_str()
+        ));
+        Zeroizing::new(format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(pair.as_bytes())
+        ))
+    }
+
+    /// The forms of the secret a server could echo back, for masking.
+    fn secret_forms(&self) -> Vec<Zeroizing<String>> {
+        let encoded: String =
+            url::form_urlencoded::byte_serialize(self.client_secret.as_bytes()).collect();
+        let basic = self.basic_authorization();
+        let b64 = basic.trim_start_matches("Basic ").to_string();
+        vec![
+            Zeroizing::new(self.client_secret.to_string()),
+            Zeroizing::new(encoded),
+            Zeroizing::new(b64),
+        ]
+    }
+}
+
+impl fmt::Debug for ClientCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientCredentials")
+            .field("client_id", &self.shown_client_id())
+            .field("client_secret", &"***")
+            .finish()
+    }
+}
+
+/// How far ahead of its expiry a token is renewed: a fifth of its lifetime, at most a minute
+/// (a 2 s token is renewed after 1.6 s, an hour's token after 59 minutes).
+pub fn refresh_margin(lifetime: Duration) -> Duration {
+    (lifetime / 5).min(Duration::from_secs(60))
+}
+
+/// A token the client holds. `Debug` shows its generation only.
+#[derive(Clone)]
+pub(crate) struct Token {
+    value: Arc<Zeroizing<String>>,
+    /// Counts the tokens of one client (1, 2, …): a 401 drops the token it was sent with only.
+    pub(crate) generation: u64,
+    refresh_at: Instant,
+    expires_at: Instant,
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Token(#{})", self.generation)
+    }
+}
+
+impl Token {
+    /// `Authorization: Bearer …`, marked sensitive so that no header dump shows it.
+    pub(crate) fn header(&self) -> Result<HeaderValue, Error> {
+        let mut value =
+            HeaderValue::from_str(&format!("Bearer {}", self.value.as_str())).map_err(|_| {
+                Error::TokenResponse {
+                    detail: "the access token is not a valid header value".into(),
+                }
+            })?;
+        value.set_sensitive(true);
+        Ok(value)
+    }
+
+    pub(crate) fn secret(&self) -> &str {
+        self.value.as_str()
+    }
+}
+
+/// What a token answer gave.
+#[derive(Debug)]
+struct Grant {
+    token: Zeroizing<String>,
+    lifetime: Duration,
+}
+
+#[derive(Default)]
+struct State {
+    current: Option<Token>,
+    generations: u64,
+    /// A final failure: no further token request is made.
+    refused: Option<Error>,
+    /// The last transient failure, and how many fetches had failed when it was made.
+    last_failure: Option<Error>,
+}
+
+/// The token of one client: fetched on first use, shared, renewed ahead of expiry.
+pub(crate) struct TokenSource {
+    credentials: ClientCredentials,
+    state: tokio::sync::Mutex<State>,
+    /// Fetches that failed (waiters compare it to share a failure instead of repeating it).
+    failed_fetches: AtomicU64,
+    /// Token requests sent (attempts, retries included).
+    requests: AtomicU64,
+    /// Tokens received.
+    tokens: AtomicU64,
+}
+
+impl fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenSource")
+            .field("client_id", &self.credentials.shown_client_id())
+            .field("tokens", &self.tokens.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenSource {
+    pub(crate) fn new(credentials: ClientCredentials) -> TokenSource {
+        TokenSource {
+            credentials,
+            state: tokio::sync::Mutex::new(State::default()),
+            failed_fetches: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+            tokens: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn client_id(&self) -> &str {
+        &self.credentials.client_id
+    }
+
+    /// Token requests sent so far (retries included).
+    pub(crate) fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Tokens received so far.
+    pub(crate) fn tokens(&self) -> u64 {
+        self.tokens.load(Ordering::Relaxed)
+    }
+
+    /// The current token, fetched first when there is none or it is due for renewal. Callers
+    /// that arrive while a token request is in flight wait for its answer and share it, or
+    /// share its failure.
+    pub(crate) async fn token(
+        &self,
+        transport: &Transport,
+        cancel: &CancellationToken,
+        read_id: &str,
+    ) -> Result<Token, Error> {
+        let failed_before = self.failed_fetches.load(Ordering::SeqCst);
+        let mut state = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return Err(Error::Cancelled),
+            state = self.state.lock() => state,
+        };
+        if let Some(refused) = &state.refused {
+            return Err(refused.clone());
+        }
+        let now = Instant::now();
+        if let Some(token) = state.current.as_ref().filter(|t| now < t.refresh_at) {
+            return Ok(token.clone());
+        }
+        if self.failed_fetches.load(Ordering::SeqCst) != failed_before {
+            if let Some(failure) = &state.last_failure {
+                return Err(failure.clone());
+            }
+        }
+        let sent_at = Instant::now();
+        match self.fetch(transport, cancel, read_id).await {
+            Ok(grant) => {
+                state.generations += 1;
+                let margin = refresh_margin(grant.lifetime);
+                let token = Token {
+                    value: Arc::new(grant.token),
+                    generation: state.generations,
+                    refresh_at: sent_at + grant.lifetime - margin,
+                    expires_at: sent_at + grant.lifetime,
+                };
+                self.tokens.fetch_add(1, Ordering::Relaxed);
+                state.current = Some(token.clone());
+                state.last_failure = None;
+                Ok(token)
+            }
+            Err(Error::Cancelled) => Err(Error::Cancelled),
+            Err(error) => {
+                if is_final(&error) {
+                    state.refused = Some(error.clone());
+                    state.current = None;
+                    return Err(error);
+                }
+                // A token due for renewal that has not expired yet still serves.
+                if let Some(token) = state
+                    .current
+                    .as_ref()
+                    .filter(|t| Instant::now() < t.expires_at)
+                {
+                    return Ok(token.clone());
+                }
+                self.failed_fetches.fetch_add(1, Ordering::SeqCst);
+                state.last_failure = Some(error.clone());
+                Err(error)
+            }
+        }
+    }
+
+    /// Drops the token of `generation` (the API refused it); a newer one is kept.
+    pub(crate) async fn invalidate(&self, generation: u64) {
+        let mut state = self.state.lock().await;
+        if state
+            .current
+            .as_ref()
+            .is_some_and(|t| t.generation == generation)
+        {
+            state.current = None;
+        }
+    }
+
+    /// One token request, with the transport's retry policy.
+    async fn fetch(
+        &self,
+        transport: &Transport,
+        cancel: &CancellationToken,
+        read_id: &str,
+    ) -> Result<Grant, Error> {
+        let counters = Counters {
+            read_id: read_id.to_string(),
+            ..Counters::default()
+        };
+        let outcome = transport
+            .with_retries("POST", TOKEN_PATH, "basic", cancel, &counters, || async {
+                self.requests.fetch_add(1, Ordering::Relaxed);
+                let mut seen = AttemptLog::default();
+                let result = self.attempt(transport, &mut seen).await;
+                (seen, result)
+            })
+            .await;
+        outcome.map_err(|e| self.mask(as_post(e)))
+    }
+
+    /// One POST to the token endpoint.
+    async fn attempt(
+        &self,
+        transport: &Transport,
+        seen: &mut AttemptLog,
+    ) -> Result<Grant, Failure> {
+        let url = transport
+            .url_for(TOKEN_PATH)
+            .map_err(|e| Failure::fatal(as_post(e)))?;
+        let mut headers = HeaderMap::new();
+        let mut basic =
+            HeaderValue::from_str(&self.credentials.basic_authorization()).map_err(|_| {
+                Failure::fatal(Error::TokenResponse {
+                    detail: "the client credentials do not make a valid header".into(),
+                })
+            })?;
+        basic.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, basic);
+        headers.insert(
+            reqwest::header::ACCEPT,
+            HeaderValue::from_static("application/json"),
+        );
+        headers.insert(
+            reqwest::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        let response = transport
+            .http()
+            .post(url.clone())
+            .headers(headers)
+            .body("grant_type=client_credentials")
+            .timeout(transport.timeout())
+            .send()
+            .await
+            .map_err(|e| transport.classify(&e, TOKEN_PATH))?;
+        let status = response.status().as_u16();
+        seen.status = Some(status);
+        if response.status().is_redirection() {
+            return Err(transport.redirect(&response, &url, TOKEN_PATH));
+        }
+        if status == 400 || status == 401 {
+            let body = transport
+                .read_body(response, TOKEN_PATH, MAX_TOKEN_RESPONSE_BYTES)
+                .await
+                .unwrap_or_default();
+            seen.bytes = body.len();
+            let forms = self.credentials.secret_forms();
+            let forms: Vec<&str> = forms.iter().map(|s| s.as_str()).collect();
+            let document = ErrorDocument::parse(&body, &forms);
+            return Err(Failure::fatal(Error::TokenRefused {
+                status,
+                error: document.error,
+                description: document.description,
+                client_id: self.credentials.shown_client_id(),
+            }));
+        }
+        if !response.status().is_success() {
+            let forms = self.credentials.secret_forms();
+            let forms: Vec<&str> = forms.iter().map(|s| s.as_str()).collect();
+            return Err(transport
+                .error_answer(response, TOKEN_PATH, seen, &forms)
+                .await);
+        }
+        let body = transport
+            .read_body(response, TOKEN_PATH, MAX_TOKEN_RESPONSE_BYTES)
+            .await?;
+        seen.bytes = body.len();
+        parse_grant(&body).map_err(|detail| {
+            // Cut short while arriving is worth another try, as for pages.
+            let truncated = detail.starts_with(TRUNCATED);
+            Failure {
+                error: Error::TokenResponse { detail },
+                rule: if truncated {
+                    RetryRule::UpToMax
+                } else {
+                    RetryRule::Never
+                },
+                retry_after: None,
+            }
+        })
+    }
+
+    /// `error` with every form of the secret that server text could echo replaced by `***`.
+    fn mask(&self, error: Error) -> Error {
+        let forms = self.credentials.secret_forms();
+        let forms: Vec<&str> = forms.iter().map(|s| s.as_str()).collect();
+        mask_error(error, &forms)
+    }
+}
+
+/// Whether a token failure ends token requests for this client: the endpoint refused the
+/// credentials, answered something unusable (too large, not a Bearer token, a redirect), or
+/// answered a status that asking again cannot change.
+fn is_final(error: &Error) -> bool {
+    match error {
+        Error::TokenRefused { .. } | Error::TokenResponse { .. } | Error::BodyTooLarge { .. } => {
+            true
+        }
+        Error::Api { status, .. } => !super::RETRIED_STATUSES.contains(status),
+        Error::Network {
+            kind: super::TransportErrorKind::Redirect { .. },
+            ..
+        } => true,
+        _ => false,
+    }
+}
+
+/// The transport's errors name `GET`; the token request is a POST.
+fn as_post(mut error: Error) -> Error {
+    match &mut error {
+        Error::Api { method, .. }
+        | Error::Network { method, .. }
+        | Error::Timeout { method, .. } => *method = "POST",
+        Error::Decode { method, .. }
+        | Error::BodyTooLarge { method, .. }
+        | Error::Transport { method, .. } => *method = "POST".into(),
+        _ => {}
+    }
+    error
+}
+
+/// `text` with each of `secrets` (non-empty ones) replaced by `***`. Applied to server text
+/// before it is cut or folded, so that no part of a secret survives.
+pub(crate) fn mask_text<'a>(text: &'a str, secrets: &[&str]) -> std::borrow::Cow<'a, str> {
+    let mut out = std::borrow::Cow::Borrowed(text);
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        if out.contains(secret) {
+            out = std::borrow::Cow::Owned(out.replace(secret, "***"));
+        }
+    }
+    out
+}
+
+/// Replaces each of `secrets` (non-empty ones) in the server-chosen text of `error` by `***`.
+pub(crate) fn mask_error(mut error: Error, secrets: &[&str]) -> Error {
+    let mask = |text: &mut String| {
+        for secret in secrets.iter().filter(|s| !s.is_empty()) {
+            if text.contains(secret) {
+                *text = text.replace(secret, "***");
+            }
+        }
+    };
+    let mask_opt = |text: &mut Option<String>| {
+        if let Some(t) = text {
+            mask(t);
+        }
+    };
+    match &mut error {
+        Error::Api {
+            code,
+            message,
+            trace_id,
+            ..
+        } => {
+            mask_opt(code);
+            mask_opt(message);
+            mask_opt(trace_id);
+        }
+        Error::Network { detail, .. }
+        | Error::Decode { detail, .. }
+        | Error::Transport { detail, .. }
+        | Error::TokenResponse { detail } => mask(detail),
+        Error::TokenRefused {
+            error, description, ..
+        } => {
+            mask_opt(error);
+            mask_opt(description);
+        }
+        Error::TokenRequest(inner) => {
+            let masked = mask_error((**inner).clone(), secrets);
+            **inner = masked;
+        }
+        _ => {}
+    }
+    error
+}
+
+/// The start of the detail of an answer that ends early.
+const TRUNCATED: &str = "the answer ends early";
+
+/// The token answer (RFC 6749 section 5.1): a Bearer `access_token` with the RFC 6750 token
+/// syntax, and its lifetime. The error text never quotes the token.
+fn parse_grant(body: &[u8]) -> Result<Grant, String> {
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+        if e.is_eof() {
+            format!("{TRUNCATED} (truncated?)")
+        } else {
+            format!(
+                "the answer is not JSON ({} at line {} column {})",
+                match e.classify() {
+                    serde_json::error::Category::Syntax => "a syntax error",
+                    serde_json::error::Category::Data => "unexpected data",
+                    _ => "unreadable",
+                },
+                e.line(),
+                e.column()
+            )
+        }
+    })?;
+    let object = value
+        .as_object()
+        .ok_or_else(|| "the answer is not a JSON object".to_string())?;
+    let token = match object.get("access_token") {
+        None | Some(serde_json::Value::Null) => return Err("the answer has no access_token".into()),
+        Some(serde_json::Value::String(s)) => Zeroizing::new(s.clone()),
+        Some(_) => return Err("the access_token is not a string".into()),
+    };
+    check_token_syntax(&token)?;
+    match object.get("token_type") {
+        Some(serde_json::Value::String(t)) if t.eq_ignore_ascii_case("bearer") => {}
+        Some(serde_json::Value::String(t)) => {
+            return Err(format!(
+                "the token_type is {:?}, not Bearer (the only type this provider can use)",
+                server_text(t, MAX_ERROR_CODE_CHARS)
+            ))
+        }
+        None | Some(serde_json::Value::Null) => {
+            return Err("the answer has no token_type (Bearer expected)".into())
+        }
+        Some(_) => return Err("the token_type is not a string".into()),
+    }
+    let lifetime = lifetime(object.get("expires_in"))?;
+    Ok(Grant { token, lifetime })
+}
+
+/// RFC 6750 section 2.1: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+fn check_token_syntax(token: &str) -> Result<(), String> {
+    if token.is_empty() {
+        return Err("the access_token is empty".into());
+    }
+    if token.len() > MAX_ACCESS_TOKEN_BYTES {
+        return Err(format!(
+            "the access_token is {} bytes long, more than the {MAX_ACCESS_TOKEN_BYTES} accepted",
+            token.len()
+        ));
+    }
+    let body = token.trim_end_matches('=');
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "-._~+/".contains(c);
+    if body.is_empty() {
+        return Err("the access_token has no characters before its `=` padding".into());
+    }
+    if let Some(position) = body.chars().position(|c| !allowed(c)) {
+        return Err(format!(
+            "the access_token ({} characters, not shown) has a character that a Bearer token \
+             cannot hold (RFC 6750 section 2.1) at position {}",
+            token.chars().count(),
+            position + 1
+        ));
+    }
+    Ok(())
+}
+
+/// `expires_in`: seconds as a number (or a string of digits, as some servers send), at least
+/// [`MIN_EXPIRES_IN`], cut to [`MAX_EXPIRES_IN`]; absent or null: [`DEFAULT_EXPIRES_IN`].
+fn lifetime(value: Option<&serde_json::Value>) -> Result<Duration, String> {
+    let seconds = match value {
+        None | Some(serde_json::Value::Null) => return Ok(DEFAULT_EXPIRES_IN),
+        Some(serde_json::Value::Number(n)) => n.as_f64(),
+        Some(serde_json::Value::String(s))
+            if !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            s.parse::<f64>().ok()
+        }
+        Some(_) => None,
+    };
+    let Some(seconds) = seconds.filter(|s| s.is_finite()) else {
+        return Err("the expires_in is not a number of seconds".into());
+    };
+    if seconds < MIN_EXPIRES_IN.as_secs_f64() {
+        return Err(format!(
+            "the expires_in is {seconds} s: a token must live at least {} s to be used",
+            MIN_EXPIRES_IN.as_secs()
+        ));
+    }
+    Ok(Duration::from_secs_f64(
+        seconds.min(MAX_EXPIRES_IN.as_secs_f64()),
+    ))
+}
+
+/// An RFC 6749 section 5.2 error document's `error` and `error_description`, cut like all
+/// server text; for a body that is not one, a short excerpt as the description.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct ErrorDocument {
+    error: Option<String>,
+    description: Option<String>,
+}
+
+impl ErrorDocument {
+    /// The document, with each of `secrets` masked before the text is cut.
+    fn parse(body: &[u8], secrets: &[&str]) -> ErrorDocument {
+        let text = |v: &serde_json::Value, k: &str, max: usize| {
+            v.get(k)
+                .and_then(|x| x.as_str())
+                .map(|s| server_text(&mask_text(s, secrets), max))
+                .filter(|s| !s.is_empty())
+        };
+        match serde_json::from_slice::<serde_json::Value>(body) {
+            Ok(v) if v.is_object() => ErrorDocument {
+                error: text(&v, "error", MAX_ERROR_CODE_CHARS),
+                // Intersight's own error shape, when the endpoint answers like the API.
+                description: text(&v, "error_description", MAX_SERVER_MESSAGE_CHARS)
+                    .or_else(|| text(&v, "message", MAX_SERVER_MESSAGE_CHARS)),
+            },
+            _ => {
+                let s = server_text(&mask_text(&String::from_utf8_lossy(body), secrets), 200);
+                ErrorDocument {
+                    error: None,
+                    description: (!s.is_empty()).then_some(s),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "oauth_tests.rs"]
+mod tests;
