@@ -376,7 +376,6 @@ async fn a_state_over_256_mib_is_sent_and_requests_up_to_256_mib_are_read() {
                 .validate_data_resource_config(pb6::validate_data_resource_config::Request {
                     type_name: DATA_SOURCE.to_string(),
                     config: Some(config),
-                    ..Default::default()
                 })
                 .await
         }
