@@ -298,3 +298,96 @@ async fn other_rpcs_are_answered_at_once_while_a_read_decodes() {
     );
     assert!(read_ended < Duration::from_millis(1000), "{read_ended:?}");
 }
+
+/// The gRPC message limits are Terraform's: a state of more than 256 MiB goes to Terraform in
+/// one response (its client, go-plugin, takes up to 2 GiB - 1), and a request of up to 256 MiB
+/// is read (terraform-plugin-go's limit; tonic's default is 4 MiB), while a larger one is
+/// refused by gRPC without reaching the provider. With the former send limit of 256 MiB the
+/// read below did all its work and then failed with gRPC's raw OUT_OF_RANGE "encoded message
+/// length too large" (checked). Takes about a minute in a debug build.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_over_256_mib_is_sent_and_requests_up_to_256_mib_are_read() {
+    use terraform_provider_intersight::cty::Number;
+    // 270 tokens padded to 1 MB each, in pages of 40 (40 MB, under the 64 MiB body cap).
+    let sim = Sim::start(&[
+        "--tokens",
+        "270",
+        "--plain-http",
+        "--faults",
+        r#"{"pad_object_bytes": 1000000}"#,
+    ]);
+    let (_p, channel) = launch("6").await;
+    let mut client = pb6::provider_client::ProviderClient::new(channel)
+        .max_decoding_message_size(usize::MAX)
+        .max_encoding_message_size(usize::MAX);
+    let provider = Provider::new();
+    let schema = provider.get_provider_schema();
+    let mut config = empty_config(&schema.provider.block);
+    config = with(config, "apikey", Value::string(sim.key_id("rsa")));
+    config = with(config, "secretkey", Value::string(sim.key_path("rsa")));
+    config = with(config, "endpoint", Value::string(&sim.endpoint));
+    config = with(config, "page_size", Value::Number(Number::Int(40)));
+    config = with(config, "request_timeout", Value::Number(Number::Int(120)));
+    let configured = client
+        .configure_provider(pb6::configure_provider::Request {
+            terraform_version: "1.15.5".into(),
+            config: Some(dynamic(&config, &schema.provider.block.value_type())),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        configured.diagnostics.is_empty(),
+        "{:?}",
+        configured.diagnostics
+    );
+    let ds_type = provider
+        .data_source_schema(DATA_SOURCE)
+        .unwrap()
+        .block
+        .value_type();
+    let read = client
+        .read_data_source(pb6::read_data_source::Request {
+            type_name: DATA_SOURCE.to_string(),
+            config: Some(dynamic(&ds_config(), &ds_type)),
+            ..Default::default()
+        })
+        .await
+        .expect("a state over 256 MiB is one gRPC response")
+        .into_inner();
+    assert!(read.diagnostics.is_empty(), "{:?}", read.diagnostics);
+    let state = read.state.expect("a state").msgpack;
+    assert!(state.len() > 256 << 20, "{} bytes", state.len());
+    drop(state);
+
+    // A request over tonic's default of 4 MiB reaches the provider (a 5 MiB filter, refused
+    // by the provider as too long for a URL); one over 256 MiB is refused by gRPC.
+    let validate = |filter_bytes: usize| {
+        let mut client = client.clone();
+        let config = with(
+            ds_config(),
+            "filter",
+            Value::string("Moid eq '".to_string() + &"a".repeat(filter_bytes) + "'"),
+        );
+        let config = dynamic(&config, &ds_type);
+        async move {
+            client
+                .validate_data_resource_config(pb6::validate_data_resource_config::Request {
+                    type_name: DATA_SOURCE.to_string(),
+                    config: Some(config),
+                })
+                .await
+        }
+    };
+    let answered = validate(5 << 20).await.expect("a 5 MiB request is read");
+    let diagnostics = answered.into_inner().diagnostics;
+    assert!(
+        diagnostics.iter().any(|d| d.summary == "Query too long"),
+        "{diagnostics:?}"
+    );
+    let refused = validate(257 << 20)
+        .await
+        .expect_err("a request over 256 MiB is refused");
+    assert_eq!(refused.code(), tonic::Code::OutOfRange, "{refused:?}");
+}

@@ -140,8 +140,9 @@ pub(crate) const MAX_RESULTS_MIB: Setting = Setting {
 };
 
 /// The default of `max_results_mib`: with it, and every other setting at its default, the
-/// provider's peak memory stays under 1.5 GiB whatever the server sends and however many reads
-/// run at once (BENCHMARKS.md, "Memory per provider").
+/// provider's peak memory is meant to stay under 1.5 GiB whatever the server sends and however
+/// many reads run at once (it peaks at about twice the budget; four concurrent reads of 400 MB
+/// each peaked at 789 MiB: BENCHMARKS.md, "Issue 15: limits under hostile and huge answers").
 pub(crate) const DEFAULT_MAX_RESULTS_MIB: i64 = 512;
 
 pub(crate) const MAX_RETRIES: Setting = Setting {
