@@ -830,6 +830,9 @@ fn tls_problem(e: &(dyn std::error::Error + 'static)) -> Option<TlsProblem> {
         rustls::Error::AlertReceived(rustls::AlertDescription::NoApplicationProtocol) => {
             TlsProblem::NoHttp11
         }
+        rustls::Error::InvalidMessage(rustls::InvalidMessage::HandshakePayloadTooLarge) => {
+            TlsProblem::HandshakeTooLarge
+        }
         _ => TlsProblem::Handshake,
     })
 }
