@@ -465,6 +465,20 @@ impl Transport {
             .read_body(response, path_and_query, self.body_limit)
             .await?;
         seen.bytes = body.len();
+        // 204 says there is no body: not a body cut short, and asking again will not help.
+        if status == reqwest::StatusCode::NO_CONTENT {
+            return Err(Failure {
+                error: Error::Decode {
+                    method: "GET".into(),
+                    path: path_and_query.into(),
+                    detail: "the server answered HTTP 204 (no content) where a page of \
+                             results was expected"
+                        .into(),
+                },
+                rule: RetryRule::Never,
+                retry_after: None,
+            });
+        }
         decode_off_runtime(body, decode, cancel, path_and_query)
             .await?
             .map_err(|e| {
