@@ -54,6 +54,24 @@ pub struct Progress {
     pub(crate) pages: AtomicU64,
     /// Objects decoded so far.
     pub(crate) objects: AtomicU64,
+    /// Pages that have arrived and are being decoded now.
+    pub(crate) decoding: AtomicU64,
+}
+
+/// Counts a page as being decoded while it lives.
+struct Decoding<'a>(&'a AtomicU64);
+
+impl<'a> Decoding<'a> {
+    fn start(counter: &'a AtomicU64) -> Decoding<'a> {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Decoding(counter)
+    }
+}
+
+impl Drop for Decoding<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl PageDecoder for ResultsDecoder {
@@ -111,6 +129,7 @@ impl ResultsDecoder {
         max_items: usize,
         cancel: &CancellationToken,
     ) -> serde_json::Result<Page<FlatObject>> {
+        let decoding = Decoding::start(&self.progress.decoding);
         let page = PageSeed {
             decoder: self,
             max_items,
@@ -121,6 +140,7 @@ impl ResultsDecoder {
         let objects = page.results.as_ref().map_or(0, Vec::len) as u64;
         self.progress.pages.fetch_add(1, Ordering::Relaxed);
         self.progress.objects.fetch_add(objects, Ordering::Relaxed);
+        drop(decoding);
         Ok(page)
     }
 }
@@ -432,8 +452,8 @@ fn failed_read(
             timeout,
             ReadProgress {
                 pages,
-                objects: ReadProgress::of(progress).objects,
                 requests: Some((requests, retries)),
+                ..ReadProgress::of(progress)
             },
         ),
         Some(e) => ctx.api_error_diagnostic(&e, decl.resource),
@@ -574,6 +594,8 @@ impl Projection {
 struct ReadProgress {
     pages: u64,
     objects: u64,
+    /// Pages that had arrived and were being decoded.
+    decoding: u64,
     /// Requests and retries, when the client reports them (its read-timeout error does).
     requests: Option<(u64, u64)>,
 }
@@ -583,6 +605,7 @@ impl ReadProgress {
         ReadProgress {
             pages: progress.pages.load(Ordering::Relaxed),
             objects: progress.objects.load(Ordering::Relaxed),
+            decoding: progress.decoding.load(Ordering::Relaxed),
             requests: None,
         }
     }
@@ -599,11 +622,18 @@ fn timeout_diagnostic(decl: &ListDeclaration, timeout: Duration, got: ReadProgre
         ),
         None => String::new(),
     };
+    // A page that has arrived is counted once decoded: one still being decoded is said apart
+    // (a large page takes seconds; "0 pages had arrived" was wrong about it).
+    let decoding = match got.decoding {
+        0 => String::new(),
+        1 => ", 1 more page had arrived and was still being decoded".to_string(),
+        n => format!(", {n} more pages had arrived and were still being decoded"),
+    };
     Diagnostic::error(
         format!("Reading Intersight {} timed out", decl.resource),
         format!(
-            "The read did not finish within {} (`timeouts.read`): {} with {} had arrived{requests}, \
-             and no partial list was returned.\n\nRaise the limit in the data source, e.g. \
+            "The read did not finish within {} (`timeouts.read`): {} with {} had arrived{requests}\
+             {decoding}, and no partial list was returned.\n\nRaise the limit in the data source, e.g. \
              `timeouts {{ read = \"{}\" }}`; if single requests are slow, also check \
              `request_timeout`, `max_retries` and `page_size` in the provider block.",
             format_duration(timeout),
@@ -812,6 +842,60 @@ mod tests {
             .decode_page(body.as_bytes(), 1000, &CancellationToken::new())
             .unwrap();
         assert_eq!(budget.used(), held_bytes(&page.results.unwrap()[0]));
+    }
+
+    /// A read that times out while a page is being decoded says so (it said "0 pages with 0
+    /// objects had arrived").
+    #[test]
+    fn a_timeout_during_decoding_counts_the_page_being_decoded() {
+        let decl = &crate::provider::data_sources::iam_o_auth_token::DECLARATION;
+        let got = |decoding| ReadProgress {
+            pages: 0,
+            objects: 0,
+            decoding,
+            requests: Some((1, 0)),
+        };
+        let text = timeout_diagnostic(decl, Duration::from_secs(5), got(1)).detail;
+        assert!(
+            text.contains(
+                "0 pages with 0 objects had arrived (1 request of which 0 were retries), 1 more \
+                 page had arrived and was still being decoded, and no partial list"
+            ),
+            "{text}"
+        );
+        let text = timeout_diagnostic(decl, Duration::from_secs(5), got(0)).detail;
+        assert!(text.contains("retries), and no partial list"), "{text}");
+        // The decoder counts the page while it decodes it, and not after.
+        let decoder = ResultsDecoder::new(
+            Arc::new(flatten::Plan::new(&BTreeMap::from([
+                ("moid".to_string(), Type::String),
+                ("object_type".to_string(), Type::String),
+            ]))),
+            "iam.OAuthToken",
+        );
+        let progress = decoder.progress.clone();
+        let during = std::sync::Mutex::new(None);
+        let cancel = CancellationToken::new();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                // A page large enough to be caught mid-decode, then cancelled.
+                let objects: Vec<String> = (0..200_000)
+                    .map(|i| format!(r#"{{"Moid":"m{i:08}","ObjectType":"iam.OAuthToken"}}"#))
+                    .collect();
+                let page = format!(r#"{{"Count":1,"Results":[{}]}}"#, objects.join(","));
+                let _ = decoder.decode_page(page.as_bytes(), 1_000_000, &cancel);
+            });
+            let started = std::time::Instant::now();
+            while progress.decoding.load(Ordering::Relaxed) == 0
+                && started.elapsed() < Duration::from_secs(60)
+            {
+                std::thread::yield_now();
+            }
+            *during.lock().unwrap() = Some(ReadProgress::of(&progress).decoding);
+            cancel.cancel();
+        });
+        assert_eq!(*during.lock().unwrap(), Some(1));
+        assert_eq!(ReadProgress::of(&progress).decoding, 0);
     }
 
     /// The decoder stops at the next object once its read no longer wants the page.
