@@ -1,7 +1,8 @@
 //! HTTPS: a private CA given as `ca_certificate` (PEM text or path), rejection of an unknown
 //! issuer (or of a given CA that did not sign the server) without retries, `insecure`, no
 //! redirect from HTTPS to plain HTTP, an `http://` endpoint that reaches an HTTPS server, and
-//! a certificate's names quoted no longer than any other server text.
+//! a certificate's names quoted no longer than any other server text, and a chain larger
+//! than the client accepts named as such.
 
 mod client_common;
 
@@ -27,6 +28,12 @@ fn pki() -> Pki {
 
 /// A CA and a server certificate it signed for `names`.
 fn pki_for(names: Vec<String>) -> Pki {
+    pki_with_chain(names, 0)
+}
+
+/// [`pki_for`], the server presenting `padding` more certificates of 1,000 names each (about
+/// 30 KB each) after its own, as if they were intermediates.
+fn pki_with_chain(names: Vec<String>, padding: usize) -> Pki {
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
@@ -41,7 +48,16 @@ fn pki_for(names: Vec<String>) -> Pki {
         .unwrap()
         .with_no_client_auth()
         .with_single_cert(
-            vec![server_cert.der().clone()],
+            std::iter::once(server_cert.der().clone())
+                .chain((0..padding).map(|i| {
+                    let names = (0..1000)
+                        .map(|n| format!("pad-{i}-{n:04}.example.com"))
+                        .collect::<Vec<_>>();
+                    let key = KeyPair::generate().unwrap();
+                    let cert = CertificateParams::new(names).unwrap();
+                    cert.signed_by(&key, &ca).unwrap().der().clone()
+                }))
+                .collect(),
             rustls::pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into()),
         )
         .unwrap();
@@ -237,4 +253,34 @@ async fn a_certificate_of_a_thousand_other_names_is_quoted_in_a_few_hundred_char
     assert!(msg.contains("only valid for"), "{msg}");
     assert!(msg.contains("host-0000.example.com"), "{msg}");
     assert!(!msg.contains("host-0999.example.com"), "{msg}");
+}
+
+#[tokio::test]
+async fn a_certificate_chain_over_64_kib_is_its_own_tls_problem_not_retried() {
+    // A chain of about 100 KB (the attack: one certificate of 3,000 names; rustls will not
+    // serve that one, so here three padding certificates), signed by the configured CA: the
+    // server's Certificate message exceeds the 64 KiB rustls accepts. It was reported as a
+    // handshake that shares no TLS version or cipher suite.
+    let pki = pki_with_chain(vec!["localhost".to_string()], 3);
+    let server = TestServer::start_tls(pki.acceptor.clone(), |req, _| page(req, 3, Some(3))).await;
+    let mut c = config(&server);
+    c.tls.ca_certificate = Some(pki.ca_pem.clone());
+    c.max_retries = 3;
+    let err = list(c).await.unwrap_err();
+    assert_eq!(
+        err.transport_kind(),
+        Some(&TransportErrorKind::Tls {
+            problem: TlsProblem::HandshakeTooLarge,
+            custom_ca: true
+        }),
+        "{err:?}"
+    );
+    assert_eq!(
+        server
+            .stats
+            .connections
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "a handshake message too large was retried"
+    );
 }

@@ -528,6 +528,19 @@ async fn oversized_and_undecodable_bodies_fail_cleanly() {
         50
     );
 
+    // 204 is no page, not a truncated one: said so, not retried (it was, 6 times).
+    let server = TestServer::start(|_, _| Response::json(204, "")).await;
+    let mut config = server.config();
+    config.max_retries = 3;
+    let err = list(&Client::new(config).unwrap()).await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(err, Error::Decode { .. }) && text.contains("HTTP 204 (no content)"),
+        "{err:?}"
+    );
+    assert!(!text.contains("truncated"), "{text}");
+    assert_eq!(server.stats.count(), 1, "a 204 is not retried");
+
     let server =
         TestServer::start(|_, _| Response::json(200, "{\"Count\": 1, \"Results\": x}")).await;
     let err = list(&server.client()).await.unwrap_err();

@@ -26,6 +26,38 @@ fn without_user_information(given: &str) -> String {
     }
 }
 
+/// The longest host name DNS can carry (RFC 1035: 255 bytes on the wire, 253 characters as
+/// text without the final dot).
+const MAX_HOST_NAME: usize = 253;
+/// The longest label (the part between two dots) of a host name (RFC 1035).
+const MAX_LABEL: usize = 63;
+
+/// Why `name` (a host name, not an address) cannot be looked up or named in TLS: the lengths
+/// DNS allows, and no empty label. Without this check such a name failed only at connect
+/// time, as a network error that was retried and blamed on the network or the proxy.
+fn dns_name_defect(name: &str) -> Result<(), String> {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    if name.len() > MAX_HOST_NAME {
+        return Err(format!(
+            "the host name is {} characters long; a host name has at most {MAX_HOST_NAME}",
+            name.len()
+        ));
+    }
+    for label in name.split('.') {
+        if label.is_empty() {
+            return Err("the host name has an empty label (two dots in a row)".into());
+        }
+        if label.len() > MAX_LABEL {
+            return Err(format!(
+                "a label of the host name (a part between dots) is {} characters long; a \
+                 label has at most {MAX_LABEL}",
+                label.len()
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl Endpoint {
     /// Accepts `intersight.com`, `host:port`, `https://host[:port]`, and `http://host:port`
     /// (plain HTTP only when the scheme says so, e.g. for a local simulator). A trailing `/`
@@ -86,6 +118,12 @@ impl Endpoint {
                 reason: "no host".into(),
             })?
             .to_string();
+        if let Some(url::Host::Domain(name)) = url.host() {
+            dns_name_defect(name).map_err(|reason| EndpointError::Invalid {
+                given: shown.clone(),
+                reason,
+            })?;
+        }
         Ok(Endpoint {
             https,
             host,
@@ -183,6 +221,12 @@ mod tests {
         assert_eq!(ok("HTTPS://h:1"), "https://h:1");
         assert_eq!(ok("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
         assert_eq!(ok("http://localhost"), "http://localhost");
+        // The longest label and the longest name DNS allows.
+        let label = "a".repeat(63);
+        assert!(Endpoint::parse(&format!("{label}.com.")).is_ok());
+        let longest = format!("{}.com", "abcdefghi.".repeat(24) + "abcdefghi");
+        assert_eq!(longest.len(), 253);
+        assert_eq!(ok(&longest), format!("https://{longest}"));
         assert_eq!(ok("[::1]:9000"), "https://[::1]:9000");
     }
 
@@ -238,6 +282,16 @@ mod tests {
             ("https://", "no host"),
             ("h:99999", "valid"),
             ("h:abc", "valid"),
+            (
+                format!("https://{}.example.com", "a".repeat(64)).as_str(),
+                "a label of the host name (a part between dots) is 64 characters long; a \
+                 label has at most 63",
+            ),
+            (
+                format!("{}comx", "abcdefghi.".repeat(25)).as_str(),
+                "the host name is 254 characters long; a host name has at most 253",
+            ),
+            ("https://a..b.com", "empty label"),
         ] {
             let err = Endpoint::parse(s).unwrap_err().to_string();
             assert!(err.contains(needle), "{s}: {err}");

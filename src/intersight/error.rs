@@ -195,6 +195,9 @@ pub enum TlsProblem {
     /// The server refused HTTP/1.1, the only protocol the client offers (ALPN): a server
     /// that speaks HTTP/2 alone.
     NoHttp11,
+    /// A handshake message of the server's was larger than the 64 KiB the client accepts
+    /// (rustls's limit): in practice a very large certificate chain.
+    HandshakeTooLarge,
     /// The handshake failed for a reason other than the certificate (no common protocol, …).
     Handshake,
 }

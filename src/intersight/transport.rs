@@ -634,6 +634,20 @@ impl Transport {
             .read_body(response, path_and_query, self.body_limit)
             .await?;
         seen.bytes = body.len();
+        // 204 says there is no body: not a body cut short, and asking again will not help.
+        if status == reqwest::StatusCode::NO_CONTENT {
+            return Err(Failure {
+                error: Error::Decode {
+                    method: "GET".into(),
+                    path: path_and_query.into(),
+                    detail: "the server answered HTTP 204 (no content) where a page of \
+                             results was expected"
+                        .into(),
+                },
+                rule: RetryRule::Never,
+                retry_after: None,
+            });
+        }
         decode_off_runtime(body, decode, cancel, path_and_query)
             .await?
             .map_err(|e| {
@@ -1017,6 +1031,9 @@ fn tls_problem(e: &(dyn std::error::Error + 'static)) -> Option<TlsProblem> {
         },
         rustls::Error::AlertReceived(rustls::AlertDescription::NoApplicationProtocol) => {
             TlsProblem::NoHttp11
+        }
+        rustls::Error::InvalidMessage(rustls::InvalidMessage::HandshakePayloadTooLarge) => {
+            TlsProblem::HandshakeTooLarge
         }
         _ => TlsProblem::Handshake,
     })

@@ -2,7 +2,10 @@
 //!
 //! Every read takes what its decoded `results` hold from the provider's one budget, object by
 //! object as its pages are decoded, and gives it all back when its response has been encoded
-//! (or it failed). A read that would take the total past the budget fails at once: it does
+//! (or it failed). While an object is being decoded, the buffers it is built in are reserved
+//! from the same budget as they grow (every byte written, each copy counted), so one object
+//! of millions of nested elements is refused before it is built, not after (a 24 MB page of
+//! empty tags took 2.2 GiB before it was refused). A read that would take the total past the budget fails at once: it does
 //! not wait for others to finish, since reads waiting for each other's memory could wait for
 //! ever (two reads each holding half, each needing more).
 //!
@@ -95,6 +98,27 @@ impl ResultsShare {
     /// Takes `bytes` more for this read (one object), or refuses (and remembers the refusal) when that would
     /// take all reads together past the budget.
     pub(crate) fn take(&self, bytes: u64) -> Result<(), Refused> {
+        self.charge(bytes)?;
+        self.objects.fetch_add(1, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Takes `bytes` for work in progress (the buffers of an object being decoded, before the
+    /// object exists), refused as [`take`](Self::take) is; the caller gives it back with
+    /// [`release`](Self::release) when the work is done. This is what makes the budget a
+    /// bound on memory while an object is built, not only on the objects once built.
+    pub(crate) fn reserve(&self, bytes: u64) -> Result<(), Refused> {
+        self.charge(bytes)
+    }
+
+    /// Gives back `bytes` taken by [`reserve`](Self::reserve) (never more than was reserved).
+    pub(crate) fn release(&self, bytes: u64) {
+        let bytes = bytes.min(self.held());
+        self.held.fetch_sub(bytes, Ordering::AcqRel);
+        self.budget.used.fetch_sub(bytes, Ordering::AcqRel);
+    }
+
+    fn charge(&self, bytes: u64) -> Result<(), Refused> {
         let budget = &self.budget;
         let mut used = budget.used.load(Ordering::Acquire);
         loop {
@@ -121,7 +145,6 @@ impl ResultsShare {
             }
         }
         self.held.fetch_add(bytes, Ordering::AcqRel);
-        self.objects.fetch_add(1, Ordering::AcqRel);
         Ok(())
     }
 
@@ -175,6 +198,27 @@ mod tests {
         assert!(c.take(60).is_ok());
         drop((b, c));
         assert_eq!(budget.used(), 0);
+    }
+
+    #[test]
+    fn work_in_progress_is_reserved_refused_and_given_back() {
+        let budget = ResultsBudget::new(100);
+        let (a, b) = (budget.share(), budget.share());
+        assert!(a.reserve(70).is_ok());
+        // Reserved bytes count against every read, as taken ones do.
+        let refused = b.take(31).unwrap_err();
+        assert_eq!((refused.this_read, refused.other_reads), (31, 70));
+        a.release(70);
+        assert_eq!((budget.used(), a.held()), (0, 0));
+        assert!(a.take(40).is_ok());
+        // A reservation is not an object.
+        assert!(a.reserve(61).is_err());
+        assert_eq!(
+            a.refused().map(|r| (r.objects, r.this_read)),
+            Some((1, 101))
+        );
+        a.release(1000);
+        assert_eq!(budget.used(), 0, "never more than was held is given back");
     }
 
     #[test]

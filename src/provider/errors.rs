@@ -216,6 +216,15 @@ fn transport_advice(kind: &TransportErrorKind) -> String {
             HTTP/1.1."
             .into(),
         TransportErrorKind::Tls {
+            problem: TlsProblem::HandshakeTooLarge,
+            ..
+        } => "The server's TLS handshake message is larger than the 64 KiB the provider \
+            accepts: usually a very large certificate chain (a certificate with thousands of \
+            names, or many intermediate certificates). Retrying cannot help: serve a shorter \
+            chain, or check that `endpoint` names the Intersight server and not a device that \
+            presents another certificate."
+            .into(),
+        TransportErrorKind::Tls {
             problem: TlsProblem::Handshake,
             ..
         } => "The TLS handshake failed: the server and the provider share no TLS version or \
@@ -314,7 +323,7 @@ mod tests {
 
     #[test]
     fn advice_follows_the_kind_not_the_message_text() {
-        let cases: [(TransportErrorKind, &str, &str); 9] = [
+        let cases: [(TransportErrorKind, &str, &str); 10] = [
             (
                 TransportErrorKind::Connect,
                 "does not help",
@@ -352,6 +361,14 @@ mod tests {
                     custom_ca: false,
                 },
                 "accepts only HTTP/2",
+                "cipher suite",
+            ),
+            (
+                TransportErrorKind::Tls {
+                    problem: TlsProblem::HandshakeTooLarge,
+                    custom_ca: true,
+                },
+                "larger than the 64 KiB the provider accepts",
                 "cipher suite",
             ),
             (

@@ -44,6 +44,7 @@ use crate::cty::msgpack::{
 use crate::cty::{Number, Type, Value};
 use crate::intersight::HasMoid;
 
+use super::budget::ResultsShare;
 use super::naming::property_name;
 
 /// JSON properties that are part of the API's known shapes but have no attribute: they are
@@ -620,7 +621,12 @@ impl Node {
 /// pages through `ObjectSeed`).
 pub fn flatten_object(plan: &Plan, json: &str) -> Result<FlatObject, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_str(json);
-    let object = ObjectSeed { plan, cancel: None }.deserialize(&mut de)?;
+    let object = ObjectSeed {
+        plan,
+        cancel: None,
+        share: None,
+    }
+    .deserialize(&mut de)?;
     de.end()?;
     Ok(object)
 }
@@ -632,7 +638,20 @@ pub(crate) struct ObjectSeed<'p> {
     /// The read's cancellation: once it is cancelled, decoding stops with an error within
     /// [`CANCEL_CHECK_EVERY`] members or elements (`None`: nothing to cancel).
     pub(crate) cancel: Option<&'p CancellationToken>,
+    /// The read's share of the results budget: the buffers the object is built in are reserved
+    /// from it as they grow, and given back once the object is built (`None`: unbounded, for
+    /// tests, benchmarks and fuzzing).
+    pub(crate) share: Option<&'p ResultsShare>,
 }
+
+/// How many bytes an object's decoding writes between two reservations from the results
+/// budget: an object smaller than this never touches the budget's shared counter until it is
+/// built; a larger one holds at most this much that is not reserved.
+pub(crate) const RESERVE_EVERY: u64 = 64 * 1024;
+
+/// What one member kept for `additional_properties` costs besides its name while the object
+/// is decoded (its entry in the index of members).
+const EXTRA_MEMBER_BYTES: usize = 64;
 
 /// How many members and array elements are decoded between two looks at the cancellation token
 /// (it also is looked at once per object). A look takes the token's lock.
@@ -644,6 +663,11 @@ pub(crate) const CANCEL_CHECK_EVERY: u32 = 1024;
 /// allocation each cost more than the checks this decoding makes).
 struct Walk<'p> {
     cancel: Option<&'p CancellationToken>,
+    share: Option<&'p ResultsShare>,
+    /// Bytes written since the last reservation.
+    pending: Cell<u64>,
+    /// Bytes reserved from `share`, given back when the walk ends.
+    reserved: Cell<u64>,
     /// Steps until the next look; 0: look at the next step.
     countdown: Cell<u32>,
     spare_bytes: RefCell<Vec<Vec<u8>>>,
@@ -651,9 +675,12 @@ struct Walk<'p> {
 }
 
 impl<'p> Walk<'p> {
-    fn new(cancel: Option<&'p CancellationToken>) -> Walk<'p> {
+    fn new(cancel: Option<&'p CancellationToken>, share: Option<&'p ResultsShare>) -> Walk<'p> {
         Walk {
             cancel,
+            share,
+            pending: Cell::new(0),
+            reserved: Cell::new(0),
             countdown: Cell::new(0),
             spare_bytes: RefCell::new(Vec::new()),
             spare_slots: RefCell::new(Vec::new()),
@@ -676,6 +703,29 @@ impl<'p> Walk<'p> {
                 Ok(())
             }
         }
+    }
+
+    /// `bytes` more were (or are about to be) written to the object's buffers: reserved from
+    /// the results budget every [`RESERVE_EVERY`] bytes, an error once the budget refuses.
+    ///
+    /// Every byte an element or a member writes is counted once where it is written and once
+    /// more for each copy into an enclosing buffer (a list's elements, an object's members in
+    /// attribute order): the buffers alive at once hold about that many bytes, so what is
+    /// reserved follows the memory the object takes, whatever its shape (a list of millions of
+    /// empty objects, each written as all its attributes null, took 95 times its JSON).
+    fn wrote<E: de::Error>(&self, bytes: usize) -> Result<(), E> {
+        let Some(share) = self.share else {
+            return Ok(());
+        };
+        let pending = self.pending.get().saturating_add(bytes as u64);
+        if pending < RESERVE_EVERY {
+            self.pending.set(pending);
+            return Ok(());
+        }
+        share.reserve(pending).map_err(E::custom)?;
+        self.pending.set(0);
+        self.reserved.set(self.reserved.get() + pending);
+        Ok(())
     }
 
     /// An empty byte buffer, reused when one is spare.
@@ -705,6 +755,16 @@ impl<'p> Walk<'p> {
     }
 }
 
+/// The buffers are freed with the walk: what was reserved for them goes back to the budget
+/// (the built object is then taken whole, by its size).
+impl Drop for Walk<'_> {
+    fn drop(&mut self) {
+        if let Some(share) = self.share {
+            share.release(self.reserved.get());
+        }
+    }
+}
+
 impl<'de> DeserializeSeed<'de> for ObjectSeed<'_> {
     type Value = FlatObject;
 
@@ -722,7 +782,7 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<FlatObject, A::Error> {
         let plan = &self.plan.root;
-        let walk = Walk::new(self.cancel);
+        let walk = Walk::new(self.cancel, self.share);
         let mut out = Vec::with_capacity(2048);
         let mut slots = Slots::new();
         write_object(plan, map, &mut out, &walk, Some(&mut slots))?;
@@ -773,16 +833,23 @@ fn write_object<'de, A: MapAccess<'de>>(
         match key {
             Property::Attr(i) => {
                 let start = scratch.len();
+                let node = &plan.attrs[i].node;
                 map.next_value_seed(NodeSeed {
-                    node: &plan.attrs[i].node,
+                    node,
                     out: &mut scratch,
                     walk,
                 })?;
+                // Lists and objects counted what they wrote themselves.
+                if !matches!(node.kind, Kind::Collection(_) | Kind::Object(_)) {
+                    walk.wrote(scratch.len() - start)?;
+                }
                 slots[i] = Some((start, scratch.len()));
             }
             Property::Other(name) if plan.additional.is_some() => {
                 let value: &'de RawValue = map.next_value()?;
                 check_value(value).map_err(de::Error::custom)?;
+                // The value stays in the page's text; its name and entry are new.
+                walk.wrote(name.len() + EXTRA_MEMBER_BYTES)?;
                 extra
                     .get_or_insert_with(JsonObject::new)
                     .insert(name, value);
@@ -790,6 +857,8 @@ fn write_object<'de, A: MapAccess<'de>>(
             Property::Ignore | Property::Other(_) => skip_value(&mut map)?,
         }
     }
+    // The copy in attribute order, counted before it is made.
+    walk.wrote(scratch.len())?;
     write_map_len(out, plan.attrs.len()).map_err(de::Error::custom)?;
     if let Some(placed) = placed.as_mut() {
         placed.clear();
@@ -802,6 +871,7 @@ fn write_object<'de, A: MapAccess<'de>>(
             match extra.take() {
                 Some(extra) if !extra.is_empty() => {
                     let text = extra_text(extra.iter());
+                    walk.wrote(text.len())?;
                     write_str(out, &text).map_err(de::Error::custom)?
                 }
                 _ => write_nil(out),
@@ -974,6 +1044,9 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
             if more.is_none() {
                 break;
             }
+            // Every element counted, even one dropped below: a list of a million `{}` blocks
+            // writes each with all its attributes null, many times the JSON's bytes.
+            self.walk.wrote(items.len() - start)?;
             // A block element is written as nil only for a JSON value that is not an object
             // (`null`, mostly): never a null block in a list, so it is dropped (see `convert`).
             if blocks && is_nil(&items[start..]) {
@@ -982,6 +1055,8 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
                 count += 1;
             }
         }
+        // The copy into the enclosing buffer, counted before it is made.
+        self.walk.wrote(items.len())?;
         write_array_len(self.out, count).map_err(de::Error::custom)?;
         self.out.extend_from_slice(&items);
         self.walk.give_back(items, None);
@@ -1387,6 +1462,7 @@ mod tests {
             ObjectSeed {
                 plan: &plan,
                 cancel,
+                share: None,
             }
             .deserialize(&mut de)
         };

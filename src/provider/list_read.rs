@@ -16,7 +16,7 @@ use crate::cty::{Diagnostic, Diagnostics, Type, Value};
 use crate::intersight::paging::{Page, PageDecoder};
 use crate::intersight::{Filter, ListQuery};
 
-use super::budget::{Refused, ResultsShare, MIB, PER_OBJECT_BYTES};
+use super::budget::{Refused, ResultsBudget, ResultsShare, MIB, PER_OBJECT_BYTES};
 use super::flatten::{FlatObject, ObjectSeed};
 use super::list_source::{
     check_request_length, format_duration, read_timeout, selection, Derived, ListDeclaration,
@@ -54,6 +54,24 @@ pub struct Progress {
     pub(crate) pages: AtomicU64,
     /// Objects decoded so far.
     pub(crate) objects: AtomicU64,
+    /// Pages that have arrived and are being decoded now.
+    pub(crate) decoding: AtomicU64,
+}
+
+/// Counts a page as being decoded while it lives.
+struct Decoding<'a>(&'a AtomicU64);
+
+impl<'a> Decoding<'a> {
+    fn start(counter: &'a AtomicU64) -> Decoding<'a> {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Decoding(counter)
+    }
+}
+
+impl Drop for Decoding<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl PageDecoder for ResultsDecoder {
@@ -96,12 +114,22 @@ impl ResultsDecoder {
         }
     }
 
+    /// This decoder with a results budget of `limit` bytes of its own (tests and benchmarks
+    /// that decode pages alone; a read's decoder holds a share of its provider's budget).
+    pub fn with_budget(self, limit: u64) -> ResultsDecoder {
+        ResultsDecoder {
+            share: Some(Arc::new(ResultsBudget::new(limit).share())),
+            ..self
+        }
+    }
+
     fn decode<'de, R: serde_json::de::Read<'de>>(
         &self,
         mut de: serde_json::Deserializer<R>,
         max_items: usize,
         cancel: &CancellationToken,
     ) -> serde_json::Result<Page<FlatObject>> {
+        let decoding = Decoding::start(&self.progress.decoding);
         let page = PageSeed {
             decoder: self,
             max_items,
@@ -112,6 +140,7 @@ impl ResultsDecoder {
         let objects = page.results.as_ref().map_or(0, Vec::len) as u64;
         self.progress.pages.fetch_add(1, Ordering::Relaxed);
         self.progress.objects.fetch_add(objects, Ordering::Relaxed);
+        drop(decoding);
         Ok(page)
     }
 }
@@ -216,6 +245,7 @@ impl<'de> Visitor<'de> for ResultsSeed<'_> {
         let seed = ObjectSeed {
             plan: &decoder.plan,
             cancel: Some(cancel),
+            share: decoder.share.as_deref(),
         };
         let mut objects = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(max_items));
         loop {
@@ -255,7 +285,8 @@ impl<'de> Visitor<'de> for ResultsSeed<'_> {
                 }
             }
             let object = match &decoder.widen {
-                Some(projection) => projection.widen_object(object).map_err(de::Error::custom)?,
+                Some(projection) => widen(projection, object, decoder.share.as_deref())
+                    .map_err(de::Error::custom)?,
                 None => object,
             };
             if let Some(share) = &decoder.share {
@@ -267,6 +298,33 @@ impl<'de> Visitor<'de> for ResultsSeed<'_> {
         }
         Ok(Some(objects))
     }
+}
+
+/// How many bytes of memory widening takes per byte of the narrow encoding, at most: it goes
+/// through a value tree of the selected attributes (a `Value` and a map entry for each
+/// attribute of each element: about ten times the encoding for a list of blocks whose
+/// attributes are all null).
+const WIDEN_BYTES_PER_BYTE: u64 = 16;
+
+/// `object` widened (see [`Projection::widen_object`]), with the value tree that takes reserved
+/// from `share` while it exists when the object is large (a small one's tree is small).
+fn widen(
+    projection: &Projection,
+    object: FlatObject,
+    share: Option<&ResultsShare>,
+) -> Result<FlatObject, String> {
+    let reserve = (object.msgpack.len() as u64).saturating_mul(WIDEN_BYTES_PER_BYTE);
+    let share = share.filter(|_| reserve >= flatten::RESERVE_EVERY);
+    if let Some(share) = share {
+        share
+            .reserve(reserve)
+            .map_err(|refused| refused.to_string())?;
+    }
+    let widened = projection.widen_object(object);
+    if let Some(share) = share {
+        share.release(reserve);
+    }
+    widened
 }
 
 /// The next read id of this provider process: `r1`, `r2`, … (it names the read's log lines).
@@ -394,8 +452,8 @@ fn failed_read(
             timeout,
             ReadProgress {
                 pages,
-                objects: ReadProgress::of(progress).objects,
                 requests: Some((requests, retries)),
+                ..ReadProgress::of(progress)
             },
         ),
         Some(e) => ctx.api_error_diagnostic(&e, decl.resource),
@@ -536,6 +594,8 @@ impl Projection {
 struct ReadProgress {
     pages: u64,
     objects: u64,
+    /// Pages that had arrived and were being decoded.
+    decoding: u64,
     /// Requests and retries, when the client reports them (its read-timeout error does).
     requests: Option<(u64, u64)>,
 }
@@ -545,6 +605,7 @@ impl ReadProgress {
         ReadProgress {
             pages: progress.pages.load(Ordering::Relaxed),
             objects: progress.objects.load(Ordering::Relaxed),
+            decoding: progress.decoding.load(Ordering::Relaxed),
             requests: None,
         }
     }
@@ -561,11 +622,18 @@ fn timeout_diagnostic(decl: &ListDeclaration, timeout: Duration, got: ReadProgre
         ),
         None => String::new(),
     };
+    // A page that has arrived is counted once decoded: one still being decoded is said apart
+    // (a large page takes seconds; "0 pages had arrived" was wrong about it).
+    let decoding = match got.decoding {
+        0 => String::new(),
+        1 => ", 1 more page had arrived and was still being decoded".to_string(),
+        n => format!(", {n} more pages had arrived and were still being decoded"),
+    };
     Diagnostic::error(
         format!("Reading Intersight {} timed out", decl.resource),
         format!(
-            "The read did not finish within {} (`timeouts.read`): {} with {} had arrived{requests}, \
-             and no partial list was returned.\n\nRaise the limit in the data source, e.g. \
+            "The read did not finish within {} (`timeouts.read`): {} with {} had arrived{requests}\
+             {decoding}, and no partial list was returned.\n\nRaise the limit in the data source, e.g. \
              `timeouts {{ read = \"{}\" }}`; if single requests are slow, also check \
              `request_timeout`, `max_retries` and `page_size` in the provider block.",
             format_duration(timeout),
@@ -597,7 +665,6 @@ fn query_id(query: &ListQuery) -> String {
 mod tests {
     use super::*;
     use crate::cty::msgpack;
-    use crate::provider::budget::ResultsBudget;
     use std::collections::BTreeMap;
 
     fn decode(body: &str) -> serde_json::Result<Page<FlatObject>> {
@@ -677,6 +744,158 @@ mod tests {
         drop(first);
         let third = moid_decoder(&budget);
         assert_eq!(decode_until_refused(&third).0, 50);
+    }
+
+    /// A token whose `Tags` is `n` empty objects (`{}`, 3 bytes of JSON, each written as a
+    /// tag with all five attributes null: 59 bytes), and a decoder of such tokens holding a
+    /// share of `budget`, selecting `tags` when `select`.
+    fn tags_page_and_decoder(
+        n: usize,
+        budget: &Arc<ResultsBudget>,
+        select: bool,
+    ) -> (String, ResultsDecoder) {
+        let tag = Type::object([
+            ("additional_properties", Type::String),
+            ("class_id", Type::String),
+            ("key", Type::String),
+            ("object_type", Type::String),
+            ("value", Type::String),
+        ]);
+        let element = BTreeMap::from([
+            ("moid".to_string(), Type::String),
+            ("name".to_string(), Type::String),
+            ("object_type".to_string(), Type::String),
+            ("tags".to_string(), Type::list(tag)),
+        ]);
+        let projection =
+            select.then(|| Projection::new(&element, BTreeSet::from(["tags".to_string()])));
+        let decoder = ResultsDecoder {
+            share: Some(Arc::new(budget.share())),
+            plan: projection.as_ref().map_or_else(
+                || Arc::new(flatten::Plan::new(&element)),
+                |p| p.plan.clone(),
+            ),
+            widen: projection.map(Arc::new),
+            ..ResultsDecoder::new(Arc::new(flatten::Plan::new(&element)), "iam.OAuthToken")
+        };
+        let tags = vec!["{}"; n].join(",");
+        let body = format!(
+            r#"{{"Count":1,"Results":[{{"Moid":"m","ObjectType":"iam.OAuthToken","Tags":[{tags}]}}]}}"#
+        );
+        (body, decoder)
+    }
+
+    /// One object of many empty blocks is refused while it is built, as soon as its buffers
+    /// reach the budget (the attack: a 24 MB page of `{}` tags took 2.2 GiB before the
+    /// finished object was refused), and what was reserved for them is given back.
+    #[test]
+    fn an_object_of_many_empty_blocks_is_refused_while_it_is_built() {
+        // 600 KB of JSON, 11.8 MB encoded.
+        let budget = ResultsBudget::new(MIB);
+        let (body, decoder) = tags_page_and_decoder(200_000, &budget, false);
+        let err = decoder
+            .decode_page(body.as_bytes(), 1000, &CancellationToken::new())
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains("max_results_mib"), "{err}");
+        let refused = decoder.share.as_ref().and_then(|s| s.refused()).unwrap();
+        assert_eq!(refused.objects, 0);
+        assert!(
+            refused.this_read <= MIB + 2 * flatten::RESERVE_EVERY,
+            "refused at {} bytes",
+            refused.this_read
+        );
+        drop(decoder);
+        assert_eq!(budget.used(), 0);
+
+        // Under a budget it fits in, it is read whole, and only its size stays taken.
+        let budget = ResultsBudget::new(64 * MIB);
+        let (body, decoder) = tags_page_and_decoder(200_000, &budget, false);
+        let page = decoder
+            .decode_page(body.as_bytes(), 1000, &CancellationToken::new())
+            .unwrap();
+        let object = &page.results.unwrap()[0];
+        assert_eq!(
+            object.msgpack.len(),
+            1 + 5 + 2 + 5 + 1 + 12 + 15 + 5 + 5 + 200_000 * 59
+        );
+        assert_eq!(budget.used(), held_bytes(object));
+    }
+
+    /// With a `select`, widening goes through a value tree several times the encoding's size:
+    /// reserved while it exists, so the same bound holds.
+    #[test]
+    fn widening_a_large_selected_object_is_reserved_from_the_budget() {
+        // 1.2 MB narrow, about 3.5 MB reserved while decoding, 19 MB while widening.
+        let budget = ResultsBudget::new(8 * MIB);
+        let (body, decoder) = tags_page_and_decoder(20_000, &budget, true);
+        let err = decoder
+            .decode_page(body.as_bytes(), 1000, &CancellationToken::new())
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains("max_results_mib"), "{err}");
+        drop(decoder);
+        assert_eq!(budget.used(), 0);
+        let budget = ResultsBudget::new(32 * MIB);
+        let (body, decoder) = tags_page_and_decoder(20_000, &budget, true);
+        let page = decoder
+            .decode_page(body.as_bytes(), 1000, &CancellationToken::new())
+            .unwrap();
+        assert_eq!(budget.used(), held_bytes(&page.results.unwrap()[0]));
+    }
+
+    /// A read that times out while a page is being decoded says so (it said "0 pages with 0
+    /// objects had arrived").
+    #[test]
+    fn a_timeout_during_decoding_counts_the_page_being_decoded() {
+        let decl = &crate::provider::data_sources::iam_o_auth_token::DECLARATION;
+        let got = |decoding| ReadProgress {
+            pages: 0,
+            objects: 0,
+            decoding,
+            requests: Some((1, 0)),
+        };
+        let text = timeout_diagnostic(decl, Duration::from_secs(5), got(1)).detail;
+        assert!(
+            text.contains(
+                "0 pages with 0 objects had arrived (1 request of which 0 were retries), 1 more \
+                 page had arrived and was still being decoded, and no partial list"
+            ),
+            "{text}"
+        );
+        let text = timeout_diagnostic(decl, Duration::from_secs(5), got(0)).detail;
+        assert!(text.contains("retries), and no partial list"), "{text}");
+        // The decoder counts the page while it decodes it, and not after.
+        let decoder = ResultsDecoder::new(
+            Arc::new(flatten::Plan::new(&BTreeMap::from([
+                ("moid".to_string(), Type::String),
+                ("object_type".to_string(), Type::String),
+            ]))),
+            "iam.OAuthToken",
+        );
+        let progress = decoder.progress.clone();
+        let during = std::sync::Mutex::new(None);
+        let cancel = CancellationToken::new();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                // A page large enough to be caught mid-decode, then cancelled.
+                let objects: Vec<String> = (0..200_000)
+                    .map(|i| format!(r#"{{"Moid":"m{i:08}","ObjectType":"iam.OAuthToken"}}"#))
+                    .collect();
+                let page = format!(r#"{{"Count":1,"Results":[{}]}}"#, objects.join(","));
+                let _ = decoder.decode_page(page.as_bytes(), 1_000_000, &cancel);
+            });
+            let started = std::time::Instant::now();
+            while progress.decoding.load(Ordering::Relaxed) == 0
+                && started.elapsed() < Duration::from_secs(60)
+            {
+                std::thread::yield_now();
+            }
+            *during.lock().unwrap() = Some(ReadProgress::of(&progress).decoding);
+            cancel.cancel();
+        });
+        assert_eq!(*during.lock().unwrap(), Some(1));
+        assert_eq!(ReadProgress::of(&progress).decoding, 0);
     }
 
     /// The decoder stops at the next object once its read no longer wants the page.

@@ -240,6 +240,31 @@ def test_bad_provider_attribute_is_rejected_at_its_line(tmp_path, key_file, vers
 
 
 @pytest.mark.parametrize("version,proto", MATRIX)
+def test_a_host_name_dns_cannot_carry_is_refused_at_validate(tmp_path, key_file, version, proto):
+    """A label over 63 characters or a name over 253 is not a host name: `terraform validate`
+    refuses it on `endpoint` (it used to pass, then fail at connect time as a network error,
+    retried and blamed on the network or the proxy)."""
+    for endpoint, says in (
+        [
+            ("https://" + "a" * 70 + ".example.com", "is 70 characters long; a label has at most 63"),
+            ("a" * 300 + ".example.com", "the host name is 312 characters long; a host name has at most 253"),
+            (".".join(["abcdefghi"] * 26) + ".com", "the host name is 263 characters long"),
+        ]
+    ):
+        provider = full_provider_block(key_file, endpoint=hcl_string(endpoint))
+        # Terraform validates the provider block only when something uses it.
+        text = REQUIRED_PROVIDERS + provider + f'\ndata "{DS}" "x" {{}}\n'
+        wd = new_workdir(tmp_path, version, proto, text)
+        result = validate_json(wd)
+        found = errors(result)
+        assert not result["valid"] and len(found) == 1, describe(result)
+        assert found[0]["summary"] == "Invalid Intersight endpoint", describe(result)
+        assert says in found[0]["detail"], describe(result)
+        line = next(n for n, l in enumerate(provider.splitlines(), 1) if l.startswith("  endpoint = "))
+        assert found[0]["range"]["start"]["line"] == REQUIRED_PROVIDERS.count("\n") + line, describe(result)
+
+
+@pytest.mark.parametrize("version,proto", MATRIX)
 def test_bad_endpoint_scheme_is_reported_on_endpoint(tmp_path, key_file, version, proto):
     """An unusable endpoint is caught when the provider is configured (before any request), and
     the diagnostic points at `endpoint`."""

@@ -1,0 +1,95 @@
+//! Memory one object can cost while it is decoded: a token whose `Tags` list holds millions of
+//! empty objects (`{}`, 3 bytes of JSON each, written as a tag with every attribute null,
+//! about 20 times that). The attack: a 24 MB page took 2.2 GiB before the read was refused
+//! by `max_results_mib`, which was charged only once the object was whole. The buffers an
+//! object is built in are now reserved from the budget as they grow, so the bytes allocated
+//! at once stay within a small multiple of the budget plus the page.
+//!
+//! A counting allocator records the peak of live heap bytes. This file holds one test so that
+//! nothing else allocates meanwhile.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use terraform_provider_intersight::cty::Type;
+use terraform_provider_intersight::intersight::paging::PageDecoder;
+use terraform_provider_intersight::provider::flatten::Plan;
+use terraform_provider_intersight::provider::list_read::ResultsDecoder;
+use tokio_util::sync::CancellationToken;
+
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+fn grew(bytes: usize) {
+    let now = LIVE.fetch_add(bytes, Ordering::SeqCst) + bytes;
+    PEAK.fetch_max(now, Ordering::SeqCst);
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        grew(layout.size());
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::SeqCst);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if new_size >= layout.size() {
+            grew(new_size - layout.size());
+        } else {
+            LIVE.fetch_sub(layout.size() - new_size, Ordering::SeqCst);
+        }
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const MIB: usize = 1024 * 1024;
+
+#[test]
+fn an_object_of_millions_of_empty_tags_is_refused_within_its_budget() {
+    let tag = Type::object([
+        ("additional_properties", Type::String),
+        ("class_id", Type::String),
+        ("key", Type::String),
+        ("object_type", Type::String),
+        ("value", Type::String),
+    ]);
+    let element = BTreeMap::from([
+        ("moid".to_string(), Type::String),
+        ("object_type".to_string(), Type::String),
+        ("tags".to_string(), Type::list(tag)),
+    ]);
+    let budget = 16 * MIB;
+    let decoder = ResultsDecoder::new(Arc::new(Plan::new(&element)), "iam.OAuthToken")
+        .with_budget(budget as u64);
+    // 6 MB of JSON; 118 MB once encoded.
+    let tags = vec!["{}"; 2_000_000].join(",");
+    let body = format!(
+        r#"{{"Count":1,"Results":[{{"Moid":"m","ObjectType":"iam.OAuthToken","Tags":[{tags}]}}]}}"#
+    );
+    drop(tags);
+
+    let base = LIVE.load(Ordering::SeqCst);
+    PEAK.store(base, Ordering::SeqCst);
+    let result = decoder.decode_page(body.as_bytes(), 1000, &CancellationToken::new());
+    let peak = PEAK.load(Ordering::SeqCst).saturating_sub(base);
+    let err = result.err().expect("refused");
+    eprintln!(
+        "{} MB page: peak {} MiB allocated under a {} MiB budget: {err}",
+        body.len() / 1_000_000,
+        peak / MIB,
+        budget / MIB
+    );
+    assert!(err.to_string().contains("max_results_mib"), "{err}");
+    // The buffers reserved (each copy counted) stay within the budget; their capacity may be
+    // up to twice their length. Before: 3 copies of the whole 118 MB encoding, 350 MiB.
+    assert!(peak < 3 * budget, "peak {} MiB", peak / MIB);
+}
