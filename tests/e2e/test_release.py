@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_tf
+from conftest import PROVIDER_BIN, run_tf
 
 ROOT = Path(__file__).resolve().parents[2]
 NAME = "terraform-provider-intersight"
@@ -31,7 +31,7 @@ def version() -> str:
 @pytest.fixture(scope="module")
 def packed(tmp_path_factory, provider_installed):
     out = tmp_path_factory.mktemp("release")
-    binary = ROOT / ".work" / "bin" / NAME
+    binary = PROVIDER_BIN
     proc = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "release.py"), "--binary", str(binary),
          "--dist", str(out / "dist"), "--mirror", str(out / "mirror")],
