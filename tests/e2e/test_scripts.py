@@ -124,3 +124,4 @@ def test_quickstart_bootstraps_minimally_and_runs_the_example(fake_venv, provide
     assert (work / "test" / "mirror" / "registry.terraform.io" / "ciscodevnet" / "intersight").is_dir()
     assert not (work / "mirror").exists()
     assert (work / "quickstart" / "terraform.tfstate").is_file()
+    assert (work / "bin" / "intersight-sim").is_file(), "the README points at the simulator built here"
