@@ -39,6 +39,8 @@ NAME = "terraform-provider-intersight"
 PLATFORMS = ("linux_amd64", "linux_arm64", "darwin_amd64", "darwin_arm64", "windows_amd64")
 OFFICIAL = "registry.terraform.io/ciscodevnet/intersight"
 OURS = "example.com/acme/intersight"
+#: A version an earlier release put in the network mirror (below this build's).
+EARLIER = "1.0.99"
 
 
 def version() -> str:
@@ -110,6 +112,10 @@ class Server:
 @pytest.fixture(scope="module")
 def network_mirror(tmp_path_factory, provider_installed):
     out = tmp_path_factory.mktemp("netmirror")
+    # An earlier release already in the mirror: its version stays listed.
+    earlier = out / "www" / OFFICIAL
+    earlier.mkdir(parents=True)
+    (earlier / "index.json").write_text(json.dumps({"versions": {EARLIER: {}}}))
     release(*stand_ins(out / "bins"), "--dist", str(out / "dist"), "--network-mirror", str(out / "www"))
     ca, cert, key = make_tls(out / "tls")
     server = Server(out / "www", cert, key)
@@ -152,7 +158,7 @@ def test_network_mirror_layout(network_mirror):
     out, _, _ = network_mirror
     ver = version()
     base = out / "www" / OFFICIAL
-    assert json.loads((base / "index.json").read_text()) == {"versions": {ver: {}}}
+    assert json.loads((base / "index.json").read_text()) == {"versions": {EARLIER: {}, ver: {}}}
     meta = json.loads((base / f"{ver}.json").read_text())
     assert sorted(meta["archives"]) == sorted(PLATFORMS)
     for platform, entry in meta["archives"].items():
