@@ -9,7 +9,7 @@ use, for one or more platforms:
 Platforms (--target, repeatable; --all-platforms for all; default linux_amd64):
   linux_amd64 linux_arm64 darwin_amd64 darwin_arm64 windows_amd64
 Every platform is built with cargo-zigbuild (zig as the linker and C compiler), the Linux ones
-against glibc 2.17 (RHEL/CentOS 7 and later); each Linux binary's glibc floor is checked with
+against glibc 2.17 (RHEL/CentOS 7 and later); the macOS ones need a macOS SDK (SDKROOT) off a Mac; each Linux binary's glibc floor is checked with
 `objdump -T` and the build fails above GLIBC_MAX. ziglang and cargo-zigbuild come from PyPI into
 .work/release-tools (pinned in scripts/release-requirements.txt); missing Rust targets are added
 with rustup. Binaries that run here are smoke-tested: `--version` and the plugin handshake
@@ -108,6 +108,24 @@ def ensure_tools(platforms: list[str]) -> dict[str, str]:
         log(f"rustup target add {' '.join(missing)}")
         subprocess.run(["rustup", "target", "add", *missing], check=True)
     return env
+
+
+def check_macos_sdk(platforms: list[str]) -> None:
+    """The macOS builds link Apple's Security and CoreFoundation frameworks (the system trust
+    store: rustls-platform-verifier through reqwest, rustls-native-certs). zig ships no
+    framework stubs, only libSystem's, so without a macOS SDK the link fails after the whole
+    build: say so before building."""
+    darwin = [p for p in platforms if p.startswith("darwin_")]
+    if not darwin or sys.platform == "darwin":
+        return
+    sdk = os.environ.get("SDKROOT")
+    if not sdk or not (pathlib.Path(sdk) / "System" / "Library" / "Frameworks" / "Security.framework").is_dir():
+        raise ReleaseError(
+            f"{', '.join(darwin)}: linking needs a macOS SDK (Security and CoreFoundation frameworks), "
+            "which zig does not ship: set SDKROOT to a MacOSX.sdk directory (from Xcode or the "
+            "Command Line Tools), or build the darwin packages on a Mac"
+            + (f" (SDKROOT={sdk} has no System/Library/Frameworks/Security.framework)" if sdk else "")
+        )
 
 
 def target_dir() -> pathlib.Path:
@@ -295,6 +313,7 @@ def main() -> int:
     dist = pathlib.Path(args.dist)
     dist.mkdir(parents=True, exist_ok=True)
     to_build = [p for p in platforms if p not in given]
+    check_macos_sdk([p for p in to_build if not args.skip_build])
     env = ensure_tools(to_build) if to_build and not args.skip_build else dict(os.environ)
     binaries: dict[str, pathlib.Path] = dict(given)
     started = time.monotonic()
