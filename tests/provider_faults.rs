@@ -375,6 +375,36 @@ async fn retries_exhausted_is_an_error_naming_the_status_and_the_attempts() {
     assert_eq!(answered(&sim, "503").await, 3);
 }
 
+#[tokio::test]
+async fn a_read_failing_part_way_says_how_far_it_got() {
+    // Two pages are answered, then the server fails every request (a server going away
+    // mid-read); no retries, one page at a time.
+    let sim = start(
+        350,
+        false,
+        json!({"status_burst": {"status": 503, "after": 2}}),
+    );
+    let settings = Settings::small()
+        .set("max_retries", int(0))
+        .set("parallelism", int(1));
+    let outcome = read(&sim, &settings).await;
+    let error = assert_failed(&outcome, &[RESOURCE, "HTTP 503", "failed part-way"]);
+    assert!(
+        error
+            .detail
+            .contains("2 pages with 200 objects had arrived in"),
+        "{}",
+        error.detail
+    );
+    assert!(error.detail.contains("no partial list was returned"));
+
+    // A failure before any page arrived says nothing about progress.
+    let sim = start(50, false, json!({"status_burst": {"status": 503}}));
+    let outcome = read(&sim, &settings).await;
+    let error = assert_failed(&outcome, &[RESOURCE, "HTTP 503"]);
+    assert!(!error.detail.contains("part-way"), "{}", error.detail);
+}
+
 // --- broken connections and bodies -------------------------------------------------------------------
 
 #[tokio::test]

@@ -511,9 +511,23 @@ impl Error {
 /// long, and a diagnostic of tens of kilobytes helps nobody.
 pub(crate) const MAX_QUOTED_PATH_CHARS: usize = 300;
 
-/// `path` as errors quote it: at most [`MAX_QUOTED_PATH_CHARS`] characters.
+/// `path` as errors quote it: the query decoded, at most [`MAX_QUOTED_PATH_CHARS`] characters.
 pub(crate) fn path_excerpt(path: &str) -> String {
-    super::transport::server_text(path, MAX_QUOTED_PATH_CHARS)
+    super::transport::server_text(&readable_target(path), MAX_QUOTED_PATH_CHARS)
+}
+
+/// The request target as a person reads it: the query's `+` and `%XX` escapes decoded
+/// (`?$filter=Name eq 'a b'`, not `?%24filter=Name+eq+%27a+b%27`). A literal `+` is sent as
+/// `%2B`, so it comes back as `+`. Only for messages: what is sent and signed stays encoded.
+pub(crate) fn readable_target(path: &str) -> String {
+    match path.split_once('?') {
+        Some((before, query)) => {
+            let spaced = query.replace('+', " ");
+            let decoded = percent_encoding::percent_decode_str(&spaced).decode_utf8_lossy();
+            format!("{before}?{decoded}")
+        }
+        None => path.to_owned(),
+    }
 }
 
 /// Text the server chose, or a library's quote of it (a decoder naming a value, an object's
@@ -650,6 +664,28 @@ mod tests {
         assert!(e
             .to_string()
             .starts_with("the x/Y collection sent 10000 full pages without a Count"));
+    }
+
+    #[test]
+    fn request_lines_quote_the_query_decoded() {
+        let e = Error::Api {
+            status: 400,
+            code: None,
+            message: None,
+            trace_id: None,
+            method: "GET",
+            path: "/api/v1/iam/OAuthTokens?%24filter=Name+eq+%27a+b%27+and+X+eq+%27%C3%BC%2B%25%27&%24top=100".into(),
+            attempts: Attempts::default(),
+        };
+        assert!(
+            e.to_string().starts_with(
+                "GET /api/v1/iam/OAuthTokens?$filter=Name eq 'a b' and X eq 'ü+%'&$top=100: HTTP 400"
+            ),
+            "{e}"
+        );
+        assert_eq!(readable_target("/x"), "/x");
+        // A decoded control character is still shown as a space.
+        assert_eq!(path_excerpt("/x?a=%0Ab"), "/x?a= b");
     }
 
     #[test]

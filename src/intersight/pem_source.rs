@@ -125,6 +125,7 @@ pub(crate) fn describe_missing(value: &str, home: Option<&Path>) -> String {
                 Some(p) if p.as_os_str() != value => {
                     format!("no file exists at {value:?} (that is {:?})", p.display())
                 }
+                Some(p) if p.is_relative() => relative_note(value, std::env::current_dir().ok()),
                 _ => format!("no file exists at {value:?}"),
             }
         }
@@ -133,6 +134,21 @@ pub(crate) fn describe_missing(value: &str, home: Option<&Path>) -> String {
             "is not the path of an existing file ({} characters, not shown)",
             value.chars().count()
         )
+    }
+}
+
+/// A relative path is resolved from the provider's working directory, which Terraform sets to
+/// the directory it runs in (the root module, or `-chdir`'s): say which one that was.
+fn relative_note(value: &str, cwd: Option<PathBuf>) -> String {
+    match cwd {
+        Some(dir) => format!(
+            "no file exists at {value:?} (a relative path, resolved from the directory Terraform runs in, {:?}: that is {:?}); give an absolute path, or one built with path.module",
+            dir.display(),
+            dir.join(value).display()
+        ),
+        None => format!(
+            "no file exists at {value:?}, a relative path (the current directory is unknown); give an absolute path"
+        ),
     }
 }
 
@@ -314,6 +330,27 @@ mod tests {
         assert!(msg.contains("HOME is not set"), "{msg}");
         let msg = describe_missing("MIGHAgEAMBMGByqGSM49/AgEGCCqGSM49", Some(home));
         assert!(!msg.contains("MIGH") && msg.contains("not shown"), "{msg}");
+    }
+
+    #[test]
+    fn a_relative_missing_path_names_the_directory_it_was_resolved_from() {
+        let cwd = std::env::current_dir().unwrap();
+        let msg = describe_missing("keys/k.pem", Some(Path::new("/users/u")));
+        let resolved = cwd.join("keys/k.pem");
+        assert!(
+            msg.contains("a relative path")
+                && msg.contains(&format!("{:?}:", cwd.display()))
+                && msg.contains(&format!("{:?}", resolved.display())),
+            "{msg}"
+        );
+        let msg = relative_note("k.pem", None);
+        assert!(
+            msg.contains("relative path") && msg.contains("unknown"),
+            "{msg}"
+        );
+        // Absolute paths say nothing about a directory.
+        let msg = describe_missing("/keys/k.pem", None);
+        assert_eq!(msg, "no file exists at \"/keys/k.pem\"");
     }
 
     #[test]

@@ -83,13 +83,22 @@ pub fn negotiate(client: Option<&str>, ours: &[u32]) -> Result<u32, NegotiationE
         })
 }
 
-/// `1|<version>|unix|<socket>|grpc|<cert>`; `<cert>` is the server certificate DER in standard
-/// base64 without padding, empty when serving plaintext.
+/// The network the plugin listens on: a unix socket, or TCP on 127.0.0.1 on Windows (as
+/// go-plugin does).
+#[cfg(unix)]
+pub const NETWORK: &str = "unix";
+/// The network the plugin listens on: a unix socket, or TCP on 127.0.0.1 on Windows (as
+/// go-plugin does).
+#[cfg(not(unix))]
+pub const NETWORK: &str = "tcp";
+
+/// `1|<version>|unix|<socket>|grpc|<cert>` (`tcp|127.0.0.1:<port>` on Windows); `<cert>` is the
+/// server certificate DER in standard base64 without padding, empty when serving plaintext.
 pub fn handshake_line(version: u32, socket: &str, server_cert_der: Option<&[u8]>) -> String {
     let cert = server_cert_der
         .map(|der| base64::engine::general_purpose::STANDARD_NO_PAD.encode(der))
         .unwrap_or_default();
-    format!("{CORE_PROTOCOL_VERSION}|{version}|unix|{socket}|grpc|{cert}")
+    format!("{CORE_PROTOCOL_VERSION}|{version}|{NETWORK}|{socket}|grpc|{cert}")
 }
 
 /// The `TF_REATTACH_PROVIDERS` line printed in debug mode.
@@ -100,7 +109,7 @@ pub fn reattach_line(version: u32, pid: u32, socket: &str) -> String {
             "ProtocolVersion": version,
             "Pid": pid,
             "Test": true,
-            "Addr": {"Network": "unix", "String": socket},
+            "Addr": {"Network": NETWORK, "String": socket},
         }
     });
     format!("TF_REATTACH_PROVIDERS='{config}'")

@@ -98,11 +98,10 @@ fn run(debug: bool) -> i32 {
     let announced = Cell::new(false);
     let provider = Arc::new(Provider::new());
     let outcome = runtime.block_on(serve::serve(options, provider, |socket, cert| {
-        let socket = socket.display().to_string();
         if debug {
-            announce_debug(version, &socket);
+            announce_debug(version, socket);
         } else {
-            announce_handshake(&handshake::handshake_line(version, &socket, cert));
+            announce_handshake(&handshake::handshake_line(version, socket, cert));
         }
         announced.set(true);
     }));
@@ -186,13 +185,18 @@ fn announce_handshake(line: &str) {
     // dup2 swaps fd 1 atomically (on failure it returns -1 and changes nothing). The stdout
     // lock above is still held, so no Rust write through `Stdout` races the swap; later writes
     // to fd 1 land on stderr.
-    #[allow(unsafe_code)]
-    let rc = unsafe { libc::dup2(libc::STDERR_FILENO, libc::STDOUT_FILENO) };
-    if rc < 0 {
-        logging::warn(
-            "cannot redirect stdout to stderr after the handshake",
-            &[("error", &std::io::Error::last_os_error())],
-        );
+    // (On Windows Rust's stdout is the process's standard output handle, not descriptor 1,
+    // so there is nothing to swap; a stray write there is a log line for go-plugin.)
+    #[cfg(unix)]
+    {
+        #[allow(unsafe_code)]
+        let rc = unsafe { libc::dup2(libc::STDERR_FILENO, libc::STDOUT_FILENO) };
+        if rc < 0 {
+            logging::warn(
+                "cannot redirect stdout to stderr after the handshake",
+                &[("error", &std::io::Error::last_os_error())],
+            );
+        }
     }
 }
 

@@ -1,5 +1,6 @@
-//! The listener and the server's life: a unix socket in a private directory, an accept
-//! loop (TLS or plaintext h2c) feeding tonic, and the ways the process ends.
+//! The listener and the server's life: a unix socket in a private directory (on Windows, as
+//! go-plugin does there, a TCP port on 127.0.0.1), an accept loop (TLS or plaintext h2c)
+//! feeding tonic, and the ways the process ends.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -10,7 +11,11 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{UnixListener, UnixStream};
+#[cfg(windows)]
+use tokio::net::{TcpListener as Listener, TcpStream as Stream};
+#[cfg(unix)]
+use tokio::net::{UnixListener as Listener, UnixStream as Stream};
+#[cfg(unix)]
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
@@ -28,6 +33,7 @@ const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time for the Shutdown response to leave before the process exits.
 const SHUTDOWN_FLUSH: Duration = Duration::from_millis(10);
 /// Longest temp directory used for the socket (prefix, random part and file name follow).
+#[cfg(unix)]
 const MAX_SOCKET_BASE_LEN: usize = 60;
 /// How often we check whether Terraform (our parent) is still there.
 const PARENT_POLL: Duration = Duration::from_millis(500);
@@ -65,11 +71,13 @@ pub struct ServeOptions {
 }
 
 /// A private (0700) directory holding the socket, removed on every way out.
+#[cfg(unix)]
 pub struct SocketDir {
     dir: Option<tempfile::TempDir>,
     socket: PathBuf,
 }
 
+#[cfg(unix)]
 impl SocketDir {
     pub(crate) fn create() -> Result<Self, ServeError> {
         let mut builder = tempfile::Builder::new();
@@ -112,6 +120,7 @@ impl SocketDir {
     }
 }
 
+#[cfg(unix)]
 impl Drop for SocketDir {
     fn drop(&mut self) {
         self.remove();
@@ -120,8 +129,8 @@ impl Drop for SocketDir {
 
 /// One accepted connection, plaintext or TLS, as tonic sees it.
 enum Conn {
-    Plain(UnixStream),
-    Tls(Box<tokio_rustls::server::TlsStream<UnixStream>>),
+    Plain(Stream),
+    Tls(Box<tokio_rustls::server::TlsStream<Stream>>),
 }
 
 impl Connected for Conn {
@@ -189,7 +198,7 @@ impl AsyncWrite for Conn {
 
 /// Accepts connections forever; a failed TLS handshake drops that connection only.
 async fn accept_loop(
-    listener: UnixListener,
+    listener: Listener,
     tls: Option<tokio_rustls::TlsAcceptor>,
     conns: mpsc::Sender<Conn>,
 ) {
@@ -231,12 +240,14 @@ async fn accept_loop(
 
 /// The signals that end (or, for SIGINT outside debug mode, do not end) the process.
 /// Creating it replaces their default dispositions, so it is made before the handshake.
+#[cfg(unix)]
 struct Signals {
     interrupt: tokio::signal::unix::Signal,
     terminate: tokio::signal::unix::Signal,
     hangup: tokio::signal::unix::Signal,
 }
 
+#[cfg(unix)]
 impl Signals {
     fn install() -> Result<Self, ServeError> {
         Ok(Signals {
@@ -245,6 +256,48 @@ impl Signals {
             hangup: signal(SignalKind::hangup()).map_err(ServeError::Signals)?,
         })
     }
+
+    /// The next signal: true for SIGINT, false for SIGTERM or SIGHUP.
+    async fn next_is_interrupt(&mut self) -> bool {
+        tokio::select! {
+            _ = self.interrupt.recv() => true,
+            _ = self.terminate.recv() => false,
+            _ = self.hangup.recv() => false,
+        }
+    }
+}
+
+/// On Windows: Ctrl-C and Ctrl-Break; Terraform ends a provider there by killing the process.
+#[cfg(windows)]
+struct Signals {
+    interrupt: tokio::signal::windows::CtrlC,
+    brk: tokio::signal::windows::CtrlBreak,
+}
+
+#[cfg(windows)]
+impl Signals {
+    fn install() -> Result<Self, ServeError> {
+        Ok(Signals {
+            interrupt: tokio::signal::windows::ctrl_c().map_err(ServeError::Signals)?,
+            brk: tokio::signal::windows::ctrl_break().map_err(ServeError::Signals)?,
+        })
+    }
+
+    /// The next signal: true for Ctrl-C, false for Ctrl-Break.
+    async fn next_is_interrupt(&mut self) -> bool {
+        tokio::select! {
+            _ = self.interrupt.recv() => true,
+            _ = self.brk.recv() => false,
+        }
+    }
+}
+
+/// The parent process, to notice when Terraform is gone (`None`: not known on this platform).
+fn parent_id() -> Option<u32> {
+    #[cfg(unix)]
+    return Some(std::os::unix::process::parent_id());
+    #[cfg(not(unix))]
+    None
 }
 
 /// Resolves when the process should stop, with the reason.
@@ -253,12 +306,8 @@ async fn wait_for_stop(
     signals: Signals,
     debug: bool,
 ) -> Result<StopReason, ServeError> {
-    let Signals {
-        mut interrupt,
-        mut terminate,
-        mut hangup,
-    } = signals;
-    let parent = std::os::unix::process::parent_id();
+    let mut signals = signals;
+    let parent = parent_id();
     let mut parent_poll = tokio::time::interval(PARENT_POLL);
     loop {
         tokio::select! {
@@ -268,18 +317,17 @@ async fn wait_for_stop(
                     return Ok(if reason == StopReason::Running { StopReason::Shutdown } else { reason });
                 }
             }
-            _ = interrupt.recv() => {
-                if debug {
+            interrupt = signals.next_is_interrupt() => {
+                // SIGTERM/SIGHUP (Ctrl-Break) always end the process; SIGINT in debug mode.
+                if !interrupt || debug {
                     return Ok(StopReason::Signal);
                 }
                 // Terraform gets the terminal's Ctrl-C too and stops us through
                 // StopProvider/Shutdown; dying here would abort its graceful stop.
                 logging::debug("SIGINT ignored; waiting for Terraform to stop the provider", &[]);
             }
-            _ = terminate.recv() => return Ok(StopReason::Signal),
-            _ = hangup.recv() => return Ok(StopReason::Signal),
             _ = parent_poll.tick() => {
-                if std::os::unix::process::parent_id() != parent {
+                if parent_id() != parent {
                     return Ok(StopReason::ParentGone);
                 }
             }
@@ -287,19 +335,47 @@ async fn wait_for_stop(
     }
 }
 
-/// Serves until told to stop. `ready` is called once the socket accepts connections, with the
-/// socket path and the server certificate (TLS only); it prints the handshake.
+/// Binds the listener: a socket in a fresh private directory (unix).
+#[cfg(unix)]
+async fn listen() -> Result<(Listener, String, SocketDir), ServeError> {
+    let socket_dir = SocketDir::create()?;
+    let listener = Listener::bind(socket_dir.socket()).map_err(|source| ServeError::Listen {
+        path: socket_dir.socket().to_path_buf(),
+        source,
+    })?;
+    let address = socket_dir.socket().display().to_string();
+    Ok((listener, address, socket_dir))
+}
+
+/// Binds the listener: a free TCP port on 127.0.0.1 (Windows, as go-plugin does there).
+#[cfg(windows)]
+async fn listen() -> Result<(Listener, String, ()), ServeError> {
+    let listener = Listener::bind(("127.0.0.1", 0))
+        .await
+        .map_err(|source| ServeError::Listen {
+            path: PathBuf::from("127.0.0.1:0"),
+            source,
+        })?;
+    let address = listener
+        .local_addr()
+        .map_err(|source| ServeError::Listen {
+            path: PathBuf::from("127.0.0.1:0"),
+            source,
+        })?
+        .to_string();
+    Ok((listener, address, ()))
+}
+
+/// Serves until told to stop. `ready` is called once the listener accepts connections, with its
+/// address (the socket path; `127.0.0.1:<port>` on Windows) and the server certificate (TLS
+/// only); it prints the handshake.
 pub async fn serve(
     options: ServeOptions,
     provider: Arc<Provider>,
-    ready: impl FnOnce(&Path, Option<&[u8]>),
+    ready: impl FnOnce(&str, Option<&[u8]>),
 ) -> Result<StopReason, ServeError> {
-    let mut socket_dir = SocketDir::create()?;
-    let listener =
-        UnixListener::bind(socket_dir.socket()).map_err(|source| ServeError::Listen {
-            path: socket_dir.socket().to_path_buf(),
-            source,
-        })?;
+    #[allow(unused_mut)]
+    let (listener, address, mut socket_dir) = listen().await?;
 
     let (stop_tx, stop_rx) = watch::channel(StopReason::Running);
     // Installed before the handshake so an early Ctrl-C is already ignored.
@@ -331,13 +407,13 @@ pub async fn serve(
     logging::info(
         "plugin server listening",
         &[
-            ("socket", &socket_dir.socket().display()),
+            ("socket", &address),
             ("protocol_version", &options.protocol_version),
             ("tls", &options.tls.is_some()),
         ],
     );
     ready(
-        socket_dir.socket(),
+        &address,
         options.tls.as_ref().map(AutoMtls::server_cert_der),
     );
 
@@ -357,7 +433,10 @@ pub async fn serve(
     }
     accept_task.abort();
     server_task.abort();
+    #[cfg(unix)]
     socket_dir.remove();
+    #[cfg(windows)]
+    let () = socket_dir;
     match &outcome {
         Ok(reason) => logging::info(
             "plugin server stopped",
@@ -368,7 +447,7 @@ pub async fn serve(
     outcome
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;

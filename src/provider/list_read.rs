@@ -356,7 +356,7 @@ pub(crate) async fn read(
     check_request_length(source, &config, &query).map_err(Diagnostics::from)?;
     let id = query_id(&query);
     let started = std::time::Instant::now();
-    log_read_start(decl, &query);
+    log_read_start(decl, &query, &ctx.client.endpoint().host_header());
 
     let decoder = ResultsDecoder {
         plan: projection
@@ -372,7 +372,11 @@ pub(crate) async fn read(
     // holds whatever the client does.
     let listing = match tokio::time::timeout(timeout + TIMEOUT_GRACE, listing).await {
         Ok(Ok(listing)) => listing,
-        Ok(Err(e)) => return Err(failed_read(&ctx, decl, timeout, &decoder, Some(e)).into()),
+        Ok(Err(e)) => {
+            let mut diagnostic = failed_read(&ctx, decl, timeout, &decoder, Some(e));
+            add_progress(&mut diagnostic, &decoder, started.elapsed());
+            return Err(diagnostic.into());
+        }
         Err(_elapsed) => return Err(failed_read(&ctx, decl, timeout, &decoder, None).into()),
     };
     let results = into_results(listing.items).await?;
@@ -407,12 +411,14 @@ pub(crate) async fn read(
 const TIMEOUT_GRACE: Duration = Duration::from_millis(500);
 
 /// The DEBUG line that opens a read (the log contract in docs/index.md).
-fn log_read_start(decl: &ListDeclaration, query: &ListQuery) {
+fn log_read_start(decl: &ListDeclaration, query: &ListQuery, endpoint: &str) {
     crate::logging::debug(
         "read start",
         &[
             ("data_source", &decl.type_name),
             ("read_id", &query.read_id),
+            // Which Intersight the read goes to (host[:port]; never a path, key or query).
+            ("endpoint", &endpoint),
             ("resource", &decl.resource),
             (
                 "filter",
@@ -459,6 +465,24 @@ fn failed_read(
         Some(e) => ctx.api_error_diagnostic(&e, decl.resource),
         None => timeout_diagnostic(decl, timeout, ReadProgress::of(progress)),
     }
+}
+
+/// A read that failed part-way says how far it got, as a timeout does: pages and objects
+/// received before the failure, and when. Nothing is added when no page had arrived, or when
+/// the diagnostic already says it (a timeout, the results budget).
+fn add_progress(diagnostic: &mut Diagnostic, decoder: &ResultsDecoder, elapsed: Duration) {
+    let got = ReadProgress::of(&decoder.progress);
+    if got.pages == 0 || diagnostic.detail.contains("no partial list was returned") {
+        return;
+    }
+    let plural = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    diagnostic.detail.push_str(&format!(
+        "\n\nThe read failed part-way: {} with {} had arrived in {:.1} s; no partial list was \
+         returned.",
+        plural(got.pages, "page", "pages"),
+        plural(got.objects, "object", "objects"),
+        elapsed.as_secs_f64(),
+    ));
 }
 
 /// The `results` elements, already encoded (widened as they were decoded when there is a

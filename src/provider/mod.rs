@@ -55,6 +55,15 @@ impl ReadContext {
                 .detail
                 .replace(errors::advice(401), errors::BEARER_401_ADVICE);
         }
+        // A TLS failure (an unknown CA, a wrong name) is the same for every read of the run:
+        // in full once, then short, as for the rejected key below.
+        if let Some(intersight::TransportErrorKind::Tls { .. }) = error.transport_kind() {
+            return if self.auth.record_tls() {
+                AuthFailure::first_tls_report(full)
+            } else {
+                AuthFailure::short_tls_report(&full.summary)
+            };
+        }
         if !matches!(
             error,
             intersight::Error::Api { status: 401, .. } | intersight::Error::TokenRefused { .. }
@@ -72,9 +81,10 @@ impl ReadContext {
 /// Whether Intersight has rejected the configured credentials in this run: an API request
 /// answered 401 (with an API key's signature, or with a Bearer token twice), or the token
 /// endpoint refused the OAuth client credentials. Set by the first read that meets it; a new
-/// ConfigureProvider starts afresh.
+/// ConfigureProvider starts afresh. Also whether a read of this run has reported a TLS
+/// failure in full.
 #[derive(Debug, Default)]
-pub(crate) struct AuthFailure(AtomicBool);
+pub(crate) struct AuthFailure(AtomicBool, AtomicBool);
 
 impl AuthFailure {
     /// The summary of the one full report, which the short ones refer to.
@@ -88,6 +98,29 @@ impl AuthFailure {
 
     fn has_failed(&self) -> bool {
         self.0.load(Ordering::SeqCst)
+    }
+
+    /// Records a TLS failure; true only for the first.
+    fn record_tls(&self) -> bool {
+        !self.1.swap(true, Ordering::SeqCst)
+    }
+
+    fn first_tls_report(mut full: Diagnostic) -> Diagnostic {
+        full.detail.push_str(
+            "\n\nAny other data source read with this provider configuration in this run ends \
+             with a short error that refers to this one.",
+        );
+        full
+    }
+
+    fn short_tls_report(summary: &str) -> Diagnostic {
+        Diagnostic::error(
+            "Not read: the TLS connection to Intersight failed",
+            format!(
+                "Another read with this provider configuration failed the same way; see the \
+                 error \"{summary}\" for the cause and what to do."
+            ),
+        )
     }
 
     fn first_report(mut full: Diagnostic, kind: intersight::AuthKind) -> Diagnostic {
@@ -420,6 +453,38 @@ mod tests {
         let fresh = context();
         let d = fresh.api_error_diagnostic(&api_error(401), "iam/OAuthTokens");
         assert_eq!(d.summary, AuthFailure::SUMMARY);
+    }
+
+    #[test]
+    fn a_tls_failure_is_reported_in_full_once_then_briefly() {
+        let ctx = context();
+        let tls = || intersight::Error::Network {
+            kind: intersight::TransportErrorKind::Tls {
+                problem: intersight::TlsProblem::UnknownIssuer,
+                custom_ca: false,
+            },
+            method: "GET",
+            path: "/api/v1/iam/OAuthTokens".into(),
+            detail: "invalid peer certificate: UnknownIssuer".into(),
+            attempts: intersight::error::Attempts::new(1, std::time::Duration::ZERO),
+        };
+        let first = ctx.api_error_diagnostic(&tls(), "iam/OAuthTokens");
+        assert!(first.detail.contains("ca_certificate"), "{}", first.detail);
+        assert!(first.detail.contains("short error that refers to this one"));
+        let again = ctx.api_error_diagnostic(&tls(), "iam/OAuthTokens");
+        assert_eq!(
+            again.summary,
+            "Not read: the TLS connection to Intersight failed"
+        );
+        assert!(again.detail.contains(&first.summary), "{}", again.detail);
+        assert!(
+            !again.detail.contains("ca_certificate") && again.detail.len() < first.detail.len()
+        );
+        // A TLS failure does not stop reads (the key may be fine); a fresh configuration
+        // reports in full again.
+        assert!(!ctx.auth.has_failed());
+        let fresh = context().api_error_diagnostic(&tls(), "iam/OAuthTokens");
+        assert_eq!(fresh.detail, first.detail);
     }
 
     #[test]

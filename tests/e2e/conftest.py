@@ -2,7 +2,8 @@
 
 Prerequisites (scripts/test does all of them):
   scripts/bootstrap               .venv/bin/terraform-1.15 and .venv/bin/terraform-1.0
-  scripts/install-provider debug  .work/terraformrc (filesystem mirror) and .work/bin/intersight-sim
+  scripts/install-provider debug  .work/test/terraformrc (a filesystem mirror of the debug build),
+                                  .work/dev/terraform-provider-intersight and .work/bin/intersight-sim
 
 Every test works in its own directory under tmp_path, and every simulator is started with its
 own state directory and port, so the suite is safe to run with pytest-xdist.
@@ -25,8 +26,12 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
 WORK = ROOT / ".work"
-TERRAFORMRC = WORK / "terraformrc"
+#: The debug build in a filesystem mirror: the suite exercises `init` and lock files. (The
+#: release mirror, .work/terraformrc, is the user's and the suite never touches it.)
+TERRAFORMRC = WORK / "test" / "terraformrc"
 SIM_BIN = WORK / "bin" / "intersight-sim"
+#: The debug provider binary (the dev_overrides directory of .work/dev/terraformrc).
+PROVIDER_BIN = WORK / "dev" / "terraform-provider-intersight"
 PROVIDER_SOURCE = "registry.terraform.io/ciscodevnet/intersight"
 
 TF_VERSIONS = ("1.15", "1.0")

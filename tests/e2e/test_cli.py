@@ -14,9 +14,7 @@ import time
 
 import pytest
 
-from conftest import MATRIX, ROOT, WORK
-
-PROVIDER_BIN = WORK / "bin" / "terraform-provider-intersight"
+from conftest import MATRIX, PROVIDER_BIN, ROOT
 DS = "intersight_iam_o_auth_token"
 
 

@@ -1,7 +1,7 @@
 """The provider's log lines, read from real `terraform plan` runs of two data sources, against the
 contract in docs/index.md ("Logging"):
 
-  DEBUG `read start`      data_source, read_id, resource, filter (rendered OData, or empty)
+  DEBUG `read start`      data_source, read_id, endpoint (host[:port]), resource, filter (rendered OData, or empty)
   DEBUG `page plan`       read_id, count, page_size, pages, parallelism
   DEBUG `list read done`  read_id, data_source, resource, elapsed_ms, objects, requests, pages, retries
   TRACE `request`         read_id, method, path, status (or error), bytes, ms, attempt
@@ -132,6 +132,7 @@ def test_debug_logs_each_read_start_plan_and_summary(sim_factory, workdir_factor
         start, page_plan, done = read["start"], read["plan"], read["done"]
         assert start["data_source"] == DS and done["data_source"] == DS
         assert start["resource"] == "iam/OAuthTokens" == done["resource"]
+        assert start["endpoint"] == sim.endpoint.removeprefix("https://"), (start, sim.endpoint)
         assert "filter" in start, start
         name = "by_name" if start["filter"] else "all"
         by_filter[name] = start["filter"]

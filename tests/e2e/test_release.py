@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_tf
+from conftest import PROVIDER_BIN, run_tf
 
 ROOT = Path(__file__).resolve().parents[2]
 NAME = "terraform-provider-intersight"
@@ -31,7 +31,7 @@ def version() -> str:
 @pytest.fixture(scope="module")
 def packed(tmp_path_factory, provider_installed):
     out = tmp_path_factory.mktemp("release")
-    binary = ROOT / ".work" / "bin" / NAME
+    binary = PROVIDER_BIN
     proc = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "release.py"), "--binary", str(binary),
          "--dist", str(out / "dist"), "--mirror", str(out / "mirror")],
@@ -164,3 +164,47 @@ def test_a_lock_file_from_the_official_provider_needs_init_upgrade(packed, tmp_p
     rc, stdout, stderr = run_tf(tf, None, work, "init", "-upgrade", "-no-color", "-input=false", env=env)
     assert rc == 0, stdout + stderr
     assert locked_version(work) == ver
+
+
+def release_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("release_script", ROOT / "scripts" / "release.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_glibc_floor_check_refuses_a_binary_linked_against_a_newer_glibc(provider_installed):
+    """The debug build links against this machine's glibc (2.36 on Debian 12), above the 2.17
+    floor: the release check must refuse it, naming the version (what CI's release-check step
+    relies on to catch a regression of the zigbuild link)."""
+    release = release_module()
+    newest = release.glibc_versions(PROVIDER_BIN, "linux_amd64")[-1]
+    assert newest > (2, 17), newest
+    with pytest.raises(release.ReleaseError, match=r"needs GLIBC_2\.\d+, above the floor 2\.17"):
+        release.check_glibc(PROVIDER_BIN, "linux_amd64")
+
+
+def test_the_smoke_run_checks_version_and_handshake(provider_installed):
+    release = release_module()
+    note = release.smoke(PROVIDER_BIN, "linux_amd64", version())
+    assert note == "--version and handshake (unix) ran natively", note
+    with pytest.raises(release.ReleaseError, match="--version failed"):
+        release.smoke(PROVIDER_BIN, "linux_amd64", "9.9.9")
+
+
+def test_macos_builds_need_a_macos_sdk_and_say_so_before_building(monkeypatch, tmp_path):
+    """zig ships no Apple framework stubs; the macOS builds link Security and CoreFoundation
+    (the system trust store), so off a Mac they need SDKROOT, checked before any build."""
+    release = release_module()
+    if sys.platform == "darwin":
+        pytest.skip("on a Mac the system SDK is used")
+    monkeypatch.delenv("SDKROOT", raising=False)
+    with pytest.raises(release.ReleaseError, match="darwin_arm64: linking needs a macOS SDK"):
+        release.check_macos_sdk(["linux_amd64", "darwin_arm64"])
+    release.check_macos_sdk(["linux_amd64", "windows_amd64"])
+    sdk = tmp_path / "MacOSX.sdk"
+    (sdk / "System" / "Library" / "Frameworks" / "Security.framework").mkdir(parents=True)
+    monkeypatch.setenv("SDKROOT", str(sdk))
+    release.check_macos_sdk(["darwin_arm64", "darwin_amd64"])

