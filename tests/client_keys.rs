@@ -4,8 +4,8 @@
 mod key_material;
 
 use key_material::{
-    ec_pkcs8, ec_public_spki, ec_sec1, ec_sec1_minimal, fixture, pem, pkcs8, rsa_pkcs1,
-    rsa_pkcs8, rsa_public_pkcs1, seq, tlv, OID_EC, OID_ED25519, OID_P384,
+    ec_pkcs8, ec_public_spki, ec_sec1, ec_sec1_minimal, fixture, pem, pkcs8, rsa_pkcs1, rsa_pkcs8,
+    rsa_public_pkcs1, seq, tlv, OID_EC, OID_ED25519, OID_P384,
 };
 use terraform_provider_intersight::intersight::{KeyError, KeyKind, SecretKey};
 
@@ -58,7 +58,10 @@ fn accepts_ec_p256_sec1_and_pkcs8_under_either_label() {
         pem("PRIVATE KEY", &pkcs8_der),
         pem("PRIVATE KEY", &sec1_der),
         pem("EC PRIVATE KEY", &minimal),
-        pem("PRIVATE KEY", &pkcs8(OID_EC, Some(key_material::OID_P256), &minimal)),
+        pem(
+            "PRIVATE KEY",
+            &pkcs8(OID_EC, Some(key_material::OID_P256), &minimal),
+        ),
     ];
     for text in &forms {
         let k = SecretKey::from_pem_or_path(text).unwrap();

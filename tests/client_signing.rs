@@ -151,15 +151,23 @@ fn signature_changes_with_every_signed_input() {
         },
     ];
     for v in variants {
-        assert_ne!(sign(&v, &key, "k", now).unwrap().authorization, reference, "{v:?}");
+        assert_ne!(
+            sign(&v, &key, "k", now).unwrap().authorization,
+            reference,
+            "{v:?}"
+        );
     }
     assert_ne!(
-        sign(&base, &key, "k", now + Duration::from_secs(1)).unwrap().authorization,
+        sign(&base, &key, "k", now + Duration::from_secs(1))
+            .unwrap()
+            .authorization,
         reference
     );
     // Sub-second clock differences do not matter: (created) is whole seconds.
     assert_eq!(
-        sign(&base, &key, "k", now + Duration::from_millis(999)).unwrap().authorization,
+        sign(&base, &key, "k", now + Duration::from_millis(999))
+            .unwrap()
+            .authorization,
         reference
     );
     let h = sign(&base, &key, "k", now).unwrap();

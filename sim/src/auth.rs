@@ -5,10 +5,10 @@
 //! `expires` parameters as written in the Authorization header, and header values.
 
 use crate::keys::{KeyStore, PublicKey};
+use aws_lc_rs::signature::{self, UnparsedPublicKey};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use hyper::header::HeaderMap;
-use aws_lc_rs::signature::{self, UnparsedPublicKey};
 
 /// Items every signature must cover.
 pub const REQUIRED_ITEMS: &[&str] = &["(request-target)", "(created)", "host", "date", "digest"];
@@ -297,7 +297,9 @@ fn check_signature(
             .is_ok()
     };
     let ok = match key {
-        PublicKey::Rsa(public) => verifies(&signature::RSA_PKCS1_2048_8192_SHA256, public.as_slice()),
+        PublicKey::Rsa(public) => {
+            verifies(&signature::RSA_PKCS1_2048_8192_SHA256, public.as_slice())
+        }
         // DER is what clients send; raw r||s (64 bytes) is accepted as well.
         PublicKey::Ec(public) => {
             verifies(&signature::ECDSA_P256_SHA256_ASN1, public.as_slice())
@@ -356,8 +358,8 @@ pub fn verify(
 mod tests {
     use super::*;
     use crate::keys::{generate_ec, generate_rsa, KeyStore, PublicKey};
-    use hyper::header::HeaderValue;
     use aws_lc_rs::signature::{EcdsaKeyPair, RsaKeyPair};
+    use hyper::header::HeaderValue;
 
     const RSA_ID: &str =
         "596cc79e5d91b400010d15ad/59b856cb16267c0001286496/5dbb09b27564612d30b68668";
@@ -476,7 +478,10 @@ mod tests {
             }
             TestSigner::Ec(der, raw) => {
                 let key = if req.raw_ec { raw } else { der };
-                key.sign(&rng, message.as_bytes()).unwrap().as_ref().to_vec()
+                key.sign(&rng, message.as_bytes())
+                    .unwrap()
+                    .as_ref()
+                    .to_vec()
             }
         };
         let mut auth = format!(

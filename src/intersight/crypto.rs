@@ -368,7 +368,10 @@ pub(crate) mod der {
                 oid_text(&[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07]).as_deref(),
                 Some("1.2.840.10045.3.1.7")
             );
-            assert_eq!(oid_text(&[0x2b, 0x65, 0x70]).as_deref(), Some("1.3.101.112"));
+            assert_eq!(
+                oid_text(&[0x2b, 0x65, 0x70]).as_deref(),
+                Some("1.3.101.112")
+            );
             assert_eq!(oid_text(&[0x2b, 0x81]), None);
             assert_eq!(oid_text(&[]), None);
         }

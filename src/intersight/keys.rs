@@ -398,11 +398,7 @@ fn parse_pkcs8(der: &[u8], label: &str) -> Result<SecretKey, KeyError> {
         KeyError::Malformed(format!("the {label} block is not PKCS#8 (truncated?)"))
     })?;
     match info.algorithm.as_str() {
-        OID_RSA => SecretKey::rsa(
-            info.private_key,
-            Some(der),
-            "the PKCS#8 RSA key is invalid",
-        ),
+        OID_RSA => SecretKey::rsa(info.private_key, Some(der), "the PKCS#8 RSA key is invalid"),
         OID_EC => {
             let curve = info
                 .parameters_oid
@@ -412,10 +408,7 @@ fn parse_pkcs8(der: &[u8], label: &str) -> Result<SecretKey, KeyError> {
                     found: format!("an EC key on curve {}", curve_name(&curve)),
                 });
             }
-            SecretKey::ec(
-                SigningKey::ec_pkcs8(der),
-                "the PKCS#8 P-256 key is invalid",
-            )
+            SecretKey::ec(SigningKey::ec_pkcs8(der), "the PKCS#8 P-256 key is invalid")
         }
         other => Err(KeyError::Unsupported {
             found: format!("a PKCS#8 key of algorithm {}", algorithm_name(other)),

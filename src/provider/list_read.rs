@@ -590,7 +590,9 @@ fn query_id(query: &ListQuery) -> String {
     }
     let digest = hasher.finish();
     digest.as_ref()[..12]
-        .iter().map(|b| format!("{b:02x}")).collect()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]
