@@ -2,13 +2,15 @@
 //! SDK (tests/fixtures/signing/generate.py), plus verification of our signatures with the
 //! public keys.
 
+mod key_material;
+
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use terraform_provider_intersight::intersight::paging::encode_query;
 use terraform_provider_intersight::intersight::signing::{sign, RequestToSign};
-use terraform_provider_intersight::intersight::SecretKey;
+use terraform_provider_intersight::intersight::{KeyKind, SecretKey};
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/signing")
@@ -42,7 +44,8 @@ fn signatures_match_the_official_python_sdk() {
             &key,
             case["key_id"].as_str().unwrap(),
             now,
-        );
+        )
+        .unwrap();
         let expected = &case["expected"];
         assert_eq!(
             headers.date,
@@ -54,10 +57,41 @@ fn signatures_match_the_official_python_sdk() {
             expected["digest"].as_str().unwrap(),
             "{name}: digest"
         );
-        assert_eq!(
-            headers.authorization,
-            expected["authorization"].as_str().unwrap(),
-            "{name}: authorization"
+        let expected_authorization = expected["authorization"].as_str().unwrap();
+        let key_pem = std::fs::read_to_string(&key_path).unwrap();
+        if matches!(key.kind(), KeyKind::Rsa { .. }) {
+            // RSASSA-PKCS1-v1_5 is deterministic: the same bytes as the SDK.
+            assert_eq!(
+                headers.authorization, expected_authorization,
+                "{name}: authorization"
+            );
+        } else {
+            // The SDK's ECDSA used RFC 6979 nonces, ours are random: everything but the
+            // signature value is the SDK's byte for byte, ...
+            assert_eq!(
+                key_material::without_signature(&headers.authorization),
+                key_material::without_signature(expected_authorization),
+                "{name}: authorization"
+            );
+            // ... the SDK's signature verifies over our string to sign (so the string is the
+            // one the SDK signed), ...
+            assert!(
+                key_material::verifies(
+                    &key_pem,
+                    headers.string_to_sign.as_bytes(),
+                    &key_material::signature_of(expected_authorization)
+                ),
+                "{name}: the SDK's signature does not verify over our string to sign"
+            );
+        }
+        // ... and ours verifies with the public key (both kinds).
+        assert!(
+            key_material::verifies(
+                &key_pem,
+                headers.string_to_sign.as_bytes(),
+                &key_material::signature_of(&headers.authorization)
+            ),
+            "{name}: our signature does not verify"
         );
         // Our query encoding is the SDK's (`urlencode`) byte for byte.
         let params: Vec<(String, String)> = case["query_params"]
@@ -97,7 +131,7 @@ fn signature_changes_with_every_signed_input() {
         host: "intersight.com",
         body: b"",
     };
-    let reference = sign(&base, &key, "k", now).authorization;
+    let reference = sign(&base, &key, "k", now).unwrap().authorization;
     let variants = [
         RequestToSign {
             method: "DELETE",
@@ -117,60 +151,68 @@ fn signature_changes_with_every_signed_input() {
         },
     ];
     for v in variants {
-        assert_ne!(sign(&v, &key, "k", now).authorization, reference, "{v:?}");
+        assert_ne!(
+            sign(&v, &key, "k", now).unwrap().authorization,
+            reference,
+            "{v:?}"
+        );
     }
     assert_ne!(
-        sign(&base, &key, "k", now + Duration::from_secs(1)).authorization,
+        sign(&base, &key, "k", now + Duration::from_secs(1))
+            .unwrap()
+            .authorization,
         reference
     );
     // Sub-second clock differences do not matter: (created) is whole seconds.
     assert_eq!(
-        sign(&base, &key, "k", now + Duration::from_millis(999)).authorization,
+        sign(&base, &key, "k", now + Duration::from_millis(999))
+            .unwrap()
+            .authorization,
         reference
     );
-    let h = sign(&base, &key, "k", now);
+    let h = sign(&base, &key, "k", now).unwrap();
     assert!(h.string_to_sign.contains("\n(expires): 1700000600.000\n"));
     assert_eq!(h.date, "Tue, 14 Nov 2023 22:13:20 GMT");
     assert_eq!(h.host, "intersight.com");
     assert_eq!(h.content_type, "application/json");
     let before_epoch = SystemTime::UNIX_EPOCH - Duration::from_secs(5);
     assert!(sign(&base, &key, "k", before_epoch)
+        .unwrap()
         .authorization
         .contains("created=0,"));
 }
 
 #[test]
 fn ec_signatures_verify_with_the_public_key() {
-    use base64::Engine;
-    use p256::ecdsa::signature::Verifier;
-    use p256::pkcs8::DecodePrivateKey;
     let pem = std::fs::read_to_string(fixtures().join("ec_pkcs8.pem")).unwrap();
+    let other = std::fs::read_to_string(fixtures().join("ec_sec1.pem")).unwrap();
     let key = SecretKey::from_pem(&pem).unwrap();
-    let verifying = *p256::ecdsa::SigningKey::from_pkcs8_pem(&pem)
-        .unwrap()
-        .verifying_key();
     let req = RequestToSign {
         method: "GET",
         path_and_query: "/api/v1/iam/OAuthTokens",
         host: "h",
         body: b"",
     };
-    let h = sign(
-        &req,
-        &key,
-        "k",
-        UNIX_EPOCH + Duration::from_secs(1_600_000_000),
-    );
-    let b64 = h
-        .authorization
-        .split("signature=\"")
-        .nth(1)
-        .unwrap()
-        .trim_end_matches('"');
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .unwrap();
-    let sig = p256::ecdsa::DerSignature::try_from(der.as_slice()).unwrap();
-    verifying.verify(h.string_to_sign.as_bytes(), &sig).unwrap();
-    assert!(verifying.verify(b"other", &sig).is_err());
+    let now = UNIX_EPOCH + Duration::from_secs(1_600_000_000);
+    let h = sign(&req, &key, "k", now).unwrap();
+    let signature = key_material::signature_of(&h.authorization);
+    assert!(key_material::verifies(
+        &pem,
+        h.string_to_sign.as_bytes(),
+        &signature
+    ));
+    assert!(!key_material::verifies(&pem, b"other", &signature));
+    assert!(!key_material::verifies(
+        &other,
+        h.string_to_sign.as_bytes(),
+        &signature
+    ));
+    // Random nonces: signing the same request twice gives two different, valid signatures.
+    let again = sign(&req, &key, "k", now).unwrap();
+    assert_ne!(again.authorization, h.authorization);
+    assert!(key_material::verifies(
+        &pem,
+        again.string_to_sign.as_bytes(),
+        &key_material::signature_of(&again.authorization)
+    ));
 }

@@ -7,6 +7,8 @@
 //! a client secret of any shape and the access tokens never appear in a diagnostic or `Debug`
 //! output, even when the token endpoint and the API echo them back.
 
+mod key_material;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -45,10 +47,8 @@ fn materials() -> Vec<Material> {
         material(name, pem, kind)
     })
     .chain(std::iter::once({
-        use pkcs8::EncodePrivateKey;
-        use rsa::pkcs1::DecodeRsaPrivateKey;
-        let key = rsa::RsaPrivateKey::from_pkcs1_pem(&fixture("rsa_pkcs1.pem")).unwrap();
-        let pem = key.to_pkcs8_pem(pkcs8::LineEnding::LF).unwrap().to_string();
+        let pkcs8 = key_material::rsa_pkcs8(&key_material::rsa_pkcs1());
+        let pem = key_material::pem("PRIVATE KEY", &pkcs8);
         material("rsa_pkcs8", pem, KeyKind::Rsa { bits: 2048 })
     }))
     .collect()
@@ -294,13 +294,26 @@ fn one_line_forms_sign_like_the_original() {
     let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1);
     for m in materials() {
         let pem = m.pem.trim_end();
-        let signatures: std::collections::BTreeSet<String> =
-            [m.pem.clone(), pem.replace('\n', " "), pem.replace('\n', "")]
-                .iter()
-                .map(|t| sign(&req, &SecretKey::from_pem(t).unwrap(), "k", now).authorization)
-                .collect();
-        // RSA PKCS#1 v1.5 and RFC 6979 ECDSA are deterministic: one key, one signature.
-        assert_eq!(signatures.len(), 1, "{}", m.name);
+        let signed: Vec<_> = [m.pem.clone(), pem.replace('\n', " "), pem.replace('\n', "")]
+            .iter()
+            .map(|t| sign(&req, &SecretKey::from_pem(t).unwrap(), "k", now).unwrap())
+            .collect();
+        // Every one-line form is the same key: its signature verifies with the original's
+        // public key.
+        for h in &signed {
+            let signature = key_material::signature_of(&h.authorization);
+            assert!(
+                key_material::verifies(&m.pem, h.string_to_sign.as_bytes(), &signature),
+                "{}",
+                m.name
+            );
+        }
+        // RSA PKCS#1 v1.5 is deterministic: one key, one signature.
+        if matches!(m.kind, KeyKind::Rsa { .. }) {
+            let distinct: std::collections::BTreeSet<_> =
+                signed.iter().map(|h| h.authorization.as_str()).collect();
+            assert_eq!(distinct.len(), 1, "{}", m.name);
+        }
     }
 }
 

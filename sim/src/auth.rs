@@ -5,12 +5,10 @@
 //! `expires` parameters as written in the Authorization header, and header values.
 
 use crate::keys::{KeyStore, PublicKey};
+use aws_lc_rs::signature::{self, UnparsedPublicKey};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use hyper::header::HeaderMap;
-use rsa::pkcs1v15::{Signature as RsaSignature, VerifyingKey as RsaVerifyingKey};
-use rsa::signature::Verifier;
-use sha2::{Digest, Sha256};
 
 /// Items every signature must cover.
 pub const REQUIRED_ITEMS: &[&str] = &["(request-target)", "(created)", "host", "date", "digest"];
@@ -232,7 +230,7 @@ fn check_digest(parts: &RequestParts<'_>) -> Result<(), AuthError> {
             algo.eq_ignore_ascii_case("SHA-256").then_some(value)
         })
         .ok_or_else(|| AuthError::DigestUnsupported(header.clone()))?;
-    let expected = B64.encode(Sha256::digest(parts.body));
+    let expected = B64.encode(sha256_digest(parts.body));
     if sha256 == expected {
         Ok(())
     } else {
@@ -281,6 +279,11 @@ fn check_time(
     Ok(())
 }
 
+/// SHA-256 of `data`.
+fn sha256_digest(data: &[u8]) -> aws_lc_rs::digest::Digest {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data)
+}
+
 fn check_signature(
     key: &PublicKey,
     key_id: &str,
@@ -288,19 +291,26 @@ fn check_signature(
     signature: &[u8],
 ) -> Result<(), AuthError> {
     let bad = || AuthError::BadSignature(key_id.to_string());
-    match key {
+    let verifies = |algorithm: &'static dyn signature::VerificationAlgorithm, public: &[u8]| {
+        UnparsedPublicKey::new(algorithm, public)
+            .verify(message, signature)
+            .is_ok()
+    };
+    let ok = match key {
         PublicKey::Rsa(public) => {
-            let verifier = RsaVerifyingKey::<Sha256>::new(public.clone());
-            let signature = RsaSignature::try_from(signature).map_err(|_| bad())?;
-            verifier.verify(message, &signature).map_err(|_| bad())
+            verifies(&signature::RSA_PKCS1_2048_8192_SHA256, public.as_slice())
         }
-        PublicKey::Ec(verifying) => {
-            // DER is what clients send; raw r||s (64 bytes) is accepted as well.
-            let signature = p256::ecdsa::Signature::from_der(signature)
-                .or_else(|_| p256::ecdsa::Signature::from_slice(signature))
-                .map_err(|_| bad())?;
-            verifying.verify(message, &signature).map_err(|_| bad())
+        // DER is what clients send; raw r||s (64 bytes) is accepted as well.
+        PublicKey::Ec(public) => {
+            verifies(&signature::ECDSA_P256_SHA256_ASN1, public.as_slice())
+                || (signature.len() == 64
+                    && verifies(&signature::ECDSA_P256_SHA256_FIXED, public.as_slice()))
         }
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(bad())
     }
 }
 
@@ -348,11 +358,8 @@ pub fn verify(
 mod tests {
     use super::*;
     use crate::keys::{generate_ec, generate_rsa, KeyStore, PublicKey};
+    use aws_lc_rs::signature::{EcdsaKeyPair, RsaKeyPair};
     use hyper::header::HeaderValue;
-    use pkcs8::der::pem::decode_vec;
-    use pkcs8::DecodePrivateKey;
-    use rsa::pkcs1::DecodeRsaPrivateKey;
-    use rsa::signature::{SignatureEncoding, Signer};
 
     const RSA_ID: &str =
         "596cc79e5d91b400010d15ad/59b856cb16267c0001286496/5dbb09b27564612d30b68668";
@@ -363,8 +370,9 @@ mod tests {
         "/api/v1/iam/OAuthTokens?$filter=ClientName%20eq%20%27O%27%27Brien%27&$top=10";
 
     enum TestSigner {
-        Rsa(Box<rsa::pkcs1v15::SigningKey<Sha256>>),
-        Ec(p256::ecdsa::SigningKey),
+        Rsa(RsaKeyPair),
+        // DER signatures, and raw r||s ones from the same key.
+        Ec(EcdsaKeyPair, EcdsaKeyPair),
     }
 
     struct Fixture {
@@ -378,16 +386,21 @@ mod tests {
         let (ec_pem, ec_public) = generate_ec().unwrap();
         assert!(ec_pem.starts_with("-----BEGIN EC PRIVATE KEY-----"));
         assert!(rsa_pem.starts_with("-----BEGIN RSA PRIVATE KEY-----"));
-        let rsa_private = rsa::RsaPrivateKey::from_pkcs1_pem(&rsa_pem).unwrap();
-        let (_, ec_der) = decode_vec(ec_pem.as_bytes()).unwrap();
-        let ec_private = p256::SecretKey::from_pkcs8_der(&ec_der).unwrap();
+        assert!(matches!(rsa_public, PublicKey::Rsa(_)));
+        assert!(matches!(ec_public, PublicKey::Ec(_)));
+        let rsa_der = pem::parse(rsa_pem.as_bytes()).unwrap().into_contents();
+        let ec_der = pem::parse(ec_pem.as_bytes()).unwrap().into_contents();
+        let ec = |alg| EcdsaKeyPair::from_pkcs8(alg, &ec_der).unwrap();
         let mut store = KeyStore::default();
-        store.insert(RSA_ID.into(), PublicKey::Rsa(rsa_public));
-        store.insert(EC_ID.into(), PublicKey::Ec(ec_public));
+        store.insert(RSA_ID.into(), rsa_public);
+        store.insert(EC_ID.into(), ec_public);
         Fixture {
             store,
-            rsa: TestSigner::Rsa(Box::new(rsa::pkcs1v15::SigningKey::new(rsa_private))),
-            ec: TestSigner::Ec(p256::ecdsa::SigningKey::from(ec_private)),
+            rsa: TestSigner::Rsa(RsaKeyPair::from_der(&rsa_der).unwrap()),
+            ec: TestSigner::Ec(
+                ec(&signature::ECDSA_P256_SHA256_ASN1_SIGNING),
+                ec(&signature::ECDSA_P256_SHA256_FIXED_SIGNING),
+            ),
         }
     }
 
@@ -434,7 +447,7 @@ mod tests {
         let date = httpdate::fmt_http_date(
             std::time::UNIX_EPOCH + std::time::Duration::from_secs(req.date as u64),
         );
-        let digest = format!("SHA-256={}", B64.encode(Sha256::digest(&req.digest_body)));
+        let digest = format!("SHA-256={}", B64.encode(sha256_digest(&req.digest_body)));
         headers.insert("host", HeaderValue::from_static("127.0.0.1:8443"));
         headers.insert("date", HeaderValue::from_str(&date).unwrap());
         headers.insert("digest", HeaderValue::from_str(&digest).unwrap());
@@ -450,15 +463,25 @@ mod tests {
             lines.push(format!("{item}: {value}"));
         }
         let message = lines.join("\n");
+        let rng = aws_lc_rs::rand::SystemRandom::new();
         let signature = match signer {
-            TestSigner::Rsa(key) => key.sign(message.as_bytes()).to_vec(),
-            TestSigner::Ec(key) => {
-                let signature: p256::ecdsa::Signature = key.sign(message.as_bytes());
-                if req.raw_ec {
-                    signature.to_bytes().to_vec()
-                } else {
-                    signature.to_der().as_bytes().to_vec()
-                }
+            TestSigner::Rsa(key) => {
+                let mut signature = vec![0; key.public_modulus_len()];
+                key.sign(
+                    &signature::RSA_PKCS1_SHA256,
+                    &rng,
+                    message.as_bytes(),
+                    &mut signature,
+                )
+                .unwrap();
+                signature
+            }
+            TestSigner::Ec(der, raw) => {
+                let key = if req.raw_ec { raw } else { der };
+                key.sign(&rng, message.as_bytes())
+                    .unwrap()
+                    .as_ref()
+                    .to_vec()
             }
         };
         let mut auth = format!(

@@ -1,12 +1,9 @@
 //! API keys: generation, the files handed to clients, and the public keys the
 //! signature verifier checks against. Private key material is never formatted.
 
-use p256::ecdsa::VerifyingKey;
-use pkcs8::der::pem::{decode_vec, encode_string, LineEnding};
-use pkcs8::DecodePrivateKey;
+use aws_lc_rs::encoding::AsDer as _;
+use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair as _, RsaKeyPair};
 use rand::Rng;
-use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
-use rsa::{RsaPrivateKey, RsaPublicKey};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -34,8 +31,10 @@ pub enum KeyError {
 /// A public key the verifier accepts signatures from.
 #[derive(Clone)]
 pub enum PublicKey {
-    Rsa(RsaPublicKey),
-    Ec(VerifyingKey),
+    /// PKCS#1 `RSAPublicKey` DER.
+    Rsa(Vec<u8>),
+    /// The uncompressed P-256 point.
+    Ec(Vec<u8>),
 }
 
 impl PublicKey {
@@ -114,62 +113,98 @@ fn read(path: &Path) -> Result<String, KeyError> {
     })
 }
 
+/// PEM text with LF line endings.
+fn pem_text(label: &str, der: &[u8]) -> String {
+    let config = pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF);
+    pem::encode_config(&pem::Pem::new(label, der), config)
+}
+
+/// The `privateKey` OCTET STRING of a PKCS#8 `PrivateKeyInfo` (short DER lengths up to 4 bytes).
+fn pkcs8_private_key(der: &[u8]) -> Option<&[u8]> {
+    fn element(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
+        let (&found, rest) = input.split_first()?;
+        let (&first, mut rest) = rest.split_first()?;
+        if found != tag {
+            return None;
+        }
+        let len = if first < 0x80 {
+            usize::from(first)
+        } else {
+            let count = usize::from(first & 0x7f);
+            if count == 0 || count > 4 || rest.len() < count {
+                return None;
+            }
+            let (bytes, after) = rest.split_at(count);
+            rest = after;
+            bytes.iter().fold(0, |n, &b| (n << 8) | usize::from(b))
+        };
+        (rest.len() >= len).then(|| rest.split_at(len))
+    }
+    let (info, _) = element(der, 0x30)?;
+    let (_, info) = element(info, 0x02)?;
+    let (_, info) = element(info, 0x30)?;
+    let (private_key, _) = element(info, 0x04)?;
+    Some(private_key)
+}
+
 /// Generates an RSA 2048 key; returns the PKCS#1 PEM (`RSA PRIVATE KEY`, like v2 API
 /// key files) and the public key.
-pub fn generate_rsa() -> Result<(String, RsaPublicKey), KeyError> {
-    let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256)
-        .map_err(|e| KeyError::Generate(e.to_string()))?;
-    let der = pair.serialize_der();
-    let private = RsaPrivateKey::from_pkcs8_der(&der)
-        .or_else(|_| RsaPrivateKey::from_pkcs1_der(&der))
-        .map_err(|e| KeyError::Generate(e.to_string()))?;
-    let pem = private
-        .to_pkcs1_pem(LineEnding::LF)
-        .map_err(|e| KeyError::Generate(e.to_string()))?;
-    Ok((pem.to_string(), private.to_public_key()))
+pub fn generate_rsa() -> Result<(String, PublicKey), KeyError> {
+    let generate = |e: &dyn std::fmt::Display| KeyError::Generate(e.to_string());
+    let pair = RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).map_err(|e| generate(&e))?;
+    let pkcs8 = pair.as_der().map_err(|e| generate(&e))?;
+    let pkcs1 = pkcs8_private_key(pkcs8.as_ref())
+        .ok_or_else(|| generate(&"the generated key is not PKCS#8"))?;
+    let public = PublicKey::Rsa(pair.public_key().as_ref().to_vec());
+    Ok((pem_text("RSA PRIVATE KEY", pkcs1), public))
 }
 
 /// Generates a P-256 key; returns PKCS#8 bytes under the `EC PRIVATE KEY` label (as
 /// Intersight v3 key files are written) and the public key.
-pub fn generate_ec() -> Result<(String, VerifyingKey), KeyError> {
-    let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
-        .map_err(|e| KeyError::Generate(e.to_string()))?;
-    let der = pair.serialize_der();
-    let secret =
-        p256::SecretKey::from_pkcs8_der(&der).map_err(|e| KeyError::Generate(e.to_string()))?;
-    let pem = encode_string("EC PRIVATE KEY", LineEnding::LF, &der)
-        .map_err(|e| KeyError::Generate(e.to_string()))?;
-    Ok((pem, VerifyingKey::from(secret.public_key())))
+pub fn generate_ec() -> Result<(String, PublicKey), KeyError> {
+    let generate = |e: &dyn std::fmt::Display| KeyError::Generate(e.to_string());
+    let pair = EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_ASN1_SIGNING)
+        .map_err(|e| generate(&e))?;
+    let pkcs8 = pair.to_pkcs8v1().map_err(|e| generate(&e))?;
+    let public = PublicKey::Ec(pair.public_key().as_ref().to_vec());
+    Ok((pem_text("EC PRIVATE KEY", pkcs8.as_ref()), public))
+}
+
+/// The DER of the first PEM block in the file at `path`.
+fn read_der(path: &Path, kind: &'static str) -> Result<Vec<u8>, KeyError> {
+    let text = read(path)?;
+    pem::parse(text.as_bytes())
+        .map(pem::Pem::into_contents)
+        .map_err(|e| KeyError::Parse {
+            path: path.to_path_buf(),
+            kind,
+            reason: e.to_string(),
+        })
 }
 
 /// Reads an RSA private key in PKCS#1 or PKCS#8 form, whatever the PEM label.
-pub fn load_rsa(path: &Path) -> Result<RsaPublicKey, KeyError> {
-    let text = read(path)?;
-    let parse_error = |reason: String| KeyError::Parse {
-        path: path.to_path_buf(),
-        kind: "RSA",
-        reason,
-    };
-    let (_, der) = decode_vec(text.as_bytes()).map_err(|e| parse_error(e.to_string()))?;
-    let private = RsaPrivateKey::from_pkcs1_der(&der)
-        .or_else(|_| RsaPrivateKey::from_pkcs8_der(&der))
-        .map_err(|e| parse_error(e.to_string()))?;
-    Ok(private.to_public_key())
+pub fn load_rsa(path: &Path) -> Result<PublicKey, KeyError> {
+    let der = read_der(path, "RSA")?;
+    let pair = RsaKeyPair::from_der(&der)
+        .or_else(|_| RsaKeyPair::from_pkcs8(&der))
+        .map_err(|e| KeyError::Parse {
+            path: path.to_path_buf(),
+            kind: "RSA",
+            reason: e.to_string(),
+        })?;
+    Ok(PublicKey::Rsa(pair.public_key().as_ref().to_vec()))
 }
 
 /// Reads a P-256 private key in PKCS#8 or SEC1 form, whatever the PEM label.
-pub fn load_ec(path: &Path) -> Result<VerifyingKey, KeyError> {
-    let text = read(path)?;
-    let parse_error = |reason: String| KeyError::Parse {
-        path: path.to_path_buf(),
-        kind: "EC P-256",
-        reason,
-    };
-    let (_, der) = decode_vec(text.as_bytes()).map_err(|e| parse_error(e.to_string()))?;
-    let secret = p256::SecretKey::from_pkcs8_der(&der)
-        .or_else(|_| p256::SecretKey::from_sec1_der(&der))
-        .map_err(|e| parse_error(e.to_string()))?;
-    Ok(VerifyingKey::from(secret.public_key()))
+pub fn load_ec(path: &Path) -> Result<PublicKey, KeyError> {
+    let der = read_der(path, "EC P-256")?;
+    let pair = EcdsaKeyPair::from_private_key_der(&signature::ECDSA_P256_SHA256_ASN1_SIGNING, &der)
+        .map_err(|e| KeyError::Parse {
+            path: path.to_path_buf(),
+            kind: "EC P-256",
+            reason: e.to_string(),
+        })?;
+    Ok(PublicKey::Ec(pair.public_key().as_ref().to_vec()))
 }
 
 fn read_keys_json(path: &Path) -> Result<(String, String), KeyError> {
@@ -219,7 +254,7 @@ pub fn prepare_keys(state_dir: &Path, reuse: bool) -> Result<ApiKeys, KeyError> 
         source,
     })?;
     let mut store = KeyStore::default();
-    store.insert(rsa.key_id.clone(), PublicKey::Rsa(rsa_public));
-    store.insert(ec.key_id.clone(), PublicKey::Ec(ec_public));
+    store.insert(rsa.key_id.clone(), rsa_public);
+    store.insert(ec.key_id.clone(), ec_public);
     Ok(ApiKeys { rsa, ec, store })
 }

@@ -1,16 +1,14 @@
 //! End-to-end tests of the server over plain HTTP/1.1: signed API requests, error
 //! bodies, the control API and every fault.
 
+use aws_lc_rs::signature::{RsaKeyPair, RSA_PKCS1_SHA256};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use intersight_sim::dataset::Generator;
 use intersight_sim::faults::FaultConfig;
 use intersight_sim::keys::prepare_keys;
 use intersight_sim::server::{serve, AppState};
-use rsa::pkcs1::DecodeRsaPrivateKey;
-use rsa::signature::{SignatureEncoding, Signer};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -20,7 +18,7 @@ use tokio::net::TcpStream;
 struct Sim {
     addr: SocketAddr,
     key_id: String,
-    signer: rsa::pkcs1v15::SigningKey<Sha256>,
+    signer: RsaKeyPair,
     dataset: Vec<Value>,
 }
 
@@ -33,8 +31,7 @@ async fn start(tokens: usize) -> Sim {
     std::fs::create_dir_all(&dir).unwrap();
     let keys = prepare_keys(&dir, false).unwrap();
     let pem = std::fs::read_to_string(&keys.rsa.key_path).unwrap();
-    let signer =
-        rsa::pkcs1v15::SigningKey::<Sha256>::new(rsa::RsaPrivateKey::from_pkcs1_pem(&pem).unwrap());
+    let signer = RsaKeyPair::from_der(pem::parse(pem.as_bytes()).unwrap().contents()).unwrap();
     let mut generator = Generator::new(5, time::OffsetDateTime::now_utc());
     let dataset = generator.tokens(tokens);
     let state = Arc::new(AppState::new(
@@ -130,12 +127,24 @@ impl Sim {
             + date_offset;
         let date =
             httpdate::fmt_http_date(SystemTime::UNIX_EPOCH + Duration::from_secs(now as u64));
-        let digest = format!("SHA-256={}", B64.encode(Sha256::digest(b"")));
+        let digest = format!(
+            "SHA-256={}",
+            B64.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b""))
+        );
         let host = self.addr.to_string();
         let message = format!(
             "(request-target): get {target}\n(created): {now}\nhost: {host}\ndate: {date}\ndigest: {digest}"
         );
-        let signature = B64.encode(self.signer.sign(message.as_bytes()).to_vec());
+        let mut signature = vec![0; self.signer.public_modulus_len()];
+        self.signer
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &aws_lc_rs::rand::SystemRandom::new(),
+                message.as_bytes(),
+                &mut signature,
+            )
+            .unwrap();
+        let signature = B64.encode(signature);
         format!(
             "GET {target} HTTP/1.1\r\nHost: {host}\r\nDate: {date}\r\nDigest: {digest}\r\n\
              Authorization: Signature keyId=\"{}\",algorithm=\"hs2019\",created={now},headers=\"(request-target) (created) host date digest\",signature=\"{signature}\"\r\n\

@@ -6,17 +6,20 @@
 //! - `EC PRIVATE KEY` holding SEC1 or PKCS#8 (Intersight v3 key files say `EC PRIVATE KEY`
 //!   but hold PKCS#8 bytes), P-256 only.
 //!
-//! Key material lives only in the parsed key objects (which zeroize on drop) and in
+//! The structure of a key (which PEM label, PKCS#1, PKCS#8 or SEC1, which algorithm and curve,
+//! how many bits) is read here, so that every rejection says why; the key itself is parsed and
+//! held by the crypto backend (`super::crypto`).
+//!
+//! Key material lives only in the backend's key objects (which free and clear it on drop) and in
 //! `Zeroizing` buffers while parsing; nothing here formats it.
 
 use std::fmt;
 use std::path::Path;
 
 use base64::Engine as _;
-use rsa::pkcs1::DecodeRsaPrivateKey;
-use rsa::pkcs8::DecodePrivateKey;
 use zeroize::Zeroizing;
 
+use super::crypto::{der, Refusal, SigningKey};
 use super::error::KeyError;
 use super::pem_source;
 
@@ -27,13 +30,7 @@ const OID_P256: &str = "1.2.840.10045.3.1.7";
 
 /// A parsed private key used to sign requests. `Debug` shows only the kind.
 pub struct SecretKey {
-    inner: KeyInner,
-}
-
-pub(crate) enum KeyInner {
-    // Boxed: an RSA key is large and this enum is moved around.
-    Rsa(Box<rsa::pkcs1v15::SigningKey<sha2::Sha256>>, usize),
-    EcP256(Box<p256::ecdsa::SigningKey>),
+    inner: SigningKey,
 }
 
 /// The kind of a [`SecretKey`], safe to show.
@@ -134,33 +131,42 @@ impl SecretKey {
 
     /// What kind of key this is.
     pub fn kind(&self) -> KeyKind {
-        match &self.inner {
-            KeyInner::Rsa(_, bits) => KeyKind::Rsa { bits: *bits },
-            KeyInner::EcP256(_) => KeyKind::EcP256,
+        match self.inner.rsa_bits() {
+            Some(bits) => KeyKind::Rsa { bits },
+            None => KeyKind::EcP256,
         }
     }
 
-    pub(crate) fn inner(&self) -> &KeyInner {
+    pub(crate) fn inner(&self) -> &SigningKey {
         &self.inner
     }
 
-    fn rsa(key: rsa::RsaPrivateKey) -> Result<SecretKey, KeyError> {
-        use rsa::traits::PublicKeyParts;
-        let bits = key.size() * 8;
+    /// An RSA key from PKCS#1 DER (`pkcs1`), or from the PKCS#8 DER `pkcs8` that wraps it.
+    fn rsa(pkcs1: &[u8], pkcs8: Option<&[u8]>, invalid: &str) -> Result<SecretKey, KeyError> {
+        let bits = der::rsa_pkcs1_bits(pkcs1).ok_or_else(|| KeyError::Malformed(invalid.into()))?;
         if bits < 2048 {
             return Err(KeyError::Unsupported {
                 found: format!("an RSA key of {bits} bits (at least 2048 are required)"),
             });
         }
-        Ok(SecretKey {
-            inner: KeyInner::Rsa(Box::new(rsa::pkcs1v15::SigningKey::new(key)), bits),
-        })
+        let parsed = match pkcs8 {
+            Some(pkcs8) => SigningKey::rsa_pkcs8(pkcs8),
+            None => SigningKey::rsa_pkcs1(pkcs1),
+        };
+        match parsed {
+            Ok(inner) => Ok(SecretKey { inner }),
+            Err(Refusal::TooLarge) => Err(KeyError::Unsupported {
+                found: format!("an RSA key of {bits} bits (at most 8192 are supported)"),
+            }),
+            Err(Refusal::Invalid) => Err(KeyError::Malformed(invalid.into())),
+        }
     }
 
-    fn ec(key: p256::SecretKey) -> SecretKey {
-        SecretKey {
-            inner: KeyInner::EcP256(Box::new(p256::ecdsa::SigningKey::from(key))),
-        }
+    /// A P-256 key from the backend's parse of PKCS#8 or SEC1 DER.
+    fn ec(parsed: Result<SigningKey, Refusal>, invalid: &str) -> Result<SecretKey, KeyError> {
+        parsed
+            .map(|inner| SecretKey { inner })
+            .map_err(|_| KeyError::Malformed(invalid.into()))
     }
 }
 
@@ -321,25 +327,28 @@ fn strip_headers(body: &str) -> (bool, Zeroizing<String>) {
 
 fn parse_block(label: &Label, der: &[u8]) -> Result<SecretKey, KeyError> {
     match label.as_str() {
-        "RSA PRIVATE KEY" => match rsa::RsaPrivateKey::from_pkcs1_der(der) {
-            Ok(k) => SecretKey::rsa(k),
-            Err(_) => parse_pkcs8(der, label.as_str()).map_err(|_| {
-                KeyError::Malformed(
-                    "the RSA PRIVATE KEY block is neither PKCS#1 nor PKCS#8 (truncated?)".into(),
-                )
-            }),
-        },
-        "EC PRIVATE KEY" => parse_sec1(der).or_else(|sec1_err| {
-            if pkcs8::PrivateKeyInfo::try_from(der).is_ok() {
+        "RSA PRIVATE KEY" => {
+            if der::rsa_pkcs1_bits(der).is_some() {
+                SecretKey::rsa(der, None, "the PKCS#1 RSA key is invalid")
+            } else if der::pkcs8(der).is_some() {
                 parse_pkcs8(der, label.as_str())
             } else {
-                Err(sec1_err)
+                Err(KeyError::Malformed(
+                    "the RSA PRIVATE KEY block is neither PKCS#1 nor PKCS#8 (truncated?)".into(),
+                ))
             }
-        }),
-        "PRIVATE KEY" => {
-            if pkcs8::PrivateKeyInfo::try_from(der).is_ok() {
+        }
+        "EC PRIVATE KEY" => {
+            if der::sec1_curve(der).is_none() && der::pkcs8(der).is_some() {
                 parse_pkcs8(der, label.as_str())
-            } else if sec1::EcPrivateKey::try_from(der).is_ok() {
+            } else {
+                parse_sec1(der)
+            }
+        }
+        "PRIVATE KEY" => {
+            if der::pkcs8(der).is_some() {
+                parse_pkcs8(der, label.as_str())
+            } else if der::sec1_curve(der).is_some() {
                 parse_sec1(der)
             } else {
                 Err(KeyError::Malformed(
@@ -366,47 +375,40 @@ fn parse_block(label: &Label, der: &[u8]) -> Result<SecretKey, KeyError> {
 }
 
 fn parse_sec1(der: &[u8]) -> Result<SecretKey, KeyError> {
-    let parsed = sec1::EcPrivateKey::try_from(der).map_err(|_| {
+    let curve = der::sec1_curve(der).ok_or_else(|| {
         KeyError::Malformed(
             "the EC PRIVATE KEY block is neither SEC1 nor PKCS#8 (truncated?)".into(),
         )
     })?;
-    if let Some(curve) = parsed.parameters.and_then(|p| p.named_curve()) {
-        let curve = curve.to_string();
+    if let Some(curve) = curve {
         if curve != OID_P256 {
             return Err(KeyError::Unsupported {
                 found: format!("an EC key on curve {}", curve_name(&curve)),
             });
         }
     }
-    p256::SecretKey::from_sec1_der(der)
-        .map(SecretKey::ec)
-        .map_err(|_| KeyError::Malformed("the SEC1 EC key is invalid for P-256".into()))
+    SecretKey::ec(
+        SigningKey::ec_sec1(der),
+        "the SEC1 EC key is invalid for P-256",
+    )
 }
 
 fn parse_pkcs8(der: &[u8], label: &str) -> Result<SecretKey, KeyError> {
-    let info = pkcs8::PrivateKeyInfo::try_from(der).map_err(|_| {
+    let info = der::pkcs8(der).ok_or_else(|| {
         KeyError::Malformed(format!("the {label} block is not PKCS#8 (truncated?)"))
     })?;
-    let algorithm = info.algorithm.oid.to_string();
-    match algorithm.as_str() {
-        OID_RSA => rsa::RsaPrivateKey::from_pkcs8_der(der)
-            .map_err(|_| KeyError::Malformed("the PKCS#8 RSA key is invalid".into()))
-            .and_then(SecretKey::rsa),
+    match info.algorithm.as_str() {
+        OID_RSA => SecretKey::rsa(info.private_key, Some(der), "the PKCS#8 RSA key is invalid"),
         OID_EC => {
             let curve = info
-                .algorithm
-                .parameters_oid()
-                .map(|o| o.to_string())
-                .unwrap_or_else(|_| "unnamed parameters".into());
+                .parameters_oid
+                .unwrap_or_else(|| "unnamed parameters".into());
             if curve != OID_P256 {
                 return Err(KeyError::Unsupported {
                     found: format!("an EC key on curve {}", curve_name(&curve)),
                 });
             }
-            p256::SecretKey::from_pkcs8_der(der)
-                .map(SecretKey::ec)
-                .map_err(|_| KeyError::Malformed("the PKCS#8 P-256 key is invalid".into()))
+            SecretKey::ec(SigningKey::ec_pkcs8(der), "the PKCS#8 P-256 key is invalid")
         }
         other => Err(KeyError::Unsupported {
             found: format!("a PKCS#8 key of algorithm {}", algorithm_name(other)),

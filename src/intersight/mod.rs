@@ -29,6 +29,7 @@
 //! # Ok(()) }
 //! ```
 
+pub(crate) mod crypto;
 pub(crate) mod endpoint;
 pub(crate) mod error;
 pub mod filter;

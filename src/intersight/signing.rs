@@ -5,15 +5,18 @@
 //!
 //! Signed items, in this order: `(request-target) (created) (expires) host date digest
 //! content-type`; `(expires)` is `(created)` + 600 s written with three decimals (as the official
-//! Go SDK does). RSA keys sign with RSASSA-PKCS1-v1_5/SHA-256, P-256 keys with ECDSA/SHA-256
-//! (RFC 6979 deterministic nonces, ASN.1 DER signature).
+//! Go SDK does). RSA keys sign with RSASSA-PKCS1-v1_5/SHA-256 (deterministic), P-256 keys with
+//! ECDSA/SHA-256 (random nonces from the system RNG, ASN.1 DER signature), both through the
+//! crypto backend TLS uses (`super::crypto`).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
-use sha2::{Digest, Sha256};
 
-use super::keys::{KeyInner, SecretKey};
+use super::crypto;
+use super::keys::SecretKey;
+
+pub use super::crypto::SignError;
 
 /// How long a signature stays valid after it is created.
 pub(crate) const SIGNATURE_VALIDITY: Duration = Duration::from_secs(600);
@@ -59,7 +62,7 @@ pub struct SignatureHeaders {
 pub(crate) fn body_digest(body: &[u8]) -> String {
     format!(
         "SHA-256={}",
-        base64::engine::general_purpose::STANDARD.encode(Sha256::digest(body))
+        base64::engine::general_purpose::STANDARD.encode(crypto::sha256(body))
     )
 }
 
@@ -85,13 +88,13 @@ fn format_expires(expires: u64) -> String {
     format!("{expires}.000")
 }
 
-/// Signs a request at clock time `now`.
+/// Signs a request at clock time `now`. Fails only on an internal error of the crypto library.
 pub fn sign(
     req: &RequestToSign<'_>,
     key: &SecretKey,
     key_id: &str,
     now: SystemTime,
-) -> SignatureHeaders {
+) -> Result<SignatureHeaders, SignError> {
     let created = now
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -99,31 +102,20 @@ pub fn sign(
     let date = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(created));
     let digest = body_digest(req.body);
     let string_to_sign = string_to_sign(req, created, &date, &digest);
-    let signature = raw_signature(key, string_to_sign.as_bytes());
+    let signature = key.inner().sign(string_to_sign.as_bytes())?;
     let authorization = format!(
         "Signature keyId=\"{key_id}\",algorithm=\"hs2019\",created={created},expires={},headers=\"{SIGNED_HEADERS}\",signature=\"{}\"",
         format_expires(created + SIGNATURE_VALIDITY.as_secs()),
         base64::engine::general_purpose::STANDARD.encode(signature),
     );
-    SignatureHeaders {
+    Ok(SignatureHeaders {
         authorization,
         date,
         digest,
         host: req.host.to_string(),
         content_type: CONTENT_TYPE,
         string_to_sign,
-    }
-}
-
-fn raw_signature(key: &SecretKey, message: &[u8]) -> Vec<u8> {
-    use rsa::signature::{SignatureEncoding, Signer};
-    match key.inner() {
-        KeyInner::Rsa(k, _) => k.sign(message).to_vec(),
-        KeyInner::EcP256(k) => {
-            let sig: p256::ecdsa::Signature = k.sign(message);
-            sig.to_der().as_bytes().to_vec()
-        }
-    }
+    })
 }
 
 #[cfg(test)]

@@ -9,7 +9,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use rand::Rng as _;
 use reqwest::header::{HeaderMap, HeaderValue};
 use tokio_util::sync::CancellationToken;
 
@@ -68,7 +67,8 @@ impl Backoff {
     /// A delay drawn uniformly from `[0, ceiling(retry)]` ("full jitter").
     pub(crate) fn jittered(&self, retry: u32) -> Duration {
         let ceiling = self.ceiling(retry).as_micros().min(u64::MAX as u128) as u64;
-        Duration::from_micros(rand::rng().random_range(0..=ceiling))
+        // Should the system RNG fail, half the ceiling still spreads retries out.
+        Duration::from_micros(super::crypto::random_up_to(ceiling).unwrap_or(ceiling / 2))
     }
 
     /// The delay before retry number `retry`, honouring a server-given `Retry-After`.
@@ -561,7 +561,8 @@ impl Transport {
             key,
             key_id,
             SystemTime::now(),
-        );
+        )
+        .map_err(|e| invalid(e.to_string()))?;
         // No explicit Host: hyper derives it from the URL, which is exactly `host_header()`
         // (the URL parser drops a default port, as we do).
         let mut headers = HeaderMap::new();

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
-use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
 use crate::cty::{Diagnostic, Diagnostics, Type, Value};
@@ -670,7 +669,7 @@ fn timeout_diagnostic(decl: &ListDeclaration, timeout: Duration, got: ReadProgre
 
 /// A stable id for a query: the same arguments always give the same id.
 fn query_id(query: &ListQuery) -> String {
-    let mut hasher = Sha256::new();
+    let mut hasher = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
     hasher.update(query.resource.as_bytes());
     hasher.update(b"?");
     if let Some(filter) = &query.filter {
@@ -681,8 +680,11 @@ fn query_id(query: &ListQuery) -> String {
         hasher.update(b"&$select=");
         hasher.update(select.join(",").as_bytes());
     }
-    let digest = hasher.finalize();
-    digest[..12].iter().map(|b| format!("{b:02x}")).collect()
+    let digest = hasher.finish();
+    digest.as_ref()[..12]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]
