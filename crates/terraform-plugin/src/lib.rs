@@ -1,0 +1,1 @@
+//! A Terraform provider plugin server.
