@@ -7,7 +7,8 @@ use std::path::Path;
 const PROTOS: [&str; 3] = ["tfplugin5.proto", "tfplugin6.proto", "plugin.proto"];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let proto_dir = Path::new("proto");
+    // The protocol definitions stay at the top of the workspace (`proto/`).
+    let proto_dir = Path::new("../../proto");
     for file in PROTOS {
         println!("cargo:rerun-if-changed={}", proto_dir.join(file).display());
     }

@@ -16,7 +16,7 @@ use crate::cty::{Diagnostic, Diagnostics, Type, Value};
 use crate::intersight::paging::{Page, PageDecoder};
 use crate::intersight::{Filter, ListQuery};
 
-use super::budget::{Refused, ResultsShare, MIB, PER_OBJECT_BYTES};
+use super::budget::{Refused, ResultsShare, MIB};
 use super::flatten::{FlatObject, ObjectSeed};
 use super::list_source::{
     check_request_length, format_duration, read_timeout, selection, Derived, ListDeclaration,
@@ -25,6 +25,12 @@ use super::list_source::{
 use super::naming::property_name;
 use super::query::build_filter;
 use super::{flatten, ReadContext};
+
+/// What one `results` element holds besides its encoding, counted with it: its Moid twice (in
+/// the element and in the read's set of Moids seen), the element's own bookkeeping and the
+/// allocator's overhead, measured at about this much. It keeps a page of millions of tiny
+/// objects from holding far more memory than the budget says.
+pub(crate) const PER_OBJECT_BYTES: u64 = 160;
 
 /// Decodes pages straight into flattened `results` elements (see [`flatten`]): each page's
 /// JSON becomes Terraform's encoding of its objects as it arrives, and is then dropped.
@@ -413,7 +419,7 @@ async fn into_results(items: Vec<FlatObject>) -> Result<Vec<Value>, Diagnostics>
             .map(|object| Value::Encoded(object.msgpack))
             .collect();
         // The page buffers and Moids are gone: give their memory back.
-        crate::memory::release_freed();
+        terraform_plugin::memory::release_freed();
         results
     })
     .await

@@ -93,14 +93,16 @@ impl Endpoint {
         })
     }
 
-    pub(crate) fn is_https(&self) -> bool {
+    /// Whether requests go over HTTPS.
+    pub fn is_https(&self) -> bool {
         self.https
     }
 
     /// Whether the host is this machine: `localhost` (or a name under `.localhost`, which
     /// resolvers keep on loopback), an address in 127.0.0.0/8, or `::1`. Only these may be
     /// reached over plain HTTP without `insecure` (the provider's policy).
-    pub(crate) fn is_loopback(&self) -> bool {
+    /// Whether the host is this machine (`localhost` or a loopback address).
+    pub fn is_loopback(&self) -> bool {
         let host = self.host.trim_start_matches('[').trim_end_matches(']');
         if host == "localhost" || host.ends_with(".localhost") {
             return true;

@@ -227,7 +227,8 @@ pub struct Attempts {
 }
 
 impl Attempts {
-    pub(crate) fn new(count: u32, elapsed: Duration) -> Attempts {
+    /// `count` attempts over `elapsed` (tests and callers that build errors of their own).
+    pub fn new(count: u32, elapsed: Duration) -> Attempts {
         Attempts {
             count,
             elapsed_ms: u32::try_from(elapsed.as_millis()).unwrap_or(u32::MAX),
@@ -253,7 +254,7 @@ impl std::fmt::Display for Attempts {
 }
 
 /// `350 ms`, `4.8 s`.
-pub(crate) fn fmt_elapsed(d: Duration) -> String {
+pub fn fmt_elapsed(d: Duration) -> String {
     if d < Duration::from_secs(1) {
         format!("{} ms", d.as_millis())
     } else {
@@ -472,10 +473,10 @@ impl Error {
 
 /// The most of a request's path and query an error quotes: a long `filter` makes the path
 /// long, and a diagnostic of tens of kilobytes helps nobody.
-pub(crate) const MAX_QUOTED_PATH_CHARS: usize = 300;
+pub const MAX_QUOTED_PATH_CHARS: usize = 300;
 
 /// `path` as errors quote it: at most [`MAX_QUOTED_PATH_CHARS`] characters.
-pub(crate) fn path_excerpt(path: &str) -> String {
+pub fn path_excerpt(path: &str) -> String {
     super::transport::server_text(path, MAX_QUOTED_PATH_CHARS)
 }
 

@@ -1,9 +1,12 @@
 //! The Intersight REST API client: signing, query/filter building, paging, retries, errors.
 //! It knows nothing of Terraform.
 //!
+//! Log records (requests, retries, page plans) go to the sink an application sets with
+//! [`log::set_sink`]; without one they go nowhere.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use terraform_provider_intersight::intersight::{self as api, filter::{Filter, Literal}};
+//! use intersight_client::{self as api, filter::{Filter, Literal}};
 //! let config = api::ClientConfig::new(
 //!     api::Endpoint::parse("intersight.com")?,
 //!     "key-id".into(),
@@ -29,10 +32,15 @@
 //! # Ok(()) }
 //! ```
 
+// Lints in the manner of rustls (the workspace's `[workspace.lints]`): no unsafe code but
+// the one justified block in `memory` (with `#[allow(unsafe_code)]` and a SAFETY comment).
+
 pub(crate) mod endpoint;
-pub(crate) mod error;
+pub mod error;
 pub mod filter;
 pub mod keys;
+pub mod log;
+mod memory;
 pub mod paging;
 pub(crate) mod pem_source;
 pub(crate) mod proxy;
@@ -55,17 +63,19 @@ pub use tokio_util::sync::CancellationToken as Cancellation;
 pub use transport::{Backoff, TlsOptions, RETRIED_STATUSES};
 
 /// Default per-request timeout (a page of 1000 objects is a few MiB).
-pub(crate) const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default limit for making a connection (a host that accepts TCP but never completes TLS).
-pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default retries after the first attempt.
-pub(crate) const DEFAULT_MAX_RETRIES: u32 = 5;
+pub const DEFAULT_MAX_RETRIES: u32 = 5;
 /// Default `$top`: the documented maximum, as Cisco recommends for large collections.
-pub(crate) const DEFAULT_PAGE_SIZE: u32 = 1000;
+pub const DEFAULT_PAGE_SIZE: u32 = 1000;
 /// The largest `$top` the API documents.
-pub(crate) const MAX_PAGE_SIZE: u32 = 1000;
+pub const MAX_PAGE_SIZE: u32 = 1000;
 /// Default number of page requests in flight at once, across all reads of one client.
-pub(crate) const DEFAULT_PARALLELISM: usize = 4;
+pub const DEFAULT_PARALLELISM: usize = 4;
+/// The `User-Agent` of a client whose configuration names none.
+pub const DEFAULT_USER_AGENT: &str = concat!("intersight-client/", env!("CARGO_PKG_VERSION"));
 /// Default cap on one response body.
 pub const DEFAULT_MAX_PAGE_BYTES: usize = 64 * 1024 * 1024;
 /// The longest request target (path and query, `$filter` encoded) a page request may have,
@@ -108,6 +118,8 @@ pub struct ClientConfig {
     /// The most page requests one read may plan or make per attempt
     /// (`paging::MAX_PAGES_PER_READ` by default).
     pub max_pages_per_read: u64,
+    /// The `User-Agent` of every request ([`DEFAULT_USER_AGENT`] by default).
+    pub user_agent: String,
 }
 
 impl ClientConfig {
@@ -128,6 +140,7 @@ impl ClientConfig {
             max_page_bytes: DEFAULT_MAX_PAGE_BYTES,
             paging: paging::Paging::default(),
             max_pages_per_read: paging::MAX_PAGES_PER_READ,
+            user_agent: DEFAULT_USER_AGENT.to_string(),
         }
     }
 }
@@ -315,6 +328,7 @@ impl Client {
             backoff: config.backoff,
             body_limit: config.max_page_bytes,
             max_connections: config.parallelism,
+            user_agent: config.user_agent,
         })?;
         Ok(Client {
             transport: std::sync::Arc::new(transport),

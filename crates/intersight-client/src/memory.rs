@@ -1,18 +1,4 @@
-//! Returning freed memory to the operating system after large, short-lived allocations.
-
-/// Hands free heap pages back to the kernel. glibc keeps memory freed by many small blocks
-/// (a read's page buffers, its per-object result encodings) resident for reuse; after a read of
-/// 10,000 tokens that is tens of MiB the provider would hold while Terraform processes the
-/// state. Measured effect in BENCHMARKS.md (peak RSS at N = 10,000). A no-op elsewhere.
-pub(crate) fn release_freed() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    #[allow(unsafe_code)]
-    // SAFETY: malloc_trim only returns free heap pages to the kernel; it has no preconditions
-    // and does not touch live allocations.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
+//! Freeing what a read collected off the async runtime.
 
 /// Drops `value` on tokio's blocking pool when called inside the runtime (else here). Freeing
 /// a read's results is one deallocation per object, some 100 ms for a million of them: on an

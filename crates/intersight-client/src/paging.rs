@@ -56,7 +56,7 @@ pub(crate) const API_BASE: &str = "/api/v1";
 pub struct Page<T> {
     /// `Count`: the collection's size, sent with `$inlinecount=allpages`.
     #[serde(rename = "Count", default)]
-    pub(crate) count: Option<u64>,
+    pub count: Option<u64>,
     // `null` and absent both mean an empty page.
     /// `Results`: the page's objects.
     #[serde(rename = "Results", default = "Option::default")]
@@ -65,13 +65,16 @@ pub struct Page<T> {
 
 /// How a collection is paged.
 ///
-/// Why [`Paging::OfficialEmulation`] is in the product binary at all: `scripts/bench` compares
-/// this provider's reads with the official provider's paging algorithm through the same binary,
-/// the same transport and the same Terraform, so that the comparison measures the algorithm and
-/// nothing else. It is reachable only through the benchmark switch
-/// `INTERSIGHT_BENCH_OFFICIAL_PAGING=1` (read in `provider::configure`, logged at WARN when set),
-/// never through the schema; it still honours the `$top` limit of every page, the body cap, the
-/// client's permits and the read timeout. This is the one place that says so.
+/// Why `Paging::OfficialEmulation` exists at all: `scripts/bench` compares this provider's
+/// reads with the official provider's paging algorithm through the same binary, the same
+/// transport and the same Terraform, so that the comparison measures the algorithm and nothing
+/// else. It exists only with the cargo feature `bench-official-paging`, which the workspace's
+/// test builds (`cargo build --workspace --all-targets`, through a dev-dependency of the
+/// provider) and `scripts/bench` turn on, and a release build (`scripts/release.py`, `cargo
+/// build --release`) leaves off; there it is reachable only through the benchmark switch
+/// `INTERSIGHT_BENCH_OFFICIAL_PAGING=1` (read in the provider's `configure`, logged at WARN when
+/// set), never through the schema. It still honours the `$top` limit of every page, the body
+/// cap, the client's permits and the read timeout. This is the one place that says so.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Paging {
     /// Overlapping, concurrent, checked pages (this module's documentation).
@@ -80,8 +83,20 @@ pub enum Paging {
     /// The official provider's algorithm, reproduced for benchmarks only: a `$count` request,
     /// then pages of `page_size` one after another, without `$orderby`, overlap or any
     /// consistency check. Never use it for real reads.
+    #[cfg(feature = "bench-official-paging")]
     #[doc(hidden)]
     OfficialEmulation,
+}
+
+impl Paging {
+    /// `Paging::OfficialEmulation` when this build has it (the cargo feature
+    /// `bench-official-paging`), else `None`.
+    pub fn official_emulation() -> Option<Paging> {
+        #[cfg(feature = "bench-official-paging")]
+        return Some(Paging::OfficialEmulation);
+        #[cfg(not(feature = "bench-official-paging"))]
+        return None;
+    }
 }
 
 /// Decodes one page's JSON body into items. Lets a caller turn each object into its own form
@@ -334,6 +349,7 @@ pub(crate) async fn read_collection<D: PageDecoder>(
     let reading = async {
         match settings.paging {
             Paging::Overlapping => list(&read, &query.read_id, &mut stats).await,
+            #[cfg(feature = "bench-official-paging")]
             Paging::OfficialEmulation => list_like_official(&read, &mut stats).await,
         }
     };
@@ -422,6 +438,7 @@ fn checked_filter(query: &ListQuery) -> Result<Option<String>, Error> {
 
 /// [`Paging::OfficialEmulation`]: what the official provider sends, request for request (plus
 /// `$select` when the query has one, so projections can be compared).
+#[cfg(feature = "bench-official-paging")]
 async fn list_like_official<D: PageDecoder>(
     read: &ReadRequest<'_, D>,
     stats: &mut ListStats,
@@ -551,7 +568,7 @@ async fn read_once<D: PageDecoder>(
     let step = overlap_step(page_len);
     let overlapping = step < page_len;
     let further = further_pages(count, step, overlapping);
-    crate::logging::debug(
+    crate::log::debug(
         "page plan",
         &[
             ("read_id", &read_id),

@@ -13,10 +13,8 @@ use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use client_common::*;
-use terraform_provider_intersight::intersight::paging::{Page, PageDecoder};
-use terraform_provider_intersight::intersight::{
-    Cancellation, Client, Error, HasMoid, ListQuery, Listing,
-};
+use intersight_client::paging::{Page, PageDecoder};
+use intersight_client::{Cancellation, Client, Error, HasMoid, ListQuery, Listing};
 
 /// One decoded object.
 #[derive(serde::Deserialize)]

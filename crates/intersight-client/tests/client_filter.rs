@@ -1,11 +1,11 @@
 //! Filter rendering: the exact text for each shape, and proof with a small OData tokenizer that
 //! hostile values never change the structure of the query.
 
-use proptest::prelude::*;
-use terraform_provider_intersight::intersight::filter::{
+use intersight_client::filter::{
     DateTime, Filter, FilterError, Literal, Number, Property, RawFilter,
 };
-use terraform_provider_intersight::intersight::paging::{encode_query, page_path};
+use intersight_client::paging::{encode_query, page_path};
+use proptest::prelude::*;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {

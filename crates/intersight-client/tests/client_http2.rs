@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex};
 use http_body_util::Full;
 use hyper::body::Bytes;
 use rcgen::{CertificateParams, KeyPair};
-#[path = "support/tokens.rs"]
+#[path = "client_common/tokens.rs"]
 mod tokens;
-use terraform_provider_intersight::intersight::{
+use intersight_client::{
     Cancellation, Client, ClientConfig, Endpoint, Error, ListQuery, SecretKey, TlsProblem,
     TransportErrorKind,
 };
@@ -19,7 +19,7 @@ use tokens::{IamOAuthToken, ListTyped as _};
 
 const KEY_FILE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/signing/ec_pkcs8.pem"
+    "/../../tests/fixtures/signing/ec_pkcs8.pem"
 );
 
 fn page_body(path_and_query: &str, total: usize) -> Vec<u8> {

@@ -3,12 +3,12 @@
 
 use std::path::PathBuf;
 
+use intersight_client::{KeyError, KeyKind, SecretKey};
 use pkcs8::der::asn1::ObjectIdentifier;
 use pkcs8::der::pem::LineEnding;
 use pkcs8::der::{AnyRef, Encode};
 use pkcs8::{EncodePrivateKey, EncodePublicKey};
 use rsa::pkcs1::EncodeRsaPrivateKey;
-use terraform_provider_intersight::intersight::{KeyError, KeyKind, SecretKey};
 
 fn pem(label: &str, der: &[u8]) -> String {
     pkcs8::der::pem::encode_string(label, LineEnding::LF, der).unwrap()
@@ -16,7 +16,7 @@ fn pem(label: &str, der: &[u8]) -> String {
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/signing")
+        .join("../../tests/fixtures/signing")
         .join(name)
 }
 
@@ -86,7 +86,7 @@ fn accepts_ec_p256_sec1_and_pkcs8_under_either_label() {
 #[test]
 fn all_ec_forms_sign_identically() {
     // Same key, four encodings: the deterministic signatures must agree.
-    use terraform_provider_intersight::intersight::signing::{sign, RequestToSign};
+    use intersight_client::signing::{sign, RequestToSign};
     let key = ec_key();
     let sec1_der = key.to_sec1_der().unwrap();
     let pkcs8_der = key.to_pkcs8_der().unwrap();

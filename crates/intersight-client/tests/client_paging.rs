@@ -8,12 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use client_common::*;
-#[path = "support/tokens.rs"]
+#[path = "client_common/tokens.rs"]
 mod tokens;
-use terraform_provider_intersight::intersight::paging::Paging;
-use terraform_provider_intersight::intersight::{
-    Cancellation, Client, Error, Filter, ListQuery, Listing, Literal,
-};
+use intersight_client::paging::Paging;
+use intersight_client::{Cancellation, Client, Error, Filter, ListQuery, Listing, Literal};
 use tokens::{IamOAuthToken, ListTyped as _};
 
 fn query() -> ListQuery {
@@ -70,7 +68,7 @@ async fn pages_are_fetched_in_parallel_within_the_limit_and_assembled_in_order()
     assert_eq!(listing.items[94].client_name.as_deref(), Some("c94"));
     assert_eq!(
         listing.stats,
-        terraform_provider_intersight::intersight::ListStats {
+        intersight_client::ListStats {
             requests: 11,
             pages: 11,
             retries: 0,
@@ -398,8 +396,8 @@ fn client_and_list_future_are_send_and_sync() {
     fn send<T: Send>(_: T) {}
     let rt = tokio::runtime::Runtime::new().unwrap();
     let _guard = rt.enter();
-    let config = terraform_provider_intersight::intersight::ClientConfig::new(
-        terraform_provider_intersight::intersight::Endpoint::parse("http://127.0.0.1:9").unwrap(),
+    let config = intersight_client::ClientConfig::new(
+        intersight_client::Endpoint::parse("http://127.0.0.1:9").unwrap(),
         KEY_ID.into(),
         test_key(),
     );
@@ -479,7 +477,7 @@ async fn the_official_emulation_sends_a_count_then_sequential_unordered_pages() 
     let mut config = server.config();
     config.page_size = 10;
     config.parallelism = 4;
-    config.paging = terraform_provider_intersight::intersight::paging::Paging::OfficialEmulation;
+    config.paging = intersight_client::paging::Paging::OfficialEmulation;
     let listing = Client::new(config)
         .unwrap()
         .list::<IamOAuthToken>(&query(), &Cancellation::new())

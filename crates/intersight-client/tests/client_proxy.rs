@@ -5,9 +5,9 @@
 mod client_common;
 
 use client_common::*;
-#[path = "support/tokens.rs"]
+#[path = "client_common/tokens.rs"]
 mod tokens;
-use terraform_provider_intersight::intersight::{
+use intersight_client::{
     Cancellation, Client, ConfigError, Endpoint, Error, ListQuery, Listing, ProxyConfig,
     TransportErrorKind,
 };

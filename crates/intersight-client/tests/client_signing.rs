@@ -5,13 +5,13 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use intersight_client::paging::encode_query;
+use intersight_client::signing::{sign, RequestToSign};
+use intersight_client::SecretKey;
 use serde_json::Value;
-use terraform_provider_intersight::intersight::paging::encode_query;
-use terraform_provider_intersight::intersight::signing::{sign, RequestToSign};
-use terraform_provider_intersight::intersight::SecretKey;
 
 fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/signing")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/signing")
 }
 
 fn cases() -> Vec<Value> {

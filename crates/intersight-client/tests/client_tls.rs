@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use client_common::*;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-#[path = "support/tokens.rs"]
+#[path = "client_common/tokens.rs"]
 mod tokens;
-use terraform_provider_intersight::intersight::{
+use intersight_client::{
     Cancellation, Client, ClientConfig, Endpoint, Error, ListQuery, TlsProblem, TransportErrorKind,
 };
 use tokens::{IamOAuthToken, ListTyped as _};

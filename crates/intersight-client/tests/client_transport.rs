@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use client_common::*;
-#[path = "support/tokens.rs"]
+#[path = "client_common/tokens.rs"]
 mod tokens;
-use terraform_provider_intersight::intersight::{
+use intersight_client::{
     Cancellation, Client, Endpoint, Error, Filter, ListQuery, Listing, Literal, TransportErrorKind,
     MAX_REQUEST_TARGET_BYTES,
 };
@@ -71,10 +71,7 @@ async fn requests_are_signed_over_the_exact_target_sent() {
     );
     assert_eq!(
         req.header("user-agent").unwrap(),
-        format!(
-            "terraform-provider-intersight/{}",
-            terraform_provider_intersight::VERSION
-        )
+        intersight_client::DEFAULT_USER_AGENT
     );
     // Verify the signature as a server would: from the raw target and the received headers.
     let auth = req.header("authorization").unwrap();

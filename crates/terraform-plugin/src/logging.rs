@@ -16,9 +16,21 @@
 use std::fmt::Display;
 use std::io::Write;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::OnceLock;
 
-/// The module name Terraform shows next to our records.
-pub const MODULE: &str = "provider.terraform-provider-intersight";
+/// The module name Terraform shows next to our records: `provider.<binary name>`, set by
+/// [`set_module`] ([`crate::plugin::main`] does), `provider` until then.
+static MODULE: OnceLock<String> = OnceLock::new();
+
+/// Sets the module name of every record (once; later calls change nothing).
+pub fn set_module(module: &str) {
+    let _ = MODULE.set(module.to_string());
+}
+
+/// The module name of the records.
+pub fn module() -> &'static str {
+    MODULE.get().map_or("provider", String::as_str)
+}
 
 /// A record's severity, least severe first (hclog's levels, as `TF_LOG` names them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -101,7 +113,7 @@ pub fn format_record(
     let mut record = serde_json::Map::new();
     record.insert("@level".into(), level.as_str().into());
     record.insert("@message".into(), message.into());
-    record.insert("@module".into(), MODULE.into());
+    record.insert("@module".into(), module().into());
     record.insert("@timestamp".into(), format_timestamp(timestamp).into());
     for (key, value) in fields {
         let key = if record.contains_key(*key) {
@@ -193,16 +205,17 @@ mod tests {
 
     #[test]
     fn record_is_hclog_json_with_fields_after_reserved_keys() {
+        set_module("provider.example");
         let t = time::macros::datetime!(2026-11-23 10:00:00.000042 UTC);
         let line = format_record(
             Level::Debug,
             "hello \"world\"",
-            &[("type_name", &"intersight_iam_o_auth_token"), ("count", &3)],
+            &[("type_name", &"example_thing"), ("count", &3)],
             t,
         );
         assert_eq!(
             line,
-            r#"{"@level":"debug","@message":"hello \"world\"","@module":"provider.terraform-provider-intersight","@timestamp":"2026-11-23T10:00:00.000042Z","type_name":"intersight_iam_o_auth_token","count":"3"}"#
+            r#"{"@level":"debug","@message":"hello \"world\"","@module":"provider.example","@timestamp":"2026-11-23T10:00:00.000042Z","type_name":"example_thing","count":"3"}"#
         );
     }
 

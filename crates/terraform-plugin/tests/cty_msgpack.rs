@@ -4,12 +4,8 @@
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
-use terraform_provider_intersight::cty::msgpack::{
-    self, DecodeError, DecodeErrorKind, EncodeErrorKind,
-};
-use terraform_provider_intersight::cty::{
-    AttributePath, Number, PathStep, Refinements, Type, Value,
-};
+use terraform_plugin::cty::msgpack::{self, DecodeError, DecodeErrorKind, EncodeErrorKind};
+use terraform_plugin::cty::{AttributePath, Number, PathStep, Refinements, Type, Value};
 
 fn enc(v: &Value, ty: &Type) -> Vec<u8> {
     msgpack::encode(v, ty).unwrap()
@@ -962,9 +958,7 @@ proptest! {
 
 #[test]
 fn writer_helpers_and_read_str() {
-    use terraform_provider_intersight::cty::msgpack::{
-        is_nil, read_str, write_bool, write_nil, write_str,
-    };
+    use terraform_plugin::cty::msgpack::{is_nil, read_str, write_bool, write_nil, write_str};
     let mut out = Vec::new();
     write_nil(&mut out);
     assert!(is_nil(&out));

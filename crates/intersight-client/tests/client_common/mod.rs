@@ -10,9 +10,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
-use terraform_provider_intersight::intersight::{
-    Backoff, Client, ClientConfig, Endpoint, ProxyConfig, SecretKey,
-};
+use intersight_client::{Backoff, Client, ClientConfig, Endpoint, ProxyConfig, SecretKey};
 
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -196,7 +194,7 @@ pub const KEY_ID: &str = "5f00/5f01/5f02";
 
 pub const TEST_KEY_FILE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/signing/ec_pkcs8.pem"
+    "/../../tests/fixtures/signing/ec_pkcs8.pem"
 );
 
 pub fn test_key() -> SecretKey {

@@ -1,15 +1,13 @@
 //! A small token model for client tests, decoded with serde (the product decodes pages straight
 //! into Terraform's encoding instead: `provider::list_read::ResultsDecoder`). Test binaries
-//! include it with `#[path = "support/tokens.rs"] mod tokens;` and list with
+//! include it with `#[path = "client_common/tokens.rs"] mod tokens;` and list with
 //! `client.list::<IamOAuthToken>(&query, &cancel)` through [`ListTyped`].
 #![allow(dead_code)]
 
+use intersight_client::paging::{Page, PageDecoder};
+use intersight_client::{Cancellation, Client, Error, HasMoid, ListQuery, Listing};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use terraform_provider_intersight::intersight::paging::{Page, PageDecoder};
-use terraform_provider_intersight::intersight::{
-    Cancellation, Client, Error, HasMoid, ListQuery, Listing,
-};
 
 /// The token properties the client tests look at.
 #[derive(Debug, Clone, Deserialize)]

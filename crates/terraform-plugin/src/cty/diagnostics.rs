@@ -32,7 +32,7 @@ impl Diagnostic {
             attribute: None,
         }
     }
-    pub(crate) fn warning(summary: impl Into<String>, detail: impl Into<String>) -> Self {
+    pub fn warning(summary: impl Into<String>, detail: impl Into<String>) -> Self {
         Diagnostic {
             severity: Severity::Warning,
             summary: summary.into(),
@@ -40,7 +40,7 @@ impl Diagnostic {
             attribute: None,
         }
     }
-    pub(crate) fn at(mut self, path: AttributePath) -> Self {
+    pub fn at(mut self, path: AttributePath) -> Self {
         self.attribute = Some(path);
         self
     }
@@ -55,10 +55,10 @@ impl Diagnostics {
     pub fn new() -> Self {
         Diagnostics(Vec::new())
     }
-    pub(crate) fn push(&mut self, d: Diagnostic) {
+    pub fn push(&mut self, d: Diagnostic) {
         self.0.push(d);
     }
-    pub(crate) fn extend(&mut self, other: Diagnostics) {
+    pub fn extend(&mut self, other: Diagnostics) {
         self.0.extend(other.0);
     }
     /// True when any diagnostic is an error, i.e. the operation failed.

@@ -1079,7 +1079,7 @@ fn write_unknown(
 }
 
 /// Appends a number as cty writes it (building block for encoders that transcode other formats).
-pub(crate) fn write_number(out: &mut Vec<u8>, n: &Number) -> Result<(), EncodeErrorKind> {
+pub fn write_number(out: &mut Vec<u8>, n: &Number) -> Result<(), EncodeErrorKind> {
     match n {
         Number::Int(i) => write_int(out, *i),
         Number::UInt(u) => write_uint(out, *u),
@@ -1210,7 +1210,7 @@ pub fn read_str(bytes: &[u8]) -> Option<&str> {
 }
 
 /// Appends a msgpack array header for `n` elements.
-pub(crate) fn write_array_len(out: &mut Vec<u8>, n: usize) -> Result<(), EncodeErrorKind> {
+pub fn write_array_len(out: &mut Vec<u8>, n: usize) -> Result<(), EncodeErrorKind> {
     if n < 16 {
         out.push(0x90 | n as u8);
     } else if let Ok(l) = u16::try_from(n) {
@@ -1225,7 +1225,7 @@ pub(crate) fn write_array_len(out: &mut Vec<u8>, n: usize) -> Result<(), EncodeE
 }
 
 /// Appends a msgpack map header for `n` entries.
-pub(crate) fn write_map_len(out: &mut Vec<u8>, n: usize) -> Result<(), EncodeErrorKind> {
+pub fn write_map_len(out: &mut Vec<u8>, n: usize) -> Result<(), EncodeErrorKind> {
     if n < 16 {
         out.push(0x80 | n as u8);
     } else if let Ok(l) = u16::try_from(n) {

@@ -78,7 +78,7 @@ impl Value {
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)
     }
-    pub(crate) fn is_unknown(&self) -> bool {
+    pub fn is_unknown(&self) -> bool {
         matches!(self, Value::Unknown(_))
     }
     /// True when this value and everything inside it is known.
@@ -145,7 +145,7 @@ impl Value {
             _ => None,
         }
     }
-    pub(crate) fn as_bool(&self) -> Option<bool> {
+    pub fn as_bool(&self) -> Option<bool> {
         match self {
             Value::Bool(b) => Some(*b),
             _ => None,
@@ -159,7 +159,7 @@ impl Value {
         }
     }
     /// An integral number as i64, when it is one.
-    pub(crate) fn as_i64(&self) -> Option<i64> {
+    pub fn as_i64(&self) -> Option<i64> {
         match self {
             Value::Number(Number::Int(i)) => Some(*i),
             Value::Number(Number::UInt(u)) => i64::try_from(*u).ok(),

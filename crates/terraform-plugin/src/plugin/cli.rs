@@ -2,7 +2,8 @@
 //! no arguments. Pure functions over the arguments and environment values, so they are
 //! unit-tested; `tests/plugin_launch.rs` and `tests/e2e/test_cli.py` run the real binary.
 
-use super::handshake::{RESTRICT_ENV, SUPPORTED};
+use super::handshake::SUPPORTED;
+use super::ServeConfig;
 
 /// What the command line asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,65 +57,65 @@ where
 }
 
 /// The `--version` answer: the version, the registry address, and the plugin protocols served
-/// (narrowed by `INTERSIGHT_PLUGIN_PROTOCOL` when that holds a version we serve).
-pub fn version_text(restriction: Option<&str>) -> String {
+/// (narrowed by the restriction variable, [`ServeConfig::protocol_env`], when that holds a
+/// version we serve).
+pub fn version_text(config: &ServeConfig, restriction: Option<&str>) -> String {
     let all = join(&SUPPORTED);
-    let offered = match super::handshake::offered_versions(restriction) {
+    let offered = match super::handshake::offered_versions(config.protocol_env, restriction) {
         Ok(offered) if offered.len() < SUPPORTED.len() => format!(
-            "{} (restricted by {RESTRICT_ENV}; supported: {all})",
-            join(&offered)
+            "{} (restricted by {}; supported: {all})",
+            join(&offered),
+            config.protocol_env
         ),
         Ok(_) => all,
         Err(err) => format!("{all} (ignoring {err})"),
     };
     format!(
         "{name} {version}\nprovider: {address}\nplugin protocols: {offered}\n",
-        name = BINARY,
-        version = crate::VERSION,
-        address = crate::PROVIDER_ADDRESS,
+        name = config.name,
+        version = config.version,
+        address = config.address,
     )
 }
 
 /// The `--help` text: what the binary is, its flags, and the environment variables that
-/// change how it starts or logs.
-pub fn help_text() -> String {
+/// change how it starts or logs (with the provider's own, [`ServeConfig::environment_help`]).
+pub fn help_text(config: &ServeConfig) -> String {
     format!(
-        "{BINARY} {version}: the Cisco Intersight provider for Terraform\n\
+        "{name} {version}: {summary}\n\
          ({address}). Terraform starts this binary by itself;\n\
          run it by hand only with one of these flags.\n\
          \n\
-         Usage: {BINARY} [--debug | --version | --help]\n\
+         Usage: {name} [--debug | --version | --help]\n\
          \n\
          Flags:\n\
          \x20 --debug    Serve without Terraform launching the provider and print a\n\
          \x20            TF_REATTACH_PROVIDERS line; export it in the shell where you run\n\
-         \x20            Terraform. Terraform does not pass its environment to a provider it did\n\
-         \x20            not start: set the INTERSIGHT_* variables below in this shell (or\n\
-         \x20            the settings in the provider block).\n\
+         \x20            Terraform.{debug_help}\n\
          \x20            Ctrl-C stops it.\n\
          \x20 --version  Print the version and the plugin protocols served.\n\
          \x20 --help     Print this help.\n\
          \n\
          Environment:\n\
-         \x20 {RESTRICT_ENV}  5 or 6: offer only that plugin protocol (default: {protocols})\n\
+         \x20 {protocol_env}  5 or 6: offer only that plugin protocol (default: {protocols})\n\
          \x20 TF_LOG_PROVIDER, TF_LOG     log level: TRACE, DEBUG, INFO, WARN, ERROR or OFF\n\
          \x20                             (TF_LOG_PROVIDER wins); hclog JSON lines on stderr\n\
-         \x20 INTERSIGHT_API_KEY, INTERSIGHT_SECRET_KEY, INTERSIGHT_ENDPOINT_URL,\n\
-         \x20 INTERSIGHT_CA_CERTIFICATE   defaults for the provider block's apikey, secretkey,\n\
-         \x20                             endpoint and ca_certificate\n\
-         \x20 HTTPS_PROXY, NO_PROXY       the proxy for the API, and hosts that bypass it\n",
-        version = crate::VERSION,
-        address = crate::PROVIDER_ADDRESS,
+         {environment_help}",
+        name = config.name,
+        version = config.version,
+        summary = config.summary,
+        address = config.address,
+        debug_help = config.debug_help,
+        protocol_env = config.protocol_env,
+        environment_help = config.environment_help,
         protocols = join(&SUPPORTED),
     )
 }
 
 /// The one-line usage shown after an unknown argument.
-pub fn usage() -> String {
-    format!("usage: {BINARY} [--debug | --version | --help]")
+pub fn usage(config: &ServeConfig) -> String {
+    format!("usage: {} [--debug | --version | --help]", config.name)
 }
-
-const BINARY: &str = "terraform-provider-intersight";
 
 fn join(versions: &[u32]) -> String {
     versions
@@ -159,46 +160,51 @@ mod tests {
         );
     }
 
+    fn config() -> ServeConfig {
+        ServeConfig {
+            protocol_env: "EXAMPLE_PLUGIN_PROTOCOL",
+            environment_help: "  EXAMPLE_TOKEN               the token\n",
+            ..ServeConfig::new(
+                "terraform-provider-example",
+                "0.1.2",
+                "example.com/test/example",
+            )
+        }
+    }
+
     #[test]
     fn version_names_the_version_and_the_protocols() {
-        let text = version_text(None);
-        assert!(text.starts_with(&format!(
-            "terraform-provider-intersight {}\n",
-            crate::VERSION
-        )));
-        assert!(text.contains("registry.terraform.io/ciscodevnet/intersight"));
+        let text = version_text(&config(), None);
+        assert!(text.starts_with("terraform-provider-example 0.1.2\n"));
+        assert!(text.contains("provider: example.com/test/example\n"));
         assert!(text.contains("plugin protocols: 5, 6\n"), "{text}");
     }
 
     #[test]
     fn version_shows_the_restriction_and_ignores_a_bad_one() {
-        let five = version_text(Some("5"));
+        let five = version_text(&config(), Some("5"));
         assert!(
             five.contains(
-                "plugin protocols: 5 (restricted by INTERSIGHT_PLUGIN_PROTOCOL; supported: 5, 6)"
+                "plugin protocols: 5 (restricted by EXAMPLE_PLUGIN_PROTOCOL; supported: 5, 6)"
             ),
             "{five}"
         );
-        let bad = version_text(Some("7"));
+        let bad = version_text(&config(), Some("7"));
         assert!(bad.contains("plugin protocols: 5, 6 (ignoring"), "{bad}");
         assert!(bad.contains("\"7\""), "{bad}");
     }
 
     #[test]
     fn help_lists_every_flag_and_variable() {
-        let help = help_text();
+        let help = help_text(&config());
         for needle in [
             "--debug",
             "--version",
             "--help",
-            "INTERSIGHT_PLUGIN_PROTOCOL",
+            "EXAMPLE_PLUGIN_PROTOCOL",
             "TF_LOG_PROVIDER",
             "TF_LOG ",
-            "INTERSIGHT_API_KEY",
-            "INTERSIGHT_SECRET_KEY",
-            "INTERSIGHT_ENDPOINT_URL",
-            "INTERSIGHT_CA_CERTIFICATE",
-            "HTTPS_PROXY",
+            "EXAMPLE_TOKEN",
             "TF_REATTACH_PROVIDERS",
         ] {
             assert!(help.contains(needle), "{needle} missing from:\n{help}");

@@ -11,8 +11,6 @@ pub(crate) const MAGIC_COOKIE_VALUE: &str =
 
 /// Terraform's list of protocol versions it speaks, e.g. `5,6`.
 pub const CLIENT_VERSIONS_ENV: &str = "PLUGIN_PROTOCOL_VERSIONS";
-/// Restricts what this binary offers to one version (`5` or `6`), so tests can force either.
-pub const RESTRICT_ENV: &str = "INTERSIGHT_PLUGIN_PROTOCOL";
 
 /// The protocol versions this binary serves, lowest first.
 pub const SUPPORTED: [u32; 2] = [5, 6];
@@ -20,21 +18,32 @@ pub const SUPPORTED: [u32; 2] = [5, 6];
 /// The go-plugin core protocol version (first handshake field).
 const CORE_PROTOCOL_VERSION: u32 = 1;
 
-/// Printed when the binary is run by hand without the magic cookie or a flag.
-pub(crate) const NOT_A_PLUGIN_HINT: &str = "This binary is a plugin for Terraform (the Cisco Intersight provider). \
-It is not meant to be run directly: Terraform starts it by itself. To use it, declare the provider \
-(ciscodevnet/intersight) in your configuration and run `terraform init`, or point Terraform at a \
-local build with a `dev_overrides` block in the CLI configuration. To run it by hand for debugging, \
-start it with --debug and export the TF_REATTACH_PROVIDERS line it prints.";
+/// Printed when the binary is run by hand without the magic cookie or a flag, unless the
+/// provider gives its own ([`super::ServeConfig::not_a_plugin_hint`]).
+pub(crate) fn not_a_plugin_hint(address: &str) -> String {
+    format!(
+        "This binary is a plugin for Terraform (the provider {address}). It is not meant to be \
+         run directly: Terraform starts it by itself. To use it, declare the provider in your \
+         configuration and run `terraform init`, or point Terraform at a local build with a \
+         `dev_overrides` block in the CLI configuration. To run it by hand for debugging, start \
+         it with --debug and export the TF_REATTACH_PROVIDERS line it prints."
+    )
+}
 
 /// Why no plugin protocol version could be agreed on.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum NegotiationError {
-    /// `INTERSIGHT_PLUGIN_PROTOCOL` holds something other than a version we serve (the value).
+    /// The restriction variable ([`super::ServeConfig::protocol_env`]) holds something other
+    /// than a version we serve.
     #[error(
-        "{RESTRICT_ENV}={0:?} is not a protocol version this provider serves: set it to 5 or 6, or unset it to offer both"
+        "{variable}={value:?} is not a protocol version this provider serves: set it to 5 or 6, or unset it to offer both"
     )]
-    BadRestriction(String),
+    BadRestriction {
+        /// The variable's name.
+        variable: &'static str,
+        /// Its value.
+        value: String,
+    },
     /// Terraform's list and ours share no version.
     #[error(
         "Terraform offered plugin protocol versions {offered:?} ({CLIENT_VERSIONS_ENV}) but this provider serves only {ours:?}; use a Terraform release that speaks protocol 5 or 6 (0.12 or later)"
@@ -47,13 +56,20 @@ pub enum NegotiationError {
     },
 }
 
-/// The versions we offer, after applying the `INTERSIGHT_PLUGIN_PROTOCOL` restriction.
-pub fn offered_versions(restriction: Option<&str>) -> Result<Vec<u32>, NegotiationError> {
+/// The versions we offer, after applying the restriction `restriction` (the value of the
+/// variable `variable`, [`super::ServeConfig::protocol_env`]).
+pub fn offered_versions(
+    variable: &'static str,
+    restriction: Option<&str>,
+) -> Result<Vec<u32>, NegotiationError> {
     match restriction.map(str::trim) {
         None | Some("") => Ok(SUPPORTED.to_vec()),
         Some(value) => match value.parse::<u32>() {
             Ok(v) if SUPPORTED.contains(&v) => Ok(vec![v]),
-            _ => Err(NegotiationError::BadRestriction(value.to_string())),
+            _ => Err(NegotiationError::BadRestriction {
+                variable,
+                value: value.to_string(),
+            }),
         },
     }
 }
@@ -92,10 +108,10 @@ pub fn handshake_line(version: u32, socket: &str, server_cert_der: Option<&[u8]>
     format!("{CORE_PROTOCOL_VERSION}|{version}|unix|{socket}|grpc|{cert}")
 }
 
-/// The `TF_REATTACH_PROVIDERS` line printed in debug mode.
-pub fn reattach_line(version: u32, pid: u32, socket: &str) -> String {
+/// The `TF_REATTACH_PROVIDERS` line printed in debug mode for the provider `address`.
+pub fn reattach_line(address: &str, version: u32, pid: u32, socket: &str) -> String {
     let config = serde_json::json!({
-        crate::PROVIDER_ADDRESS: {
+        address: {
             "Protocol": "grpc",
             "ProtocolVersion": version,
             "Pid": pid,
@@ -137,13 +153,15 @@ mod tests {
 
     #[test]
     fn restriction_narrows_the_offer() {
-        assert_eq!(offered_versions(None), Ok(vec![5, 6]));
-        assert_eq!(offered_versions(Some("5")), Ok(vec![5]));
-        assert_eq!(offered_versions(Some("6")), Ok(vec![6]));
-        assert!(matches!(
-            offered_versions(Some("7")),
-            Err(NegotiationError::BadRestriction(_))
-        ));
+        const VAR: &str = "EXAMPLE_PLUGIN_PROTOCOL";
+        assert_eq!(offered_versions(VAR, None), Ok(vec![5, 6]));
+        assert_eq!(offered_versions(VAR, Some("5")), Ok(vec![5]));
+        assert_eq!(offered_versions(VAR, Some("6")), Ok(vec![6]));
+        let err = offered_versions(VAR, Some("7")).unwrap_err();
+        assert!(matches!(err, NegotiationError::BadRestriction { .. }));
+        assert!(err
+            .to_string()
+            .starts_with("EXAMPLE_PLUGIN_PROTOCOL=\"7\" is not a protocol version"));
     }
 
     #[test]
@@ -156,13 +174,13 @@ mod tests {
 
     #[test]
     fn reattach_line_is_pasteable_json() {
-        let line = reattach_line(6, 42, "/tmp/d/plugin.sock");
+        let line = reattach_line("example.com/test/echo", 6, 42, "/tmp/d/plugin.sock");
         let json = line
             .strip_prefix("TF_REATTACH_PROVIDERS='")
             .and_then(|s| s.strip_suffix('\''))
             .unwrap();
         let v: serde_json::Value = serde_json::from_str(json).unwrap();
-        let p = &v["registry.terraform.io/ciscodevnet/intersight"];
+        let p = &v["example.com/test/echo"];
         assert_eq!(p["Protocol"], "grpc");
         assert_eq!(p["ProtocolVersion"], 6);
         assert_eq!(p["Pid"], 42);

@@ -12,6 +12,8 @@
 //! `--debug`: serve plaintext without the cookie and print a `TF_REATTACH_PROVIDERS` line;
 //! `--version`, `--help`: see [`cli`]. A launch that fails before the handshake prints its
 //! reason as the first stdout line, which Terraform shows.
+//!
+//! A provider binary's `main` calls [`main`] with its [`ServeConfig`] and a [`Provider`].
 
 pub mod cli;
 pub mod handshake;
@@ -25,7 +27,54 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::logging;
-use crate::provider::Provider;
+use crate::Provider;
+
+/// What the plugin layer needs to know of the provider binary it serves: its names (for the
+/// command line, the logs, the debug reattach line) and its help text.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// The binary's name, `terraform-provider-<type>`.
+    pub name: &'static str,
+    /// The provider's version.
+    pub version: &'static str,
+    /// The registry address, e.g. `registry.terraform.io/hashicorp/example`.
+    pub address: &'static str,
+    /// What the provider is, after the version on the first line of `--help`.
+    pub summary: &'static str,
+    /// The variable that restricts the plugin protocols offered to one (`5` or `6`), so tests
+    /// can force either.
+    pub protocol_env: &'static str,
+    /// Appended to the `--debug` flag's help (start it with a space; indent further lines by
+    /// 13 spaces), e.g. which variables to set in the shell.
+    pub debug_help: &'static str,
+    /// Lines appended to the Environment section of `--help`, each ending in a newline.
+    pub environment_help: &'static str,
+    /// Printed when the binary is run by hand; `None`: a generic hint naming `address`.
+    pub not_a_plugin_hint: Option<&'static str>,
+}
+
+impl ServeConfig {
+    /// The configuration of the binary `name` serving the provider `address` at `version`,
+    /// with generic help texts and `TF_PROVIDER_PLUGIN_PROTOCOL` as the restriction variable.
+    pub const fn new(name: &'static str, version: &'static str, address: &'static str) -> Self {
+        ServeConfig {
+            name,
+            version,
+            address,
+            summary: "a Terraform provider",
+            protocol_env: "TF_PROVIDER_PLUGIN_PROTOCOL",
+            debug_help: "",
+            environment_help: "",
+            not_a_plugin_hint: None,
+        }
+    }
+
+    /// The start of the private socket directory's name: `tf-provider-<type>-`.
+    pub fn socket_prefix(&self) -> String {
+        let short = self.name.strip_prefix("terraform-").unwrap_or(self.name);
+        format!("tf-{short}-")
+    }
+}
 
 /// Generated go-plugin services (`plugin` package): controller, stdio, broker.
 #[allow(clippy::all, missing_docs)]
@@ -53,54 +102,60 @@ enum StartError {
     Serve(#[from] serve::ServeError),
 }
 
-/// Runs the plugin and returns the process exit code.
-pub fn main() -> i32 {
+/// Runs the plugin binary described by `config` and returns the process exit code: parses
+/// the command line, and serves the provider `provider` makes until Terraform (or Ctrl-C in
+/// debug mode) stops it.
+pub fn main(config: &ServeConfig, provider: impl FnOnce() -> Arc<dyn Provider>) -> i32 {
+    logging::set_module(&format!("provider.{}", config.name));
     logging::init_from_env();
     match cli::parse(std::env::args().skip(1)) {
         Ok(cli::Command::Help) => {
-            print!("{}", cli::help_text());
+            print!("{}", cli::help_text(config));
             0
         }
         Ok(cli::Command::Version) => {
-            let restriction = std::env::var(handshake::RESTRICT_ENV).ok();
-            print!("{}", cli::version_text(restriction.as_deref()));
+            let restriction = std::env::var(config.protocol_env).ok();
+            print!("{}", cli::version_text(config, restriction.as_deref()));
             0
         }
-        Ok(cli::Command::Serve { debug }) => run(debug),
+        Ok(cli::Command::Serve { debug }) => run(config, debug, provider),
         Err(err) => {
-            eprintln!("{err}\n{}", cli::usage());
+            eprintln!("{err}\n{}", cli::usage(config));
             2
         }
     }
 }
 
 /// Serves until Terraform (or Ctrl-C in debug mode) stops us.
-fn run(debug: bool) -> i32 {
+fn run(config: &ServeConfig, debug: bool, provider: impl FnOnce() -> Arc<dyn Provider>) -> i32 {
     if !debug
         && std::env::var(handshake::MAGIC_COOKIE_KEY).ok().as_deref()
             != Some(handshake::MAGIC_COOKIE_VALUE)
     {
-        eprintln!("{}", handshake::NOT_A_PLUGIN_HINT);
+        match config.not_a_plugin_hint {
+            Some(hint) => eprintln!("{hint}"),
+            None => eprintln!("{}", handshake::not_a_plugin_hint(config.address)),
+        }
         return 1;
     }
-    let options = match serve_options(debug) {
+    let options = match serve_options(config, debug) {
         Ok(options) => options,
-        Err(err) => return report_start_failure(&err, debug),
+        Err(err) => return report_start_failure(config, &err, debug),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(runtime) => runtime,
-        Err(err) => return report_start_failure(&StartError::Runtime(err), debug),
+        Err(err) => return report_start_failure(config, &StartError::Runtime(err), debug),
     };
     let version = options.protocol_version;
     let announced = Cell::new(false);
-    let provider = Arc::new(Provider::new());
+    let provider = provider();
     let outcome = runtime.block_on(serve::serve(options, provider, |socket, cert| {
         let socket = socket.display().to_string();
         if debug {
-            announce_debug(version, &socket);
+            announce_debug(config.address, version, &socket);
         } else {
             announce_handshake(&handshake::handshake_line(version, &socket, cert));
         }
@@ -110,7 +165,7 @@ fn run(debug: bool) -> i32 {
     runtime.shutdown_background();
     match outcome {
         Ok(_) => 0,
-        Err(err) if !announced.get() => report_start_failure(&err.into(), debug),
+        Err(err) if !announced.get() => report_start_failure(config, &err.into(), debug),
         Err(err) => {
             logging::error("plugin server failed", &[("error", &err)]);
             eprintln!("Error: {err}");
@@ -120,10 +175,10 @@ fn run(debug: bool) -> i32 {
 }
 
 /// The protocol version to serve and the TLS setup, from what Terraform put in the
-/// environment (`INTERSIGHT_PLUGIN_PROTOCOL` narrows our offer).
-fn serve_options(debug: bool) -> Result<serve::ServeOptions, StartError> {
-    let restriction = std::env::var(handshake::RESTRICT_ENV).ok();
-    let offered = handshake::offered_versions(restriction.as_deref())?;
+/// environment ([`ServeConfig::protocol_env`] narrows our offer).
+fn serve_options(config: &ServeConfig, debug: bool) -> Result<serve::ServeOptions, StartError> {
+    let restriction = std::env::var(config.protocol_env).ok();
+    let offered = handshake::offered_versions(config.protocol_env, restriction.as_deref())?;
     let protocol_version = if debug {
         offered.iter().copied().max().unwrap_or(6)
     } else {
@@ -141,14 +196,15 @@ fn serve_options(debug: bool) -> Result<serve::ServeOptions, StartError> {
         protocol_version,
         tls,
         debug,
+        socket_prefix: config.socket_prefix(),
     })
 }
 
 /// Reports a failure before the handshake and returns the exit code. Terraform shows none of a
 /// plugin's stderr (only its log has it) but does show the first stdout line when that is not
 /// a handshake, so a launch by Terraform gets the reason on stdout too, as one line.
-fn report_start_failure(err: &StartError, debug: bool) -> i32 {
-    let reason = start_failure_line(err);
+fn report_start_failure(config: &ServeConfig, err: &StartError, debug: bool) -> i32 {
+    let reason = start_failure_line(config, err);
     eprintln!("Error: {reason}");
     if !debug {
         let mut stdout = std::io::stdout().lock();
@@ -162,11 +218,8 @@ fn report_start_failure(err: &StartError, debug: bool) -> i32 {
 }
 
 /// One line that go-plugin cannot mistake for a handshake (it splits on `|`).
-fn start_failure_line(err: &StartError) -> String {
-    let text = format!(
-        "terraform-provider-intersight {} cannot start: {err}",
-        crate::VERSION
-    );
+fn start_failure_line(config: &ServeConfig, err: &StartError) -> String {
+    let text = format!("{} {} cannot start: {err}", config.name, config.version);
     text.split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
@@ -196,8 +249,8 @@ fn announce_handshake(line: &str) {
     }
 }
 
-fn announce_debug(version: u32, socket: &str) {
-    let line = handshake::reattach_line(version, std::process::id(), socket);
+fn announce_debug(address: &str, version: u32, socket: &str) {
+    let line = handshake::reattach_line(address, version, std::process::id(), socket);
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
     eprintln!(
@@ -213,17 +266,19 @@ mod tests {
 
     #[test]
     fn a_start_failure_is_one_line_that_is_not_a_handshake() {
-        let err = StartError::Negotiation(handshake::NegotiationError::BadRestriction(
-            "7|x\nmore".into(),
-        ));
-        let line = start_failure_line(&err);
+        let config = ServeConfig::new("terraform-provider-example", "0.1.2", "example.com/t/e");
+        let err = StartError::Negotiation(handshake::NegotiationError::BadRestriction {
+            variable: config.protocol_env,
+            value: "7|x\nmore".into(),
+        });
+        let line = start_failure_line(&config, &err);
         assert!(!line.contains('\n') && !line.contains('|'), "{line}");
         assert!(
-            line.starts_with(&format!(
-                "terraform-provider-intersight {} cannot start: INTERSIGHT_PLUGIN_PROTOCOL=",
-                crate::VERSION
-            )),
+            line.starts_with(
+                "terraform-provider-example 0.1.2 cannot start: TF_PROVIDER_PLUGIN_PROTOCOL="
+            ),
             "{line}"
         );
+        assert_eq!(config.socket_prefix(), "tf-provider-example-");
     }
 }

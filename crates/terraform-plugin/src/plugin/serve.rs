@@ -21,7 +21,7 @@ use super::tls::AutoMtls;
 use crate::logging;
 use crate::protocol::core::Core;
 use crate::protocol::{v5, v6};
-use crate::provider::Provider;
+use crate::Provider;
 
 /// How long a client may take to finish the TLS handshake before its connection is dropped.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -62,6 +62,8 @@ pub struct ServeOptions {
     pub tls: Option<AutoMtls>,
     /// Debug mode: SIGINT stops the server (otherwise it is ignored).
     pub debug: bool,
+    /// The start of the private socket directory's name ([`super::ServeConfig::socket_prefix`]).
+    pub socket_prefix: String,
 }
 
 /// A private (0700) directory holding the socket, removed on every way out.
@@ -71,9 +73,9 @@ pub struct SocketDir {
 }
 
 impl SocketDir {
-    pub(crate) fn create() -> Result<Self, ServeError> {
+    pub(crate) fn create(prefix: &str) -> Result<Self, ServeError> {
         let mut builder = tempfile::Builder::new();
-        builder.prefix("tf-provider-intersight-");
+        builder.prefix(prefix);
         // sun_path holds 108 bytes: with a long TMPDIR the socket could not be bound there.
         let base = std::env::temp_dir();
         let dir = if base.as_os_str().len() > MAX_SOCKET_BASE_LEN {
@@ -291,10 +293,10 @@ async fn wait_for_stop(
 /// socket path and the server certificate (TLS only); it prints the handshake.
 pub async fn serve(
     options: ServeOptions,
-    provider: Arc<Provider>,
+    provider: Arc<dyn Provider>,
     ready: impl FnOnce(&Path, Option<&[u8]>),
 ) -> Result<StopReason, ServeError> {
-    let mut socket_dir = SocketDir::create()?;
+    let mut socket_dir = SocketDir::create(&options.socket_prefix)?;
     let listener =
         UnixListener::bind(socket_dir.socket()).map_err(|source| ServeError::Listen {
             path: socket_dir.socket().to_path_buf(),
@@ -375,7 +377,7 @@ mod tests {
 
     #[test]
     fn socket_dir_is_private_and_removed() {
-        let mut dir = SocketDir::create().unwrap();
+        let mut dir = SocketDir::create("tf-provider-test-").unwrap();
         let parent = dir.socket().parent().unwrap().to_path_buf();
         let mode = std::fs::metadata(&parent).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o700);
@@ -386,7 +388,7 @@ mod tests {
 
     #[test]
     fn socket_dir_is_removed_on_drop() {
-        let dir = SocketDir::create().unwrap();
+        let dir = SocketDir::create("tf-provider-test-").unwrap();
         let parent = dir.socket().parent().unwrap().to_path_buf();
         drop(dir);
         assert!(!parent.exists());

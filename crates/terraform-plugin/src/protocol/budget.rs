@@ -15,24 +15,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// Bytes per MiB.
-pub(crate) const MIB: u64 = 1 << 20;
-
-/// What one `results` element holds besides its encoding, counted with it: its Moid twice (in
-/// the element and in the read's set of Moids seen), the element's own bookkeeping and the
-/// allocator's overhead, measured at about this much. It keeps a page of millions of tiny
-/// objects from holding far more memory than the budget says.
-pub(crate) const PER_OBJECT_BYTES: u64 = 160;
+pub const MIB: u64 = 1 << 20;
 
 /// The budget of one provider instance (one `ConfigureProvider`).
 #[derive(Debug)]
-pub(crate) struct ResultsBudget {
+pub struct ResultsBudget {
     limit: u64,
     used: AtomicU64,
 }
 
 impl ResultsBudget {
     /// A budget of `limit` bytes.
-    pub(crate) fn new(limit: u64) -> Arc<ResultsBudget> {
+    pub fn new(limit: u64) -> Arc<ResultsBudget> {
         Arc::new(ResultsBudget {
             limit,
             used: AtomicU64::new(0),
@@ -40,7 +34,7 @@ impl ResultsBudget {
     }
 
     /// A new read's share: nothing yet.
-    pub(crate) fn share(self: &Arc<Self>) -> ResultsShare {
+    pub fn share(self: &Arc<Self>) -> ResultsShare {
         ResultsShare {
             budget: self.clone(),
             held: AtomicU64::new(0),
@@ -51,7 +45,7 @@ impl ResultsBudget {
 
     /// Bytes held by all reads together.
     #[cfg(test)]
-    pub(crate) fn used(&self) -> u64 {
+    pub fn used(&self) -> u64 {
         self.used.load(Ordering::Acquire)
     }
 }
@@ -59,7 +53,7 @@ impl ResultsBudget {
 /// What one read holds of its provider's [`ResultsBudget`]; all of it is given back when the
 /// share is dropped (the read's response has been encoded, or the read failed).
 #[derive(Debug)]
-pub(crate) struct ResultsShare {
+pub struct ResultsShare {
     budget: Arc<ResultsBudget>,
     held: AtomicU64,
     /// How many takes (objects) `held` is made of.
@@ -70,15 +64,15 @@ pub(crate) struct ResultsShare {
 
 /// A read was refused more of the budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Refused {
+pub struct Refused {
     /// The budget (`max_results_mib`) in bytes.
-    pub(crate) limit: u64,
+    pub limit: u64,
     /// What the read held, with what it asked for.
-    pub(crate) this_read: u64,
+    pub this_read: u64,
     /// What the other reads of the provider held at that moment.
-    pub(crate) other_reads: u64,
+    pub other_reads: u64,
     /// The objects the read held.
-    pub(crate) objects: u64,
+    pub objects: u64,
 }
 
 impl fmt::Display for Refused {
@@ -94,7 +88,7 @@ impl fmt::Display for Refused {
 impl ResultsShare {
     /// Takes `bytes` more for this read (one object), or refuses (and remembers the refusal) when that would
     /// take all reads together past the budget.
-    pub(crate) fn take(&self, bytes: u64) -> Result<(), Refused> {
+    pub fn take(&self, bytes: u64) -> Result<(), Refused> {
         let budget = &self.budget;
         let mut used = budget.used.load(Ordering::Acquire);
         loop {
@@ -126,12 +120,12 @@ impl ResultsShare {
     }
 
     /// Bytes this read holds.
-    pub(crate) fn held(&self) -> u64 {
+    pub fn held(&self) -> u64 {
         self.held.load(Ordering::Acquire)
     }
 
     /// The refusal that ended this read, if one did.
-    pub(crate) fn refused(&self) -> Option<Refused> {
+    pub fn refused(&self) -> Option<Refused> {
         self.refused.get().copied()
     }
 }

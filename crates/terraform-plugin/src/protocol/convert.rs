@@ -10,9 +10,9 @@
 macro_rules! wire_conversions {
     ($pb:ident) => {
         use $crate::cty::{AttributePath, Diagnostics, PathStep, Severity};
+        use $crate::protocol::api::{GetMetadataResponse, GetProviderSchemaResponse};
         use $crate::protocol::core::WireValue;
-        use $crate::provider::api::{GetMetadataResponse, GetProviderSchemaResponse};
-        use $crate::provider::schema::{
+        use $crate::protocol::schema::{
             Attribute, Block, NestedBlock, Nesting, Schema, StringKind,
         };
 

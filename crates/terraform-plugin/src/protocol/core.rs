@@ -7,14 +7,13 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::cty::{msgpack, Diagnostic, Diagnostics, Type, Value};
-use crate::logging;
-use crate::provider::api::{
-    ConfigureProviderRequest, GetMetadataResponse, GetProviderSchemaResponse,
+use super::api::{
+    ConfigureProviderRequest, GetMetadataResponse, GetProviderSchemaResponse, Provider,
     ReadDataSourceRequest, ValidateDataResourceConfigRequest, ValidateProviderConfigRequest,
 };
-use crate::provider::budget::ResultsShare;
-use crate::provider::Provider;
+use super::budget::ResultsShare;
+use crate::cty::{msgpack, Diagnostic, Diagnostics, Type, Value};
+use crate::logging;
 
 /// A `DynamicValue` of either protocol version: the same two encodings under the same names.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -102,14 +101,14 @@ fn state_not_encoded(err: &dyn std::fmt::Display) -> Diagnostic {
 /// Dispatches the version-neutral work of each RPC to the shared provider.
 #[derive(Clone)]
 pub struct Core {
-    provider: Arc<Provider>,
+    provider: Arc<dyn Provider>,
     /// [`MAX_STATE_BYTES`] but in tests.
     max_state_bytes: usize,
 }
 
 impl Core {
     /// A core serving `provider`.
-    pub fn new(provider: Arc<Provider>) -> Self {
+    pub fn new(provider: Arc<dyn Provider>) -> Self {
         Core {
             provider,
             max_state_bytes: MAX_STATE_BYTES,
@@ -344,7 +343,7 @@ mod tests {
     use super::*;
 
     fn core() -> Core {
-        Core::new(Arc::new(Provider::new()))
+        Core::new(Arc::new(BlobsProvider::new()))
     }
 
     #[test]
@@ -383,9 +382,7 @@ mod tests {
             state,
             diagnostics: diags,
             share,
-        } = core()
-            .read_data_source("intersight_nope", Some(&value))
-            .await;
+        } = core().read_data_source("example_nope", Some(&value)).await;
         assert!(state.is_none() && share.is_none());
         assert!(diags.has_errors());
         assert_eq!(diags.0[0].summary, "Unknown data source");
@@ -401,30 +398,30 @@ mod tests {
             state,
             diagnostics: diags,
             ..
-        } = core()
-            .read_data_source("intersight_iam_o_auth_token", Some(&value))
-            .await;
+        } = core().read_data_source(BLOBS, Some(&value)).await;
         assert!(state.is_none());
         assert_eq!(diags.0[0].summary, "Invalid data source configuration");
     }
 
     #[test]
     fn validate_unknown_data_source_is_an_error() {
-        let diags = core().validate_data_source_config("intersight_nope", None);
+        let diags = core().validate_data_source_config("example_nope", None);
         assert_eq!(diags.0[0].summary, "Unknown data source");
     }
 
-    /// A data source whose state is `results`: `count` pre-encoded strings of `len` bytes.
-    struct Blobs {
-        schema: crate::provider::schema::Schema,
+    /// A provider with one data source whose state is `results`: `count` pre-encoded
+    /// strings of 1,000 bytes.
+    struct BlobsProvider {
+        schema: crate::protocol::schema::Schema,
         ty: Type,
+        provider_ty: Type,
     }
 
     const BLOBS: &str = "test_blobs";
 
-    impl Blobs {
-        fn new() -> Arc<Blobs> {
-            use crate::provider::schema::{Attribute, Block, Schema};
+    impl BlobsProvider {
+        fn new() -> BlobsProvider {
+            use crate::protocol::schema::{Attribute, Block, Schema};
             let schema = Schema {
                 version: 0,
                 block: Block {
@@ -436,29 +433,56 @@ mod tests {
                 },
             };
             let ty = schema.block.value_type();
-            Arc::new(Blobs { schema, ty })
+            BlobsProvider {
+                schema,
+                ty,
+                provider_ty: Type::object(std::iter::empty::<(&str, Type)>()),
+            }
         }
     }
 
-    impl crate::provider::DataSource for Blobs {
-        fn type_name(&self) -> &'static str {
-            BLOBS
+    impl Provider for BlobsProvider {
+        fn get_provider_schema(&self) -> GetProviderSchemaResponse {
+            GetProviderSchemaResponse {
+                data_sources: [(BLOBS.to_string(), self.schema.clone())].into(),
+                ..GetProviderSchemaResponse::default()
+            }
         }
-        fn schema(&self) -> &crate::provider::schema::Schema {
-            &self.schema
+        fn get_metadata(&self) -> GetMetadataResponse {
+            GetMetadataResponse {
+                data_sources: vec![BLOBS.to_string()],
+                diagnostics: Diagnostics::new(),
+            }
         }
-        fn config_type(&self) -> &Type {
-            &self.ty
+        fn provider_config_type(&self) -> &Type {
+            &self.provider_ty
         }
-        fn validate(&self, _: &Value) -> Diagnostics {
-            Diagnostics::new()
+        fn data_source_config_type(&self, type_name: &str) -> Option<&Type> {
+            (type_name == BLOBS).then_some(&self.ty)
         }
-        fn read(
+        fn validate_provider_config(
             &self,
-            _: crate::provider::ReadContext,
-            config: Value,
-        ) -> futures::future::BoxFuture<'static, Result<(Value, Diagnostics), Diagnostics>>
-        {
+            _: ValidateProviderConfigRequest,
+        ) -> super::super::api::ValidateProviderConfigResponse {
+            Default::default()
+        }
+        fn validate_data_resource_config(
+            &self,
+            _: ValidateDataResourceConfigRequest,
+        ) -> super::super::api::ValidateDataResourceConfigResponse {
+            Default::default()
+        }
+        fn configure_provider(
+            &self,
+            _: ConfigureProviderRequest,
+        ) -> super::super::api::ConfigureProviderResponse {
+            Default::default()
+        }
+        fn read_data_source(
+            &self,
+            req: ReadDataSourceRequest,
+        ) -> futures::future::BoxFuture<'_, super::super::api::ReadDataSourceResponse> {
+            let config = req.config;
             let count = config
                 .get_attr("count")
                 .and_then(Value::as_i64)
@@ -477,45 +501,20 @@ mod tests {
                 ]
                 .into(),
             );
-            Box::pin(async move { Ok((state, Diagnostics::new())) })
+            Box::pin(async move {
+                super::super::api::ReadDataSourceResponse {
+                    state: Some(state),
+                    ..Default::default()
+                }
+            })
         }
+        fn stop(&self) {}
     }
 
-    /// A configured provider serving [`Blobs`], behind a core whose states may take at most
-    /// `max_state_bytes`.
+    /// A core serving [`BlobsProvider`] whose states may take at most `max_state_bytes`.
     fn blobs_core(max_state_bytes: usize) -> Core {
-        let provider = Provider::with_data_sources(vec![Blobs::new()]);
-        let key = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/signing/ec_sec1.pem"
-        );
-        let Type::Object(attrs) = provider.provider_config_type().clone() else {
-            unreachable!("the provider block is an object")
-        };
-        let mut config: std::collections::BTreeMap<String, Value> =
-            attrs.keys().map(|k| (k.clone(), Value::Null)).collect();
-        for (name, value) in [
-            (
-                "apikey",
-                "5dbb09b27564612d30b68668/5dbb09b27564612d30b68669/5dbb09b27564612d30b6866a",
-            ),
-            ("secretkey", key),
-            ("endpoint", "http://127.0.0.1:9"),
-        ] {
-            config.insert(name.to_string(), Value::string(value));
-        }
-        let configured =
-            provider.configure_provider(crate::provider::api::ConfigureProviderRequest {
-                terraform_version: "1.15.5".into(),
-                config: Value::Object(config),
-            });
-        assert!(
-            !configured.diagnostics.has_errors(),
-            "{:?}",
-            configured.diagnostics
-        );
         Core {
-            provider: Arc::new(provider),
+            provider: Arc::new(BlobsProvider::new()),
             max_state_bytes,
         }
     }
@@ -577,7 +576,7 @@ mod tests {
             outcome.diagnostics
         );
         let state = outcome.state.expect("a state under the limit");
-        let ty = Blobs::new().ty.clone();
+        let ty = BlobsProvider::new().ty.clone();
         let expanded = msgpack::decode(&state.msgpack, &ty).unwrap();
         assert_eq!(state.msgpack, msgpack::encode(&expanded, &ty).unwrap());
         let Some(Value::List(results)) = expanded.get_attr("results") else {
@@ -587,14 +586,12 @@ mod tests {
     }
 
     /// The largest state a response may carry leaves room for the rest of the response, and
-    /// every read `max_results_mib` admits fits in it (with its configuration echoed).
+    /// every read the largest `max_results_mib` admits fits in it (with its configuration
+    /// echoed).
     #[test]
     fn the_results_budget_fits_in_one_response() {
-        let range = crate::provider::config::MAX_RESULTS_MIB
-            .range()
-            .cloned()
-            .unwrap();
-        let largest = *range.end() as usize * (1 << 20) + super::super::MAX_DECODING_MESSAGE_SIZE;
+        let largest = super::super::MAX_RESULTS_MIB_LIMIT as usize * (1 << 20)
+            + super::super::MAX_DECODING_MESSAGE_SIZE;
         assert!(largest <= MAX_STATE_BYTES, "{largest} > {MAX_STATE_BYTES}");
         // Terraform's client takes up to 2 GiB - 1; more than the 256 MiB it had been.
         assert_eq!(super::super::MAX_ENCODING_MESSAGE_SIZE, (1 << 31) - 1);

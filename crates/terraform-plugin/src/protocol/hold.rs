@@ -94,7 +94,7 @@ impl http_body::Body for HeldBody {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::provider::budget::ResultsBudget;
+    use crate::protocol::budget::ResultsBudget;
     use http_body::Body as _;
     use std::sync::Arc;
 

@@ -1,12 +1,18 @@
-//! tfplugin5 and tfplugin6 servers, both translating into the one [`crate::provider::Provider`].
+//! tfplugin5 and tfplugin6 servers, both translating into the one [`api::Provider`].
 //!
+//! - [`api`]: the version-neutral requests, responses and the [`api::Provider`] trait.
+//! - [`schema`]: schemas of the provider block and of data sources.
+//! - [`budget`]: the results budget a read's response holds until it has been sent.
 //! - [`core`]: what each RPC does, version-neutral (decode, call the provider, encode).
 //! - `convert`: one macro mapping neutral types to wire messages, expanded per version.
 //! - `v5`, [`v6`]: the two thin gRPC adapters.
 
+pub mod api;
+pub mod budget;
 mod convert;
 pub mod core;
 pub(crate) mod hold;
+pub mod schema;
 pub(crate) mod v5;
 pub mod v6;
 
@@ -24,23 +30,23 @@ pub mod tfplugin6 {
 
 /// The largest gRPC message the provider accepts from Terraform (configurations, small), as
 /// terraform-plugin-go sets it (tonic's default is 4 MiB).
-pub(crate) const MAX_DECODING_MESSAGE_SIZE: usize = 256 << 20;
+pub const MAX_DECODING_MESSAGE_SIZE: usize = 256 << 20;
 
 /// The largest gRPC message the provider sends: the most Terraform accepts. Terraform's plugin
 /// client (go-plugin) raises grpc-go's receive limit to `math.MaxInt32` bytes, 2 GiB - 1
 /// (checked with Terraform 1.0.3 and 1.15: a state of more than 256 MiB is read).
-pub(crate) const MAX_ENCODING_MESSAGE_SIZE: usize = i32::MAX as usize;
+pub const MAX_ENCODING_MESSAGE_SIZE: usize = i32::MAX as usize;
 
 /// Room in a ReadDataSource response for everything but the state's config echo and its
 /// `results`: the `id`, the list and map headers, warnings, the protobuf envelope.
-pub(crate) const RESPONSE_SLACK: usize = 1 << 20;
+pub const RESPONSE_SLACK: usize = 1 << 20;
 
 /// The largest `max_results_mib`. A read's state is its configuration (it came in a request, so
 /// at most [`MAX_DECODING_MESSAGE_SIZE`]) and its `results`, which the budget counts at no less
 /// than their encoded size: a read the budget admits therefore always fits in one response,
 /// and can never end in gRPC's raw "message length too large" (OUT_OF_RANGE) error, which
 /// Terraform shows with no advice. The assertion below keeps it so if any of them changes.
-pub(crate) const MAX_RESULTS_MIB_LIMIT: i64 = 1536;
+pub const MAX_RESULTS_MIB_LIMIT: i64 = 1536;
 
 const _: () = assert!(
     MAX_RESULTS_MIB_LIMIT as usize * (1 << 20) + MAX_DECODING_MESSAGE_SIZE + RESPONSE_SLACK
@@ -49,9 +55,9 @@ const _: () = assert!(
 
 #[cfg(test)]
 mod tests {
+    use super::schema::{Attribute, Block, NestedBlock, Nesting, Schema, StringKind};
     use super::{tfplugin5 as pb5, tfplugin6 as pb6, v5, v6};
     use crate::cty::{AttributePath, Diagnostic, Diagnostics, Type};
-    use crate::provider::schema::{Attribute, Block, NestedBlock, Nesting, Schema, StringKind};
 
     fn sample_schema() -> Schema {
         let inner = Block {
@@ -154,12 +160,12 @@ mod tests {
 
     #[test]
     fn metadata_lists_data_sources_with_capabilities() {
-        let response = crate::provider::api::GetMetadataResponse {
-            data_sources: vec!["intersight_iam_o_auth_token".into()],
+        let response = super::api::GetMetadataResponse {
+            data_sources: vec!["example_thing".into()],
             diagnostics: Diagnostics::new(),
         };
         let m5 = v5::metadata_out(&response);
-        assert_eq!(m5.data_sources[0].type_name, "intersight_iam_o_auth_token");
+        assert_eq!(m5.data_sources[0].type_name, "example_thing");
         let caps = m5.server_capabilities.unwrap();
         assert!(!caps.plan_destroy && !caps.get_provider_schema_optional);
     }

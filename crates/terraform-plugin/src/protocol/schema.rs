@@ -3,7 +3,7 @@
 use crate::cty::Type;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) enum StringKind {
+pub enum StringKind {
     #[default]
     Plain,
     Markdown,
@@ -12,7 +12,7 @@ pub(crate) enum StringKind {
 /// A schema as GetProviderSchema sends it: a version and the top-level block.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Schema {
-    pub(crate) version: i64,
+    pub version: i64,
     /// The top-level block: arguments, computed attributes and nested blocks.
     pub block: Block,
 }
@@ -20,15 +20,15 @@ pub struct Schema {
 /// A block's attributes and nested blocks.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Block {
-    pub(crate) version: i64,
+    pub version: i64,
     /// The block's attributes.
     pub attributes: Vec<Attribute>,
     /// The blocks nested in it.
     pub block_types: Vec<NestedBlock>,
     /// What the block is for, as `terraform providers schema -json` shows it.
-    pub(crate) description: String,
-    pub(crate) description_kind: StringKind,
-    pub(crate) deprecated: bool,
+    pub description: String,
+    pub description_kind: StringKind,
+    pub deprecated: bool,
 }
 
 /// One attribute: its name, type, description and flags.
@@ -40,12 +40,12 @@ pub struct Attribute {
     pub ty: Type,
     /// What it holds, as `terraform providers schema -json` shows it.
     pub description: String,
-    pub(crate) description_kind: StringKind,
-    pub(crate) required: bool,
-    pub(crate) optional: bool,
-    pub(crate) computed: bool,
-    pub(crate) sensitive: bool,
-    pub(crate) deprecated: bool,
+    pub description_kind: StringKind,
+    pub required: bool,
+    pub optional: bool,
+    pub computed: bool,
+    pub sensitive: bool,
+    pub deprecated: bool,
 }
 
 /// How a nested block repeats (tfplugin `NestingMode`).
@@ -72,8 +72,8 @@ pub struct NestedBlock {
     pub block: Block,
     /// How it repeats.
     pub nesting: Nesting,
-    pub(crate) min_items: i64,
-    pub(crate) max_items: i64,
+    pub min_items: i64,
+    pub max_items: i64,
 }
 
 impl Block {
@@ -110,7 +110,7 @@ impl Block {
 
 impl Attribute {
     /// An optional attribute of the given type with a markdown description.
-    pub(crate) fn optional(name: &str, ty: Type, description: &str) -> Self {
+    pub fn optional(name: &str, ty: Type, description: &str) -> Self {
         Attribute {
             name: name.to_string(),
             ty,
@@ -124,18 +124,18 @@ impl Attribute {
         }
     }
     /// A computed-only attribute.
-    pub(crate) fn computed(name: &str, ty: Type, description: &str) -> Self {
+    pub fn computed(name: &str, ty: Type, description: &str) -> Self {
         Attribute {
             optional: false,
             computed: true,
             ..Attribute::optional(name, ty, description)
         }
     }
-    pub(crate) fn with_computed(mut self) -> Self {
+    pub fn with_computed(mut self) -> Self {
         self.computed = true;
         self
     }
-    pub(crate) fn with_sensitive(mut self) -> Self {
+    pub fn with_sensitive(mut self) -> Self {
         self.sensitive = true;
         self
     }
