@@ -150,7 +150,7 @@ impl<'de> DeserializeSeed<'de> for PageSeed<'_> {
 impl<'de> Visitor<'de> for PageSeed<'_> {
     type Value = Page<FlatObject>;
 
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a page of results (a JSON object)")
     }
 
@@ -197,7 +197,7 @@ impl<'de> DeserializeSeed<'de> for ResultsSeed<'_> {
 impl<'de> Visitor<'de> for ResultsSeed<'_> {
     type Value = Option<Vec<FlatObject>>;
 
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a list of objects or null")
     }
 
@@ -754,7 +754,7 @@ mod tests {
         // Kept as bytes (no value tree per element until the state is encoded), and those bytes
         // are the whole element: selected attributes filled, the rest (`moid` too) null.
         let bytes = projection.widen_encoded(&narrow).unwrap();
-        let whole = msgpack::decode(&bytes, &Type::Object(element.clone())).unwrap();
+        let whole = msgpack::decode(&bytes, &Type::Object(element)).unwrap();
         assert_eq!(whole.get_attr("client_name"), Some(&Value::string("isctl")));
         for null in ["moid", "object_type", "token_id", "tags"] {
             assert_eq!(whole.get_attr(null), Some(&Value::Null), "{null}");
@@ -783,7 +783,7 @@ mod tests {
                     format!(r#"{{"Count":{deep},"Results":[]}}"#),
                     format!(r#"{{"Count":1,"Results":{deep}}}"#),
                     format!(r#"{{"Count":1,"Results":[{deep}]}}"#),
-                    deep.clone(),
+                    deep,
                 ]
                 .map(|body| decode(&body).err().map(|e| e.to_string()))
             })

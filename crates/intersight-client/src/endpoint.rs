@@ -42,7 +42,7 @@ impl Endpoint {
             Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => (false, rest),
             Some((scheme, _)) => {
                 return Err(EndpointError::Scheme {
-                    given: shown.clone(),
+                    given: shown,
                     scheme: scheme.to_string(),
                 })
             }

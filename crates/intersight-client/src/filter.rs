@@ -180,7 +180,7 @@ impl RawFilter {
                 (false, ')') => {
                     depth = depth
                         .checked_sub(1)
-                        .ok_or_else(|| err("a ')' has no matching '('"))?
+                        .ok_or_else(|| err("a ')' has no matching '('"))?;
                 }
                 _ => {}
             }

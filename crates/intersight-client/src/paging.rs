@@ -610,7 +610,8 @@ async fn read_once<D: PageDecoder>(
         if page.count != Some(count) {
             return Err(ReadError::Inconsistent(format!(
                 "the page at offset {skip} reports {} objects, the first page {count}",
-                page.count.map_or("no count".to_string(), |c| c.to_string())
+                page.count
+                    .map_or_else(|| "no count".to_string(), |c| c.to_string())
             )));
         }
         let results = page.results.unwrap_or_default();
@@ -705,10 +706,10 @@ fn append<T: HasMoid>(
             return Err(ReadError::Inconsistent(format!(
                 "the page at offset {skip} starts with {} where the previous page ended with {} \
                  (objects were inserted or deleted before it)",
-                found.map_or("nothing".to_string(), |m| format!("object {m}")),
+                found.map_or_else(|| "nothing".to_string(), |m| format!("object {m}")),
                 anchor
                     .as_deref()
-                    .map_or("nothing".to_string(), |m| format!("object {m}")),
+                    .map_or_else(|| "nothing".to_string(), |m| format!("object {m}")),
             )));
         }
     }

@@ -407,7 +407,7 @@ mod tests {
                 PathRead::NotAFile { .. }
             ));
             assert!(matches!(
-                read_bounded(fifo.clone(), MAX_PEM_FILE_BYTES),
+                read_bounded(fifo, MAX_PEM_FILE_BYTES),
                 PathRead::NotAFile { .. }
             ));
             assert!(started.elapsed() < std::time::Duration::from_secs(1));

@@ -35,15 +35,15 @@ fn tokenize(text: &str) -> Vec<Tok> {
             ' ' => i += 1,
             '(' => {
                 out.push(Tok::Open);
-                i += 1
+                i += 1;
             }
             ')' => {
                 out.push(Tok::Close);
-                i += 1
+                i += 1;
             }
             ':' => {
                 out.push(Tok::Colon);
-                i += 1
+                i += 1;
             }
             '\'' => {
                 let mut value = String::new();

@@ -1,4 +1,4 @@
-//! `terraform-provider-echo`: a provider with one data source, `echo`, whose computed
+//! `terraform-provider-echo`: a provider with one data source, `echo_text`, whose computed
 //! `result` repeats its `input`, served over tfplugin5 and tfplugin6.
 
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use terraform_plugin::protocol::api::{
 use terraform_plugin::protocol::schema::{Attribute, Block, Schema};
 use terraform_plugin::Provider;
 
-const ECHO: &str = "echo";
+const ECHO: &str = "echo_text";
 
 struct EchoProvider {
     provider: Schema,

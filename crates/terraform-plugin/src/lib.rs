@@ -14,7 +14,7 @@
 //!
 //! # A minimal provider
 //!
-//! One data source, `example_echo`, whose computed `result` repeats its `input`
+//! One data source, `echo_text`, whose computed `result` repeats its `input`
 //! (`examples/echo_provider.rs` in this crate; the end-to-end test
 //! `tests/e2e/test_plugin_example.py` serves it to Terraform):
 //!

@@ -261,7 +261,7 @@ fn dynamic_value_carries_its_type_json_as_bin() {
 
     let ty = Type::list(Type::Number);
     let v = Value::Dynamic(
-        ty.clone(),
+        ty,
         Box::new(Value::List(vec![Value::Number(Number::Int(1))])),
     );
     let json = br#"["list","number"]"#;
@@ -364,7 +364,7 @@ fn refinements_that_do_not_apply_to_the_type_are_not_written() {
         ..Default::default()
     };
     // Nothing applies to a bool: plain unknown.
-    assert_eq!(enc(&refined(r.clone()), &Type::Bool), [0xd4, 0, 0]);
+    assert_eq!(enc(&refined(r), &Type::Bool), [0xd4, 0, 0]);
     // A dynamic-typed unknown is never refined, not even its nullness.
     let not_null = Refinements {
         nullable: Some(false),
@@ -385,7 +385,7 @@ fn refinements_that_do_not_apply_to_the_type_are_not_written() {
 fn long_string_prefix_uses_ext16() {
     let prefix = "p".repeat(300);
     let v = refined(Refinements {
-        string_prefix: Some(prefix.clone()),
+        string_prefix: Some(prefix),
         ..Default::default()
     });
     let bytes = enc(&v, &Type::String);
@@ -621,7 +621,7 @@ fn encode_errors_have_paths() {
     )]);
     match msgpack::encode(&v, &ty) {
         Err(msgpack::EncodeError::Invalid { path, .. }) => {
-            assert_eq!(path, AttributePath::attr("list").index(1))
+            assert_eq!(path, AttributePath::attr("list").index(1));
         }
         other => panic!("{other:?}"),
     }
@@ -678,7 +678,7 @@ fn encode_errors_have_paths() {
         match kind(&v, &three) {
             EncodeErrorKind::MissingAttribute { name: n } if want_missing => assert_eq!(n, name),
             EncodeErrorKind::UnexpectedAttribute { name: n } if !want_missing => {
-                assert_eq!(n, name)
+                assert_eq!(n, name);
             }
             other => panic!("{v:?}: {other:?}"),
         }

@@ -13,17 +13,17 @@ use tokio::net::TcpListener;
 use intersight_client::{Backoff, Client, ClientConfig, Endpoint, ProxyConfig, SecretKey};
 
 #[derive(Debug, Clone)]
-pub struct Request {
-    pub method: String,
+pub(crate) struct Request {
+    pub(crate) method: String,
     /// The raw request target, as received.
-    pub target: String,
-    pub headers: Vec<(String, String)>,
+    pub(crate) target: String,
+    pub(crate) headers: Vec<(String, String)>,
     /// Which TCP connection (0-based, in accept order) carried it.
-    pub connection: usize,
+    pub(crate) connection: usize,
 }
 
 impl Request {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -31,14 +31,14 @@ impl Request {
     }
 
     /// Decoded query parameters.
-    pub fn params(&self) -> Vec<(String, String)> {
+    pub(crate) fn params(&self) -> Vec<(String, String)> {
         let q = self.target.split_once('?').map_or("", |(_, q)| q);
         url::form_urlencoded::parse(q.as_bytes())
             .into_owned()
             .collect()
     }
 
-    pub fn param(&self, name: &str) -> Option<String> {
+    pub(crate) fn param(&self, name: &str) -> Option<String> {
         self.params()
             .into_iter()
             .find(|(k, _)| k == name)
@@ -47,7 +47,7 @@ impl Request {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     Respond,
     /// Close the connection without answering.
     Close,
@@ -58,16 +58,16 @@ pub enum Action {
 }
 
 #[derive(Debug, Clone)]
-pub struct Response {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-    pub delay: Duration,
-    pub action: Action,
+pub(crate) struct Response {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
+    pub(crate) delay: Duration,
+    pub(crate) action: Action,
 }
 
 impl Response {
-    pub fn json(status: u16, body: impl Into<Vec<u8>>) -> Response {
+    pub(crate) fn json(status: u16, body: impl Into<Vec<u8>>) -> Response {
         Response {
             status,
             headers: vec![("Content-Type".into(), "application/json".into())],
@@ -77,49 +77,49 @@ impl Response {
         }
     }
 
-    pub fn with_header(mut self, k: &str, v: &str) -> Response {
+    pub(crate) fn with_header(mut self, k: &str, v: &str) -> Response {
         self.headers.push((k.into(), v.into()));
         self
     }
 
-    pub fn delayed(mut self, d: Duration) -> Response {
+    pub(crate) fn delayed(mut self, d: Duration) -> Response {
         self.delay = d;
         self
     }
 
-    pub fn action(mut self, a: Action) -> Response {
+    pub(crate) fn action(mut self, a: Action) -> Response {
         self.action = a;
         self
     }
 }
 
 #[derive(Default)]
-pub struct Stats {
-    pub requests: Mutex<Vec<Request>>,
-    pub in_flight: AtomicUsize,
-    pub max_in_flight: AtomicUsize,
-    pub connections: AtomicUsize,
+pub(crate) struct Stats {
+    pub(crate) requests: Mutex<Vec<Request>>,
+    pub(crate) in_flight: AtomicUsize,
+    pub(crate) max_in_flight: AtomicUsize,
+    pub(crate) connections: AtomicUsize,
 }
 
 impl Stats {
-    pub fn requests(&self) -> Vec<Request> {
+    pub(crate) fn requests(&self) -> Vec<Request> {
         self.requests.lock().unwrap().clone()
     }
-    pub fn count(&self) -> usize {
+    pub(crate) fn count(&self) -> usize {
         self.requests.lock().unwrap().len()
     }
 }
 
-pub type Handler = dyn Fn(&Request, usize) -> Response + Send + Sync;
+pub(crate) type Handler = dyn Fn(&Request, usize) -> Response + Send + Sync;
 
-pub struct TestServer {
-    pub addr: SocketAddr,
-    pub stats: Arc<Stats>,
+pub(crate) struct TestServer {
+    pub(crate) addr: SocketAddr,
+    pub(crate) stats: Arc<Stats>,
 }
 
 impl TestServer {
     /// Serves `handler(request, index)` where `index` counts requests from 0.
-    pub async fn start(
+    pub(crate) async fn start(
         handler: impl Fn(&Request, usize) -> Response + Send + Sync + 'static,
     ) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -141,7 +141,7 @@ impl TestServer {
     }
 
     /// The same, over TLS with the given acceptor (the endpoint is then https://localhost:port).
-    pub async fn start_tls(
+    pub(crate) async fn start_tls(
         acceptor: tokio_rustls::TlsAcceptor,
         handler: impl Fn(&Request, usize) -> Response + Send + Sync + 'static,
     ) -> TestServer {
@@ -159,7 +159,7 @@ impl TestServer {
                 let (s, handler, acceptor) = (s.clone(), handler.clone(), acceptor.clone());
                 tokio::spawn(async move {
                     if let Ok(tls) = acceptor.accept(socket).await {
-                        serve(tls, connection, s, handler).await
+                        serve(tls, connection, s, handler).await;
                     }
                 });
             }
@@ -167,13 +167,13 @@ impl TestServer {
         TestServer { addr, stats }
     }
 
-    pub fn endpoint(&self) -> Endpoint {
+    pub(crate) fn endpoint(&self) -> Endpoint {
         Endpoint::parse(&format!("http://{}", self.addr)).unwrap()
     }
 
     /// A client with tiny backoff delays, connecting directly (whatever proxy variables the
     /// test process has).
-    pub fn config(&self) -> ClientConfig {
+    pub(crate) fn config(&self) -> ClientConfig {
         let mut c = ClientConfig::new(self.endpoint(), KEY_ID.into(), test_key());
         c.proxy = ProxyConfig::direct();
         c.backoff = Backoff {
@@ -185,19 +185,19 @@ impl TestServer {
         c
     }
 
-    pub fn client(&self) -> Client {
+    pub(crate) fn client(&self) -> Client {
         Client::new(self.config()).unwrap()
     }
 }
 
-pub const KEY_ID: &str = "5f00/5f01/5f02";
+pub(crate) const KEY_ID: &str = "5f00/5f01/5f02";
 
-pub const TEST_KEY_FILE: &str = concat!(
+pub(crate) const TEST_KEY_FILE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../tests/fixtures/signing/ec_pkcs8.pem"
 );
 
-pub fn test_key() -> SecretKey {
+pub(crate) fn test_key() -> SecretKey {
     SecretKey::from_pem_or_path(TEST_KEY_FILE).unwrap()
 }
 
@@ -280,13 +280,13 @@ where
 }
 
 /// A 24-hex-digit Moid for object `i`.
-pub fn moid(i: usize) -> String {
+pub(crate) fn moid(i: usize) -> String {
     format!("{i:024x}")
 }
 
 /// One page of a collection of `total` tokens (Moids `moid(0..total)`), from the request's
 /// `$top`/`$skip`, with `Count` = `reported`.
-pub fn page(req: &Request, total: usize, reported: Option<usize>) -> Response {
+pub(crate) fn page(req: &Request, total: usize, reported: Option<usize>) -> Response {
     let top: usize = req.param("$top").unwrap().parse().unwrap();
     let skip: usize = req.param("$skip").unwrap().parse().unwrap();
     let results: Vec<serde_json::Value> = (skip..total.min(skip + top))

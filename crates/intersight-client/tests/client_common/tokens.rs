@@ -11,31 +11,31 @@ use serde::Deserialize;
 
 /// The token properties the client tests look at.
 #[derive(Debug, Clone, Deserialize)]
-pub struct IamOAuthToken {
+pub(crate) struct IamOAuthToken {
     #[serde(rename = "Moid", default)]
-    pub moid: Option<String>,
+    pub(crate) moid: Option<String>,
     #[serde(rename = "ClientName", default)]
-    pub client_name: Option<String>,
+    pub(crate) client_name: Option<String>,
     #[serde(rename = "User", default)]
-    pub user: Option<MoRef>,
+    pub(crate) user: Option<MoRef>,
     #[serde(rename = "Tags", default)]
-    pub tags: Option<Vec<Tag>>,
+    pub(crate) tags: Option<Vec<Tag>>,
 }
 
 /// A key/value tag.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct Tag {
+pub(crate) struct Tag {
     #[serde(rename = "Key", default)]
-    pub key: Option<String>,
+    pub(crate) key: Option<String>,
     #[serde(rename = "Value", default)]
-    pub value: Option<String>,
+    pub(crate) value: Option<String>,
 }
 
 /// A reference to another object.
 #[derive(Debug, Clone, Deserialize)]
-pub struct MoRef {
+pub(crate) struct MoRef {
     #[serde(rename = "Moid", default)]
-    pub moid: Option<String>,
+    pub(crate) moid: Option<String>,
 }
 
 impl HasMoid for IamOAuthToken {
@@ -45,7 +45,7 @@ impl HasMoid for IamOAuthToken {
 }
 
 /// Pages of `T` as serde decodes them, refused when they hold more than `$top` objects.
-pub struct SerdePages<T>(std::marker::PhantomData<fn() -> T>);
+pub(crate) struct SerdePages<T>(std::marker::PhantomData<fn() -> T>);
 
 impl<T> Clone for SerdePages<T> {
     fn clone(&self) -> Self {
@@ -73,7 +73,7 @@ impl<T: DeserializeOwned + HasMoid + Send + 'static> PageDecoder for SerdePages<
 }
 
 /// `Client::list::<T>` for tests: [`Client::list_with`] and [`SerdePages`].
-pub trait ListTyped {
+pub(crate) trait ListTyped {
     #[allow(async_fn_in_trait)]
     async fn list<T>(&self, query: &ListQuery, cancel: &Cancellation) -> Result<Listing<T>, Error>
     where
@@ -93,7 +93,7 @@ impl ListTyped for Client {
 /// An object with every property the server sent, for tests that look at the shape of pages.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(transparent)]
-pub struct RawObject(pub serde_json::Map<String, serde_json::Value>);
+pub(crate) struct RawObject(pub serde_json::Map<String, serde_json::Value>);
 
 impl HasMoid for RawObject {
     fn moid(&self) -> &str {

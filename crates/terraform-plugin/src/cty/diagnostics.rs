@@ -32,6 +32,7 @@ impl Diagnostic {
             attribute: None,
         }
     }
+    /// A warning: the operation succeeded, with something to say.
     pub fn warning(summary: impl Into<String>, detail: impl Into<String>) -> Self {
         Diagnostic {
             severity: Severity::Warning,
@@ -40,6 +41,7 @@ impl Diagnostic {
             attribute: None,
         }
     }
+    /// The same diagnostic, about the attribute at `path`.
     pub fn at(mut self, path: AttributePath) -> Self {
         self.attribute = Some(path);
         self
@@ -55,9 +57,11 @@ impl Diagnostics {
     pub fn new() -> Self {
         Diagnostics(Vec::new())
     }
+    /// Appends one diagnostic.
     pub fn push(&mut self, d: Diagnostic) {
         self.0.push(d);
     }
+    /// Appends all of `other`.
     pub fn extend(&mut self, other: Diagnostics) {
         self.0.extend(other.0);
     }

@@ -78,6 +78,7 @@ impl Value {
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)
     }
+    /// True for an unknown value (known only after apply).
     pub fn is_unknown(&self) -> bool {
         matches!(self, Value::Unknown(_))
     }
@@ -145,6 +146,7 @@ impl Value {
             _ => None,
         }
     }
+    /// The boolean, when this is one.
     pub fn as_bool(&self) -> Option<bool> {
         match self {
             Value::Bool(b) => Some(*b),

@@ -21,6 +21,8 @@ pub mod serve;
 mod services;
 pub mod tls;
 
+pub use services::StopReason;
+
 use std::cell::Cell;
 use std::io::Write;
 use std::sync::Arc;

@@ -60,7 +60,7 @@ impl AutoMtls {
             pinned,
             algorithms: provider.signature_verification_algorithms,
         };
-        let mut config = rustls::ServerConfig::builder_with_provider(provider.clone())
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
             .with_client_cert_verifier(Arc::new(verifier))
             .with_single_cert(vec![server_cert_der.clone()], key_der)?;

@@ -172,6 +172,8 @@ mod tests {
     }
 
     #[test]
+    // Every thread must be spawned before the first is joined: the collect is the point.
+    #[allow(clippy::needless_collect)]
     fn concurrent_takes_never_pass_the_budget() {
         let budget = ResultsBudget::new(10_000);
         let taken: Vec<u64> = std::thread::scope(|s| {

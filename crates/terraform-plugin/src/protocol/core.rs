@@ -576,7 +576,7 @@ mod tests {
             outcome.diagnostics
         );
         let state = outcome.state.expect("a state under the limit");
-        let ty = BlobsProvider::new().ty.clone();
+        let ty = BlobsProvider::new().ty;
         let expanded = msgpack::decode(&state.msgpack, &ty).unwrap();
         assert_eq!(state.msgpack, msgpack::encode(&expanded, &ty).unwrap());
         let Some(Value::List(results)) = expanded.get_attr("results") else {

@@ -2,16 +2,20 @@
 
 use crate::cty::Type;
 
+/// How Terraform renders a description.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum StringKind {
+    /// Plain text.
     #[default]
     Plain,
+    /// Markdown.
     Markdown,
 }
 
 /// A schema as GetProviderSchema sends it: a version and the top-level block.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Schema {
+    /// The schema's version (state upgrades compare it).
     pub version: i64,
     /// The top-level block: arguments, computed attributes and nested blocks.
     pub block: Block,
@@ -20,6 +24,7 @@ pub struct Schema {
 /// A block's attributes and nested blocks.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Block {
+    /// The block's version (unused by Terraform; kept as the protocol has it).
     pub version: i64,
     /// The block's attributes.
     pub attributes: Vec<Attribute>,
@@ -27,7 +32,9 @@ pub struct Block {
     pub block_types: Vec<NestedBlock>,
     /// What the block is for, as `terraform providers schema -json` shows it.
     pub description: String,
+    /// How the description is rendered.
     pub description_kind: StringKind,
+    /// Whether Terraform warns that the block is deprecated.
     pub deprecated: bool,
 }
 
@@ -40,11 +47,17 @@ pub struct Attribute {
     pub ty: Type,
     /// What it holds, as `terraform providers schema -json` shows it.
     pub description: String,
+    /// How the description is rendered.
     pub description_kind: StringKind,
+    /// The configuration must set it.
     pub required: bool,
+    /// The configuration may set it.
     pub optional: bool,
+    /// The provider sets it (when the configuration does not, if it is also optional).
     pub computed: bool,
+    /// Terraform hides its value in plans and output.
     pub sensitive: bool,
+    /// Terraform warns when the configuration sets it.
     pub deprecated: bool,
 }
 
@@ -72,7 +85,9 @@ pub struct NestedBlock {
     pub block: Block,
     /// How it repeats.
     pub nesting: Nesting,
+    /// The fewest blocks the configuration may hold (0: no lower limit).
     pub min_items: i64,
+    /// The most blocks the configuration may hold (0: no upper limit).
     pub max_items: i64,
 }
 
@@ -131,10 +146,12 @@ impl Attribute {
             ..Attribute::optional(name, ty, description)
         }
     }
+    /// The same attribute, computed too (an optional one the provider fills in when unset).
     pub fn with_computed(mut self) -> Self {
         self.computed = true;
         self
     }
+    /// The same attribute, sensitive.
     pub fn with_sensitive(mut self) -> Self {
         self.sensitive = true;
         self
