@@ -47,7 +47,7 @@ pub struct ValidateProviderConfigResponse {
 /// A data source configuration to check before planning.
 #[derive(Debug, Clone)]
 pub struct ValidateDataResourceConfigRequest {
-    /// The data source's type name, e.g. `intersight_iam_o_auth_token`.
+    /// The data source's type name, e.g. `example_thing`.
     pub type_name: String,
     /// The configuration; may hold unknown values.
     pub config: Value,
@@ -79,7 +79,7 @@ pub struct ConfigureProviderResponse {
 /// A data source to read.
 #[derive(Debug, Clone)]
 pub struct ReadDataSourceRequest {
-    /// The data source's type name, e.g. `intersight_iam_o_auth_token`.
+    /// The data source's type name, e.g. `example_thing`.
     pub type_name: String,
     /// The data source's configuration.
     pub config: Value,
