@@ -41,6 +41,7 @@ def full_provider_block(key_file: pathlib.Path, **overrides: str) -> str:
         "max_retries": "5",
         "page_size": "1000",
         "parallelism": "4",
+        "max_results_mib": "512",
     }
     assert set(attrs) == set(schema_util.PROVIDER_ATTRIBUTES)
     attrs.update(overrides)
