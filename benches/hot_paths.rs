@@ -9,6 +9,9 @@
 //! from `$INTERSIGHT_SIM`, else `target/release/intersight-sim`, else `target/debug/…`
 //! (`cargo build -p intersight-sim`).
 
+// `criterion_main!` defines an undocumented `main`.
+#![allow(missing_docs)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -150,14 +153,14 @@ fn benches(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(2))
         .throughput(Throughput::Bytes(page_bytes));
     g.bench_function("decode_and_flatten", |b| {
-        b.iter(|| decode_page(&decoder, &fx.page_json))
+        b.iter(|| decode_page(&decoder, &fx.page_json));
     });
     // The whole per-page path the provider runs: page bytes → msgpack `results`.
     g.bench_function("json_page_to_msgpack_results", |b| {
         b.iter(|| {
             let results = Value::List(decode_page(&decoder, &fx.page_json));
             msgpack::encode(&results, &results_ty).unwrap()
-        })
+        });
     });
     // The same through the reference implementation, for the ratio.
     g.bench_function("reference_json_page_to_msgpack_results", |b| {
@@ -168,7 +171,7 @@ fn benches(c: &mut Criterion) {
                 page.results.iter().map(|r| r.get()),
             ));
             msgpack::encode(&results, &results_ty).unwrap()
-        })
+        });
     });
     g.finish();
 
@@ -186,7 +189,7 @@ fn benches(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(3))
         .throughput(Throughput::Bytes(encoded_len));
     g.bench_function("msgpack_encode", |b| {
-        b.iter(|| msgpack::encode(&state, &state_ty).unwrap())
+        b.iter(|| msgpack::encode(&state, &state_ty).unwrap());
     });
     g.finish();
     // GetProviderSchema as Terraform calls it (protocol 6), including the protobuf encoding of
@@ -205,7 +208,7 @@ fn benches(c: &mut Criterion) {
                 )))
                 .unwrap();
             prost::Message::encode_to_vec(response.get_ref())
-        })
+        });
     });
     g.finish();
 
@@ -223,7 +226,7 @@ fn benches(c: &mut Criterion) {
                 .unwrap(),
             ]);
             filter.render()
-        })
+        });
     });
     g.finish();
 
@@ -243,7 +246,7 @@ fn benches(c: &mut Criterion) {
                     body: b"",
                 };
                 sign(&req, key, "key-id", SystemTime::now())
-            })
+            });
         });
     }
     g.finish();

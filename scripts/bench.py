@@ -83,8 +83,10 @@ def find_terraform():
 
 def build(profile):
     subprocess.run(
+        # The official algorithm case needs the benchmark-only paging (cargo feature).
         ["cargo", "build", *(["--release"] if profile == "release" else []),
-         "-p", "terraform-provider-intersight", "-p", "intersight-sim"],
+         "-p", "terraform-provider-intersight", "-p", "intersight-sim",
+         "--features", "terraform-provider-intersight/bench-official-paging"],
         cwd=ROOT,
         check=True,
     )

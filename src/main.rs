@@ -1,5 +1,5 @@
-//! `terraform-provider-intersight`: everything lives in the library; see `plugin::main`.
+//! `terraform-provider-intersight`: everything lives in the library; see `main` there.
 
 fn main() {
-    std::process::exit(terraform_provider_intersight::plugin::main());
+    std::process::exit(terraform_provider_intersight::main());
 }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-#[path = "support/tokens.rs"]
+#[path = "../crates/intersight-client/tests/client_common/tokens.rs"]
 mod tokens;
 use terraform_provider_intersight::intersight::{
     Cancellation, Client, ClientConfig, Endpoint, Error, Filter, ListQuery, Listing, Literal,

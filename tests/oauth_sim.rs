@@ -5,7 +5,7 @@
 
 mod support;
 
-#[path = "support/tokens.rs"]
+#[path = "../crates/intersight-client/tests/client_common/tokens.rs"]
 mod tokens;
 
 use std::time::{Duration, Instant};

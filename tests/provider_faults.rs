@@ -325,7 +325,7 @@ async fn status_429_without_retry_after_backs_off_and_completes() {
 #[tokio::test]
 async fn status_500_burst_is_retried() {
     // A GET of a list is idempotent: 500 is retried like 408, 429, 502, 503 and 504
-    // (src/intersight/transport.rs RETRIED_STATUSES).
+    // (crates/intersight-client/src/transport.rs RETRIED_STATUSES).
     let sim = start(
         350,
         false,
@@ -647,7 +647,7 @@ async fn count_preserving_insert_and_delete_between_pages_is_never_silently_wron
     // at offset 100, present before and after the change, is never served, and the deleted one
     // is listed. The read must notice (re-read, or fail saying the collection changed); it must
     // not return a list that is neither the old nor the new collection. Fails with the `$skip`
-    // paging of src/intersight/paging.rs as of this commit.
+    // paging of crates/intersight-client/src/paging.rs as of this commit.
     let sim = start_seeded(
         350,
         4,

@@ -326,7 +326,7 @@ const DECIMALS: &[&str] = &[
     "5.",
 ];
 
-pub fn arbitrary_string(u: &mut Unstructured) -> ArbResult<String> {
+pub fn arbitrary_string(u: &mut Unstructured<'_>) -> ArbResult<String> {
     Ok(match u.int_in_range(0..=3)? {
         0 | 1 => u.choose(INTERESTING_STRINGS)?.to_string(),
         2 => format!(
@@ -339,12 +339,12 @@ pub fn arbitrary_string(u: &mut Unstructured) -> ArbResult<String> {
 }
 
 /// A short arbitrary string (`String::arbitrary` would take the rest of the input).
-fn short_string(u: &mut Unstructured) -> ArbResult<String> {
+fn short_string(u: &mut Unstructured<'_>) -> ArbResult<String> {
     let len = u.int_in_range(0..=24)?;
     (0..len).map(|_| char::arbitrary(u)).collect()
 }
 
-pub fn arbitrary_number(u: &mut Unstructured) -> ArbResult<Number> {
+pub fn arbitrary_number(u: &mut Unstructured<'_>) -> ArbResult<Number> {
     Ok(match u.int_in_range(0..=4)? {
         0 => Number::Int(i64::arbitrary(u)?),
         1 => Number::Int(u.int_in_range(-40..=300)?),
@@ -358,7 +358,7 @@ pub fn arbitrary_number(u: &mut Unstructured) -> ArbResult<Number> {
 }
 
 /// A random type, at most `depth` levels deep.
-pub fn arbitrary_type(u: &mut Unstructured, depth: usize) -> ArbResult<Type> {
+pub fn arbitrary_type(u: &mut Unstructured<'_>, depth: usize) -> ArbResult<Type> {
     let max = if depth == 0 { 3 } else { 9 };
     Ok(match u.int_in_range(0..=max)? {
         0 => Type::String,
@@ -387,7 +387,10 @@ pub fn arbitrary_type(u: &mut Unstructured, depth: usize) -> ArbResult<Type> {
     })
 }
 
-fn arbitrary_refinements(u: &mut Unstructured, ty: &Type) -> ArbResult<Option<Box<Refinements>>> {
+fn arbitrary_refinements(
+    u: &mut Unstructured<'_>,
+    ty: &Type,
+) -> ArbResult<Option<Box<Refinements>>> {
     if !u.arbitrary::<bool>()? {
         return Ok(None);
     }
@@ -419,12 +422,12 @@ fn arbitrary_refinements(u: &mut Unstructured, ty: &Type) -> ArbResult<Option<Bo
 }
 
 /// A value conforming to `ty` (nulls and unknowns included), nested at most `depth` deep.
-pub fn arbitrary_value(u: &mut Unstructured, ty: &Type, depth: usize) -> ArbResult<Value> {
+pub fn arbitrary_value(u: &mut Unstructured<'_>, ty: &Type, depth: usize) -> ArbResult<Value> {
     value_for(u, ty, depth, None)
 }
 
 /// An RFC 3339 date-time, in one of the forms the API and users write.
-pub fn arbitrary_date_time(u: &mut Unstructured) -> ArbResult<String> {
+pub fn arbitrary_date_time(u: &mut Unstructured<'_>) -> ArbResult<String> {
     let date = format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
         u.int_in_range(1970..=2100)?,
@@ -444,7 +447,10 @@ pub fn arbitrary_date_time(u: &mut Unstructured) -> ArbResult<String> {
 }
 
 /// JSON object text, such as `additional_properties` holds.
-pub fn arbitrary_json_object(u: &mut Unstructured, depth: usize) -> ArbResult<serde_json::Value> {
+pub fn arbitrary_json_object(
+    u: &mut Unstructured<'_>,
+    depth: usize,
+) -> ArbResult<serde_json::Value> {
     let n = u.int_in_range(0..=3)?;
     let mut map = serde_json::Map::new();
     for _ in 0..n {
@@ -466,7 +472,7 @@ pub fn arbitrary_json_object(u: &mut Unstructured, depth: usize) -> ArbResult<se
 /// the data source is mostly valid for it, so validation passes often enough to reach what
 /// follows it.
 fn value_for(
-    u: &mut Unstructured,
+    u: &mut Unstructured<'_>,
     ty: &Type,
     depth: usize,
     attribute: Option<&str>,
@@ -476,7 +482,7 @@ fn value_for(
         1 => return Ok(Value::Unknown(arbitrary_refinements(u, ty)?)),
         _ => {}
     }
-    let len = |u: &mut Unstructured| -> ArbResult<usize> {
+    let len = |u: &mut Unstructured<'_>| -> ArbResult<usize> {
         if depth == 0 {
             Ok(0)
         } else {
@@ -542,7 +548,7 @@ fn value_for(
 
 /// A configuration of the data source: mostly null, like real ones, with some arguments
 /// set to generated values.
-pub fn arbitrary_config(u: &mut Unstructured) -> ArbResult<Value> {
+pub fn arbitrary_config(u: &mut Unstructured<'_>) -> ArbResult<Value> {
     let Type::Object(attrs) = config_type() else {
         unreachable!("a block's value type is an object")
     };
@@ -687,7 +693,7 @@ fn reference_page(body: &[u8]) -> Option<Vec<&str>> {
     if !whole.get().starts_with('{') || !strings_decode(whole.get()) {
         return None;
     }
-    let page = serde_json::from_str::<RefPage>(text).ok()?;
+    let page = serde_json::from_str::<RefPage<'_>>(text).ok()?;
     for (name, value) in all_members(text)? {
         if name != "Count" && name != "Results" {
             flatten::check_value(value).ok()?;
@@ -731,7 +737,7 @@ fn all_members(text: &str) -> Option<Vec<(String, &serde_json::value::RawValue)>
     struct Members;
     impl<'de> Visitor<'de> for Members {
         type Value = Vec<(String, &'de RawValue)>;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
             f.write_str("an object")
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
@@ -836,7 +842,7 @@ pub const COST_SCALE: usize = 4;
 /// stays near 1 (fixed costs bring it under), quadratic work heads for [`COST_SCALE`].
 pub const COST_SLACK: f64 = 2.0;
 
-pub fn arbitrary_cost_case(u: &mut Unstructured) -> ArbResult<CostCase> {
+pub fn arbitrary_cost_case(u: &mut Unstructured<'_>) -> ArbResult<CostCase> {
     use serde_json::Value as Json;
     let place = *u.choose(&[
         Place::Page,
@@ -978,7 +984,10 @@ fn time(f: &dyn Fn()) -> std::time::Duration {
             tv_nsec: 0,
         };
         // SAFETY: `t` is a valid timespec to write to; the clock id is a constant Linux has.
-        unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t)
+        };
         std::time::Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
     }
     let start = now();
@@ -1049,7 +1058,7 @@ pub fn page_cost(data: &[u8]) {
 }
 
 /// Any JSON value, at most `depth` levels deep.
-pub fn arbitrary_json(u: &mut Unstructured, depth: usize) -> ArbResult<serde_json::Value> {
+pub fn arbitrary_json(u: &mut Unstructured<'_>, depth: usize) -> ArbResult<serde_json::Value> {
     use serde_json::Value as Json;
     let max = if depth == 0 { 4 } else { 6 };
     Ok(match u.int_in_range(0..=max)? {
@@ -1081,7 +1090,7 @@ pub fn arbitrary_json(u: &mut Unstructured, depth: usize) -> ArbResult<serde_jso
 /// JSON for a value of `ty` as the API would send it (attribute names as property names,
 /// a related object bare or in an array), or now and then anything at all.
 pub fn arbitrary_api_json(
-    u: &mut Unstructured,
+    u: &mut Unstructured<'_>,
     ty: &Type,
     depth: usize,
 ) -> ArbResult<serde_json::Value> {
@@ -1136,7 +1145,7 @@ pub fn arbitrary_api_json(
 
 /// A page: `ObjectType`, `Count` and `Results` (each with a `Moid`), fields sometimes
 /// missing or of the wrong kind.
-pub fn arbitrary_page(u: &mut Unstructured) -> ArbResult<serde_json::Value> {
+pub fn arbitrary_page(u: &mut Unstructured<'_>) -> ArbResult<serde_json::Value> {
     use serde_json::Value as Json;
     let element_ty = token_source().results_element_type();
     let mut results = Vec::new();
@@ -1203,8 +1212,8 @@ pub enum Term {
     RawOr(Vec<Term>),
 }
 
-pub fn arbitrary_term(u: &mut Unstructured, pool: &[String], depth: usize) -> ArbResult<Term> {
-    let text = |u: &mut Unstructured| -> ArbResult<String> {
+pub fn arbitrary_term(u: &mut Unstructured<'_>, pool: &[String], depth: usize) -> ArbResult<Term> {
+    let text = |u: &mut Unstructured<'_>| -> ArbResult<String> {
         if !pool.is_empty() && u.ratio(1u8, 2u8)? {
             Ok(u.choose(pool)?.clone())
         } else {
@@ -1376,9 +1385,9 @@ pub fn term_holds(term: &Term, object: &serde_json::Value) -> bool {
 
 /// An object whose values are often taken from `pool` (the filter's own strings), so the
 /// terms are true about as often as false.
-pub fn arbitrary_object(u: &mut Unstructured, pool: &[String]) -> ArbResult<serde_json::Value> {
+pub fn arbitrary_object(u: &mut Unstructured<'_>, pool: &[String]) -> ArbResult<serde_json::Value> {
     use serde_json::{json, Value as Json};
-    let text = |u: &mut Unstructured| -> ArbResult<Json> {
+    let text = |u: &mut Unstructured<'_>| -> ArbResult<Json> {
         Ok(match u.int_in_range(0..=5)? {
             0 => Json::Null,
             1 | 2 if !pool.is_empty() => Json::String(u.choose(pool)?.clone()),
@@ -1435,7 +1444,7 @@ fn pool_of(terms: &[Term], out: &mut Vec<String>) {
     for t in terms {
         match t {
             Term::Text { value: s, .. } | Term::Time(s) | Term::Owner(s) | Term::NestedTag(s) => {
-                out.push(s.clone())
+                out.push(s.clone());
             }
             Term::Count(n) => out.push(n.to_string()),
             Term::CountFloat(f) => out.push(f.to_string()),
@@ -1456,7 +1465,7 @@ pub fn filter_roundtrip(data: &[u8]) {
     let _ = check_raw_containment(&mut u);
 }
 
-fn check_filter_semantics(u: &mut Unstructured) -> ArbResult<()> {
+fn check_filter_semantics(u: &mut Unstructured<'_>) -> ArbResult<()> {
     let mut terms = Vec::new();
     let mut pool = Vec::new();
     for _ in 0..u.int_in_range(1..=5)? {
@@ -1484,7 +1493,7 @@ fn check_filter_semantics(u: &mut Unstructured) -> ArbResult<()> {
     Ok(())
 }
 
-fn check_raw_containment(u: &mut Unstructured) -> ArbResult<()> {
+fn check_raw_containment(u: &mut Unstructured<'_>) -> ArbResult<()> {
     let raw = if u.arbitrary()? {
         arbitrary_string(u)?
     } else {

@@ -306,7 +306,7 @@ impl Generator {
         token.insert(
             "Ancestors".into(),
             json!([
-                user_ref.clone(),
+                user_ref,
                 moref("iam.Account", "iam/Accounts", &self.account_moid)
             ]),
         );

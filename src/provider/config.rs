@@ -410,7 +410,7 @@ pub(crate) fn whole_setting(config: &Value, setting: &Setting) -> i64 {
     let value = config
         .get_attr(setting.name)
         .and_then(Value::as_i64)
-        .unwrap_or(setting.default_whole());
+        .unwrap_or_else(|| setting.default_whole());
     match setting.range() {
         Some(range) => value.clamp(*range.start(), *range.end()),
         None => value,

@@ -762,7 +762,7 @@ fn both_kinds_in_the_block_is_a_validate_error_naming_all_four_settings() {
         Value::string("s3cret-Value"),
     );
     for config in [
-        both.clone(),
+        both,
         with_attr(credentials(), "client_id", Value::string("app-1")),
     ] {
         let d = validate(&config);

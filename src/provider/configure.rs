@@ -118,22 +118,20 @@ pub fn configure(config: &Value, env: &Environment) -> Result<(Client, Diagnosti
     if insecure {
         diags.push(insecure_warning(&endpoint));
     }
-    let client_config = ClientConfig {
-        tls: TlsOptions {
-            insecure,
-            ca_certificate: text.ca_certificate.map(|s| s.value),
-        },
-        request_timeout: Duration::from_secs(
-            whole_setting(config, &REQUEST_TIMEOUT).unsigned_abs(),
-        ),
-        max_retries: u32::try_from(whole_setting(config, &MAX_RETRIES)).unwrap_or(0),
-        page_size: u32::try_from(whole_setting(config, &PAGE_SIZE)).unwrap_or(1),
-        parallelism: usize::try_from(whole_setting(config, &PARALLELISM)).unwrap_or(1),
-        paging: paging_from_environment(env),
-        // From the environment the provider was given, like every other setting.
-        proxy: crate::intersight::ProxyConfig::from_vars(env.vars.clone()),
-        ..ClientConfig::with_credentials(endpoint, credentials)
+    let mut client_config = ClientConfig::with_credentials(endpoint, credentials);
+    client_config.tls = TlsOptions {
+        insecure,
+        ca_certificate: text.ca_certificate.map(|s| s.value),
     };
+    client_config.request_timeout =
+        Duration::from_secs(whole_setting(config, &REQUEST_TIMEOUT).unsigned_abs());
+    client_config.max_retries = u32::try_from(whole_setting(config, &MAX_RETRIES)).unwrap_or(0);
+    client_config.page_size = u32::try_from(whole_setting(config, &PAGE_SIZE)).unwrap_or(1);
+    client_config.parallelism = usize::try_from(whole_setting(config, &PARALLELISM)).unwrap_or(1);
+    client_config.paging = paging_from_environment(env);
+    client_config.user_agent = crate::USER_AGENT.to_string();
+    // From the environment the provider was given, like every other setting.
+    client_config.proxy = crate::intersight::ProxyConfig::from_vars(env.vars.clone());
 
     match Client::new(client_config) {
         Ok(client) => Ok((client, diags)),
@@ -429,14 +427,26 @@ fn insecure_warning(endpoint: &Endpoint) -> Diagnostic {
 /// (a `$count` request, then sequential unchecked pages): `scripts/bench` uses it to measure
 /// the official algorithm with everything else equal. It is deliberately not a schema
 /// attribute, and it is logged.
+/// A build without the cargo feature `bench-official-paging` (a release build) has no such
+/// paging: there the switch is ignored, with a warning in the log.
 fn paging_from_environment(env: &Environment) -> Paging {
-    if env.get(ENV_BENCH_OFFICIAL_PAGING) == Some("1") {
-        crate::logging::warn(
-            "INTERSIGHT_BENCH_OFFICIAL_PAGING=1: paging like the official provider, without consistency checks (benchmarks only)",
-            &[],
-        );
-        Paging::OfficialEmulation
-    } else {
-        Paging::Overlapping
+    if env.get(ENV_BENCH_OFFICIAL_PAGING) != Some("1") {
+        return Paging::Overlapping;
+    }
+    match Paging::official_emulation() {
+        Some(official) => {
+            crate::logging::warn(
+                "INTERSIGHT_BENCH_OFFICIAL_PAGING=1: paging like the official provider, without consistency checks (benchmarks only)",
+                &[],
+            );
+            official
+        }
+        None => {
+            crate::logging::warn(
+                "INTERSIGHT_BENCH_OFFICIAL_PAGING=1 ignored: this build has no benchmark paging (cargo feature bench-official-paging)",
+                &[],
+            );
+            Paging::Overlapping
+        }
     }
 }

@@ -125,7 +125,7 @@ struct MembersVisitor;
 impl<'de> Visitor<'de> for MembersVisitor {
     type Value = JsonObject<'de>;
 
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
     }
 
@@ -776,7 +776,7 @@ impl<'de> DeserializeSeed<'de> for ObjectSeed<'_> {
 impl<'de> Visitor<'de> for ObjectSeed<'_> {
     type Value = FlatObject;
 
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an API object (a JSON object)")
     }
 
@@ -872,7 +872,7 @@ fn write_object<'de, A: MapAccess<'de>>(
                 Some(extra) if !extra.is_empty() => {
                     let text = extra_text(extra.iter());
                     walk.wrote(text.len())?;
-                    write_str(out, &text).map_err(de::Error::custom)?
+                    write_str(out, &text).map_err(de::Error::custom)?;
                 }
                 _ => write_nil(out),
             }
@@ -910,7 +910,7 @@ impl<'de> DeserializeSeed<'de> for PropertySeed<'_> {
 impl<'de> Visitor<'de> for PropertySeed<'_> {
     type Value = Property;
 
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a property name")
     }
 
@@ -944,15 +944,15 @@ impl NodeSeed<'_> {
             (Kind::String, Scalar::Null) => write_nil(self.out),
             (Kind::String, _) => {
                 check_value(raw).map_err(E::custom)?;
-                write_str(self.out, raw.get()).map_err(E::custom)?
+                write_str(self.out, raw.get()).map_err(E::custom)?;
             }
             (Kind::Number, Scalar::Number(text)) => {
-                write_number(self.out, &number_from_text(text)).map_err(E::custom)?
+                write_number(self.out, &number_from_text(text)).map_err(E::custom)?;
             }
             (Kind::Bool, Scalar::Bool(b)) => write_bool(self.out, b),
             _ => {
                 check_value(raw).map_err(E::custom)?;
-                write_nil(self.out)
+                write_nil(self.out);
             }
         }
         Ok(())
@@ -983,7 +983,7 @@ impl<'de> DeserializeSeed<'de> for NodeSeed<'_> {
 impl<'de> Visitor<'de> for NodeSeed<'_> {
     type Value = ();
 
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any JSON value")
     }
 

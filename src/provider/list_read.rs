@@ -15,7 +15,7 @@ use crate::cty::{Diagnostic, Diagnostics, Type, Value};
 use crate::intersight::paging::{Page, PageDecoder};
 use crate::intersight::{Filter, ListQuery};
 
-use super::budget::{Refused, ResultsBudget, ResultsShare, MIB, PER_OBJECT_BYTES};
+use super::budget::{Refused, ResultsBudget, ResultsShare, MIB};
 use super::flatten::{FlatObject, ObjectSeed};
 use super::list_source::{
     check_request_length, format_duration, read_timeout, selection, Derived, ListDeclaration,
@@ -24,6 +24,12 @@ use super::list_source::{
 use super::naming::property_name;
 use super::query::build_filter;
 use super::{flatten, ReadContext};
+
+/// What one `results` element holds besides its encoding, counted with it: its Moid twice (in
+/// the element and in the read's set of Moids seen), the element's own bookkeeping and the
+/// allocator's overhead, measured at about this much. It keeps a page of millions of tiny
+/// objects from holding far more memory than the budget says.
+pub(crate) const PER_OBJECT_BYTES: u64 = 160;
 
 /// Decodes pages straight into flattened `results` elements (see [`flatten`]): each page's
 /// JSON becomes Terraform's encoding of its objects as it arrives, and is then dropped.
@@ -172,7 +178,7 @@ impl<'de> DeserializeSeed<'de> for PageSeed<'_> {
 impl<'de> Visitor<'de> for PageSeed<'_> {
     type Value = Page<FlatObject>;
 
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a page of results (a JSON object)")
     }
 
@@ -219,7 +225,7 @@ impl<'de> DeserializeSeed<'de> for ResultsSeed<'_> {
 impl<'de> Visitor<'de> for ResultsSeed<'_> {
     type Value = Option<Vec<FlatObject>>;
 
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a list of objects or null")
     }
 
@@ -494,7 +500,7 @@ async fn into_results(items: Vec<FlatObject>) -> Result<Vec<Value>, Diagnostics>
             .map(|object| Value::Encoded(object.msgpack))
             .collect();
         // The page buffers and Moids are gone: give their memory back.
-        crate::memory::release_freed();
+        terraform_plugin::memory::release_freed();
         results
     })
     .await
@@ -993,7 +999,7 @@ mod tests {
         // Kept as bytes (no value tree per element until the state is encoded), and those bytes
         // are the whole element: selected attributes filled, the rest (`moid` too) null.
         let bytes = projection.widen_encoded(&narrow).unwrap();
-        let whole = msgpack::decode(&bytes, &Type::Object(element.clone())).unwrap();
+        let whole = msgpack::decode(&bytes, &Type::Object(element)).unwrap();
         assert_eq!(whole.get_attr("client_name"), Some(&Value::string("isctl")));
         for null in ["moid", "object_type", "token_id", "tags"] {
             assert_eq!(whole.get_attr(null), Some(&Value::Null), "{null}");
@@ -1022,7 +1028,7 @@ mod tests {
                     format!(r#"{{"Count":{deep},"Results":[]}}"#),
                     format!(r#"{{"Count":1,"Results":{deep}}}"#),
                     format!(r#"{{"Count":1,"Results":[{deep}]}}"#),
-                    deep.clone(),
+                    deep,
                 ]
                 .map(|body| decode(&body).err().map(|e| e.to_string()))
             })

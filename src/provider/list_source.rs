@@ -306,10 +306,9 @@ pub(crate) fn check_request_length(
     config: &Value,
     query: &ListQuery,
 ) -> Result<(), Diagnostic> {
-    let length = match query.longest_request_target() {
-        Ok(length) => length,
-        // Not a length problem (a `$select` name the API cannot take): the read reports it.
-        Err(_) => return Ok(()),
+    // Not a length problem (a `$select` name the API cannot take): the read reports it.
+    let Ok(length) = query.longest_request_target() else {
+        return Ok(());
     };
     if length <= MAX_REQUEST_TARGET_BYTES {
         return Ok(());

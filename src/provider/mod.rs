@@ -1,8 +1,8 @@
 //! The provider: its configuration and a registry of data sources, behind the
-//! version-neutral API in [`api`].
+//! version-neutral API in [`api`] (the plugin crate's [`terraform_plugin::Provider`]).
 
-pub mod api;
-pub(crate) mod budget;
+pub use terraform_plugin::protocol::{api, budget, schema};
+
 pub mod config;
 pub mod configure;
 pub mod data_sources;
@@ -13,13 +13,13 @@ pub mod list_read;
 pub mod list_source;
 pub mod naming;
 pub mod query;
-pub mod schema;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use futures::future::BoxFuture;
+use terraform_plugin::Provider as PluginProvider;
 use tokio_util::sync::CancellationToken;
 
 use crate::cty::{Diagnostic, Diagnostics, Type, Value};
@@ -369,6 +369,54 @@ impl Provider {
             token.cancel();
             *token = CancellationToken::new();
         }
+    }
+}
+
+/// What the tfplugin5 and tfplugin6 servers call: the methods above.
+impl PluginProvider for Provider {
+    fn get_provider_schema(&self) -> GetProviderSchemaResponse {
+        Provider::get_provider_schema(self)
+    }
+
+    fn get_metadata(&self) -> GetMetadataResponse {
+        Provider::get_metadata(self)
+    }
+
+    fn provider_config_type(&self) -> &Type {
+        Provider::provider_config_type(self)
+    }
+
+    fn data_source_config_type(&self, type_name: &str) -> Option<&Type> {
+        Provider::data_source_config_type(self, type_name)
+    }
+
+    fn validate_provider_config(
+        &self,
+        req: ValidateProviderConfigRequest,
+    ) -> ValidateProviderConfigResponse {
+        Provider::validate_provider_config(self, req)
+    }
+
+    fn validate_data_resource_config(
+        &self,
+        req: ValidateDataResourceConfigRequest,
+    ) -> ValidateDataResourceConfigResponse {
+        Provider::validate_data_resource_config(self, req)
+    }
+
+    fn configure_provider(&self, req: ConfigureProviderRequest) -> ConfigureProviderResponse {
+        Provider::configure_provider(self, req)
+    }
+
+    fn read_data_source(
+        &self,
+        req: ReadDataSourceRequest,
+    ) -> BoxFuture<'_, ReadDataSourceResponse> {
+        Box::pin(Provider::read_data_source(self, req))
+    }
+
+    fn stop(&self) {
+        Provider::stop(self);
     }
 }
 

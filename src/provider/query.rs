@@ -211,7 +211,7 @@ impl Walker<'_> {
                     self.eq(&segments, literal, &path, out);
                 }
                 (Type::Bool, Value::Bool(b)) => {
-                    self.eq(&segments, Ok(Literal::Bool(*b)), &path, out)
+                    self.eq(&segments, Ok(Literal::Bool(*b)), &path, out);
                 }
                 (Type::Number, Value::Number(_)) => {
                     let literal = match (v.as_i64(), v) {

@@ -2,30 +2,37 @@
 //! crypto backend (aws-lc-rs) and a few lines of DER, and a verifier for our signatures.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use aws_lc_rs::encoding::AsDer as _;
 use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair as _, RsaKeyPair, UnparsedPublicKey};
 use base64::Engine as _;
 
-pub const OID_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
-pub const OID_EC: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
-pub const OID_P256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
-pub const OID_P384: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x22];
-pub const OID_ED25519: &[u8] = &[0x2b, 0x65, 0x70];
+pub(crate) const OID_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+pub(crate) const OID_EC: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+pub(crate) const OID_P256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+pub(crate) const OID_P384: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x22];
+pub(crate) const OID_ED25519: &[u8] = &[0x2b, 0x65, 0x70];
 
-pub fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/signing")
+/// A file of `tests/fixtures/signing` at the workspace root. This module serves the root
+/// package's tests and `crates/intersight-client`'s, so the directory is looked up from the
+/// including package's manifest directory upwards.
+pub(crate) fn fixture(name: &str) -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .ancestors()
+        .map(|dir| dir.join("tests/fixtures/signing"))
+        .find(|dir| dir.is_dir())
+        .unwrap_or_else(|| manifest.join("tests/fixtures/signing"))
         .join(name)
 }
 
-pub fn fixture_text(name: &str) -> String {
+pub(crate) fn fixture_text(name: &str) -> String {
     std::fs::read_to_string(fixture(name)).unwrap()
 }
 
 /// The DER of the (first) block of a PEM text.
-pub fn pem_der(text: &str) -> Vec<u8> {
+pub(crate) fn pem_der(text: &str) -> Vec<u8> {
     let body: String = text
         .lines()
         .skip_while(|l| !l.starts_with("-----BEGIN"))
@@ -38,7 +45,7 @@ pub fn pem_der(text: &str) -> Vec<u8> {
 }
 
 /// PEM text: 64-character lines, LF.
-pub fn pem(label: &str, der: &[u8]) -> String {
+pub(crate) fn pem(label: &str, der: &[u8]) -> String {
     let b64 = base64::engine::general_purpose::STANDARD.encode(der);
     let mut out = format!("-----BEGIN {label}-----\n");
     for line in b64.as_bytes().chunks(64) {
@@ -50,7 +57,7 @@ pub fn pem(label: &str, der: &[u8]) -> String {
 }
 
 /// One DER element.
-pub fn tlv(tag: u8, contents: &[u8]) -> Vec<u8> {
+pub(crate) fn tlv(tag: u8, contents: &[u8]) -> Vec<u8> {
     let mut out = vec![tag];
     let len = contents.len();
     if len < 0x80 {
@@ -68,12 +75,12 @@ pub fn tlv(tag: u8, contents: &[u8]) -> Vec<u8> {
     out
 }
 
-pub fn seq(parts: &[&[u8]]) -> Vec<u8> {
+pub(crate) fn seq(parts: &[&[u8]]) -> Vec<u8> {
     tlv(0x30, &parts.concat())
 }
 
 /// A PKCS#8 `PrivateKeyInfo` around `private_key` (algorithm OID, optional parameters OID).
-pub fn pkcs8(algorithm: &[u8], parameters: Option<&[u8]>, private_key: &[u8]) -> Vec<u8> {
+pub(crate) fn pkcs8(algorithm: &[u8], parameters: Option<&[u8]>, private_key: &[u8]) -> Vec<u8> {
     let algorithm = match parameters {
         Some(p) => seq(&[&tlv(0x06, algorithm), &tlv(0x06, p)]),
         None if algorithm == OID_RSA => seq(&[&tlv(0x06, algorithm), &[0x05, 0x00]]),
@@ -83,17 +90,17 @@ pub fn pkcs8(algorithm: &[u8], parameters: Option<&[u8]>, private_key: &[u8]) ->
 }
 
 /// The RSA-2048 fixture key as PKCS#1 DER.
-pub fn rsa_pkcs1() -> Vec<u8> {
+pub(crate) fn rsa_pkcs1() -> Vec<u8> {
     pem_der(&fixture_text("rsa_pkcs1.pem"))
 }
 
 /// A PKCS#1 RSA key wrapped in PKCS#8.
-pub fn rsa_pkcs8(pkcs1: &[u8]) -> Vec<u8> {
+pub(crate) fn rsa_pkcs8(pkcs1: &[u8]) -> Vec<u8> {
     pkcs8(OID_RSA, None, pkcs1)
 }
 
 /// The PKCS#1 `RSAPublicKey` DER of a PKCS#1 private key.
-pub fn rsa_public_pkcs1(pkcs1: &[u8]) -> Vec<u8> {
+pub(crate) fn rsa_public_pkcs1(pkcs1: &[u8]) -> Vec<u8> {
     RsaKeyPair::from_der(pkcs1)
         .unwrap()
         .public_key()
@@ -102,7 +109,7 @@ pub fn rsa_public_pkcs1(pkcs1: &[u8]) -> Vec<u8> {
 }
 
 /// The P-256 fixture key as PKCS#8 DER (its ECPrivateKey holds the public key).
-pub fn ec_pkcs8() -> Vec<u8> {
+pub(crate) fn ec_pkcs8() -> Vec<u8> {
     pem_der(&fixture_text("ec_pkcs8.pem"))
 }
 
@@ -111,7 +118,7 @@ fn ec_pair(der: &[u8]) -> EcdsaKeyPair {
 }
 
 /// The same P-256 key as SEC1 (RFC 5915) DER, with its curve and public key.
-pub fn ec_sec1(pkcs8: &[u8]) -> Vec<u8> {
+pub(crate) fn ec_sec1(pkcs8: &[u8]) -> Vec<u8> {
     ec_pair(pkcs8)
         .private_key()
         .as_der()
@@ -122,14 +129,14 @@ pub fn ec_sec1(pkcs8: &[u8]) -> Vec<u8> {
 
 /// The same P-256 key as SEC1 DER with neither the curve nor the public key (RFC 5915 makes
 /// both optional): version 1 and the 32-byte private scalar only.
-pub fn ec_sec1_minimal(pkcs8: &[u8]) -> Vec<u8> {
+pub(crate) fn ec_sec1_minimal(pkcs8: &[u8]) -> Vec<u8> {
     use aws_lc_rs::encoding::AsBigEndian as _;
     let scalar = ec_pair(pkcs8).private_key().as_be_bytes().unwrap();
     seq(&[&[0x02, 0x01, 0x01], &tlv(0x04, scalar.as_ref())])
 }
 
 /// The X.509 `SubjectPublicKeyInfo` DER of a P-256 private key.
-pub fn ec_public_spki(pkcs8: &[u8]) -> Vec<u8> {
+pub(crate) fn ec_public_spki(pkcs8: &[u8]) -> Vec<u8> {
     ec_pair(pkcs8)
         .public_key()
         .as_der()
@@ -139,7 +146,7 @@ pub fn ec_public_spki(pkcs8: &[u8]) -> Vec<u8> {
 }
 
 /// The base64-decoded `signature` parameter of an `Authorization: Signature ...` header.
-pub fn signature_of(authorization: &str) -> Vec<u8> {
+pub(crate) fn signature_of(authorization: &str) -> Vec<u8> {
     let b64 = authorization
         .split("signature=\"")
         .nth(1)
@@ -151,13 +158,13 @@ pub fn signature_of(authorization: &str) -> Vec<u8> {
 }
 
 /// The `Authorization` header without its signature value.
-pub fn without_signature(authorization: &str) -> &str {
+pub(crate) fn without_signature(authorization: &str) -> &str {
     authorization.split("signature=\"").next().unwrap()
 }
 
 /// Whether `signature` over `message` verifies with the public key of the private key in
 /// `key_pem` (RSA PKCS#1 v1.5/SHA-256 or ECDSA P-256/SHA-256 DER, any accepted encoding).
-pub fn verifies(key_pem: &str, message: &[u8], signature: &[u8]) -> bool {
+pub(crate) fn verifies(key_pem: &str, message: &[u8], signature: &[u8]) -> bool {
     let der = pem_der(key_pem);
     let (algorithm, public): (&dyn signature::VerificationAlgorithm, Vec<u8>) =
         match RsaKeyPair::from_der(&der).or_else(|_| RsaKeyPair::from_pkcs8(&der)) {

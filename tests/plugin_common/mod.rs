@@ -15,29 +15,29 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, Serve
 use tokio::net::UnixStream;
 use tonic::transport::{Channel, Endpoint, Uri};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_terraform-provider-intersight");
-pub const COOKIE: &str = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2";
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_terraform-provider-intersight");
+pub(crate) const COOKIE: &str = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2";
 
 /// A running plugin process and what its handshake said.
-pub struct Plugin {
-    pub child: Child,
-    pub line: String,
-    pub version: u32,
-    pub socket: PathBuf,
-    pub server_cert_der: Option<Vec<u8>>,
-    pub handshake_time: Duration,
+pub(crate) struct Plugin {
+    pub(crate) child: Child,
+    pub(crate) line: String,
+    pub(crate) version: u32,
+    pub(crate) socket: PathBuf,
+    pub(crate) server_cert_der: Option<Vec<u8>>,
+    pub(crate) handshake_time: Duration,
     stdout_rest: Option<std::thread::JoinHandle<String>>,
 }
 
 /// A client certificate like Terraform's: self-signed P-521, marked CA, for localhost.
-pub struct ClientCert {
-    pub pem: String,
-    pub der: Vec<u8>,
-    pub key_der: Vec<u8>,
+pub(crate) struct ClientCert {
+    pub(crate) pem: String,
+    pub(crate) der: Vec<u8>,
+    pub(crate) key_der: Vec<u8>,
 }
 
 impl ClientCert {
-    pub fn terraform_like() -> ClientCert {
+    pub(crate) fn terraform_like() -> ClientCert {
         let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P521_SHA512).unwrap();
         let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
         params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -61,7 +61,7 @@ impl ClientCert {
 
 impl Plugin {
     /// Launches with the cookie and `PLUGIN_PROTOCOL_VERSIONS=5,6`, plus `env`.
-    pub fn launch(env: &[(&str, &str)]) -> Plugin {
+    pub(crate) fn launch(env: &[(&str, &str)]) -> Plugin {
         let mut all = vec![
             ("TF_PLUGIN_MAGIC_COOKIE", COOKIE),
             ("PLUGIN_PROTOCOL_VERSIONS", "5,6"),
@@ -72,7 +72,7 @@ impl Plugin {
 
     /// Launches with exactly these arguments and extra variables (the plugin-related ones from
     /// the test's own environment are removed first).
-    pub fn launch_raw(args: &[&str], env: &[(&str, &str)]) -> Plugin {
+    pub(crate) fn launch_raw(args: &[&str], env: &[(&str, &str)]) -> Plugin {
         let mut plugin = spawn(args, env);
         let (version, socket, server_cert_der) = parse_line(&plugin.line);
         plugin.version = version;
@@ -83,7 +83,7 @@ impl Plugin {
 }
 
 /// `--debug` without the cookie: the first line is the reattach line, left unparsed.
-pub fn launch_debug() -> Plugin {
+pub(crate) fn launch_debug() -> Plugin {
     spawn(&["--debug"], &[])
 }
 
@@ -132,7 +132,10 @@ fn spawn(args: &[&str], env: &[(&str, &str)]) -> Plugin {
 
 impl Plugin {
     /// Waits for the process to exit (up to `limit`); returns how long it took.
-    pub fn wait_exit(&mut self, limit: Duration) -> Option<(Duration, std::process::ExitStatus)> {
+    pub(crate) fn wait_exit(
+        &mut self,
+        limit: Duration,
+    ) -> Option<(Duration, std::process::ExitStatus)> {
         let start = Instant::now();
         while start.elapsed() < limit {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -144,23 +147,25 @@ impl Plugin {
     }
 
     /// Everything the process wrote to stdout after the first line (after it exited).
-    pub fn stdout_after_handshake(&mut self) -> String {
+    pub(crate) fn stdout_after_handshake(&mut self) -> String {
         self.stdout_rest.take().unwrap().join().unwrap()
     }
 
-    pub fn is_running(&mut self) -> bool {
+    pub(crate) fn is_running(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
     }
 
-    pub fn signal(&self, sig: i32) {
-        // SAFETY: sending a signal to our own child process by its pid.
+    pub(crate) fn signal(&self, sig: i32) {
+        // SAFETY: kill takes a pid and a signal number and touches no memory of ours; the pid
+        // is our own child's, which we have not reaped yet, so it names no other process.
+        #[allow(unsafe_code)]
         unsafe {
             libc::kill(self.child.id() as i32, sig);
         }
     }
 
     /// A plaintext (h2c) channel.
-    pub async fn plain_channel(&self) -> Result<Channel, tonic::transport::Error> {
+    pub(crate) async fn plain_channel(&self) -> Result<Channel, tonic::transport::Error> {
         let socket = self.socket.clone();
         Endpoint::from_static("http://localhost")
             .connect_with_connector(tower::service_fn(move |_: Uri| {
@@ -171,7 +176,7 @@ impl Plugin {
     }
 
     /// An mTLS channel presenting `client`, trusting only the handshake's server certificate.
-    pub async fn tls_channel(
+    pub(crate) async fn tls_channel(
         &self,
         client: &ClientCert,
     ) -> Result<Channel, tonic::transport::Error> {
@@ -180,7 +185,7 @@ impl Plugin {
     }
 
     /// Like [`Plugin::tls_channel`], limited to the given TLS versions.
-    pub async fn tls_channel_with(
+    pub(crate) async fn tls_channel_with(
         &self,
         client: &ClientCert,
         versions: &[&'static rustls::SupportedProtocolVersion],
@@ -225,7 +230,7 @@ impl Drop for Plugin {
 }
 
 /// Splits `1|<ver>|unix|<socket>|grpc|<cert>`.
-pub fn parse_line(line: &str) -> (u32, PathBuf, Option<Vec<u8>>) {
+pub(crate) fn parse_line(line: &str) -> (u32, PathBuf, Option<Vec<u8>>) {
     let parts: Vec<&str> = line.split('|').collect();
     assert_eq!(parts.len(), 6, "handshake {line:?}");
     assert_eq!(parts[0], "1");
@@ -246,7 +251,7 @@ pub fn parse_line(line: &str) -> (u32, PathBuf, Option<Vec<u8>>) {
 }
 
 /// `grpc.health.v1.Health/Check` for service `plugin`.
-pub async fn plugin_health(channel: Channel) -> Result<i32, tonic::Status> {
+pub(crate) async fn plugin_health(channel: Channel) -> Result<i32, tonic::Status> {
     let mut client = tonic_health::pb::health_client::HealthClient::new(channel);
     let response = client
         .check(tonic_health::pb::HealthCheckRequest {

@@ -7,7 +7,7 @@ use terraform_provider_intersight::provider::fields::{
 };
 use terraform_provider_intersight::provider::list_source::ListDeclaration;
 
-pub static DECLARATION: ListDeclaration = ListDeclaration {
+pub(crate) static DECLARATION: ListDeclaration = ListDeclaration {
     type_name: "intersight_iam_user",
     description: "The users of the account. Every argument narrows the search; all matching \
                   users are returned in `results`.",

@@ -14,15 +14,15 @@ use terraform_provider_intersight::provider::schema::{Block, Nesting};
 use terraform_provider_intersight::provider::Provider;
 
 /// The data source under test.
-pub const DS: &str = "intersight_iam_o_auth_token";
+pub(crate) const DS: &str = "intersight_iam_o_auth_token";
 
 /// A provider configured with `config`; the configuration itself must not fail.
-pub fn configure_ok(config: Value) -> (Provider, Diagnostics) {
+pub(crate) fn configure_ok(config: Value) -> (Provider, Diagnostics) {
     configure_provider_ok(Provider::new(), config)
 }
 
 /// `provider` configured with `config`; the configuration itself must not fail.
-pub fn configure_provider_ok(provider: Provider, config: Value) -> (Provider, Diagnostics) {
+pub(crate) fn configure_provider_ok(provider: Provider, config: Value) -> (Provider, Diagnostics) {
     let response = provider.configure_provider(ConfigureProviderRequest {
         terraform_version: "1.15.5".into(),
         config,
@@ -36,13 +36,13 @@ pub fn configure_provider_ok(provider: Provider, config: Value) -> (Provider, Di
 }
 
 /// The data source's configuration with every argument and block unset.
-pub fn ds_config() -> Value {
+pub(crate) fn ds_config() -> Value {
     let schema = Provider::new().data_source_schema(DS).expect("schema");
     empty_config(&schema.block)
 }
 
 /// The `moid` of each result, in order.
-pub fn moids(results: &[Value]) -> Vec<String> {
+pub(crate) fn moids(results: &[Value]) -> Vec<String> {
     results
         .iter()
         .map(|r| {
@@ -55,7 +55,7 @@ pub fn moids(results: &[Value]) -> Vec<String> {
 }
 
 /// A read's state with its pre-encoded `results` decoded, so tests can look inside.
-pub fn expanded_state(state: &Value) -> Value {
+pub(crate) fn expanded_state(state: &Value) -> Value {
     let ty = Provider::new()
         .data_source_schema(DS)
         .expect("schema")
@@ -65,11 +65,11 @@ pub fn expanded_state(state: &Value) -> Value {
 }
 
 /// A running simulator, killed on drop.
-pub struct Sim {
+pub(crate) struct Sim {
     child: Child,
-    pub ready: serde_json::Value,
-    pub endpoint: String,
-    pub state_dir: PathBuf,
+    pub(crate) ready: serde_json::Value,
+    pub(crate) endpoint: String,
+    pub(crate) state_dir: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -79,7 +79,7 @@ static BUILD: Mutex<bool> = Mutex::new(false);
 /// first use. It is built with the same package and target selection as `scripts/test`'s build
 /// step, so cargo's feature unification matches and no second copy of the dependency tree is
 /// compiled (that copy once filled a CI machine's disk).
-pub fn sim_binary() -> PathBuf {
+pub(crate) fn sim_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     // target/<profile>/deps/<test> → target/<profile>/intersight-sim
     let profile_dir = exe
@@ -102,7 +102,7 @@ pub fn sim_binary() -> PathBuf {
 
 impl Sim {
     /// Starts the simulator with `args` (e.g. `["--tokens", "50", "--plain-http"]`).
-    pub fn start(args: &[&str]) -> Sim {
+    pub(crate) fn start(args: &[&str]) -> Sim {
         let dir = tempfile::tempdir().expect("temp dir");
         let state_dir = dir.path().join("state");
         let mut child = Command::new(sim_binary())
@@ -132,21 +132,21 @@ impl Sim {
         }
     }
 
-    pub fn key_id(&self, kind: &str) -> String {
+    pub(crate) fn key_id(&self, kind: &str) -> String {
         self.ready[kind]["key_id"]
             .as_str()
             .expect("key id")
             .to_string()
     }
 
-    pub fn key_path(&self, kind: &str) -> String {
+    pub(crate) fn key_path(&self, kind: &str) -> String {
         self.ready[kind]["key_path"]
             .as_str()
             .expect("key path")
             .to_string()
     }
 
-    pub fn ca_path(&self) -> Option<String> {
+    pub(crate) fn ca_path(&self) -> Option<String> {
         self.ready["ca_path"].as_str().map(str::to_string)
     }
 
@@ -165,7 +165,7 @@ impl Sim {
     }
 
     /// `GET /_sim/dataset`: every object the simulator holds.
-    pub async fn dataset(&self) -> Vec<serde_json::Value> {
+    pub(crate) async fn dataset(&self) -> Vec<serde_json::Value> {
         let body = Self::control_client()
             .get(self.control_url("dataset"))
             .send()
@@ -178,7 +178,7 @@ impl Sim {
     }
 
     /// `GET /_sim/stats`.
-    pub async fn stats(&self) -> serde_json::Value {
+    pub(crate) async fn stats(&self) -> serde_json::Value {
         let body = Self::control_client()
             .get(self.control_url("stats"))
             .send()
@@ -191,7 +191,7 @@ impl Sim {
     }
 
     /// `PUT /_sim/faults` with `faults`.
-    pub async fn set_faults(&self, faults: serde_json::Value) {
+    pub(crate) async fn set_faults(&self, faults: serde_json::Value) {
         let response = Self::control_client()
             .put(self.control_url("faults"))
             .body(faults.to_string())
@@ -206,7 +206,7 @@ impl Sim {
     }
 
     /// `PUT /_sim/oauth` with `config` (the token endpoint's settings).
-    pub async fn set_oauth(&self, config: serde_json::Value) {
+    pub(crate) async fn set_oauth(&self, config: serde_json::Value) {
         let response = Self::control_client()
             .put(self.control_url("oauth"))
             .body(config.to_string())
@@ -221,7 +221,7 @@ impl Sim {
     }
 
     /// The OAuth client id and secret the simulator registered.
-    pub fn oauth(&self) -> (String, String) {
+    pub(crate) fn oauth(&self) -> (String, String) {
         let o = &self.ready["oauth"];
         (
             o["client_id"].as_str().expect("client_id").to_string(),
@@ -233,7 +233,7 @@ impl Sim {
     }
 
     /// `POST /_sim/reset`: stats and faults back to their start.
-    pub async fn reset(&self) {
+    pub(crate) async fn reset(&self) {
         Self::control_client()
             .post(self.control_url("reset"))
             .send()
@@ -251,7 +251,7 @@ impl Drop for Sim {
 
 /// An object value of `block`'s type with every attribute null and every nested block empty:
 /// what Terraform sends for an empty block. Tests then set what they need.
-pub fn empty_config(block: &Block) -> Value {
+pub(crate) fn empty_config(block: &Block) -> Value {
     let mut attrs = BTreeMap::new();
     for a in &block.attributes {
         attrs.insert(a.name.clone(), Value::Null);
@@ -267,7 +267,7 @@ pub fn empty_config(block: &Block) -> Value {
 }
 
 /// Sets `name` on an object value.
-pub fn with(mut value: Value, name: &str, v: Value) -> Value {
+pub(crate) fn with(mut value: Value, name: &str, v: Value) -> Value {
     if let Value::Object(m) = &mut value {
         m.insert(name.to_string(), v);
     }

@@ -94,9 +94,8 @@ fn eval<'a>(expr: &'a Expr, root: &'a Value, scope: &mut Vec<(&'a str, &'a Value
             kind,
             body,
         } => {
-            let items = match lookup(root, scope, collection) {
-                Some(Value::Array(items)) => items,
-                _ => return Val::Bool(false),
+            let Some(Value::Array(items)) = lookup(root, scope, collection) else {
+                return Val::Bool(false);
             };
             let Some((var, body)) = body else {
                 return Val::Bool(!items.is_empty());

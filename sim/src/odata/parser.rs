@@ -279,9 +279,8 @@ impl Parser {
         while matches!(self.peek(), Token::Slash | Token::Dot) {
             self.advance();
             let pos = self.pos();
-            let name = match self.peek().clone() {
-                Token::Ident(name) => name,
-                _ => return Err(self.unexpected("a property name after the path separator")),
+            let Token::Ident(name) = self.peek().clone() else {
+                return Err(self.unexpected("a property name after the path separator"));
             };
             let kind = match name.as_str() {
                 "any" => Some(LambdaKind::Any),

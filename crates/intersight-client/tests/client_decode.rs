@@ -1,0 +1,243 @@
+//! Page decoding is CPU work that grows with what the server sends (a page of one object with
+//! 400,000 members once held both async workers for minutes): it runs on tokio's blocking
+//! pool, and stops when its read ends, whether the read timed out, was stopped or dropped.
+//!
+//! The decoders here are deliberately slow (they block their thread, checking their token
+//! every millisecond), so the tests do not depend on how fast real decoding is.
+
+mod client_common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::ThreadId;
+use std::time::{Duration, Instant};
+
+use client_common::*;
+use intersight_client::paging::{Page, PageDecoder};
+use intersight_client::{Cancellation, Client, Error, HasMoid, ListQuery, Listing};
+
+/// One decoded object.
+#[derive(serde::Deserialize)]
+struct Moid {
+    #[serde(rename = "Moid")]
+    moid: String,
+}
+
+impl HasMoid for Moid {
+    fn moid(&self) -> &str {
+        &self.moid
+    }
+}
+
+/// What the decodes did: how many ran, which threads they ran on, when the last one ended,
+/// and how many stopped because their token was cancelled.
+#[derive(Default)]
+struct DecodeLog {
+    running: AtomicUsize,
+    started: AtomicUsize,
+    stopped_by_cancel: AtomicUsize,
+    threads: Mutex<Vec<ThreadId>>,
+    last_end: Mutex<Option<Instant>>,
+}
+
+/// Blocks its thread for `work` on every page whose body says `"Slow":true` (as a CPU-heavy
+/// decode would), checking its token every millisecond and stopping when it is cancelled.
+#[derive(Clone)]
+struct SlowDecoder {
+    work: Duration,
+    log: Arc<DecodeLog>,
+}
+
+impl SlowDecoder {
+    fn new(work: Duration) -> SlowDecoder {
+        SlowDecoder {
+            work,
+            log: Arc::default(),
+        }
+    }
+}
+
+impl PageDecoder for SlowDecoder {
+    type Item = Moid;
+
+    fn decode_page(
+        &self,
+        body: &[u8],
+        _max_items: usize,
+        cancel: &Cancellation,
+    ) -> serde_json::Result<Page<Moid>> {
+        let log = &self.log;
+        log.started.fetch_add(1, Ordering::SeqCst);
+        log.running.fetch_add(1, Ordering::SeqCst);
+        log.threads
+            .lock()
+            .unwrap()
+            .push(std::thread::current().id());
+        let slow = body.windows(11).any(|w| w == b"\"Slow\":true");
+        let started = Instant::now();
+        let mut cancelled = false;
+        while slow && started.elapsed() < self.work {
+            if cancel.is_cancelled() {
+                cancelled = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        *log.last_end.lock().unwrap() = Some(Instant::now());
+        log.running.fetch_sub(1, Ordering::SeqCst);
+        if cancelled {
+            log.stopped_by_cancel.fetch_add(1, Ordering::SeqCst);
+            return Err(serde::de::Error::custom("cancelled"));
+        }
+        serde_json::from_slice(body)
+    }
+}
+
+/// A collection of `total` objects in which every page but the first is slow to decode.
+async fn server(total: usize) -> TestServer {
+    TestServer::start(move |req, _| {
+        let top: usize = req.param("$top").unwrap().parse().unwrap();
+        let skip: usize = req.param("$skip").unwrap().parse().unwrap();
+        let results: Vec<serde_json::Value> = (skip..total.min(skip + top))
+            .map(|i| serde_json::json!({"Moid": moid(i)}))
+            .collect();
+        let body = serde_json::json!({"Count": total, "Results": results, "Slow": skip > 0});
+        Response::json(200, serde_json::to_vec(&body).unwrap())
+    })
+    .await
+}
+
+fn client(server: &TestServer, page_size: u32, parallelism: usize) -> Client {
+    let mut config = server.config();
+    config.page_size = page_size;
+    config.parallelism = parallelism;
+    Client::new(config).unwrap()
+}
+
+/// How long the decodes kept running after `ended`, once they have all stopped (waiting up
+/// to 5 s for that).
+async fn work_after(log: &DecodeLog, ended: Instant) -> Duration {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while log.running.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(
+        log.running.load(Ordering::SeqCst),
+        0,
+        "decodes still running 5 s after their read ended"
+    );
+    let last_end = log.last_end.lock().unwrap().expect("a decode ran");
+    last_end.saturating_duration_since(ended)
+}
+
+/// With a single-threaded runtime (the worst case: one async worker for everything), a page
+/// that takes a second to decode leaves the runtime free: a timer ticking every 5 ms is never
+/// late by more than a fraction of that second, and the decode ran on another thread.
+#[tokio::test(flavor = "current_thread")]
+async fn a_slow_decode_leaves_the_async_runtime_free() {
+    let server = server(15).await;
+    let decoder = SlowDecoder::new(Duration::from_secs(1));
+    let client = client(&server, 10, 1);
+    let ticker = tokio::spawn(async {
+        let mut longest = Duration::ZERO;
+        let mut last = Instant::now();
+        let until = Instant::now() + Duration::from_millis(1500);
+        while Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            longest = longest.max(last.elapsed());
+            last = Instant::now();
+        }
+        longest
+    });
+    let query = ListQuery::new("iam/OAuthTokens");
+    let listing: Listing<Moid> = client
+        .list_with(&query, &decoder, &Cancellation::new())
+        .await
+        .unwrap();
+    assert_eq!(listing.items.len(), 15);
+    let longest_gap = ticker.await.unwrap();
+    println!("longest gap between 5 ms ticks while a page decoded for 1 s: {longest_gap:?}");
+    assert!(longest_gap < Duration::from_millis(250), "{longest_gap:?}");
+    let here = std::thread::current().id();
+    let threads = decoder.log.threads.lock().unwrap().clone();
+    assert_eq!(threads.len(), 2);
+    assert!(
+        threads.iter().all(|t| *t != here),
+        "a page decoded on the runtime's thread"
+    );
+}
+
+/// A read that runs out of time (`ListQuery::timeout`) answers on time, and its four slow
+/// decodes (four pages in parallel) stop within moments instead of running on for 30 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_timeout_stops_its_decodes() {
+    let server = server(4000).await;
+    let decoder = SlowDecoder::new(Duration::from_secs(30));
+    let client = client(&server, 1000, 4);
+    let query = ListQuery {
+        timeout: Some(Duration::from_millis(400)),
+        ..ListQuery::new("iam/OAuthTokens")
+    };
+    let started = Instant::now();
+    let outcome = client
+        .list_with(&query, &decoder, &Cancellation::new())
+        .await;
+    let ended = Instant::now();
+    assert!(
+        matches!(outcome, Err(Error::ReadTimeout { .. })),
+        "{:?}",
+        outcome.err()
+    );
+    let took = ended - started;
+    assert!(took < Duration::from_millis(1000), "{took:?}");
+    let after = work_after(&decoder.log, ended).await;
+    println!("read timed out after {took:?}; its decodes ran on for {after:?}");
+    assert!(after < Duration::from_millis(100), "{after:?}");
+    assert_eq!(decoder.log.started.load(Ordering::SeqCst), 5);
+    assert_eq!(decoder.log.stopped_by_cancel.load(Ordering::SeqCst), 4);
+}
+
+/// StopProvider cancels the read's token: the read ends with `Cancelled` and its decodes stop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_read_stops_its_decodes() {
+    let server = server(3000).await;
+    let decoder = SlowDecoder::new(Duration::from_secs(30));
+    let client = client(&server, 1000, 4);
+    let cancel = Cancellation::new();
+    let stop = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        stop.cancel();
+    });
+    let query = ListQuery::new("iam/OAuthTokens");
+    let outcome = client.list_with(&query, &decoder, &cancel).await;
+    let ended = Instant::now();
+    assert!(
+        matches!(outcome, Err(Error::Cancelled)),
+        "{:?}",
+        outcome.err()
+    );
+    let after = work_after(&decoder.log, ended).await;
+    println!("cancelled; the decodes ran on for {after:?}");
+    assert!(after < Duration::from_millis(100), "{after:?}");
+    assert_eq!(decoder.log.stopped_by_cancel.load(Ordering::SeqCst), 3);
+}
+
+/// A read whose future is dropped (its RPC went away, a caller's own timeout) stops its decodes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_a_read_stops_its_decodes() {
+    let server = server(3000).await;
+    let decoder = SlowDecoder::new(Duration::from_secs(30));
+    let client = client(&server, 1000, 4);
+    let query = ListQuery::new("iam/OAuthTokens");
+    let cancel = Cancellation::new();
+    let read = client.list_with(&query, &decoder, &cancel);
+    assert!(tokio::time::timeout(Duration::from_millis(300), read)
+        .await
+        .is_err());
+    let ended = Instant::now();
+    let after = work_after(&decoder.log, ended).await;
+    println!("dropped; the decodes ran on for {after:?}");
+    assert!(after < Duration::from_millis(100), "{after:?}");
+    assert_eq!(decoder.log.stopped_by_cancel.load(Ordering::SeqCst), 3);
+}
