@@ -359,7 +359,7 @@ pub(crate) async fn read(
         ..ListQuery::new(decl.resource)
     };
     check_request_length(source, &config, &query).map_err(Diagnostics::from)?;
-    let id = query_id(&query);
+    let id = query.stable_id();
     let started = std::time::Instant::now();
     log_read_start(decl, &query, &ctx.client.endpoint().host_header());
 
@@ -671,26 +671,6 @@ fn timeout_diagnostic(decl: &ListDeclaration, timeout: Duration, got: ReadProgre
             format_duration(timeout * 2),
         ),
     )
-}
-
-/// A stable id for a query: the same arguments always give the same id.
-fn query_id(query: &ListQuery) -> String {
-    let mut hasher = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
-    hasher.update(query.resource.as_bytes());
-    hasher.update(b"?");
-    if let Some(filter) = &query.filter {
-        hasher.update(filter.render().as_bytes());
-    }
-    // A selection changes the answer, so it changes the id; without one the id is as before.
-    if let Some(select) = &query.select {
-        hasher.update(b"&$select=");
-        hasher.update(select.join(",").as_bytes());
-    }
-    let digest = hasher.finish();
-    digest.as_ref()[..12]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 #[cfg(test)]
