@@ -65,6 +65,10 @@ PLATFORMS = {
     "darwin_arm64": ("aarch64-apple-darwin", "aarch64-apple-darwin", ""),
     "windows_amd64": ("x86_64-pc-windows-gnu", "x86_64-pc-windows-gnu", ".exe"),
 }
+#: The oldest macOS each darwin build supports (Rust's own minimum for the target), passed to
+#: zig and the C builds as MACOSX_DEPLOYMENT_TARGET unless that is set; without it zig's default
+#: is the newest macOS it knows (15.0), and dyld would refuse the binary on anything older.
+DARWIN_DEPLOYMENT = {"darwin_arm64": "11.0", "darwin_amd64": "10.12"}
 MAGIC_COOKIE = ("TF_PLUGIN_MAGIC_COOKIE", "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2")
 
 
@@ -157,6 +161,8 @@ def build(platform: str, env: dict[str, str]) -> tuple[pathlib.Path, list[str]]:
     args = ["--release", "--locked", "-p", NAME, "--bin", NAME, "--target", zig_target]
     binary = target_dir() / rust_target / "release" / f"{NAME}{suffix}"
     notes = []
+    if platform.startswith("darwin_"):
+        env = {**env, "MACOSX_DEPLOYMENT_TARGET": env.get("MACOSX_DEPLOYMENT_TARGET", DARWIN_DEPLOYMENT[platform])}
     if platform.startswith("darwin_") and sys.platform != "darwin" and macos_sdk() is None:
         notes.append(build_darwin_with_stubs(platform, args, env, binary))
     else:
@@ -198,7 +204,7 @@ def build_darwin_with_stubs(platform: str, args: list[str], env: dict[str, str],
             stubs[framework] |= symbols
     arch = "arm64" if platform.endswith("arm64") else "x86_64"
     try:
-        return release_cross.check_darwin_binary(binary, arch, stubs)
+        return release_cross.check_darwin_binary(binary, arch, stubs, env["MACOSX_DEPLOYMENT_TARGET"])
     except release_cross.CrossError as err:
         raise ReleaseError(f"{platform}: {err}") from err
 

@@ -155,13 +155,20 @@ def read_macho(path: pathlib.Path) -> dict:
     return {"arch": CPU_TYPES.get(cputype, hex(cputype)), "dylibs": dylibs, "minos": minos, "imports": imports}
 
 
-def check_darwin_binary(path: pathlib.Path, arch: str, stubs: dict[str, set[str]]) -> str:
-    """The binary is a Mach-O for `arch` that loads Security and CoreFoundation, and each symbol it
+def version_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in text.split("."))
+
+
+def check_darwin_binary(path: pathlib.Path, arch: str, stubs: dict[str, set[str]], oldest_macos: str) -> str:
+    """The binary is a Mach-O for `arch` that runs on macOS `oldest_macos` (its LC_BUILD_VERSION
+    minimum is no newer) and loads Security and CoreFoundation, and each symbol it
     takes from them is one the stubs list for that framework (so binds by the right name to the
     right library on a Mac). Returns a summary."""
     info = read_macho(path)
     if info["arch"] != arch:
         raise CrossError(f"{path.name} is a Mach-O for {info['arch']}, not {arch}")
+    if info["minos"] is None or version_tuple(info["minos"]) > version_tuple(oldest_macos):
+        raise CrossError(f"{path.name} needs macOS {info['minos']}, newer than {oldest_macos} (MACOSX_DEPLOYMENT_TARGET)")
     loaded = {name for _, name in info["dylibs"]}
     counts = []
     for framework, listed in stubs.items():

@@ -351,13 +351,14 @@ def zig() -> list[str]:
     return release.zig()
 
 
-def link_darwin(zig: list[str], tmp: Path, arch: str, stubs: dict[str, set[str]]) -> tuple[Path, str]:
+def link_darwin(zig: list[str], tmp: Path, arch: str, stubs: dict[str, set[str]],
+                macos: str = "11.0") -> tuple[Path, str]:
     source = tmp / "main.c"
     source.write_text(DARWIN_PROGRAM)
     fw = tmp / f"fw-{arch}"
     release_cross.write_stubs(fw, stubs)
     out = tmp / f"main-{arch}"
-    proc = subprocess.run([*zig, "cc", "-target", f"{arch}-macos", "-F", str(fw), "-framework", "Security",
+    proc = subprocess.run([*zig, "cc", "-target", f"{arch}-macos.{macos}", "-F", str(fw), "-framework", "Security",
                            "-framework", "CoreFoundation", str(source), "-o", str(out)],
                           capture_output=True, text=True, timeout=600)
     return (out if proc.returncode == 0 else None), proc.stderr
@@ -402,16 +403,23 @@ def test_darwin_link_against_stubs_binds_each_symbol_to_its_framework(zig, tmp_p
     assert ("LC_LOAD_DYLIB", release_cross.install_name("CoreFoundation")) in info["dylibs"]
     assert info["imports"][release_cross.install_name("Security")] == DARWIN_NEEDS["Security"]
     assert info["imports"][release_cross.install_name("CoreFoundation")] == DARWIN_NEEDS["CoreFoundation"]
-    assert release_cross.check_darwin_binary(binary, arch, DARWIN_NEEDS).startswith(f"Mach-O {arch}, macOS ")
+    assert info["minos"] == "11.0"
+    assert release_cross.check_darwin_binary(binary, arch, DARWIN_NEEDS, "11.0") == (
+        f"Mach-O {arch}, macOS 11.0 or later, imports Security 2, CoreFoundation 2 symbols")
     with pytest.raises(release_cross.CrossError, match="not x86_64" if arch == "arm64" else "not arm64"):
-        release_cross.check_darwin_binary(binary, "x86_64" if arch == "arm64" else "arm64", DARWIN_NEEDS)
+        release_cross.check_darwin_binary(binary, "x86_64" if arch == "arm64" else "arm64", DARWIN_NEEDS, "11.0")
+    # Linked for a newer macOS than the release promises: refused.
+    binary, errors = link_darwin(zig, tmp_path, zig_arch, DARWIN_NEEDS, macos="13.0")
+    assert binary is not None, errors
+    with pytest.raises(release_cross.CrossError, match="needs macOS 13.0, newer than 11.0"):
+        release_cross.check_darwin_binary(binary, arch, DARWIN_NEEDS, "11.0")
     # A CoreFoundation symbol the stubs put in Security binds to Security: the check refuses it.
     misplaced = {"Security": DARWIN_NEEDS["Security"] | {"_CFRelease"},
                  "CoreFoundation": DARWIN_NEEDS["CoreFoundation"] - {"_CFRelease"}}
     binary, errors = link_darwin(zig, tmp_path, zig_arch, misplaced)
     assert binary is not None, errors
     with pytest.raises(release_cross.CrossError, match="_CFRelease"):
-        release_cross.check_darwin_binary(binary, arch, misplaced)
+        release_cross.check_darwin_binary(binary, arch, misplaced, "11.0")
 
 
 WINDOWS_PROGRAM = r"""
