@@ -9,11 +9,15 @@ use, for one or more platforms:
 Platforms (--target, repeatable; --all-platforms for all; default linux_amd64):
   linux_amd64 linux_arm64 darwin_amd64 darwin_arm64 windows_amd64
 Every platform is built with cargo-zigbuild (zig as the linker and C compiler), the Linux ones
-against glibc 2.17 (RHEL/CentOS 7 and later); the macOS ones need a macOS SDK (SDKROOT) off a Mac; each Linux binary's glibc floor is checked with
-`objdump -T` and the build fails above GLIBC_MAX. ziglang and cargo-zigbuild come from PyPI into
+against glibc 2.17 (RHEL/CentOS 7 and later); each Linux binary's glibc floor is checked with
+`objdump -T` and the build fails above GLIBC_MAX. Off a Mac and without SDKROOT, the macOS ones
+link against text-based stubs of Security and CoreFoundation that this script writes from the
+link's undefined symbols (scripts/release_cross.py), and each Mach-O is checked (CPU, framework
+load commands, imported names, minimum macOS). ziglang and cargo-zigbuild come from PyPI into
 .work/release-tools (pinned in scripts/release-requirements.txt); missing Rust targets are added
 with rustup. Binaries that run here are smoke-tested: `--version` and the plugin handshake
-(linux_arm64 under qemu-aarch64, windows_amd64 under wine, when installed).
+(linux_arm64 under qemu-aarch64, windows_amd64 under wine when installed, with a
+bcryptprimitives.dll shim for wine < 9 that is never packaged); macOS binaries are not run.
 
 Outputs besides dist/:
   --mirror DIR          packed filesystem mirror: DIR/<host>/<namespace>/<type>/<zip>
