@@ -110,6 +110,8 @@ MH_MAGIC_64 = 0xFEEDFACF
 CPU_TYPES = {0x01000007: "x86_64", 0x0100000C: "arm64"}
 LC_SYMTAB = 0x2
 LC_BUILD_VERSION = 0x32
+#: The older form of the minimum macOS, which linkers write for targets before 10.14.
+LC_VERSION_MIN_MACOSX = 0x24
 #: Load commands that add a dylib to the ordinal list (LC_LOAD_DYLIB, LC_LOAD_WEAK_DYLIB,
 #: LC_REEXPORT_DYLIB, LC_LAZY_LOAD_DYLIB, LC_LOAD_UPWARD_DYLIB).
 DYLIB_COMMANDS = {0xC: "LC_LOAD_DYLIB", 0x80000018: "LC_LOAD_WEAK_DYLIB", 0x8000001F: "LC_REEXPORT_DYLIB",
@@ -136,8 +138,9 @@ def read_macho(path: pathlib.Path) -> dict:
             dylibs.append((DYLIB_COMMANDS[cmd], name))
         elif cmd == LC_SYMTAB:
             symtab = struct.unpack_from("<IIII", data, offset + 8)
-        elif cmd == LC_BUILD_VERSION:
-            version = struct.unpack_from("<I", data, offset + 12)[0]
+        elif cmd in (LC_BUILD_VERSION, LC_VERSION_MIN_MACOSX):
+            # build_version_command: platform, minos; version_min_command: version, sdk
+            version = struct.unpack_from("<I", data, offset + (12 if cmd == LC_BUILD_VERSION else 8))[0]
             minos = f"{version >> 16}.{(version >> 8) & 0xFF}"
         offset += size
     imports: dict[str, set[str]] = {name: set() for _, name in dylibs}

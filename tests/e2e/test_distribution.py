@@ -388,6 +388,17 @@ def test_framework_stubs_round_trip(tmp_path):
     assert release_cross.read_stubs(tmp_path) == {"Security": set(), "CoreFoundation": set()}
 
 
+def test_darwin_minimum_macos_is_read_from_either_load_command(zig, tmp_path):
+    # x86_64 before 10.14 gets LC_VERSION_MIN_MACOSX, later ones LC_BUILD_VERSION.
+    for macos in ("10.12", "10.15"):
+        binary, errors = link_darwin(zig, tmp_path, "x86_64", DARWIN_NEEDS, macos=macos)
+        assert binary is not None, errors
+        assert release_cross.read_macho(binary)["minos"] == macos
+        release_cross.check_darwin_binary(binary, "x86_64", DARWIN_NEEDS, "10.15")
+    with pytest.raises(release_cross.CrossError, match="needs macOS 10.15, newer than 10.12"):
+        release_cross.check_darwin_binary(binary, "x86_64", DARWIN_NEEDS, "10.12")
+
+
 @pytest.mark.parametrize("arch", ["arm64", "x86_64"])
 def test_darwin_link_against_stubs_binds_each_symbol_to_its_framework(zig, tmp_path, arch):
     zig_arch = "aarch64" if arch == "arm64" else "x86_64"
