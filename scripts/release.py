@@ -9,11 +9,15 @@ use, for one or more platforms:
 Platforms (--target, repeatable; --all-platforms for all; default linux_amd64):
   linux_amd64 linux_arm64 darwin_amd64 darwin_arm64 windows_amd64
 Every platform is built with cargo-zigbuild (zig as the linker and C compiler), the Linux ones
-against glibc 2.17 (RHEL/CentOS 7 and later); the macOS ones need a macOS SDK (SDKROOT) off a Mac; each Linux binary's glibc floor is checked with
-`objdump -T` and the build fails above GLIBC_MAX. ziglang and cargo-zigbuild come from PyPI into
+against glibc 2.17 (RHEL/CentOS 7 and later); each Linux binary's glibc floor is checked with
+`objdump -T` and the build fails above GLIBC_MAX. Off a Mac and without SDKROOT, the macOS ones
+link against text-based stubs of Security and CoreFoundation that this script writes from the
+link's undefined symbols (scripts/release_cross.py), and each Mach-O is checked (CPU, framework
+load commands, imported names, minimum macOS). ziglang and cargo-zigbuild come from PyPI into
 .work/release-tools (pinned in scripts/release-requirements.txt); missing Rust targets are added
 with rustup. Binaries that run here are smoke-tested: `--version` and the plugin handshake
-(linux_arm64 under qemu-aarch64, windows_amd64 under wine, when installed).
+(linux_arm64 under qemu-aarch64, windows_amd64 under wine when installed, with a
+bcryptprimitives.dll shim for wine < 9 that is never packaged); macOS binaries are not run.
 
 Outputs besides dist/:
   --mirror DIR          packed filesystem mirror: DIR/<host>/<namespace>/<type>/<zip>
@@ -43,7 +47,11 @@ import shutil
 import subprocess
 import sys
 import time
+import tempfile
 import zipfile
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import release_cross  # noqa: E402  (scripts/release_cross.py)
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 NAME = "terraform-provider-intersight"
@@ -61,6 +69,10 @@ PLATFORMS = {
     "darwin_arm64": ("aarch64-apple-darwin", "aarch64-apple-darwin", ""),
     "windows_amd64": ("x86_64-pc-windows-gnu", "x86_64-pc-windows-gnu", ".exe"),
 }
+#: The oldest macOS each darwin build supports (Rust's own minimum for the target), passed to
+#: zig and the C builds as MACOSX_DEPLOYMENT_TARGET unless that is set; without it zig's default
+#: is the newest macOS it knows (15.0), and dyld would refuse the binary on anything older.
+DARWIN_DEPLOYMENT = {"darwin_arm64": "11.0", "darwin_amd64": "10.12"}
 MAGIC_COOKIE = ("TF_PLUGIN_MAGIC_COOKIE", "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2")
 
 
@@ -110,22 +122,17 @@ def ensure_tools(platforms: list[str]) -> dict[str, str]:
     return env
 
 
-def check_macos_sdk(platforms: list[str]) -> None:
-    """The macOS builds link Apple's Security and CoreFoundation frameworks (the system trust
-    store: rustls-platform-verifier through reqwest, rustls-native-certs). zig ships no
-    framework stubs, only libSystem's, so without a macOS SDK the link fails after the whole
-    build: say so before building."""
-    darwin = [p for p in platforms if p.startswith("darwin_")]
-    if not darwin or sys.platform == "darwin":
-        return
+def macos_sdk() -> pathlib.Path | None:
+    """The macOS SDK the darwin links may use: on a Mac cargo-zigbuild asks xcrun; elsewhere
+    SDKROOT when it holds the frameworks; else None (the link gets framework stubs)."""
     sdk = os.environ.get("SDKROOT")
-    if not sdk or not (pathlib.Path(sdk) / "System" / "Library" / "Frameworks" / "Security.framework").is_dir():
-        raise ReleaseError(
-            f"{', '.join(darwin)}: linking needs a macOS SDK (Security and CoreFoundation frameworks), "
-            "which zig does not ship: set SDKROOT to a MacOSX.sdk directory (from Xcode or the "
-            "Command Line Tools), or build the darwin packages on a Mac"
-            + (f" (SDKROOT={sdk} has no System/Library/Frameworks/Security.framework)" if sdk else "")
-        )
+    if sdk and (pathlib.Path(sdk) / "System" / "Library" / "Frameworks" / "Security.framework").is_dir():
+        return pathlib.Path(sdk)
+    return None
+
+
+def zig() -> list[str]:
+    return [str(TOOLS / "bin" / "python3"), "-m", "ziglang"]
 
 
 def target_dir() -> pathlib.Path:
@@ -134,14 +141,76 @@ def target_dir() -> pathlib.Path:
     return pathlib.Path(json.loads(out)["target_directory"])
 
 
-def build(platform: str, env: dict[str, str]) -> pathlib.Path:
+def cargo_zigbuild(args: list[str], env: dict[str, str], capture: bool) -> tuple[int, str]:
+    """Runs cargo-zigbuild, passing its output through; returns the exit code and, with
+    `capture`, the output (to read the linker's errors from)."""
+    if not capture:
+        return subprocess.run(["cargo-zigbuild", *args], cwd=ROOT, env=env).returncode, ""
+    proc = subprocess.Popen(["cargo-zigbuild", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    lines = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        sys.stdout.write(line)
+        lines.append(line)
+    return proc.wait(), "".join(lines)
+
+
+def build(platform: str, env: dict[str, str]) -> tuple[pathlib.Path, list[str]]:
+    """Builds one platform; returns the binary and notes for the log."""
     rust_target, zig_target, suffix = PLATFORMS[platform]
     log(f"building {platform} ({zig_target})")
     t0 = time.monotonic()
-    subprocess.run(["cargo", "zigbuild", "--release", "--locked", "-p", NAME, "--bin", NAME,
-                    "--target", zig_target], cwd=ROOT, env=env, check=True)
-    log(f"built {platform} in {time.monotonic() - t0:.0f} s")
-    return target_dir() / rust_target / "release" / f"{NAME}{suffix}"
+    cpu0 = os.times()
+    args = ["--release", "--locked", "-p", NAME, "--bin", NAME, "--target", zig_target]
+    binary = target_dir() / rust_target / "release" / f"{NAME}{suffix}"
+    notes = []
+    if platform.startswith("darwin_"):
+        env = {**env, "MACOSX_DEPLOYMENT_TARGET": env.get("MACOSX_DEPLOYMENT_TARGET", DARWIN_DEPLOYMENT[platform])}
+    if platform.startswith("darwin_") and sys.platform != "darwin" and macos_sdk() is None:
+        notes.append(build_darwin_with_stubs(platform, args, env, binary))
+    else:
+        code, _ = cargo_zigbuild(["zigbuild", *args], env, capture=False)
+        if code != 0:
+            raise ReleaseError(f"{platform}: cargo zigbuild failed (exit {code})")
+    cpu1 = os.times()
+    cpu = (cpu1.children_user - cpu0.children_user) + (cpu1.children_system - cpu0.children_system)
+    log(f"built {platform} in {time.monotonic() - t0:.0f} s ({cpu:.0f} s CPU)")
+    return binary, notes
+
+
+def build_darwin_with_stubs(platform: str, args: list[str], env: dict[str, str], binary: pathlib.Path) -> str:
+    """Links a darwin binary against text-based stubs of Security and CoreFoundation
+    (scripts/release_cross.py): the stubs a previous build left, else empty ones; when the link
+    reports undefined symbols of those frameworks, they are added and the link runs once more.
+    The linker gets the stub directory as `-F` through `cargo rustc`, so only the final crate's
+    flags change (dependencies keep their build). Returns what the Mach-O check found."""
+    stubs_dir = TOOLS / "macos-framework-stubs" / platform
+    stubs = release_cross.read_stubs(stubs_dir)
+    rustc_args = ["rustc", *args, "--", "-C", f"link-arg=-F{stubs_dir}"]
+    for attempt in (1, 2):
+        release_cross.write_stubs(stubs_dir, stubs)
+        log(f"{platform}: no macOS SDK; linking against framework stubs in {stubs_dir} "
+            f"({', '.join(f'{f} {len(s)} symbols' for f, s in stubs.items())})")
+        code, output = cargo_zigbuild(rustc_args, env, capture=True)
+        if code == 0:
+            break
+        missing = release_cross.undefined_symbols(output)
+        by_framework, other = release_cross.classify(missing)
+        if other:
+            raise ReleaseError(f"{platform}: the link needs symbols no stubbed framework exports: {', '.join(sorted(other))}")
+        added = {f: s - stubs[f] for f, s in by_framework.items()}
+        if attempt == 2 or not any(added.values()):
+            raise ReleaseError(f"{platform}: cargo zigbuild failed (exit {code})")
+        log(f"{platform}: the link needs {', '.join(f'{len(s)} {f}' for f, s in added.items())} symbols "
+            "more; writing them into the stubs and linking again")
+        for framework, symbols in added.items():
+            stubs[framework] |= symbols
+    arch = "arm64" if platform.endswith("arm64") else "x86_64"
+    try:
+        return release_cross.check_darwin_binary(binary, arch, stubs, env["MACOSX_DEPLOYMENT_TARGET"])
+    except release_cross.CrossError as err:
+        raise ReleaseError(f"{platform}: {err}") from err
 
 
 # ---------------------------------------------------------------------------------------------
@@ -193,15 +262,41 @@ def smoke(binary: pathlib.Path, platform: str, ver: str) -> str:
     """`--version`, then the plugin handshake line; returns what ran."""
     prefix = runner(platform)
     if prefix is None:
+        if platform == "windows_amd64":
+            return "not run (wine is not installed: Debian `apt-get install wine wine64`)"
+        if platform.startswith("darwin_"):
+            return "not run (macOS binaries cannot run here)"
         return "not run (no way to run it on this machine)"
+    how = " ".join(pathlib.Path(p).name for p in prefix[:1])
+    how = f"under {how}" if prefix else "natively"
+    with tempfile.TemporaryDirectory(prefix="release-smoke-") as tmp:
+        if platform == "windows_amd64":
+            major = release_cross.wine_major(prefix[0])
+            if major is not None and major < 9:
+                # wine < 9 has no bcryptprimitives.dll; a shim beside a copy of the exe, for this run only.
+                try:
+                    shim = release_cross.build_wine_shim(zig(), TOOLS / "wine-shim")
+                except release_cross.CrossError as err:
+                    raise ReleaseError(f"{platform}: {err}") from err
+                shutil.copyfile(shim, pathlib.Path(tmp) / shim.name)
+                copy = pathlib.Path(tmp) / binary.name
+                shutil.copyfile(binary, copy)
+                binary = copy
+                how = f"under wine {major} with a ProcessPrng shim (bcryptprimitives.dll, not packaged)"
+        return f"--version and handshake ({smoke_run(prefix, binary, platform, ver)}) ran {how}"
+
+
+def smoke_run(prefix: list[str], binary: pathlib.Path, platform: str, ver: str) -> str:
+    """Runs `--version` and reads the handshake line; returns the handshake's transport."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "PLUGIN_", "INTERSIGHT_"))}
     env.setdefault("WINEDEBUG", "-all")
-    proc = subprocess.run([*prefix, str(binary), "--version"], capture_output=True, text=True, timeout=300, env=env)
+    proc = subprocess.run([*prefix, str(binary), "--version"], capture_output=True, text=True, timeout=300, env=env,
+                          cwd=binary.parent)
     if proc.returncode != 0 or ver not in proc.stdout:
         raise ReleaseError(f"{platform}: --version failed (exit {proc.returncode}): {proc.stdout}{proc.stderr}")
     env.update({MAGIC_COOKIE[0]: MAGIC_COOKIE[1], "PLUGIN_PROTOCOL_VERSIONS": "5,6"})
     child = subprocess.Popen([*prefix, str(binary)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             env=env, stdin=subprocess.DEVNULL)
+                             env=env, stdin=subprocess.DEVNULL, cwd=binary.parent)
     try:
         line = child.stdout.readline().strip() if child.stdout else ""
     finally:
@@ -214,8 +309,7 @@ def smoke(binary: pathlib.Path, platform: str, ver: str) -> str:
     if not re.fullmatch(r"1\|6\|(unix|tcp)\|[^|]+\|grpc\|.*", line):
         err = child.stderr.read() if child.stderr else ""
         raise ReleaseError(f"{platform}: no plugin handshake line, got {line!r}; stderr: {err[-2000:]}")
-    how = " ".join(pathlib.Path(p).name for p in prefix[:1]) or "natively"
-    return f"--version and handshake ({line.split('|')[2]}) ran {('under ' + how) if prefix else how}"
+    return line.split("|")[2]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -313,16 +407,16 @@ def main() -> int:
     dist = pathlib.Path(args.dist)
     dist.mkdir(parents=True, exist_ok=True)
     to_build = [p for p in platforms if p not in given]
-    check_macos_sdk([p for p in to_build if not args.skip_build])
     env = ensure_tools(to_build) if to_build and not args.skip_build else dict(os.environ)
     binaries: dict[str, pathlib.Path] = dict(given)
+    build_notes: dict[str, list[str]] = {}
     started = time.monotonic()
     for platform in to_build:
         if args.skip_build:
             rust_target, _, suffix = PLATFORMS[platform]
             binaries[platform] = target_dir() / rust_target / "release" / f"{NAME}{suffix}"
         else:
-            binaries[platform] = build(platform, env)
+            binaries[platform], build_notes[platform] = build(platform, env)
     if to_build and not args.skip_build:
         log(f"built {len(to_build)} platform(s) in {time.monotonic() - started:.0f} s")
 
@@ -331,7 +425,7 @@ def main() -> int:
         binary = binaries[platform]
         if not binary.is_file():
             raise ReleaseError(f"{binary} does not exist; build it first")
-        notes = [f"{binary.stat().st_size / 2**20:.1f} MiB"]
+        notes = [f"{binary.stat().st_size / 2**20:.1f} MiB", *build_notes.get(platform, [])]
         # Binaries given by path are packaged as they are (tests package a debug build).
         if platform.startswith("linux_") and platform not in given:
             notes.append(check_glibc(binary, platform))

@@ -316,3 +316,150 @@ def test_beside_the_official_provider(two_providers, sim_factory, tmp_path, tf):
     rc, out, err = run_tf(tf, None, wd, "output", "-json", env=env)
     values = {k: v["value"] for k, v in json.loads(out).items()}
     assert values == {"ours": 30, "official": 30}, values
+
+
+# ---------------------------------------------------------------------------------------------
+# Cross-platform pieces of scripts/release.py (scripts/release_cross.py): the macOS framework
+# stubs and the Mach-O check, and the wine shim. Small C programs stand in for the provider
+# (its darwin and Windows builds take minutes each; `scripts/release.py --all-platforms` runs them).
+
+sys.path.insert(0, str(ROOT / "scripts"))
+import release_cross  # noqa: E402
+
+DARWIN_PROGRAM = r"""
+typedef const void *CFTypeRef;
+extern void CFRelease(CFTypeRef);
+extern const void *kCFAllocatorDefault;
+extern int SecRandomCopyBytes(const void *, unsigned long, void *);
+extern const void *kSecRandomDefault;
+int main(void) {
+    char buf[8];
+    CFRelease(kCFAllocatorDefault);
+    return SecRandomCopyBytes(kSecRandomDefault, sizeof buf, buf);
+}
+"""
+DARWIN_NEEDS = {"Security": {"_SecRandomCopyBytes", "_kSecRandomDefault"},
+                "CoreFoundation": {"_CFRelease", "_kCFAllocatorDefault"}}
+
+
+@pytest.fixture(scope="module")
+def zig() -> list[str]:
+    """zig from the release tools (installed from PyPI as scripts/release.py does)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import release
+    release.ensure_tools([])
+    return release.zig()
+
+
+def link_darwin(zig: list[str], tmp: Path, arch: str, stubs: dict[str, set[str]],
+                macos: str = "11.0") -> tuple[Path, str]:
+    source = tmp / "main.c"
+    source.write_text(DARWIN_PROGRAM)
+    fw = tmp / f"fw-{arch}"
+    release_cross.write_stubs(fw, stubs)
+    out = tmp / f"main-{arch}"
+    proc = subprocess.run([*zig, "cc", "-target", f"{arch}-macos.{macos}", "-F", str(fw), "-framework", "Security",
+                           "-framework", "CoreFoundation", str(source), "-o", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    return (out if proc.returncode == 0 else None), proc.stderr
+
+
+def test_framework_symbols_are_classified_by_apples_names():
+    output = ("error: undefined symbol: _SecTrustEvaluateWithError\n    note: referenced by x.o\n"
+              "error: undefined symbol: ___CFConstantStringClassReference\n"
+              "error: undefined symbol: _kCFAllocatorDefault\nerror: undefined symbol: _kSecClass\n"
+              "error: undefined symbol: _SSLCreateContext\nerror: undefined symbol: _objc_msgSend\n")
+    found = release_cross.undefined_symbols(output)
+    by_framework, other = release_cross.classify(found)
+    assert by_framework == {"Security": {"_SecTrustEvaluateWithError", "_kSecClass", "_SSLCreateContext"},
+                            "CoreFoundation": {"___CFConstantStringClassReference", "_kCFAllocatorDefault"}}
+    assert other == {"_objc_msgSend"}
+    # Names that only look alike belong to neither.
+    assert release_cross.framework_of("_SSL_new") is None
+    assert release_cross.framework_of("_Second") is None
+
+
+def test_framework_stubs_round_trip(tmp_path):
+    release_cross.write_stubs(tmp_path, DARWIN_NEEDS)
+    text = (tmp_path / "Security.framework" / "Security.tbd").read_text()
+    assert "install-name:    '/System/Library/Frameworks/Security.framework/Versions/A/Security'" in text
+    assert release_cross.read_stubs(tmp_path) == DARWIN_NEEDS
+    release_cross.write_stubs(tmp_path, {})
+    assert release_cross.read_stubs(tmp_path) == {"Security": set(), "CoreFoundation": set()}
+
+
+def test_darwin_minimum_macos_is_read_from_either_load_command(zig, tmp_path):
+    # x86_64 before 10.14 gets LC_VERSION_MIN_MACOSX, later ones LC_BUILD_VERSION.
+    for macos in ("10.12", "10.15"):
+        binary, errors = link_darwin(zig, tmp_path, "x86_64", DARWIN_NEEDS, macos=macos)
+        assert binary is not None, errors
+        assert release_cross.read_macho(binary)["minos"] == macos
+        release_cross.check_darwin_binary(binary, "x86_64", DARWIN_NEEDS, "10.15")
+    with pytest.raises(release_cross.CrossError, match="needs macOS 10.15, newer than 10.12"):
+        release_cross.check_darwin_binary(binary, "x86_64", DARWIN_NEEDS, "10.12")
+
+
+@pytest.mark.parametrize("arch", ["arm64", "x86_64"])
+def test_darwin_link_against_stubs_binds_each_symbol_to_its_framework(zig, tmp_path, arch):
+    zig_arch = "aarch64" if arch == "arm64" else "x86_64"
+    # Empty stubs: the link names exactly the symbols it needs (what release.py writes next).
+    binary, errors = link_darwin(zig, tmp_path, zig_arch, {})
+    assert binary is None
+    assert release_cross.classify(release_cross.undefined_symbols(errors)) == (DARWIN_NEEDS, set())
+    binary, errors = link_darwin(zig, tmp_path, zig_arch, DARWIN_NEEDS)
+    assert binary is not None, errors
+    info = release_cross.read_macho(binary)
+    assert info["arch"] == arch
+    assert ("LC_LOAD_DYLIB", release_cross.install_name("Security")) in info["dylibs"]
+    assert ("LC_LOAD_DYLIB", release_cross.install_name("CoreFoundation")) in info["dylibs"]
+    assert info["imports"][release_cross.install_name("Security")] == DARWIN_NEEDS["Security"]
+    assert info["imports"][release_cross.install_name("CoreFoundation")] == DARWIN_NEEDS["CoreFoundation"]
+    assert info["minos"] == "11.0"
+    assert release_cross.check_darwin_binary(binary, arch, DARWIN_NEEDS, "11.0") == (
+        f"Mach-O {arch}, macOS 11.0 or later, imports Security 2, CoreFoundation 2 symbols")
+    with pytest.raises(release_cross.CrossError, match="not x86_64" if arch == "arm64" else "not arm64"):
+        release_cross.check_darwin_binary(binary, "x86_64" if arch == "arm64" else "arm64", DARWIN_NEEDS, "11.0")
+    # Linked for a newer macOS than the release promises: refused.
+    binary, errors = link_darwin(zig, tmp_path, zig_arch, DARWIN_NEEDS, macos="13.0")
+    assert binary is not None, errors
+    with pytest.raises(release_cross.CrossError, match="needs macOS 13.0, newer than 11.0"):
+        release_cross.check_darwin_binary(binary, arch, DARWIN_NEEDS, "11.0")
+    # A CoreFoundation symbol the stubs put in Security binds to Security: the check refuses it.
+    misplaced = {"Security": DARWIN_NEEDS["Security"] | {"_CFRelease"},
+                 "CoreFoundation": DARWIN_NEEDS["CoreFoundation"] - {"_CFRelease"}}
+    binary, errors = link_darwin(zig, tmp_path, zig_arch, misplaced)
+    assert binary is not None, errors
+    with pytest.raises(release_cross.CrossError, match="_CFRelease"):
+        release_cross.check_darwin_binary(binary, arch, misplaced, "11.0")
+
+
+WINDOWS_PROGRAM = r"""
+typedef int BOOL;
+typedef unsigned long long SIZE_T;
+__declspec(dllimport) BOOL __stdcall ProcessPrng(unsigned char *data, SIZE_T len);
+__declspec(dllimport) void __stdcall ExitProcess(unsigned int code);
+void __stdcall mainCRTStartup(void) {
+    unsigned char a[64] = {0}, b[64] = {0};
+    int same = 0, zero = 0;
+    if (!ProcessPrng(a, sizeof a) || !ProcessPrng(b, sizeof b)) ExitProcess(2);
+    for (int i = 0; i < 64; i++) { same += a[i] == b[i]; zero += a[i] == 0; }
+    ExitProcess(same > 16 || zero > 16 ? 3 : 0);
+}
+"""
+
+
+@pytest.mark.skipif(not (shutil.which("wine") or shutil.which("wine64")), reason="wine is not installed")
+def test_wine_shim_gives_random_bytes(zig, tmp_path):
+    shim = release_cross.build_wine_shim(zig, tmp_path / "cache")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    shutil.copyfile(shim, run_dir / shim.name)
+    source = tmp_path / "prng.c"
+    source.write_text(WINDOWS_PROGRAM)
+    exe = run_dir / "prng.exe"
+    subprocess.run([*zig, "cc", "-target", "x86_64-windows-gnu", "-nostdlib", "-O1", "-Wl,--entry=mainCRTStartup", "-o", str(exe), str(source),
+                    str(shim.with_suffix(".lib")), "-lkernel32"], check=True, timeout=600)
+    wine = shutil.which("wine") or shutil.which("wine64")
+    proc = subprocess.run([wine, str(exe)], cwd=run_dir, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "WINEDEBUG": "-all"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
