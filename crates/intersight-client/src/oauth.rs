@@ -130,6 +130,10 @@ pub(crate) struct Token {
     pub(crate) generation: u64,
     refresh_at: Instant,
     expires_at: Instant,
+    /// Fetched because the API refused the token before it (not ahead of expiry, not first).
+    replacement: bool,
+    /// Some request made with it succeeded.
+    worked: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl fmt::Debug for Token {
@@ -154,6 +158,11 @@ impl Token {
     pub(crate) fn secret(&self) -> &str {
         self.value.as_str()
     }
+
+    /// Records that a request made with it succeeded.
+    pub(crate) fn mark_worked(&self) {
+        self.worked.store(true, Ordering::Relaxed);
+    }
 }
 
 /// What a token answer gave.
@@ -171,7 +180,13 @@ struct State {
     refused: Option<Error>,
     /// The last transient failure, and how many fetches had failed when it was made.
     last_failure: Option<Error>,
+    /// The current token was dropped because the API refused it.
+    invalidated: bool,
 }
+
+/// The most access tokens one client remembers for masking (the current one and those before
+/// it): an hour's tokens make a handful in a long run.
+pub const MAX_MASKED_TOKENS: usize = 32;
 
 /// The token of one client: fetched on first use, shared, renewed ahead of expiry.
 pub(crate) struct TokenSource {
@@ -183,6 +198,11 @@ pub(crate) struct TokenSource {
     requests: AtomicU64,
     /// Tokens received.
     tokens: AtomicU64,
+    /// Fetches that succeeded (waiters compare it to share a token stale on arrival).
+    fetched: AtomicU64,
+    /// The access tokens this client holds or has held (the newest last, at most
+    /// [`MAX_MASKED_TOKENS`]): masked in every server text, the token endpoint's included.
+    held: std::sync::Mutex<Vec<Arc<Zeroizing<String>>>>,
 }
 
 impl fmt::Debug for TokenSource {
@@ -202,7 +222,57 @@ impl TokenSource {
             failed_fetches: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             tokens: AtomicU64::new(0),
+            fetched: AtomicU64::new(0),
+            held: std::sync::Mutex::new(Vec::new()),
         }
+    }
+
+    /// Everything server text is masked for: the forms of the client secret (as given, form-
+    /// encoded, and the Basic header value) and every access token held or held before.
+    pub(crate) fn masks(&self) -> Vec<Zeroizing<String>> {
+        let mut masks = self.credentials.secret_forms();
+        if let Ok(held) = self.held.lock() {
+            masks.extend(held.iter().map(|t| Zeroizing::new(t.as_str().to_string())));
+        }
+        masks
+    }
+
+    /// Remembers a token for masking.
+    fn hold(&self, token: &Arc<Zeroizing<String>>) {
+        if let Ok(mut held) = self.held.lock() {
+            if held.len() >= MAX_MASKED_TOKENS {
+                held.remove(0);
+            }
+            held.push(token.clone());
+        }
+    }
+
+    /// The API refused `token` (HTTP 401, `error` already masked). True when the request may be
+    /// repeated with a new token: the token is dropped (once per generation, so all the reads
+    /// that met it share one renewal). False when the refusal is final for this client: the
+    /// token refused was itself a renewal after a refusal and never worked, or the request was
+    /// already a repeat with a new token. Then no further token request is made, and every read
+    /// that asks for a token gets `error` (the usual authentication error) without a request.
+    pub(crate) async fn refused(&self, token: &Token, repeat: bool, error: &Error) -> bool {
+        let mut state = self.state.lock().await;
+        if state.refused.is_some() {
+            return false;
+        }
+        let fresh_refused = token.replacement && !token.worked.load(Ordering::Relaxed);
+        if repeat || fresh_refused {
+            state.refused = Some(error.clone());
+            state.current = None;
+            return false;
+        }
+        if state
+            .current
+            .as_ref()
+            .is_some_and(|t| t.generation == token.generation)
+        {
+            state.current = None;
+            state.invalidated = true;
+        }
+        true
     }
 
     pub(crate) fn client_id(&self) -> &str {
@@ -229,6 +299,7 @@ impl TokenSource {
         read_id: &str,
     ) -> Result<Token, Error> {
         let failed_before = self.failed_fetches.load(Ordering::SeqCst);
+        let fetched_before = self.fetched.load(Ordering::SeqCst);
         let mut state = tokio::select! {
             biased;
             _ = cancel.cancelled() => return Err(Error::Cancelled),
@@ -240,6 +311,13 @@ impl TokenSource {
         let now = Instant::now();
         if let Some(token) = state.current.as_ref().filter(|t| now < t.refresh_at) {
             return Ok(token.clone());
+        }
+        // A token fetched while this caller waited serves it even when it was stale on arrival
+        // (a slow endpoint and a short lifetime): else each waiter would fetch its own in turn.
+        if self.fetched.load(Ordering::SeqCst) != fetched_before {
+            if let Some(token) = &state.current {
+                return Ok(token.clone());
+            }
         }
         if self.failed_fetches.load(Ordering::SeqCst) != failed_before {
             if let Some(failure) = &state.last_failure {
@@ -256,9 +334,14 @@ impl TokenSource {
                     generation: state.generations,
                     refresh_at: sent_at + grant.lifetime - margin,
                     expires_at: sent_at + grant.lifetime,
+                    replacement: state.invalidated,
+                    worked: Arc::default(),
                 };
+                self.hold(&token.value);
                 self.tokens.fetch_add(1, Ordering::Relaxed);
+                self.fetched.fetch_add(1, Ordering::SeqCst);
                 state.current = Some(token.clone());
+                state.invalidated = false;
                 state.last_failure = None;
                 Ok(token)
             }
@@ -281,18 +364,6 @@ impl TokenSource {
                 state.last_failure = Some(error.clone());
                 Err(error)
             }
-        }
-    }
-
-    /// Drops the token of `generation` (the API refused it); a newer one is kept.
-    pub(crate) async fn invalidate(&self, generation: u64) {
-        let mut state = self.state.lock().await;
-        if state
-            .current
-            .as_ref()
-            .is_some_and(|t| t.generation == generation)
-        {
-            state.current = None;
         }
     }
 
@@ -364,7 +435,7 @@ impl TokenSource {
                 .await
                 .unwrap_or_default();
             seen.bytes = body.len();
-            let forms = self.credentials.secret_forms();
+            let forms = self.masks();
             let forms: Vec<&str> = forms.iter().map(|s| s.as_str()).collect();
             let document = ErrorDocument::parse(&body, &forms);
             return Err(Failure::fatal(Error::TokenRefused {
@@ -375,7 +446,7 @@ impl TokenSource {
             }));
         }
         if !response.status().is_success() {
-            let forms = self.credentials.secret_forms();
+            let forms = self.masks();
             let forms: Vec<&str> = forms.iter().map(|s| s.as_str()).collect();
             return Err(transport
                 .error_answer(response, TOKEN_PATH, seen, &forms)
@@ -400,9 +471,9 @@ impl TokenSource {
         })
     }
 
-    /// `error` with every form of the secret that server text could echo replaced by `***`.
-    fn mask(&self, error: Error) -> Error {
-        let forms = self.credentials.secret_forms();
+    /// `error` with every form of the secret and every token held replaced by `***`.
+    pub(crate) fn mask(&self, error: Error) -> Error {
+        let forms = self.masks();
         let forms: Vec<&str> = forms.iter().map(|s| s.as_str()).collect();
         mask_error(error, &forms)
     }
@@ -439,25 +510,79 @@ fn as_post(mut error: Error) -> Error {
     error
 }
 
-/// `text` with each of `secrets` (non-empty ones) replaced by `***`. Applied to server text
-/// before it is cut or folded, so that no part of a secret survives.
-pub(crate) fn mask_text<'a>(text: &'a str, secrets: &[&str]) -> std::borrow::Cow<'a, str> {
-    let mut out = std::borrow::Cow::Borrowed(text);
-    for secret in secrets.iter().filter(|s| !s.is_empty()) {
-        if out.contains(secret) {
-            out = std::borrow::Cow::Owned(out.replace(secret, "***"));
+/// Whether a character is left out when echoes are compared: control characters (which
+/// [`server_text`] turns into spaces), whitespace (which it folds) and invisible formatting
+/// (which it drops). A server that slips one of them into an echo does not defeat masking.
+fn ignored_in_echo(c: char) -> bool {
+    c.is_control()
+        || c.is_whitespace()
+        || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
+}
+
+/// The text as echoes are compared: without [`ignored_in_echo`] characters, lower-cased; with,
+/// for each byte of it, the byte range of the original character it comes from.
+fn echo_skeleton(text: &str) -> (String, Vec<(usize, usize)>) {
+    let mut skeleton = String::with_capacity(text.len());
+    let mut origin = Vec::with_capacity(text.len());
+    for (start, c) in text.char_indices() {
+        if ignored_in_echo(c) {
+            continue;
+        }
+        let end = start + c.len_utf8();
+        for lower in c.to_lowercase() {
+            skeleton.push(lower);
+            origin.extend(std::iter::repeat_n((start, end), lower.len_utf8()));
         }
     }
-    out
+    (skeleton, origin)
+}
+
+/// `text` with each echo of `secrets` (non-empty ones) replaced by `***`. An echo is found
+/// whatever the case of its letters and whatever control, whitespace or invisible characters
+/// the server put inside it (compared as [`server_text`] will show it, and more strictly), so
+/// the later cleaning and cutting cannot bring a secret back. Applied to server text before it
+/// is cut or folded.
+pub(crate) fn mask_text<'a>(text: &'a str, secrets: &[&str]) -> std::borrow::Cow<'a, str> {
+    let needles: Vec<String> = secrets
+        .iter()
+        .map(|s| echo_skeleton(s).0)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if needles.is_empty() || text.is_empty() {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let (skeleton, origin) = echo_skeleton(text);
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    for needle in &needles {
+        for (at, found) in skeleton.match_indices(needle.as_str()) {
+            spans.push((origin[at].0, origin[at + found.len() - 1].1));
+        }
+    }
+    if spans.is_empty() {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    spans.sort_unstable();
+    let mut out = String::with_capacity(text.len());
+    let mut done = 0;
+    for (start, end) in spans {
+        if end <= done {
+            continue;
+        }
+        if start >= done {
+            out.push_str(&text[done..start]);
+            out.push_str("***");
+        }
+        done = end;
+    }
+    out.push_str(&text[done..]);
+    std::borrow::Cow::Owned(out)
 }
 
 /// Replaces each of `secrets` (non-empty ones) in the server-chosen text of `error` by `***`.
 pub(crate) fn mask_error(mut error: Error, secrets: &[&str]) -> Error {
     let mask = |text: &mut String| {
-        for secret in secrets.iter().filter(|s| !s.is_empty()) {
-            if text.contains(secret) {
-                *text = text.replace(secret, "***");
-            }
+        if let std::borrow::Cow::Owned(masked) = mask_text(text, secrets) {
+            *text = masked;
         }
     };
     let mask_opt = |text: &mut Option<String>| {

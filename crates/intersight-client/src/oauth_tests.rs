@@ -199,6 +199,41 @@ fn masking_replaces_every_echo_of_a_secret() {
     assert!(!masked.to_string().contains("tok "), "{masked}");
 }
 
+#[test]
+fn echoes_with_control_characters_case_or_spaces_inside_are_masked() {
+    let secret = "S3cr3t-ATTACK16-xyzzy";
+    let with = |c: &str| format!("{}{c}{}", &secret[..4], &secret[4..]);
+    for echo in [
+        with("\u{7}"),
+        with("\u{0}"),
+        with(" "),
+        with("\r\n"),
+        with("\u{200b}"),
+        with("\u{1b}"),
+        secret.to_lowercase(),
+        secret.to_uppercase(),
+    ] {
+        let text = format!("secret={echo}; again {echo}.");
+        let masked = mask_text(&text, &[secret]);
+        assert_eq!(masked, "secret=***; again ***.", "{echo:?}");
+        // As a diagnostic shows it: nothing of the secret survives the cleaning.
+        let shown = server_text(&masked, MAX_SERVER_MESSAGE_CHARS);
+        assert!(!shown.to_lowercase().contains("3t-attack"), "{shown}");
+        let d = ErrorDocument::parse(
+            serde_json::json!({"error_description": text})
+                .to_string()
+                .as_bytes(),
+            &[secret],
+        );
+        assert_eq!(d.description.as_deref(), Some("secret=***; again ***."));
+    }
+    // Overlapping and adjacent echoes of two secrets mask as one; other text stays as it is.
+    assert_eq!(mask_text("xxabcdyy", &["abc", "bcd"]), "xx***yy");
+    assert_eq!(mask_text("Ünïcode\u{7} ok", &["zz"]), "Ünïcode\u{7} ok");
+    assert_eq!(mask_text("a STRASSE b", &["straße"]), "a STRASSE b");
+    assert_eq!(mask_text("a İx b", &["i̇x"]), "a *** b");
+}
+
 // ---- the token source against a scripted server ----
 
 /// What the scripted server saw and how it answers.
@@ -214,6 +249,8 @@ struct Script {
     token_delay: Mutex<Duration>,
     issued: AtomicUsize,
     heads: Mutex<Vec<String>>,
+    /// The API refuses every token.
+    refuse_all: std::sync::atomic::AtomicBool,
 }
 
 impl Script {
@@ -295,7 +332,9 @@ async fn scripted() -> (std::net::SocketAddr, Arc<Script>) {
                             .find_map(|l| l.strip_prefix("authorization: Bearer "))
                             .unwrap_or_default()
                             .to_string();
-                        if script.accepted.lock().unwrap().contains(&token) {
+                        if !script.refuse_all.load(Ordering::SeqCst)
+                            && script.accepted.lock().unwrap().contains(&token)
+                        {
                             (200, "[1]".to_string())
                         } else {
                             (
@@ -609,4 +648,107 @@ async fn a_failed_renewal_keeps_serving_the_token_until_it_expires() {
     // Expired: the failure.
     let err = source(&t).token(&t, &cancel, "").await.unwrap_err();
     assert_eq!(err.status(), Some(503), "{err}");
+}
+
+#[tokio::test]
+async fn a_refused_renewal_that_echoes_the_live_token_masks_it() {
+    for refusal in [
+        (
+            401,
+            r#"{"error":"invalid_client","error_description":"token tok1 is no longer renewable"}"#,
+        ),
+        (
+            400,
+            r#"{"error":"invalid_request","error_description":"tok1"}"#,
+        ),
+        (401, "<html>bearer tok1 refused</html>"),
+    ] {
+        let (addr, script) = scripted().await;
+        *script.token_answers.lock().unwrap() =
+            vec![(200, "issue 1".into()), (refusal.0, refusal.1.into())];
+        let t = oauth_transport(addr, "pw-Zebra");
+        let cancel = CancellationToken::new();
+        let first = source(&t).token(&t, &cancel, "").await.unwrap();
+        assert_eq!(first.secret(), "tok1");
+        // Renewal is due at 0.8 s; the endpoint refuses it, echoing the token in use.
+        tokio::time::sleep(Duration::from_millis(850)).await;
+        let err = source(&t).token(&t, &cancel, "").await.unwrap_err();
+        let text = format!("{err} {err:?}");
+        assert!(!text.contains("tok1"), "{text}");
+        assert!(text.contains("***"), "{text}");
+    }
+    // A 500 quoting it, after the token has expired (a transient failure, retried).
+    let (addr, script) = scripted().await;
+    *script.token_answers.lock().unwrap() = vec![
+        (200, "issue 1".into()),
+        (500, r#"{"code":"x","message":"token tok1 broke"}"#.into()),
+    ];
+    let t = oauth_transport(addr, "pw");
+    let cancel = CancellationToken::new();
+    source(&t).token(&t, &cancel, "").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1050)).await;
+    let err = source(&t).token(&t, &cancel, "").await.unwrap_err();
+    let text = format!("{err} {err:?}");
+    assert!(!text.contains("tok1"), "{text}");
+    assert!(text.contains("token *** broke"), "{text}");
+}
+
+#[tokio::test]
+async fn an_api_that_refuses_every_token_gets_one_new_token_and_then_no_request() {
+    let (addr, script) = scripted().await;
+    script.refuse_all.store(true, Ordering::SeqCst);
+    let t = oauth_transport(addr, "pw");
+    // Eight reads at once: all meet token 1's refusal, share one new token, and its refusal
+    // ends them all.
+    let reads = futures::future::join_all((0..8).map(|_| get(&t))).await;
+    for read in &reads {
+        let err = read.as_ref().unwrap_err();
+        assert_eq!(err.status(), Some(401), "{err}");
+        assert!(!err.to_string().contains("tok1"), "{err}");
+        assert!(!err.to_string().contains("tok2"), "{err}");
+    }
+    assert_eq!(script.token_requests.load(Ordering::SeqCst), 2);
+    let api = script.api_requests.load(Ordering::SeqCst);
+    assert!(api <= 16, "{api} API requests");
+    // Reads that start later (queued behind `parallelism`): the rejection is known, no request.
+    for _ in 0..4 {
+        let err = get(&t).await.unwrap_err();
+        assert_eq!(err.status(), Some(401), "{err}");
+    }
+    let later = futures::future::join_all((0..4).map(|_| get(&t))).await;
+    assert!(later
+        .iter()
+        .all(|r| r.as_ref().unwrap_err().status() == Some(401)));
+    assert_eq!(script.token_requests.load(Ordering::SeqCst), 2);
+    assert_eq!(script.api_requests.load(Ordering::SeqCst), api);
+}
+
+#[tokio::test]
+async fn a_new_token_refused_on_its_first_use_ends_reads_that_had_not_met_a_refusal() {
+    let (addr, script) = scripted().await;
+    let t = oauth_transport(addr, "pw");
+    assert_eq!(get(&t).await.unwrap(), [1]);
+    script.refuse_all.store(true, Ordering::SeqCst);
+    // Token 1 is refused, token 2 is fetched for the repeat and refused: the error.
+    assert_eq!(get(&t).await.unwrap_err().status(), Some(401));
+    assert_eq!(script.token_requests.load(Ordering::SeqCst), 2);
+    assert_eq!(script.api_requests.load(Ordering::SeqCst), 3);
+    // A later read does not start its own new-token cycle.
+    assert_eq!(get(&t).await.unwrap_err().status(), Some(401));
+    assert_eq!(script.token_requests.load(Ordering::SeqCst), 2);
+    assert_eq!(script.api_requests.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn a_token_stale_on_arrival_serves_everyone_who_waited_for_it() {
+    let (addr, script) = scripted().await;
+    *script.token_answers.lock().unwrap() = vec![(200, "issue 1".into())];
+    // The answer takes longer than the token's renewal margin leaves (0.8 s of 1 s).
+    *script.token_delay.lock().unwrap() = Duration::from_millis(900);
+    let t = oauth_transport(addr, "pw");
+    let cancel = CancellationToken::new();
+    let tokens = futures::future::join_all((0..6).map(|_| source(&t).token(&t, &cancel, ""))).await;
+    let generations: Vec<u64> = tokens.into_iter().map(|t| t.unwrap().generation).collect();
+    assert_eq!(generations, [1; 6]);
+    assert_eq!(script.token_requests.load(Ordering::SeqCst), 1);
 }

@@ -333,6 +333,8 @@ impl Transport {
         counters: &Counters,
         decode: &DecodeFn<T>,
     ) -> Result<T, Error> {
+        // Set once this request met a 401 and is repeated with a new token.
+        let repeating = std::sync::atomic::AtomicBool::new(false);
         self.with_retries(
             "GET",
             path_and_query,
@@ -353,16 +355,23 @@ impl Transport {
                         &mut bearer,
                     )
                     .await;
-                if let (Err(failure), Some(token), Auth::OAuth(source)) =
-                    (&mut outcome, &bearer, &self.auth)
-                {
-                    // The server may echo the token; no error shows it.
-                    let error = std::mem::replace(&mut failure.error, Error::Cancelled);
-                    failure.error = oauth::mask_error(error, &[token.secret()]);
-                    if failure.error.status() == Some(401) {
-                        source.invalidate(token.generation).await;
-                        failure.rule = RetryRule::NewToken;
+                match (&mut outcome, &bearer, &self.auth) {
+                    (Ok(_), Some(token), _) => token.mark_worked(),
+                    (Err(failure), Some(token), Auth::OAuth(source)) => {
+                        // The server may echo any token; no error shows one.
+                        let error = std::mem::replace(&mut failure.error, Error::Cancelled);
+                        failure.error = source.mask(error);
+                        if failure.error.status() == Some(401) {
+                            let repeat = repeating.load(Ordering::SeqCst);
+                            if source.refused(token, repeat, &failure.error).await {
+                                repeating.store(true, Ordering::SeqCst);
+                                failure.rule = RetryRule::NewToken;
+                            } else {
+                                failure.rule = RetryRule::Never;
+                            }
+                        }
                     }
+                    _ => {}
                 }
                 (seen, outcome)
             },
@@ -627,10 +636,14 @@ impl Transport {
             return Err(self.redirect(&response, &url, path_and_query));
         }
         if !status.is_success() {
-            // With OAuth the server could echo the token: masked before any cut.
-            let token = bearer.as_ref().map(|t| t.secret()).unwrap_or_default();
+            // With OAuth the server could echo a token: masked before any cut.
+            let masks = match &self.auth {
+                Auth::OAuth(source) => source.masks(),
+                Auth::ApiKey { .. } => Vec::new(),
+            };
+            let masks: Vec<&str> = masks.iter().map(|s| s.as_str()).collect();
             return Err(self
-                .error_answer(response, path_and_query, seen, &[token])
+                .error_answer(response, path_and_query, seen, &masks)
                 .await);
         }
         let body = self
@@ -921,6 +934,9 @@ fn token_failure(error: Error) -> Error {
         | Error::TokenResponse { .. }
         | Error::TokenRequest(_)
         | Error::Cancelled => error,
+        // The API's refusal of a new token, latched by the token source (the token endpoint
+        // itself never answers this: its 401 is `TokenRefused`).
+        Error::Api { status: 401, .. } => error,
         other => Error::TokenRequest(Box::new(other)),
     }
 }
