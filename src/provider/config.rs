@@ -682,7 +682,12 @@ pub(crate) fn check_credential_kinds(config: &Value) -> Diagnostics {
     diags
 }
 
-/// Empty `client_id` or `client_secret` (the secret's value is never shown).
+/// The longest `client_id` or `client_secret` accepted, in bytes (Intersight's are well under a
+/// hundred characters; both go into the token request's Authorization header).
+pub const MAX_CLIENT_CREDENTIAL_BYTES: usize = 4096;
+
+/// Empty `client_id` or `client_secret` (the secret's value is never shown), or one longer than
+/// [`MAX_CLIENT_CREDENTIAL_BYTES`].
 pub(crate) fn check_oauth_settings(
     client_id: Option<&Sourced>,
     client_secret: Option<&Sourced>,
@@ -700,6 +705,29 @@ pub(crate) fn check_oauth_settings(
                 from_env: s.from_env,
             },
         ));
+    }
+    for (setting, sourced) in [(&CLIENT_ID, client_id), (&CLIENT_SECRET, client_secret)] {
+        let Some(s) = sourced.filter(|s| s.value.trim().len() > MAX_CLIENT_CREDENTIAL_BYTES) else {
+            continue;
+        };
+        diags.push(
+            Diagnostic::error(
+                format!("{} too long", capitalised(setting.name)),
+                format!(
+                    "{} is {} bytes long (not shown), more than the {MAX_CLIENT_CREDENTIAL_BYTES} \
+                     bytes accepted: an OAuth application's {} is a few dozen characters. Check \
+                     that it holds only the value Intersight showed, not a file or several values.",
+                    capitalised(&s.origin(setting)),
+                    s.value.trim().len(),
+                    if setting.name == CLIENT_ID.name {
+                        "client id"
+                    } else {
+                        "client secret"
+                    },
+                ),
+            )
+            .at(AttributePath::attr(setting.name)),
+        );
     }
     diags
 }

@@ -835,6 +835,68 @@ fn half_a_pair_names_the_missing_half() {
 }
 
 #[test]
+fn client_id_and_secret_over_4_kib_are_refused_without_being_shown() {
+    use crate::provider::config::MAX_CLIENT_CREDENTIAL_BYTES;
+    let long = "Zq".repeat(MAX_CLIENT_CREDENTIAL_BYTES / 2 + 1);
+    let exact = "Zq".repeat(MAX_CLIENT_CREDENTIAL_BYTES / 2);
+    for name in ["client_id", "client_secret"] {
+        let other = if name == "client_id" {
+            "client_secret"
+        } else {
+            "client_id"
+        };
+        let d = validate(&config([
+            (name, Value::string(long.as_str())),
+            (other, Value::string("x")),
+        ]));
+        assert_eq!(d.0.len(), 1, "{d:?}");
+        assert_eq!(d.0[0].attribute, Some(AttributePath::attr(name)));
+        assert!(d.0[0].detail.contains("4098 bytes long"), "{d:?}");
+        assert!(!format!("{d:?}").contains("ZqZq"), "{d:?}");
+        let d = validate(&config([
+            (name, Value::string(exact.as_str())),
+            (other, Value::string("x")),
+        ]));
+        assert!(d.0.is_empty(), "{d:?}");
+    }
+    // From the environment too, at configure.
+    let d = kind_of(
+        &config([]),
+        &env([
+            ("INTERSIGHT_CLIENT_ID", "env-app"),
+            ("INTERSIGHT_CLIENT_SECRET", long.as_str()),
+        ]),
+    )
+    .unwrap_err();
+    assert!(
+        d.0[0]
+            .detail
+            .contains("environment variable INTERSIGHT_CLIENT_SECRET"),
+        "{d:?}"
+    );
+}
+
+#[test]
+fn a_blank_secret_variable_is_named_as_set_but_blank() {
+    for blank in ["", "   "] {
+        let d = kind_of(
+            &config([]),
+            &env([
+                ("INTERSIGHT_CLIENT_ID", "env-app"),
+                ("INTERSIGHT_CLIENT_SECRET", blank),
+            ]),
+        )
+        .unwrap_err();
+        assert!(
+            d.0[0]
+                .detail
+                .contains("INTERSIGHT_CLIENT_SECRET (it is set, but empty or only spaces)"),
+            "{d:?}"
+        );
+    }
+}
+
+#[test]
 fn with_nothing_in_the_block_the_environment_must_hold_exactly_one_complete_kind() {
     use crate::intersight::AuthKind;
     let oauth_env = env([

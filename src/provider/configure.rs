@@ -324,7 +324,15 @@ fn choose_credentials(
                      give the credentials in the provider block: `apikey` and `secretkey` (an \
                      API key), or `client_id` and `client_secret` (OAuth client credentials).",
                     all.join(" and "),
-                    lacking.join(" and ")
+                    lacking
+                        .iter()
+                        .map(|var| if env.vars.contains_key(*var) {
+                            format!("{var} (it is set, but empty or only spaces)")
+                        } else {
+                            var.to_string()
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" and ")
                 ),
             ));
             None

@@ -144,7 +144,7 @@ pub(crate) fn api_error_diagnostic(error: &Error, resource: &str) -> Diagnostic 
         Error::TokenRequest(inner) => format!(
             "No OAuth access token could be had, so nothing was read. The token request \
              failed: {}",
-            api_error_diagnostic(inner, resource).detail
+            token_request_detail(inner, resource)
         ),
         Error::Cancelled => "The read was cancelled because Terraform is stopping (for example \
                              after Ctrl-C). No partial results were returned."
@@ -157,6 +157,67 @@ pub(crate) fn api_error_diagnostic(error: &Error, resource: &str) -> Diagnostic 
         summary
     };
     Diagnostic::error(summary, detail)
+}
+
+/// The detail of a failed token request: the API's for network failures and timeouts, the
+/// token endpoint's own advice where the API's would point at the query (`page_size`, `filter`,
+/// a collection).
+fn token_request_detail(inner: &Error, resource: &str) -> String {
+    let advice = match inner {
+        Error::BodyTooLarge { .. } => Some(format!(
+            "The token endpoint's answer is larger than the {} KiB a token answer may take: \
+             check `endpoint` (the token endpoint is /iam/token on its host) and any proxy on \
+             the way.",
+            crate::intersight::oauth::MAX_TOKEN_RESPONSE_BYTES / 1024
+        )),
+        Error::Api { status, .. } => match status {
+            404 => Some(
+                "The token endpoint /iam/token was not found on this host: check `endpoint` \
+                 (OAuth client credentials need an Intersight endpoint that issues tokens)."
+                    .to_string(),
+            ),
+            414 | 431 => Some(
+                "The token endpoint refused the request as too long: check that `client_id` \
+                 and `client_secret` hold only the values Intersight showed."
+                    .to_string(),
+            ),
+            400..=499 if ![408, 429].contains(status) => Some(
+                "The token endpoint refused the token request. Check `client_id`, \
+                 `client_secret` and `endpoint`."
+                    .to_string(),
+            ),
+            _ => None,
+        },
+        _ => None,
+    };
+    match (advice, inner) {
+        (
+            Some(advice),
+            Error::Api {
+                status,
+                code,
+                message,
+                trace_id,
+                method,
+                path,
+                ..
+            },
+        ) => {
+            let mut d = format!("{method} {} answered HTTP {status}", path_excerpt(path));
+            for (label, text) in [
+                ("Intersight code", code),
+                ("Message", message),
+                ("Trace id", trace_id),
+            ] {
+                if let Some(text) = text {
+                    d.push_str(&format!("\n{label}: {text}"));
+                }
+            }
+            format!("{d}\n\n{advice}")
+        }
+        (Some(advice), other) => format!("{other}.\n\n{advice}"),
+        (None, other) => api_error_diagnostic(other, resource).detail,
+    }
 }
 
 /// What to try for a failure below the API level, chosen by its kind alone.
@@ -303,6 +364,40 @@ mod tests {
         }));
         assert!(d.contains("give that CA in `ca_certificate`"), "{d}");
         assert!(d.contains("`insecure = true`"), "{d}");
+    }
+
+    #[test]
+    fn token_request_failures_get_the_token_endpoints_advice_not_the_querys() {
+        let token_path = crate::intersight::oauth::TOKEN_PATH.to_string();
+        let large = Error::TokenRequest(Box::new(Error::BodyTooLarge {
+            method: "POST".into(),
+            path: token_path.clone(),
+            limit: 65_536,
+        }));
+        let d = detail(&large);
+        assert!(d.contains("larger than the 64 KiB a token answer"), "{d}");
+        assert!(!d.contains("page_size"), "{d}");
+        let api = |status| {
+            Error::TokenRequest(Box::new(Error::Api {
+                status,
+                code: Some("c".into()),
+                message: Some("m".into()),
+                trace_id: None,
+                method: "POST",
+                path: token_path.clone(),
+                attempts: Attempts::new(1, Duration::from_millis(5)),
+            }))
+        };
+        let d = detail(&api(431));
+        assert!(d.contains("`client_id` and `client_secret`"), "{d}");
+        assert!(d.contains("HTTP 431") && d.contains("Message: m"), "{d}");
+        assert!(!d.contains("filter"), "{d}");
+        let d = detail(&api(404));
+        assert!(d.contains("/iam/token was not found"), "{d}");
+        assert!(!d.contains("collection"), "{d}");
+        // Transient statuses keep the API's advice.
+        let d = detail(&api(503));
+        assert!(d.contains("server-side problem"), "{d}");
     }
 
     #[test]

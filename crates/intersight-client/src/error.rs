@@ -438,7 +438,7 @@ pub enum Error {
         /// The bytes the encoded `$filter` parameter takes of `length`.
         filter_length: usize,
     },
-    /// The OAuth token endpoint refused the client credentials (HTTP 400 or 401, with or
+    /// The OAuth token endpoint refused the client credentials (HTTP 400, 401 or 403, with or
     /// without an RFC 6749 error document). Not retried; the client makes no further token
     /// request.
     #[error(
@@ -449,7 +449,7 @@ pub enum Error {
         description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default()
     )]
     TokenRefused {
-        /// 400 or 401.
+        /// 400, 401 or 403.
         status: u16,
         /// The document's `error` (`invalid_client`, `unauthorized_client`, …), cut.
         error: Option<String>,

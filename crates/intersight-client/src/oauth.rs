@@ -9,7 +9,7 @@
 //! - A 401 to a request made with a Bearer token drops that token; the request is repeated once
 //!   with a new one (see `transport`), and a second 401 is the usual authentication error.
 //! - The token endpoint's transient failures (408, 429, 5xx, resets) follow the API's retry
-//!   policy, `Retry-After` included; a refusal (400 or 401, with or without an RFC 6749 error
+//!   policy, `Retry-After` included; a refusal (400, 401 or 403, with or without an RFC 6749 error
 //!   document) or an unusable answer is final: no further token request is made by this client.
 //! - Neither the client secret nor a token is ever formatted: `Debug` shows neither, errors never
 //!   quote them (server text that echoes them is masked), log lines name the scheme only.
@@ -429,7 +429,9 @@ impl TokenSource {
         if response.status().is_redirection() {
             return Err(transport.redirect(&response, &url, TOKEN_PATH));
         }
-        if status == 400 || status == 401 {
+        // 403 too: some servers refuse a client that may not use the grant so, with the same
+        // RFC 6749 error document.
+        if status == 400 || status == 401 || status == 403 {
             let body = transport
                 .read_body(response, TOKEN_PATH, MAX_TOKEN_RESPONSE_BYTES)
                 .await

@@ -752,3 +752,34 @@ async fn a_token_stale_on_arrival_serves_everyone_who_waited_for_it() {
     assert_eq!(generations, [1; 6]);
     assert_eq!(script.token_requests.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test]
+async fn a_403_from_the_token_endpoint_is_a_refusal_showing_its_error_document() {
+    let (addr, script) = scripted().await;
+    *script.token_answers.lock().unwrap() = vec![(
+        403,
+        r#"{"error":"unauthorized_client","error_description":"grant not allowed for pw-Zebra"}"#
+            .into(),
+    )];
+    let t = oauth_transport(addr, "pw-Zebra");
+    let err = get(&t).await.unwrap_err();
+    let Error::TokenRefused {
+        status,
+        error,
+        description,
+        ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        (*status, error.as_deref(), description.as_deref()),
+        (
+            403,
+            Some("unauthorized_client"),
+            Some("grant not allowed for ***")
+        )
+    );
+    assert!(get(&t).await.is_err());
+    assert_eq!(script.token_requests.load(Ordering::SeqCst), 1);
+}
