@@ -318,3 +318,27 @@ async fn hostile_token_answers_fail_once_and_never_quote_the_token() {
     );
     assert_eq!(stat(&sim.stats().await, "token_requests"), 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_api_that_refuses_every_token_costs_one_new_token_and_no_request_once_known() {
+    // Every Bearer token is refused at its first use; the token endpoint keeps issuing.
+    let sim = Sim::start(&["--tokens", "10", "--plain-http", "--revoke-after-uses", "0"]);
+    let client = Client::new(oauth_config(&sim, None)).unwrap();
+    // Sixteen reads at once: token 1 refused, one new token shared, its refusal ends them all.
+    let reads = futures::future::join_all((0..16).map(|_| read_all(&client))).await;
+    for read in &reads {
+        let err = read.as_ref().unwrap_err();
+        assert_eq!(err.status(), Some(401), "{err}");
+    }
+    let stats = sim.stats().await;
+    assert_eq!(stat(&stats, "token_requests"), 2, "{stats}");
+    let api = stat(&stats, "requests");
+    assert!(api <= 32, "{stats}");
+    // Reads that start once the rejection is known send nothing.
+    for _ in 0..4 {
+        assert_eq!(read_all(&client).await.unwrap_err().status(), Some(401));
+    }
+    let stats = sim.stats().await;
+    assert_eq!(stat(&stats, "token_requests"), 2, "{stats}");
+    assert_eq!(stat(&stats, "requests"), api, "{stats}");
+}

@@ -374,6 +374,9 @@ enum Echo {
     Refuse { json: bool },
     /// Issues `token`, then answers every API request 401 quoting the Bearer header.
     IssueThenRefuse,
+    /// Refuses the credentials, quoting the decoded secret altered: a BEL, a NUL, a space or a
+    /// zero-width space in its middle, lower-cased and upper-cased.
+    RefuseMangled,
 }
 
 fn decode_component(text: &str) -> String {
@@ -436,6 +439,19 @@ async fn echo_server(echo: Echo, token: String) -> std::net::SocketAddr {
                         })
                         .unwrap_or_default();
                     let echoed = format!("got {authorization} with {body}: {decoded}");
+                    let secret = decoded
+                        .split_once(" / ")
+                        .map(|(_, s)| s)
+                        .unwrap_or_default();
+                    let middle = secret
+                        .char_indices()
+                        .nth(secret.chars().count() / 2)
+                        .map_or(0, |(i, _)| i);
+                    let mangled: Vec<String> = ["\u{7}", "\u{0}", " ", "\u{200b}"]
+                        .iter()
+                        .map(|c| format!("{}{c}{}", &secret[..middle], &secret[middle..]))
+                        .chain([secret.to_lowercase(), secret.to_uppercase()])
+                        .collect();
                     let (status, answer) = match (echo, head.starts_with("POST /iam/token")) {
                         (Echo::Refuse { json: true }, _) => (
                             401,
@@ -443,6 +459,11 @@ async fn echo_server(echo: Echo, token: String) -> std::net::SocketAddr {
                                 .to_string(),
                         ),
                         (Echo::Refuse { json: false }, _) => (400, echoed),
+                        (Echo::RefuseMangled, _) => (
+                            401,
+                            serde_json::json!({"error": "invalid_client", "error_description": mangled.join(" | ")})
+                                .to_string(),
+                        ),
                         (Echo::IssueThenRefuse, true) => (
                             200,
                             serde_json::json!({"access_token": token, "token_type": "Bearer", "expires_in": 60})
@@ -553,6 +574,15 @@ fn check_oauth_case(secret: &str, token: &str, from_env: bool, echo: Echo) {
                 .map(|d| format!("{}\n{}\n{d:?}\n", d.summary, d.detail))
                 .collect();
             assert_not_in(trimmed, "read", &text);
+            if matches!(echo, Echo::RefuseMangled) {
+                // Whatever the case and the characters slipped in, no window is shown.
+                let folded: String = text.split_whitespace().collect::<String>().to_lowercase();
+                let secret: String = trimmed
+                    .split_whitespace()
+                    .collect::<String>()
+                    .to_lowercase();
+                assert_not_in(&secret, "read (mangled echo)", &folded);
+            }
             if matches!(echo, Echo::IssueThenRefuse) {
                 assert_not_in(token, "read (token)", &text);
             }
@@ -580,9 +610,9 @@ proptest! {
         secret in secret_strategy(),
         token in "[A-Za-z0-9._~+/-]{12,3000}",
         from_env in any::<bool>(),
-        echo in 0usize..3,
+        echo in 0usize..4,
     ) {
-        let echo = [Echo::Refuse { json: true }, Echo::Refuse { json: false }, Echo::IssueThenRefuse][echo];
+        let echo = [Echo::Refuse { json: true }, Echo::Refuse { json: false }, Echo::IssueThenRefuse, Echo::RefuseMangled][echo];
         check_oauth_case(&secret, &token, from_env, echo);
     }
 }
