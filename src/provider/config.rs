@@ -712,7 +712,7 @@ pub(crate) fn check_oauth_settings(
         };
         diags.push(
             Diagnostic::error(
-                format!("{} too long", capitalised(setting.name)),
+                format!("Oversized {}", setting.name),
                 format!(
                     "{} is {} bytes long (not shown), more than the {MAX_CLIENT_CREDENTIAL_BYTES} \
                      bytes accepted: an OAuth application's {} is a few dozen characters. Check \

@@ -851,6 +851,7 @@ fn client_id_and_secret_over_4_kib_are_refused_without_being_shown() {
         ]));
         assert_eq!(d.0.len(), 1, "{d:?}");
         assert_eq!(d.0[0].attribute, Some(AttributePath::attr(name)));
+        assert_eq!(d.0[0].summary, format!("Oversized {name}"));
         assert!(d.0[0].detail.contains("4098 bytes long"), "{d:?}");
         assert!(!format!("{d:?}").contains("ZqZq"), "{d:?}");
         let d = validate(&config([
