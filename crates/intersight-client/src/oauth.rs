@@ -155,6 +155,7 @@ impl Token {
         Ok(value)
     }
 
+    #[cfg(test)]
     pub(crate) fn secret(&self) -> &str {
         self.value.as_str()
     }
