@@ -16,6 +16,8 @@ use crate::provider::api::{
 use crate::provider::budget::ResultsShare;
 use crate::provider::Provider;
 
+pub(crate) use super::splice::EncodedState;
+
 /// A `DynamicValue` of either protocol version: the same two encodings under the same names.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct WireValue {
@@ -61,7 +63,8 @@ const RELEASE_EVERY: usize = 64 << 20;
 /// What a read answers: the state (exactly when there is no error diagnostic), the
 /// diagnostics, and the read's share of the results budget.
 pub(crate) struct ReadOutcome {
-    pub(crate) state: Option<WireValue>,
+    /// Sent beside the response message, not in it ([`super::splice`]).
+    pub(crate) state: Option<EncodedState>,
     pub(crate) diagnostics: Diagnostics,
     /// Goes into the gRPC response's extensions, where [`super::hold::HoldUntilSent`] keeps it
     /// until the response has been encoded and sent.
@@ -253,7 +256,7 @@ impl Core {
                     &[("type_name", &type_name), ("bytes", &state.msgpack.len())],
                 );
                 ReadOutcome {
-                    state: Some(state),
+                    state: Some(EncodedState::new(state.msgpack)),
                     diagnostics,
                     share: response.results_share.map(ResponseShare::new),
                 }
@@ -578,8 +581,8 @@ mod tests {
         );
         let state = outcome.state.expect("a state under the limit");
         let ty = Blobs::new().ty.clone();
-        let expanded = msgpack::decode(&state.msgpack, &ty).unwrap();
-        assert_eq!(state.msgpack, msgpack::encode(&expanded, &ty).unwrap());
+        let expanded = msgpack::decode(state.as_bytes(), &ty).unwrap();
+        assert_eq!(state.as_bytes(), msgpack::encode(&expanded, &ty).unwrap());
         let Some(Value::List(results)) = expanded.get_attr("results") else {
             panic!("no results");
         };
