@@ -14,6 +14,25 @@ pub(crate) fn release_freed() {
     }
 }
 
+/// Allocations of this size and more get pages of their own from the system ([`map_large_blocks`]).
+const MMAP_THRESHOLD: usize = 128 << 10;
+
+/// Has glibc map every allocation of [`MMAP_THRESHOLD`] (its initial default) or more to pages
+/// of its own, which go back to the system as soon as the block is freed. By default glibc
+/// raises that threshold to the size of each mapped block freed (up to 32 MiB), so after a
+/// read's first page buffer (MiBs of JSON) the next ones come from the heap and leave free
+/// holes between the results decoded around them, resident until a trim: 10 MiB at 10,000
+/// tokens (BENCHMARKS.md, issue 18 item 1). Idempotent; a no-op elsewhere than glibc.
+pub(crate) fn map_large_blocks() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[allow(unsafe_code)]
+    // SAFETY: mallopt only changes a tuning parameter of the allocator; it has no
+    // preconditions, touches no live allocation, and glibc serialises it with allocations.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD as libc::c_int);
+    }
+}
+
 /// Drops `value` on tokio's blocking pool when called inside the runtime (else here). Freeing
 /// a read's results is one deallocation per object, some 100 ms for a million of them: on an
 /// async worker that would hold up every other RPC, timer and cancellation meanwhile.

@@ -57,8 +57,10 @@ pub(crate) fn decode_value(
 pub(crate) const MAX_STATE_BYTES: usize = super::MAX_ENCODING_MESSAGE_SIZE - super::RESPONSE_SLACK;
 
 /// How often, in bytes written, encoding a state gives the memory of the elements it freed
-/// back to the system.
-const RELEASE_EVERY: usize = 64 << 20;
+/// back to the system: every few MiB, so that the peak while a state is encoded is one copy
+/// of it (the elements not yet written and the encoding of those written) plus at most this
+/// much (measured in BENCHMARKS.md, issue 18 item 1).
+const RELEASE_EVERY: usize = 4 << 20;
 
 /// What a read answers: the state (exactly when there is no error diagnostic), the
 /// diagnostics, and the read's share of the results budget.
@@ -111,8 +113,10 @@ pub struct Core {
 }
 
 impl Core {
-    /// A core serving `provider`.
+    /// A core serving `provider`. Large blocks (page buffers, states) are given back to the
+    /// system as soon as they are freed from here on (`memory::map_large_blocks`).
     pub fn new(provider: Arc<Provider>) -> Self {
+        crate::memory::map_large_blocks();
         Core {
             provider,
             max_state_bytes: MAX_STATE_BYTES,
