@@ -80,3 +80,34 @@ impl<T: Default + Send + 'static> Drop for OffRuntimeDrop<T> {
         drop_off_runtime(std::mem::take(&mut self.0));
     }
 }
+
+#[cfg(all(test, target_os = "linux", target_env = "gnu"))]
+mod tests {
+    use super::*;
+
+    /// Bytes glibc holds in mapped blocks of their own.
+    fn mapped_bytes() -> usize {
+        #[allow(unsafe_code)]
+        // SAFETY: mallinfo2 only reads the allocator's statistics.
+        unsafe {
+            libc::mallinfo2().hblkhd
+        }
+    }
+
+    /// After a large block is freed, a block of 1 MiB (under the freed one, which is where
+    /// glibc's own threshold would have risen to) still gets pages of its own. Other tests
+    /// allocate at the same time, so a few tries are allowed.
+    #[test]
+    fn large_blocks_stay_mapped_after_a_larger_one_is_freed() {
+        map_large_blocks();
+        drop(std::hint::black_box(vec![1u8; 8 << 20]));
+        let mapped = (0..5).any(|_| {
+            let before = mapped_bytes();
+            let block = std::hint::black_box(vec![1u8; 1 << 20]);
+            let during = mapped_bytes();
+            drop(block);
+            during >= before + (1 << 20)
+        });
+        assert!(mapped, "a 1 MiB block came from the heap");
+    }
+}
