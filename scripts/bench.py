@@ -48,9 +48,9 @@ PROVIDER_BIN = os.path.join(RELEASE, "terraform-provider-intersight")
 SIM_BIN = os.path.join(RELEASE, "intersight-sim")
 
 
-def use_profile(profile):
+def use_profile(profile, bin_dir=None):
     global RELEASE, PROVIDER_BIN, SIM_BIN
-    RELEASE = os.path.join(ROOT, "target", profile)
+    RELEASE = os.path.abspath(bin_dir) if bin_dir else os.path.join(ROOT, "target", profile)
     PROVIDER_BIN = os.path.join(RELEASE, "terraform-provider-intersight")
     SIM_BIN = os.path.join(RELEASE, "intersight-sim")
 MAGIC_COOKIE = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2"
@@ -510,8 +510,13 @@ def main():
     ap.add_argument("--json", help="also write all raw samples to this file")
     ap.add_argument("--profile", choices=["release", "debug"], default="release",
                     help="which build to measure (debug: only to check the benchmark runs)")
+    ap.add_argument("--bin-dir",
+                    help="measure the provider and simulator binaries in this directory instead "
+                         "(e.g. another build, to compare before and after); implies --no-build")
     args = ap.parse_args()
-    use_profile(args.profile)
+    use_profile(args.profile, args.bin_dir)
+    if args.bin_dir:
+        args.no_build = True
     if args.quick:
         args.tokens, args.latency_ms, args.runs = [200], 5, 2
 

@@ -391,3 +391,89 @@ async fn a_state_over_256_mib_is_sent_and_requests_up_to_256_mib_are_read() {
         .expect_err("a request over 256 MiB is refused");
     assert_eq!(refused.code(), tonic::Code::OutOfRange, "{refused:?}");
 }
+
+/// A read's state reaches Terraform whole through both protocol versions: the provider sends
+/// it beside the response message (`protocol::splice`), so this checks that the message
+/// Terraform decodes has it as `state.msgpack`, the same bytes in both, with every result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_answers_its_state_through_both_protocol_versions() {
+    use terraform_provider_intersight::cty::Number;
+    let sim = Sim::start(&["--tokens", "25", "--plain-http"]);
+    let provider = Provider::new();
+    let schema = provider.get_provider_schema();
+    let mut config = empty_config(&schema.provider.block);
+    config = with(config, "apikey", Value::string(sim.key_id("rsa")));
+    config = with(config, "secretkey", Value::string(sim.key_path("rsa")));
+    config = with(config, "endpoint", Value::string(&sim.endpoint));
+    config = with(config, "page_size", Value::Number(Number::Int(10)));
+    let config = dynamic(&config, &schema.provider.block.value_type());
+    let ds_type = provider
+        .data_source_schema(DATA_SOURCE)
+        .unwrap()
+        .block
+        .value_type();
+    let read_config = dynamic(&ds_config(), &ds_type);
+
+    let (_p6, channel) = launch("6").await;
+    let mut v6 = pb6::provider_client::ProviderClient::new(channel);
+    let configured = v6
+        .configure_provider(pb6::configure_provider::Request {
+            terraform_version: "1.15.5".into(),
+            config: Some(config.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(configured.diagnostics.is_empty(), "{configured:?}");
+    let read6 = v6
+        .read_data_source(pb6::read_data_source::Request {
+            type_name: DATA_SOURCE.to_string(),
+            config: Some(read_config.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(read6.diagnostics.is_empty(), "{:?}", read6.diagnostics);
+    let state6 = read6.state.expect("a state through protocol 6");
+    assert!(state6.json.is_empty());
+
+    let (_p5, channel) = launch("5").await;
+    let mut v5 = pb5::provider_client::ProviderClient::new(channel);
+    let configured = v5
+        .configure(pb5::configure::Request {
+            terraform_version: "1.0.3".into(),
+            config: Some(pb5::DynamicValue {
+                msgpack: config.msgpack.clone(),
+                json: Vec::new(),
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(configured.diagnostics.is_empty(), "{configured:?}");
+    let read5 = v5
+        .read_data_source(pb5::read_data_source::Request {
+            type_name: DATA_SOURCE.to_string(),
+            config: Some(pb5::DynamicValue {
+                msgpack: read_config.msgpack.clone(),
+                json: Vec::new(),
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(read5.diagnostics.is_empty(), "{:?}", read5.diagnostics);
+    let state5 = read5.state.expect("a state through protocol 5");
+
+    assert_eq!(state5.msgpack, state6.msgpack, "the same state in both");
+    let state = msgpack::decode(&state6.msgpack, &ds_type).expect("a state of the schema's type");
+    let Some(Value::List(results)) = state.get_attr("results") else {
+        panic!("no results in {state:?}");
+    };
+    assert_eq!(results.len(), 25);
+    assert!(matches!(state.get_attr("id"), Some(Value::String(_))));
+}

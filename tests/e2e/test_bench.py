@@ -80,6 +80,24 @@ def test_quick_benchmark_runs_and_reports_every_configuration(tmp_path, provider
         found = [m["mark"] for m in phases["marks"]]
         assert [m for m in found if m in expected_order] == expected_order, (name, found)
         assert 0 < phases["provider_ms"] < phases["wall_ms"], phases
+        # The memory phases BENCHMARKS.md reads the peaks from (issue 18, item 1): the
+        # provider's RSS is sampled while it reads, and while its response is sent and decoded.
+        rss = {m["mark"]: m["provider_rss_mib"] for m in phases["marks"]}
+        assert rss["read start (the provider's line)"], (name, rss)
+        assert rss["response encoded, handed to gRPC"], (name, rss)
+
+
+def test_bin_dir_measures_the_binaries_of_another_build(tmp_path):
+    """`--bin-dir` (before/after comparisons) points every binary at that directory."""
+    saved = (bench.RELEASE, bench.PROVIDER_BIN, bench.SIM_BIN)
+    try:
+        bench.use_profile("release", str(tmp_path))
+        assert bench.PROVIDER_BIN == str(tmp_path / "terraform-provider-intersight")
+        assert bench.SIM_BIN == str(tmp_path / "intersight-sim")
+        bench.use_profile("debug")
+        assert bench.PROVIDER_BIN == str(ROOT / "target" / "debug" / "terraform-provider-intersight")
+    finally:
+        bench.RELEASE, bench.PROVIDER_BIN, bench.SIM_BIN = saved
 
 
 def test_trace_parsing_orders_marks_and_prefers_the_providers_own_timestamp(tmp_path):

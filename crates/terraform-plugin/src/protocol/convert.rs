@@ -154,11 +154,24 @@ macro_rules! wire_conversions {
             })
         }
 
-        pub(crate) fn value_out(value: WireValue) -> $pb::DynamicValue {
-            $pb::DynamicValue {
-                msgpack: value.msgpack,
-                json: value.json,
+        /// The response to a read. Its state travels beside the message, in the response's
+        /// extensions, and is spliced into it as it is sent ([`$crate::protocol::splice`]):
+        /// no copy of it is made. The read's share of the results budget rides along.
+        pub(crate) fn read_data_source_out(
+            outcome: $crate::protocol::core::ReadOutcome,
+        ) -> tonic::Response<$pb::read_data_source::Response> {
+            let mut response = tonic::Response::new($pb::read_data_source::Response {
+                state: None,
+                diagnostics: diagnostics_out(&outcome.diagnostics),
+                deferred: None,
+            });
+            if let Some(state) = outcome.state {
+                response.extensions_mut().insert(state);
             }
+            if let Some(share) = outcome.share {
+                response.extensions_mut().insert(share);
+            }
+            response
         }
     };
 }

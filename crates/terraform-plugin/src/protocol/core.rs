@@ -15,6 +15,8 @@ use super::budget::ResultsShare;
 use crate::cty::{msgpack, Diagnostic, Diagnostics, Type, Value};
 use crate::logging;
 
+pub(crate) use super::splice::EncodedState;
+
 /// A `DynamicValue` of either protocol version: the same two encodings under the same names.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct WireValue {
@@ -54,13 +56,16 @@ pub(crate) fn decode_value(
 pub(crate) const MAX_STATE_BYTES: usize = super::MAX_ENCODING_MESSAGE_SIZE - super::RESPONSE_SLACK;
 
 /// How often, in bytes written, encoding a state gives the memory of the elements it freed
-/// back to the system.
-const RELEASE_EVERY: usize = 64 << 20;
+/// back to the system: every few MiB, so that the peak while a state is encoded is one copy
+/// of it (the elements not yet written and the encoding of those written) plus at most this
+/// much (measured in BENCHMARKS.md, issue 18 item 1).
+const RELEASE_EVERY: usize = 4 << 20;
 
 /// What a read answers: the state (exactly when there is no error diagnostic), the
 /// diagnostics, and the read's share of the results budget.
 pub(crate) struct ReadOutcome {
-    pub(crate) state: Option<WireValue>,
+    /// Sent beside the response message, not in it ([`super::splice`]).
+    pub(crate) state: Option<EncodedState>,
     pub(crate) diagnostics: Diagnostics,
     /// Goes into the gRPC response's extensions, where [`super::hold::HoldUntilSent`] keeps it
     /// until the response has been encoded and sent.
@@ -107,8 +112,10 @@ pub struct Core {
 }
 
 impl Core {
-    /// A core serving `provider`.
+    /// A core serving `provider`. Large blocks (page buffers, states) are given back to the
+    /// system as soon as they are freed from here on (`memory::map_large_blocks`).
     pub fn new(provider: Arc<dyn Provider>) -> Self {
+        crate::memory::map_large_blocks();
         Core {
             provider,
             max_state_bytes: MAX_STATE_BYTES,
@@ -252,7 +259,7 @@ impl Core {
                     &[("type_name", &type_name), ("bytes", &state.msgpack.len())],
                 );
                 ReadOutcome {
-                    state: Some(state),
+                    state: Some(EncodedState::new(state.msgpack)),
                     diagnostics,
                     share: response.results_share.map(ResponseShare::new),
                 }
@@ -577,8 +584,8 @@ mod tests {
         );
         let state = outcome.state.expect("a state under the limit");
         let ty = BlobsProvider::new().ty;
-        let expanded = msgpack::decode(&state.msgpack, &ty).unwrap();
-        assert_eq!(state.msgpack, msgpack::encode(&expanded, &ty).unwrap());
+        let expanded = msgpack::decode(state.as_bytes(), &ty).unwrap();
+        assert_eq!(state.as_bytes(), msgpack::encode(&expanded, &ty).unwrap());
         let Some(Value::List(results)) = expanded.get_attr("results") else {
             panic!("no results");
         };

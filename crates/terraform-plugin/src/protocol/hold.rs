@@ -6,6 +6,8 @@
 //! in the response's extensions ([`ResponseShare`]), and this service moves it into the body,
 //! which is dropped once the connection has sent it: until then the budget keeps counting
 //! what the state holds, so other reads cannot take that memory a second time.
+//!
+//! The same service sends each read's state beside its message ([`super::splice`]).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -17,6 +19,7 @@ use tonic::codegen::{Bytes, Service};
 use tonic::server::NamedService;
 
 use super::core::ResponseShare;
+use super::splice::splice_state;
 
 /// `S` with every [`ResponseShare`] of its responses kept until the response body is dropped.
 #[derive(Debug, Clone)]
@@ -47,7 +50,11 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let response = self.0.call(request);
-        Box::pin(async move { response.await.map(hold_share_in_body) })
+        Box::pin(async move {
+            response
+                .await
+                .map(|response| hold_share_in_body(splice_state(response)))
+        })
     }
 }
 

@@ -6,6 +6,8 @@
 //! - [`core`]: what each RPC does, version-neutral (decode, call the provider, encode).
 //! - `convert`: one macro mapping neutral types to wire messages, expanded per version.
 //! - `v5`, [`v6`]: the two thin gRPC adapters.
+//! - `hold`, `splice`: a layer around both servers that keeps a read's share of the results
+//!   budget until its response has been sent, and sends its state without copying it.
 
 pub mod api;
 pub mod budget;
@@ -13,6 +15,7 @@ mod convert;
 pub mod core;
 pub(crate) mod hold;
 pub mod schema;
+pub(crate) mod splice;
 pub(crate) mod v5;
 pub mod v6;
 

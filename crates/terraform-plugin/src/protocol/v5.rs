@@ -101,15 +101,7 @@ impl Provider for ProviderV5 {
             .core
             .read_data_source(&request.type_name, value_in(request.config).as_ref())
             .await;
-        let mut response = Response::new(pb::read_data_source::Response {
-            state: outcome.state.map(value_out),
-            diagnostics: diagnostics_out(&outcome.diagnostics),
-            deferred: None,
-        });
-        if let Some(share) = outcome.share {
-            response.extensions_mut().insert(share);
-        }
-        Ok(response)
+        Ok(read_data_source_out(outcome))
     }
 
     async fn get_functions(
