@@ -59,7 +59,11 @@ def test_two_reads_with_10s_timeouts_answer_on_time_under_cpu_load(sim_factory, 
         address = f"data.{DS}.{name}"
         assert rc == 0 or address in text, err
     if rc != 0:
-        assert text.count("Reading Intersight iam/OAuthTokens timed out") == 2, err
+        # Under load one read may finish inside its 10 s while the other times out; every
+        # error there is must be a read's timeout, and at most one per read.
+        timeouts = text.count("Reading Intersight iam/OAuthTokens timed out")
+        assert 1 <= timeouts <= 2, err
+        assert text.count("Error: ") == timeouts, err
         assert "The read did not finish within 10s (`timeouts.read`)" in text, err
 
 
