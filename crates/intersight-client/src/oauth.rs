@@ -390,23 +390,11 @@ impl TokenSource {
         outcome.map_err(|e| self.mask(as_post(e)))
     }
 
-    /// One POST to the token endpoint.
-    async fn attempt(
-        &self,
-        transport: &Transport,
-        seen: &mut AttemptLog,
-    ) -> Result<Grant, Failure> {
-        let url = transport
-            .url_for(TOKEN_PATH)
-            .map_err(|e| Failure::fatal(as_post(e)))?;
-        let mut headers = HeaderMap::new();
-        let mut basic =
-            HeaderValue::from_str(&self.credentials.basic_authorization()).map_err(|_| {
-                Failure::fatal(Error::TokenResponse {
-                    detail: "the client credentials do not make a valid header".into(),
-                })
-            })?;
+    /// The headers of a token request: the client credentials as Basic authorization.
+    fn token_request_headers(&self) -> Result<HeaderMap, reqwest::header::InvalidHeaderValue> {
+        let mut basic = HeaderValue::from_str(&self.credentials.basic_authorization())?;
         basic.set_sensitive(true);
+        let mut headers = HeaderMap::new();
         headers.insert(reqwest::header::AUTHORIZATION, basic);
         headers.insert(
             reqwest::header::ACCEPT,
@@ -416,6 +404,23 @@ impl TokenSource {
             reqwest::header::CONTENT_TYPE,
             HeaderValue::from_static("application/x-www-form-urlencoded"),
         );
+        Ok(headers)
+    }
+
+    /// One POST to the token endpoint.
+    async fn attempt(
+        &self,
+        transport: &Transport,
+        seen: &mut AttemptLog,
+    ) -> Result<Grant, Failure> {
+        let url = transport
+            .url_for(TOKEN_PATH)
+            .map_err(|e| Failure::fatal(as_post(e)))?;
+        let headers = self.token_request_headers().map_err(|_| {
+            Failure::fatal(Error::TokenResponse {
+                detail: "the client credentials do not make a valid header".into(),
+            })
+        })?;
         let response = transport
             .http()
             .post(url.clone())
@@ -433,20 +438,7 @@ impl TokenSource {
         // 403 too: some servers refuse a client that may not use the grant so, with the same
         // RFC 6749 error document.
         if status == 400 || status == 401 || status == 403 {
-            let body = transport
-                .read_body(response, TOKEN_PATH, MAX_TOKEN_RESPONSE_BYTES)
-                .await
-                .unwrap_or_default();
-            seen.bytes = body.len();
-            let forms = self.masks();
-            let forms: Vec<&str> = forms.iter().map(|s| s.as_str()).collect();
-            let document = ErrorDocument::parse(&body, &forms);
-            return Err(Failure::fatal(Error::TokenRefused {
-                status,
-                error: document.error,
-                description: document.description,
-                client_id: self.credentials.shown_client_id(),
-            }));
+            return Err(self.refusal(transport, response, seen).await);
         }
         if !response.status().is_success() {
             let forms = self.masks();
@@ -471,6 +463,30 @@ impl TokenSource {
                 },
                 retry_after: None,
             }
+        })
+    }
+
+    /// The token endpoint's refusal (400, 401 or 403) with its RFC 6749 error document.
+    async fn refusal(
+        &self,
+        transport: &Transport,
+        response: reqwest::Response,
+        seen: &mut AttemptLog,
+    ) -> Failure {
+        let status = response.status().as_u16();
+        let body = transport
+            .read_body(response, TOKEN_PATH, MAX_TOKEN_RESPONSE_BYTES)
+            .await
+            .unwrap_or_default();
+        seen.bytes = body.len();
+        let forms = self.masks();
+        let forms: Vec<&str> = forms.iter().map(|s| s.as_str()).collect();
+        let document = ErrorDocument::parse(&body, &forms);
+        Failure::fatal(Error::TokenRefused {
+            status,
+            error: document.error,
+            description: document.description,
+            client_id: self.credentials.shown_client_id(),
         })
     }
 
