@@ -224,11 +224,8 @@ async fn a_trace_id_header_is_cut_like_the_message() {
 }
 
 fn transport(addr: std::net::SocketAddr) -> Transport {
-    let key = SecretKey::from_pem_or_path(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/fixtures/signing/ec_pkcs8.pem"
-    ))
-    .unwrap();
+    let key = crate::key_material::fixture("ec_pkcs8.pem");
+    let key = SecretKey::from_pem_or_path(key.to_str().unwrap()).unwrap();
     let mut t = Transport::new(TransportSettings {
         endpoint: Endpoint::parse(&format!("http://{addr}")).unwrap(),
         auth: Auth::ApiKey {

@@ -3,22 +3,17 @@
 //! redirects, over-long heads), dropped and truncated responses, size caps, cancellation, and
 //! a query too long for a URL.
 
-mod client_common;
-#[path = "../../../tests/key_material/mod.rs"]
-mod key_material;
-
+use crate::key_material;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use crate::client_common::*;
+use crate::tokens::{IamOAuthToken, ListTyped as _};
 use base64::Engine as _;
-use client_common::*;
-#[path = "client_common/tokens.rs"]
-mod tokens;
 use intersight_client::{
     Cancellation, Client, Endpoint, Error, Filter, ListQuery, Listing, Literal, TransportErrorKind,
     MAX_REQUEST_TARGET_BYTES,
 };
-use tokens::{IamOAuthToken, ListTyped as _};
 
 fn query() -> ListQuery {
     ListQuery {
@@ -108,7 +103,7 @@ async fn requests_are_signed_over_the_exact_target_sent() {
         req.header("digest").unwrap(),
         req.header("content-type").unwrap(),
     );
-    let pem = std::fs::read_to_string(TEST_KEY_FILE).unwrap();
+    let pem = std::fs::read_to_string(test_key_file()).unwrap();
     let der = base64::engine::general_purpose::STANDARD
         .decode(field("signature"))
         .unwrap();

@@ -1,8 +1,8 @@
 //! A tiny HTTP/1.1 server for client tests: canned responses from a handler closure, with
 //! delays, dropped connections and truncated bodies, and counters of what it saw.
-#![allow(dead_code)]
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
+use crate::key_material::fixture;
 use intersight_client::{Backoff, Client, ClientConfig, Endpoint, ProxyConfig, SecretKey};
 
 #[derive(Debug, Clone)]
@@ -18,8 +19,6 @@ pub(crate) struct Request {
     /// The raw request target, as received.
     pub(crate) target: String,
     pub(crate) headers: Vec<(String, String)>,
-    /// Which TCP connection (0-based, in accept order) carried it.
-    pub(crate) connection: usize,
 }
 
 impl Request {
@@ -132,9 +131,9 @@ impl TestServer {
                 let Ok((socket, _)) = listener.accept().await else {
                     return;
                 };
-                let connection = s.connections.fetch_add(1, Ordering::SeqCst);
+                s.connections.fetch_add(1, Ordering::SeqCst);
                 let (s, handler) = (s.clone(), handler.clone());
-                tokio::spawn(async move { serve(socket, connection, s, handler).await });
+                tokio::spawn(async move { serve(socket, s, handler).await });
             }
         });
         TestServer { addr, stats }
@@ -155,11 +154,11 @@ impl TestServer {
                 let Ok((socket, _)) = listener.accept().await else {
                     return;
                 };
-                let connection = s.connections.fetch_add(1, Ordering::SeqCst);
+                s.connections.fetch_add(1, Ordering::SeqCst);
                 let (s, handler, acceptor) = (s.clone(), handler.clone(), acceptor.clone());
                 tokio::spawn(async move {
                     if let Ok(tls) = acceptor.accept(socket).await {
-                        serve(tls, connection, s, handler).await;
+                        serve(tls, s, handler).await;
                     }
                 });
             }
@@ -192,16 +191,16 @@ impl TestServer {
 
 pub(crate) const KEY_ID: &str = "5f00/5f01/5f02";
 
-pub(crate) const TEST_KEY_FILE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../tests/fixtures/signing/ec_pkcs8.pem"
-);
-
-pub(crate) fn test_key() -> SecretKey {
-    SecretKey::from_pem_or_path(TEST_KEY_FILE).unwrap()
+/// The file of the test signing key (an EC key, PKCS#8).
+pub(crate) fn test_key_file() -> PathBuf {
+    fixture("ec_pkcs8.pem")
 }
 
-async fn serve<S>(socket: S, connection: usize, stats: Arc<Stats>, handler: Arc<Handler>)
+pub(crate) fn test_key() -> SecretKey {
+    SecretKey::from_pem_or_path(test_key_file().to_str().unwrap()).unwrap()
+}
+
+async fn serve<S>(socket: S, stats: Arc<Stats>, handler: Arc<Handler>)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
 {
@@ -234,7 +233,6 @@ where
             method,
             target,
             headers,
-            connection,
         };
         let index = {
             let mut all = stats.requests.lock().unwrap();

@@ -4,18 +4,14 @@
 //! a certificate's names quoted no longer than any other server text, and a chain larger
 //! than the client accepts named as such.
 
-mod client_common;
-
 use std::sync::Arc;
 
-use client_common::*;
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-#[path = "client_common/tokens.rs"]
-mod tokens;
+use crate::client_common::*;
+use crate::tokens::{IamOAuthToken, ListTyped as _};
 use intersight_client::{
     Cancellation, Client, ClientConfig, Endpoint, Error, ListQuery, TlsProblem, TransportErrorKind,
 };
-use tokens::{IamOAuthToken, ListTyped as _};
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 
 struct Pki {
     ca_pem: String,
