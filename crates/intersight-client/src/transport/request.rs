@@ -219,16 +219,10 @@ impl Transport {
         secrets: &[&str],
     ) -> Failure {
         let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
+        let retry_after = header_text(&response, reqwest::header::RETRY_AFTER)
             .and_then(|v| parse_retry_after(v, SystemTime::now()));
         // The server chooses the header as freely as the body: the same cut as `traceId`.
-        let header_trace = response
-            .headers()
-            .get("x-starship-traceid")
-            .and_then(|v| v.to_str().ok())
+        let header_trace = header_text(&response, "x-starship-traceid")
             .map(|v| server_text(&oauth::mask_text(v, secrets), MAX_TRACE_ID_CHARS))
             .filter(|v| !v.is_empty());
         // Error bodies are small; one over 64 KiB is left unread (the status stands alone)
@@ -266,10 +260,7 @@ impl Transport {
         path: &str,
     ) -> Failure {
         let status = response.status().as_u16();
-        let location = response
-            .headers()
-            .get(reqwest::header::LOCATION)
-            .and_then(|v| v.to_str().ok())
+        let location = header_text(response, reqwest::header::LOCATION)
             .and_then(|v| base.join(v.trim()).ok())
             .and_then(|u| {
                 let host = u.host_str()?;
@@ -330,6 +321,14 @@ impl Transport {
         }
         Ok(body)
     }
+}
+
+/// The value of a response header, when it is there and visible ASCII.
+fn header_text(
+    response: &reqwest::Response,
+    name: impl reqwest::header::AsHeaderName,
+) -> Option<&str> {
+    response.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
 /// A body that did not decode. JSON that stops mid-value is a body cut short (even when its

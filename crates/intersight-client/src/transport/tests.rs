@@ -129,15 +129,7 @@ async fn a_reset_before_any_answer_on_http_hints_at_https_and_is_retried_once() 
         let (addr, connections) = resetting_port(rst).await;
         let t = transport(addr);
         assert_eq!(t.max_retries, 3);
-        let decode: DecodeFn<Vec<u8>> =
-            Arc::new(|b: &[u8], _: &CancellationToken| serde_json::from_slice::<Vec<u8>>(b));
-        let err = t
-            .get_decoded(
-                "/api/v1/x",
-                &CancellationToken::new(),
-                &Counters::default(),
-                &decode,
-            )
+        let err = get_bytes(&t, "/api/v1/x", &Counters::default())
             .await
             .unwrap_err();
         assert_eq!(
@@ -165,15 +157,7 @@ async fn an_error_body_over_64_kib_is_not_read_and_the_status_stands_alone() {
     ))
     .await;
     let t = transport(addr);
-    let decode: DecodeFn<Vec<u8>> =
-        Arc::new(|b: &[u8], _: &CancellationToken| serde_json::from_slice::<Vec<u8>>(b));
-    let err = t
-        .get_decoded(
-            "/api/v1/x",
-            &CancellationToken::new(),
-            &Counters::default(),
-            &decode,
-        )
+    let err = get_bytes(&t, "/api/v1/x", &Counters::default())
         .await
         .unwrap_err();
     assert!(
@@ -199,15 +183,7 @@ async fn a_trace_id_header_is_cut_like_the_message() {
     ))
     .await;
     let t = transport(addr);
-    let decode: DecodeFn<Vec<u8>> =
-        Arc::new(|b: &[u8], _: &CancellationToken| serde_json::from_slice::<Vec<u8>>(b));
-    let err = t
-        .get_decoded(
-            "/api/v1/x",
-            &CancellationToken::new(),
-            &Counters::default(),
-            &decode,
-        )
+    let err = get_bytes(&t, "/api/v1/x", &Counters::default())
         .await
         .unwrap_err();
     let Error::Api { trace_id, .. } = &err else {
@@ -221,6 +197,14 @@ async fn a_trace_id_header_is_cut_like_the_message() {
     );
     assert!(trace_id.starts_with("abc ttt"), "{trace_id}");
     assert!(err.to_string().len() < 300, "{err}");
+}
+
+/// GETs `path` through `t` and decodes a JSON array of bytes.
+async fn get_bytes(t: &Transport, path: &str, counters: &Counters) -> Result<Vec<u8>, Error> {
+    let decode: DecodeFn<Vec<u8>> =
+        Arc::new(|b: &[u8], _: &CancellationToken| serde_json::from_slice::<Vec<u8>>(b));
+    t.get_decoded(path, &CancellationToken::new(), counters, &decode)
+        .await
 }
 
 fn transport(addr: std::net::SocketAddr) -> Transport {
@@ -260,12 +244,7 @@ async fn request_and_retry_log_lines_have_the_contract_fields_and_no_secrets() {
         ..Counters::default()
     };
     let path = "/api/v1/iam/OAuthTokens?$top=2";
-    let decode: DecodeFn<Vec<u8>> =
-        Arc::new(|b: &[u8], _: &CancellationToken| serde_json::from_slice::<Vec<u8>>(b));
-    let items = t
-        .get_decoded(path, &CancellationToken::new(), &counters, &decode)
-        .await
-        .unwrap();
+    let items = get_bytes(&t, path, &counters).await.unwrap();
     assert_eq!(items, vec![1, 2]);
     let lines = captured("r-log-1");
     let keys =
@@ -343,12 +322,7 @@ async fn a_failed_attempt_logs_its_error_and_the_final_error_its_attempts() {
         read_id: "r-log-2".into(),
         ..Counters::default()
     };
-    let decode: DecodeFn<Vec<u8>> =
-        Arc::new(|b: &[u8], _: &CancellationToken| serde_json::from_slice::<Vec<u8>>(b));
-    let err = t
-        .get_decoded("/api/v1/x", &CancellationToken::new(), &counters, &decode)
-        .await
-        .unwrap_err();
+    let err = get_bytes(&t, "/api/v1/x", &counters).await.unwrap_err();
     assert_eq!(err.transport_kind(), Some(&TransportErrorKind::Connect));
     // A refused port is retried once, not `max_retries` (3) times.
     assert_eq!(err.attempts().map(|a| a.count), Some(2));

@@ -121,22 +121,7 @@ impl TestServer {
     pub(crate) async fn start(
         handler: impl Fn(&Request, usize) -> Response + Send + Sync + 'static,
     ) -> TestServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let stats = Arc::new(Stats::default());
-        let handler: Arc<Handler> = Arc::new(handler);
-        let s = stats.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((socket, _)) = listener.accept().await else {
-                    return;
-                };
-                s.connections.fetch_add(1, Ordering::SeqCst);
-                let (s, handler) = (s.clone(), handler.clone());
-                tokio::spawn(async move { serve(socket, s, handler).await });
-            }
-        });
-        TestServer { addr, stats }
+        Self::listen(None, Arc::new(handler)).await
     }
 
     /// The same, over TLS with the given acceptor (the endpoint is then https://localhost:port).
@@ -144,10 +129,16 @@ impl TestServer {
         acceptor: tokio_rustls::TlsAcceptor,
         handler: impl Fn(&Request, usize) -> Response + Send + Sync + 'static,
     ) -> TestServer {
+        Self::listen(Some(acceptor), Arc::new(handler)).await
+    }
+
+    async fn listen(
+        acceptor: Option<tokio_rustls::TlsAcceptor>,
+        handler: Arc<Handler>,
+    ) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let stats = Arc::new(Stats::default());
-        let handler: Arc<Handler> = Arc::new(handler);
         let s = stats.clone();
         tokio::spawn(async move {
             loop {
@@ -157,8 +148,13 @@ impl TestServer {
                 s.connections.fetch_add(1, Ordering::SeqCst);
                 let (s, handler, acceptor) = (s.clone(), handler.clone(), acceptor.clone());
                 tokio::spawn(async move {
-                    if let Ok(tls) = acceptor.accept(socket).await {
-                        serve(tls, s, handler).await;
+                    match acceptor {
+                        None => serve(socket, s, handler).await,
+                        Some(acceptor) => {
+                            if let Ok(tls) = acceptor.accept(socket).await {
+                                serve(tls, s, handler).await;
+                            }
+                        }
                     }
                 });
             }
@@ -295,4 +291,14 @@ pub(crate) fn page(req: &Request, total: usize, reported: Option<usize>) -> Resp
         body["Count"] = c.into();
     }
     Response::json(200, serde_json::to_vec(&body).unwrap())
+}
+
+/// A page without `Count` holding the objects `ids` (Moids only).
+pub(crate) fn uncounted_page(ids: std::ops::Range<usize>) -> Response {
+    let results: Vec<serde_json::Value> =
+        ids.map(|k| serde_json::json!({"Moid": moid(k)})).collect();
+    Response::json(
+        200,
+        serde_json::to_vec(&serde_json::json!({"Results": results})).unwrap(),
+    )
 }

@@ -316,16 +316,7 @@ async fn without_an_inline_count_pages_are_read_until_a_short_one() {
     assert_eq!(moids(&listing), (0..25).map(moid).collect::<Vec<_>>());
     assert_eq!(listing.stats.requests, 3);
     // A server ignoring $skip repeats the same page: caught as duplicates, not an endless loop.
-    let server = TestServer::start(|_, _| {
-        let results: Vec<serde_json::Value> = (0..10)
-            .map(|k| serde_json::json!({"Moid": moid(k)}))
-            .collect();
-        Response::json(
-            200,
-            serde_json::to_vec(&serde_json::json!({"Results": results})).unwrap(),
-        )
-    })
-    .await;
+    let server = TestServer::start(|_, _| uncounted_page(0..10)).await;
     let err = list_with(&server, 10, 4).await.unwrap_err();
     assert!(matches!(err, Error::Inconsistent { .. }), "{err:?}");
 }
@@ -557,13 +548,7 @@ async fn a_count_the_pages_cannot_add_up_to_fails_after_the_first_request() {
 async fn pages_without_a_count_end_at_the_page_limit() {
     let server = TestServer::start(|req, _| {
         let skip: usize = req.param("$skip").unwrap().parse().unwrap();
-        let results: Vec<serde_json::Value> = (skip..skip + 2)
-            .map(|k| serde_json::json!({"Moid": moid(k)}))
-            .collect();
-        Response::json(
-            200,
-            serde_json::to_vec(&serde_json::json!({"Results": results})).unwrap(),
-        )
+        uncounted_page(skip..skip + 2)
     })
     .await;
     let mut config = server.config();

@@ -42,6 +42,30 @@ pub(crate) const MAX_REFINEMENT_PAYLOAD: usize = 1024;
 /// The msgpack extension type of an unknown value that carries refinements.
 pub(crate) const REFINED_UNKNOWN_EXT: i8 = 12;
 
+/// The header markers of a msgpack collection: the fix form (the length in its low four bits),
+/// and the forms followed by a 16- or 32-bit length.
+struct CollectionHeader {
+    fix: u8,
+    len16: u8,
+    len32: u8,
+    /// What the decoder expected, for its error.
+    name: &'static str,
+}
+
+const ARRAY: CollectionHeader = CollectionHeader {
+    fix: 0x90,
+    len16: 0xdc,
+    len32: 0xdd,
+    name: "an array",
+};
+
+const MAP: CollectionHeader = CollectionHeader {
+    fix: 0x80,
+    len16: 0xde,
+    len32: 0xdf,
+    name: "a map",
+};
+
 /// Decodes a msgpack-encoded value of type `ty`.
 pub fn decode(bytes: &[u8], ty: &Type) -> Result<Value, DecodeError> {
     let mut reader = Reader { buf: bytes, pos: 0 };

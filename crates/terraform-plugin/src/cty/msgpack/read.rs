@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use super::super::{Number, PathStep, Type, Value};
 use super::unknown::unknown_from_ext;
-use super::{DecodeError, DecodeErrorKind, MAX_DEPTH};
+use super::{CollectionHeader, DecodeError, DecodeErrorKind, ARRAY, MAP, MAX_DEPTH};
 
 pub(super) struct Reader<'a> {
     pub(super) buf: &'a [u8],
@@ -211,20 +211,19 @@ impl<'a> Reader<'a> {
     }
 
     pub(super) fn array_len(&mut self) -> Result<usize, DecodeErrorKind> {
-        match self.byte()? {
-            m @ 0x90..=0x9f => Ok((m & 0x0f) as usize),
-            0xdc => self.u16(),
-            0xdd => self.u32(),
-            m => Err(unexpected("an array", m)),
-        }
+        self.collection_len(&ARRAY)
     }
 
     pub(super) fn map_len(&mut self) -> Result<usize, DecodeErrorKind> {
+        self.collection_len(&MAP)
+    }
+
+    fn collection_len(&mut self, header: &CollectionHeader) -> Result<usize, DecodeErrorKind> {
         match self.byte()? {
-            m @ 0x80..=0x8f => Ok((m & 0x0f) as usize),
-            0xde => self.u16(),
-            0xdf => self.u32(),
-            m => Err(unexpected("a map", m)),
+            m if m & 0xf0 == header.fix => Ok((m & 0x0f) as usize),
+            m if m == header.len16 => self.u16(),
+            m if m == header.len32 => self.u32(),
+            m => Err(unexpected(header.name, m)),
         }
     }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use super::super::{Number, PathStep, Type, Value};
 use super::read::is_decimal;
 use super::unknown::write_unknown;
-use super::{EncodeError, EncodeErrorKind, MAX_DEPTH};
+use super::{CollectionHeader, EncodeError, EncodeErrorKind, ARRAY, MAP, MAX_DEPTH};
 
 /// The bytes of the [`Value::Encoded`] parts of `value` (lists, sets and objects looked into).
 pub(super) fn encoded_parts_len(value: &Value) -> usize {
@@ -318,29 +318,27 @@ pub fn write_bool(out: &mut Vec<u8>, b: bool) {
 
 /// Appends a msgpack array header for `n` elements.
 pub fn write_array_len(out: &mut Vec<u8>, n: usize) -> Result<(), EncodeErrorKind> {
-    if n < 16 {
-        out.push(0x90 | n as u8);
-    } else if let Ok(l) = u16::try_from(n) {
-        out.push(0xdc);
-        out.extend_from_slice(&l.to_be_bytes());
-    } else {
-        let l = u32_len(n)?;
-        out.push(0xdd);
-        out.extend_from_slice(&l.to_be_bytes());
-    }
-    Ok(())
+    write_collection_len(out, &ARRAY, n)
 }
 
 /// Appends a msgpack map header for `n` entries.
 pub fn write_map_len(out: &mut Vec<u8>, n: usize) -> Result<(), EncodeErrorKind> {
+    write_collection_len(out, &MAP, n)
+}
+
+fn write_collection_len(
+    out: &mut Vec<u8>,
+    header: &CollectionHeader,
+    n: usize,
+) -> Result<(), EncodeErrorKind> {
     if n < 16 {
-        out.push(0x80 | n as u8);
+        out.push(header.fix | n as u8);
     } else if let Ok(l) = u16::try_from(n) {
-        out.push(0xde);
+        out.push(header.len16);
         out.extend_from_slice(&l.to_be_bytes());
     } else {
         let l = u32_len(n)?;
-        out.push(0xdf);
+        out.push(header.len32);
         out.extend_from_slice(&l.to_be_bytes());
     }
     Ok(())
