@@ -155,16 +155,31 @@ async fn retries_429_without_retry_after_using_backoff() {
 
 #[tokio::test]
 async fn retries_a_burst_of_503_502_504_then_succeeds() {
-    let server = TestServer::start(|req, i| match i {
-        0 => Response::json(503, "{}"),
-        1 => Response::json(502, "<html>bad gateway</html>"),
-        2 => Response::json(504, ""),
-        _ => page(req, 5, Some(5)),
+    let listed = listed_after(5, |_, i| match i {
+        0 => Some(Response::json(503, "{}")),
+        1 => Some(Response::json(502, "<html>bad gateway</html>")),
+        2 => Some(Response::json(504, "")),
+        _ => None,
+    })
+    .await;
+    assert_eq!(listed, (5, (4, 3)));
+}
+
+/// Lists `total` objects from a server whose first answers are `failure(request, index)` until
+/// that says `None`: how many objects were listed, and the (requests, retries) it took.
+async fn listed_after(
+    total: usize,
+    failure: impl Fn(&Request, usize) -> Option<Response> + Send + Sync + 'static,
+) -> (usize, (u64, u64)) {
+    let server = TestServer::start(move |req, i| {
+        failure(req, i).unwrap_or_else(|| page(req, total, Some(total)))
     })
     .await;
     let listing = list(&server.client()).await.unwrap();
-    assert_eq!(listing.items.len(), 5);
-    assert_eq!((listing.stats.requests, listing.stats.retries), (4, 3));
+    (
+        listing.items.len(),
+        (listing.stats.requests, listing.stats.retries),
+    )
 }
 
 #[tokio::test]
@@ -234,32 +249,23 @@ async fn no_retry_on_other_client_errors_or_501() {
 
 #[tokio::test]
 async fn dropped_connections_and_truncated_bodies_are_retried() {
-    let server = TestServer::start(|req, i| match i {
-        0 => Response::json(200, "").action(Action::Close),
-        1 => page(req, 4, Some(4)).action(Action::Truncate),
-        _ => page(req, 4, Some(4)),
+    let listed = listed_after(4, |req, i| match i {
+        0 => Some(Response::json(200, "").action(Action::Close)),
+        1 => Some(page(req, 4, Some(4)).action(Action::Truncate)),
+        _ => None,
     })
     .await;
-    let listing = list(&server.client()).await.unwrap();
-    assert_eq!(listing.items.len(), 4);
-    assert_eq!((listing.stats.requests, listing.stats.retries), (3, 2));
+    assert_eq!(listed, (4, (3, 2)));
 }
 
 #[tokio::test]
 async fn retries_408_and_500_like_the_other_transient_statuses() {
     for status in [408u16, 500] {
-        let server = TestServer::start(move |req, i| match i {
-            0 | 1 => Response::json(status, r#"{"code":"X"}"#),
-            _ => page(req, 3, Some(3)),
+        let listed = listed_after(3, move |_, i| {
+            (i < 2).then(|| Response::json(status, r#"{"code":"X"}"#))
         })
         .await;
-        let listing = list(&server.client()).await.unwrap();
-        assert_eq!(listing.items.len(), 3);
-        assert_eq!(
-            (listing.stats.requests, listing.stats.retries),
-            (3, 2),
-            "status {status}"
-        );
+        assert_eq!(listed, (3, (3, 2)), "status {status}");
     }
 }
 
