@@ -61,6 +61,7 @@ pub(crate) struct Counters {
 type LogFn = fn(Level, &str, &[(&str, &dyn Display)]);
 
 /// How requests are authenticated: signed with an API key, or with an OAuth Bearer token.
+#[derive(Clone)]
 pub(crate) enum Auth {
     /// Every request signed (draft-cavage HTTP signatures) with the key.
     ApiKey { key_id: String, key: Arc<SecretKey> },
@@ -78,6 +79,9 @@ impl Auth {
     }
 }
 
+/// Cheap to clone (the HTTP client and the credentials are shared): a token request runs in a
+/// task of its own with a clone.
+#[derive(Clone)]
 pub(crate) struct Transport {
     http: reqwest::Client,
     endpoint: Endpoint,

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
 use crate::key_material::fixture;
@@ -230,6 +230,15 @@ where
             target,
             headers,
         };
+        // A request body (a token request's form) is read and dropped: the next request on the
+        // connection starts after it.
+        let body_len = request
+            .header("content-length")
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(0);
+        if reader.read_exact(&mut vec![0; body_len]).await.is_err() {
+            return;
+        }
         let index = {
             let mut all = stats.requests.lock().unwrap();
             all.push(request.clone());

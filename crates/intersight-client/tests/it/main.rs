@@ -13,6 +13,7 @@ mod client_decode;
 mod client_filter;
 mod client_http2;
 mod client_keys;
+mod client_oauth;
 mod client_paging;
 mod client_proxy;
 mod client_signing;
