@@ -336,25 +336,7 @@ impl TokenSource {
         };
         state.in_flight = None;
         match outcome {
-            Ok(grant) => {
-                state.generations += 1;
-                let margin = refresh_margin(grant.lifetime);
-                let token = Token {
-                    value: Arc::new(grant.token),
-                    generation: state.generations,
-                    refresh_at: sent_at + grant.lifetime - margin,
-                    expires_at: sent_at + grant.lifetime,
-                    replacement: state.invalidated,
-                    worked: Arc::default(),
-                };
-                self.requester.hold(&token.value);
-                self.tokens.fetch_add(1, Ordering::Relaxed);
-                self.fetched.fetch_add(1, Ordering::SeqCst);
-                state.current = Some(token.clone());
-                state.invalidated = false;
-                state.last_failure = None;
-                Ok(token)
-            }
+            Ok(grant) => Ok(self.accept(&mut state, grant, sent_at)),
             Err(Error::Cancelled) => Err(Error::Cancelled),
             Err(error) => {
                 if is_final(&error) {
@@ -375,6 +357,27 @@ impl TokenSource {
                 Err(error)
             }
         }
+    }
+
+    /// Makes `grant`, of a request sent at `sent_at`, the current token.
+    fn accept(&self, state: &mut State, grant: Grant, sent_at: Instant) -> Token {
+        state.generations += 1;
+        let margin = refresh_margin(grant.lifetime);
+        let token = Token {
+            value: Arc::new(grant.token),
+            generation: state.generations,
+            refresh_at: sent_at + grant.lifetime - margin,
+            expires_at: sent_at + grant.lifetime,
+            replacement: state.invalidated,
+            worked: Arc::default(),
+        };
+        self.requester.hold(&token.value);
+        self.tokens.fetch_add(1, Ordering::Relaxed);
+        self.fetched.fetch_add(1, Ordering::SeqCst);
+        state.current = Some(token.clone());
+        state.invalidated = false;
+        state.last_failure = None;
+        token
     }
 
     /// The token request in flight, sent now (in a task of its own, see [`InFlight`]) when
