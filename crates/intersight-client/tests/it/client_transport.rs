@@ -491,25 +491,20 @@ async fn a_host_that_accepts_but_never_completes_tls_is_a_connect_timeout_retrie
 
 #[tokio::test]
 async fn oversized_and_undecodable_bodies_fail_cleanly() {
-    let server = TestServer::start(|req, _| page(req, 50, Some(50))).await;
-    let mut config = server.config();
-    config.max_page_bytes = 1000;
-    let err = list(&Client::new(config).unwrap()).await.unwrap_err();
-    assert!(
-        matches!(err, Error::BodyTooLarge { limit: 1000, .. }),
-        "{err:?}"
-    );
-    assert_eq!(server.stats.count(), 1);
-
-    // Without a Content-Length the cap applies while streaming.
+    // With a Content-Length the cap applies before the body is read, without one while it
+    // streams; neither is retried.
+    for action in [Action::Respond, Action::Unframed] {
+        let server = TestServer::start(move |req, _| page(req, 50, Some(50)).action(action)).await;
+        let mut config = server.config();
+        config.max_page_bytes = 1000;
+        let err = list(&Client::new(config).unwrap()).await.unwrap_err();
+        assert!(
+            matches!(err, Error::BodyTooLarge { limit: 1000, .. }),
+            "{action:?}: {err:?}"
+        );
+        assert_eq!(server.stats.count(), 1, "{action:?}");
+    }
     let server = TestServer::start(|req, _| page(req, 50, Some(50)).action(Action::Unframed)).await;
-    let mut config = server.config();
-    config.max_page_bytes = 1000;
-    let err = list(&Client::new(config).unwrap()).await.unwrap_err();
-    assert!(
-        matches!(err, Error::BodyTooLarge { limit: 1000, .. }),
-        "{err:?}"
-    );
     let mut config = server.config();
     config.max_page_bytes = 100_000;
     assert_eq!(
