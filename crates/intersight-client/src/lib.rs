@@ -37,8 +37,12 @@
 
 pub(crate) mod crypto;
 pub(crate) mod endpoint;
+// The test keys of the workspace's tests, for the unit tests too.
 pub mod error;
 pub mod filter;
+#[cfg(test)]
+#[path = "../../../tests/key_material/mod.rs"]
+mod key_material;
 pub mod keys;
 pub mod log;
 mod memory;

@@ -3,7 +3,9 @@
 //! its reads.
 //!
 //! - One token per client: every request of every read uses the current token; at most one
-//!   token request is in flight (the others wait for its answer).
+//!   token request is in flight (the others wait for its answer). It runs in a task of its own,
+//!   so a read that stops waiting (cancelled, or out of `timeouts.read`) does not stop it for
+//!   the reads still waiting.
 //! - The token is renewed ahead of its expiry by [`refresh_margin`] (a fifth of its lifetime, at
 //!   most a minute), so short-lived tokens are renewed a few times per read, not per request.
 //! - A 401 to a request made with a Bearer token drops that token; the request is repeated once
@@ -20,14 +22,21 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use reqwest::header::{HeaderMap, HeaderValue};
+use futures::future::{BoxFuture, FutureExt as _, Shared};
+use reqwest::header::HeaderValue;
 use tokio_util::sync::CancellationToken;
 use zeroize::Zeroizing;
 
 use super::error::Error;
-use super::transport::{
-    server_text, AttemptLog, Counters, Failure, RetryRule, Transport, MAX_SERVER_MESSAGE_CHARS,
-};
+#[cfg(test)]
+use super::transport::Counters;
+use super::transport::{server_text, Transport, MAX_SERVER_MESSAGE_CHARS};
+
+mod request;
+
+use request::Requester;
+#[cfg(test)]
+use request::{parse_grant, ErrorDocument, TRUNCATED};
 
 /// Where the token endpoint is, on the endpoint's origin (an appliance serves it there too).
 pub const TOKEN_PATH: &str = "/iam/token";
@@ -167,7 +176,7 @@ impl Token {
 }
 
 /// What a token answer gave.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Grant {
     token: Zeroizing<String>,
     lifetime: Duration,
@@ -183,6 +192,17 @@ struct State {
     last_failure: Option<Error>,
     /// The current token was dropped because the API refused it.
     invalidated: bool,
+    /// The token request in flight (or answered, until a caller takes its answer).
+    in_flight: Option<InFlight>,
+}
+
+/// A token request, run in a task of its own: detached from the callers that wait for it, so
+/// that one that stops waiting (its read cancelled or timed out) does not stop it for the
+/// others.
+struct InFlight {
+    /// When it was sent: the token's lifetime counts from here.
+    sent_at: Instant,
+    outcome: Shared<BoxFuture<'static, Result<Grant, Error>>>,
 }
 
 /// The most access tokens one client remembers for masking (the current one and those before
@@ -191,25 +211,20 @@ pub const MAX_MASKED_TOKENS: usize = 32;
 
 /// The token of one client: fetched on first use, shared, renewed ahead of expiry.
 pub(crate) struct TokenSource {
-    credentials: ClientCredentials,
+    requester: Arc<Requester>,
     state: tokio::sync::Mutex<State>,
     /// Fetches that failed (waiters compare it to share a failure instead of repeating it).
     failed_fetches: AtomicU64,
-    /// Token requests sent (attempts, retries included).
-    requests: AtomicU64,
     /// Tokens received.
     tokens: AtomicU64,
     /// Fetches that succeeded (waiters compare it to share a token stale on arrival).
     fetched: AtomicU64,
-    /// The access tokens this client holds or has held (the newest last, at most
-    /// [`MAX_MASKED_TOKENS`]): masked in every server text, the token endpoint's included.
-    held: std::sync::Mutex<Vec<Arc<Zeroizing<String>>>>,
 }
 
 impl fmt::Debug for TokenSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenSource")
-            .field("client_id", &self.credentials.shown_client_id())
+            .field("client_id", &self.requester.credentials.shown_client_id())
             .field("tokens", &self.tokens.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
@@ -218,34 +233,22 @@ impl fmt::Debug for TokenSource {
 impl TokenSource {
     pub(crate) fn new(credentials: ClientCredentials) -> TokenSource {
         TokenSource {
-            credentials,
+            requester: Arc::new(Requester {
+                credentials,
+                requests: AtomicU64::new(0),
+                held: std::sync::Mutex::new(Vec::new()),
+            }),
             state: tokio::sync::Mutex::new(State::default()),
             failed_fetches: AtomicU64::new(0),
-            requests: AtomicU64::new(0),
             tokens: AtomicU64::new(0),
             fetched: AtomicU64::new(0),
-            held: std::sync::Mutex::new(Vec::new()),
         }
     }
 
     /// Everything server text is masked for: the forms of the client secret (as given, form-
     /// encoded, and the Basic header value) and every access token held or held before.
     pub(crate) fn masks(&self) -> Vec<Zeroizing<String>> {
-        let mut masks = self.credentials.secret_forms();
-        if let Ok(held) = self.held.lock() {
-            masks.extend(held.iter().map(|t| Zeroizing::new(t.as_str().to_string())));
-        }
-        masks
-    }
-
-    /// Remembers a token for masking.
-    fn hold(&self, token: &Arc<Zeroizing<String>>) {
-        if let Ok(mut held) = self.held.lock() {
-            if held.len() >= MAX_MASKED_TOKENS {
-                held.remove(0);
-            }
-            held.push(token.clone());
-        }
+        self.requester.masks()
     }
 
     /// The API refused `token` (HTTP 401, `error` already masked). True when the request may be
@@ -277,12 +280,12 @@ impl TokenSource {
     }
 
     pub(crate) fn client_id(&self) -> &str {
-        &self.credentials.client_id
+        &self.requester.credentials.client_id
     }
 
     /// Token requests sent so far (retries included).
     pub(crate) fn requests(&self) -> u64 {
-        self.requests.load(Ordering::Relaxed)
+        self.requester.requests.load(Ordering::Relaxed)
     }
 
     /// Tokens received so far.
@@ -325,27 +328,15 @@ impl TokenSource {
                 return Err(failure.clone());
             }
         }
-        let sent_at = Instant::now();
-        match self.fetch(transport, cancel, read_id).await {
-            Ok(grant) => {
-                state.generations += 1;
-                let margin = refresh_margin(grant.lifetime);
-                let token = Token {
-                    value: Arc::new(grant.token),
-                    generation: state.generations,
-                    refresh_at: sent_at + grant.lifetime - margin,
-                    expires_at: sent_at + grant.lifetime,
-                    replacement: state.invalidated,
-                    worked: Arc::default(),
-                };
-                self.hold(&token.value);
-                self.tokens.fetch_add(1, Ordering::Relaxed);
-                self.fetched.fetch_add(1, Ordering::SeqCst);
-                state.current = Some(token.clone());
-                state.invalidated = false;
-                state.last_failure = None;
-                Ok(token)
-            }
+        let (sent_at, outcome) = self.in_flight(&mut state, transport, read_id);
+        let outcome = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return Err(Error::Cancelled),
+            outcome = outcome => outcome,
+        };
+        state.in_flight = None;
+        match outcome {
+            Ok(grant) => Ok(self.accept(&mut state, grant, sent_at)),
             Err(Error::Cancelled) => Err(Error::Cancelled),
             Err(error) => {
                 if is_final(&error) {
@@ -368,117 +359,68 @@ impl TokenSource {
         }
     }
 
-    /// One token request, with the transport's retry policy.
-    async fn fetch(
-        &self,
-        transport: &Transport,
-        cancel: &CancellationToken,
-        read_id: &str,
-    ) -> Result<Grant, Error> {
-        let counters = Counters {
-            read_id: read_id.to_string(),
-            ..Counters::default()
+    /// Makes `grant`, of a request sent at `sent_at`, the current token.
+    fn accept(&self, state: &mut State, grant: Grant, sent_at: Instant) -> Token {
+        state.generations += 1;
+        let margin = refresh_margin(grant.lifetime);
+        let token = Token {
+            value: Arc::new(grant.token),
+            generation: state.generations,
+            refresh_at: sent_at + grant.lifetime - margin,
+            expires_at: sent_at + grant.lifetime,
+            replacement: state.invalidated,
+            worked: Arc::default(),
         };
-        let outcome = transport
-            .with_retries("POST", TOKEN_PATH, "basic", cancel, &counters, || async {
-                self.requests.fetch_add(1, Ordering::Relaxed);
-                let mut seen = AttemptLog::default();
-                let result = self.attempt(transport, &mut seen).await;
-                (seen, result)
-            })
-            .await;
-        outcome.map_err(|e| self.mask(as_post(e)))
+        self.requester.hold(&token.value);
+        self.tokens.fetch_add(1, Ordering::Relaxed);
+        self.fetched.fetch_add(1, Ordering::SeqCst);
+        state.current = Some(token.clone());
+        state.invalidated = false;
+        state.last_failure = None;
+        token
     }
 
-    /// One POST to the token endpoint.
-    async fn attempt(
+    /// The token request in flight, sent now (in a task of its own, see [`InFlight`]) when
+    /// there is none, or when the one there was answered with a token that expired before a
+    /// caller took it.
+    fn in_flight(
         &self,
+        state: &mut State,
         transport: &Transport,
-        seen: &mut AttemptLog,
-    ) -> Result<Grant, Failure> {
-        let url = transport
-            .url_for(TOKEN_PATH)
-            .map_err(|e| Failure::fatal(as_post(e)))?;
-        let mut headers = HeaderMap::new();
-        let mut basic =
-            HeaderValue::from_str(&self.credentials.basic_authorization()).map_err(|_| {
-                Failure::fatal(Error::TokenResponse {
-                    detail: "the client credentials do not make a valid header".into(),
-                })
-            })?;
-        basic.set_sensitive(true);
-        headers.insert(reqwest::header::AUTHORIZATION, basic);
-        headers.insert(
-            reqwest::header::ACCEPT,
-            HeaderValue::from_static("application/json"),
-        );
-        headers.insert(
-            reqwest::header::CONTENT_TYPE,
-            HeaderValue::from_static("application/x-www-form-urlencoded"),
-        );
-        let response = transport
-            .http()
-            .post(url.clone())
-            .headers(headers)
-            .body("grant_type=client_credentials")
-            .timeout(transport.timeout())
-            .send()
-            .await
-            .map_err(|e| transport.classify(&e, TOKEN_PATH))?;
-        let status = response.status().as_u16();
-        seen.status = Some(status);
-        if response.status().is_redirection() {
-            return Err(transport.redirect(&response, &url, TOKEN_PATH));
-        }
-        // 403 too: some servers refuse a client that may not use the grant so, with the same
-        // RFC 6749 error document.
-        if status == 400 || status == 401 || status == 403 {
-            let body = transport
-                .read_body(response, TOKEN_PATH, MAX_TOKEN_RESPONSE_BYTES)
-                .await
-                .unwrap_or_default();
-            seen.bytes = body.len();
-            let forms = self.masks();
-            let forms: Vec<&str> = forms.iter().map(|s| s.as_str()).collect();
-            let document = ErrorDocument::parse(&body, &forms);
-            return Err(Failure::fatal(Error::TokenRefused {
-                status,
-                error: document.error,
-                description: document.description,
-                client_id: self.credentials.shown_client_id(),
-            }));
-        }
-        if !response.status().is_success() {
-            let forms = self.masks();
-            let forms: Vec<&str> = forms.iter().map(|s| s.as_str()).collect();
-            return Err(transport
-                .error_answer(response, TOKEN_PATH, seen, &forms)
-                .await);
-        }
-        let body = transport
-            .read_body(response, TOKEN_PATH, MAX_TOKEN_RESPONSE_BYTES)
-            .await?;
-        seen.bytes = body.len();
-        parse_grant(&body).map_err(|detail| {
-            // Cut short while arriving is worth another try, as for pages.
-            let truncated = detail.starts_with(TRUNCATED);
-            Failure {
-                error: Error::TokenResponse { detail },
-                rule: if truncated {
-                    RetryRule::UpToMax
-                } else {
-                    RetryRule::Never
-                },
-                retry_after: None,
+        read_id: &str,
+    ) -> (Instant, Shared<BoxFuture<'static, Result<Grant, Error>>>) {
+        if let Some(request) = &state.in_flight {
+            let expired = matches!(request.outcome.peek(),
+                Some(Ok(grant)) if request.sent_at + grant.lifetime <= Instant::now());
+            if !expired {
+                return (request.sent_at, request.outcome.clone());
             }
-        })
+        }
+        let (requester, transport) = (self.requester.clone(), transport.clone());
+        let read_id = read_id.to_string();
+        let task = tokio::spawn(async move { requester.fetch(&transport, &read_id).await });
+        let outcome = async move {
+            task.await.unwrap_or_else(|e| {
+                Err(Error::Transport {
+                    method: "POST".into(),
+                    path: TOKEN_PATH.into(),
+                    detail: format!("the token request's task ended abnormally: {e}"),
+                })
+            })
+        }
+        .boxed()
+        .shared();
+        let sent_at = Instant::now();
+        state.in_flight = Some(InFlight {
+            sent_at,
+            outcome: outcome.clone(),
+        });
+        (sent_at, outcome)
     }
 
     /// `error` with every form of the secret and every token held replaced by `***`.
     pub(crate) fn mask(&self, error: Error) -> Error {
-        let forms = self.masks();
-        let forms: Vec<&str> = forms.iter().map(|s| s.as_str()).collect();
-        mask_error(error, &forms)
+        self.requester.mask(error)
     }
 }
 
@@ -497,20 +439,6 @@ fn is_final(error: &Error) -> bool {
         } => true,
         _ => false,
     }
-}
-
-/// The transport's errors name `GET`; the token request is a POST.
-fn as_post(mut error: Error) -> Error {
-    match &mut error {
-        Error::Api { method, .. }
-        | Error::Network { method, .. }
-        | Error::Timeout { method, .. } => *method = "POST",
-        Error::Decode { method, .. }
-        | Error::BodyTooLarge { method, .. }
-        | Error::Transport { method, .. } => *method = "POST".into(),
-        _ => {}
-    }
-    error
 }
 
 /// Whether a character is left out when echoes are compared: control characters (which
@@ -621,143 +549,6 @@ pub(crate) fn mask_error(mut error: Error, secrets: &[&str]) -> Error {
         _ => {}
     }
     error
-}
-
-/// The start of the detail of an answer that ends early.
-const TRUNCATED: &str = "the answer ends early";
-
-/// The token answer (RFC 6749 section 5.1): a Bearer `access_token` with the RFC 6750 token
-/// syntax, and its lifetime. The error text never quotes the token.
-fn parse_grant(body: &[u8]) -> Result<Grant, String> {
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
-        if e.is_eof() {
-            format!("{TRUNCATED} (truncated?)")
-        } else {
-            format!(
-                "the answer is not JSON ({} at line {} column {})",
-                match e.classify() {
-                    serde_json::error::Category::Syntax => "a syntax error",
-                    serde_json::error::Category::Data => "unexpected data",
-                    _ => "unreadable",
-                },
-                e.line(),
-                e.column()
-            )
-        }
-    })?;
-    let object = value
-        .as_object()
-        .ok_or_else(|| "the answer is not a JSON object".to_string())?;
-    let token = match object.get("access_token") {
-        None | Some(serde_json::Value::Null) => return Err("the answer has no access_token".into()),
-        Some(serde_json::Value::String(s)) => Zeroizing::new(s.clone()),
-        Some(_) => return Err("the access_token is not a string".into()),
-    };
-    check_token_syntax(&token)?;
-    match object.get("token_type") {
-        Some(serde_json::Value::String(t)) if t.eq_ignore_ascii_case("bearer") => {}
-        Some(serde_json::Value::String(t)) => {
-            return Err(format!(
-                "the token_type is {:?}, not Bearer (the only type this provider can use)",
-                server_text(t, MAX_ERROR_CODE_CHARS)
-            ))
-        }
-        None | Some(serde_json::Value::Null) => {
-            return Err("the answer has no token_type (Bearer expected)".into())
-        }
-        Some(_) => return Err("the token_type is not a string".into()),
-    }
-    let lifetime = lifetime(object.get("expires_in"))?;
-    Ok(Grant { token, lifetime })
-}
-
-/// RFC 6750 section 2.1: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
-fn check_token_syntax(token: &str) -> Result<(), String> {
-    if token.is_empty() {
-        return Err("the access_token is empty".into());
-    }
-    if token.len() > MAX_ACCESS_TOKEN_BYTES {
-        return Err(format!(
-            "the access_token is {} bytes long, more than the {MAX_ACCESS_TOKEN_BYTES} accepted",
-            token.len()
-        ));
-    }
-    let body = token.trim_end_matches('=');
-    let allowed = |c: char| c.is_ascii_alphanumeric() || "-._~+/".contains(c);
-    if body.is_empty() {
-        return Err("the access_token has no characters before its `=` padding".into());
-    }
-    if let Some(position) = body.chars().position(|c| !allowed(c)) {
-        return Err(format!(
-            "the access_token ({} characters, not shown) has a character that a Bearer token \
-             cannot hold (RFC 6750 section 2.1) at position {}",
-            token.chars().count(),
-            position + 1
-        ));
-    }
-    Ok(())
-}
-
-/// `expires_in`: seconds as a number (or a string of digits, as some servers send), at least
-/// [`MIN_EXPIRES_IN`], cut to [`MAX_EXPIRES_IN`]; absent or null: [`DEFAULT_EXPIRES_IN`].
-fn lifetime(value: Option<&serde_json::Value>) -> Result<Duration, String> {
-    let seconds = match value {
-        None | Some(serde_json::Value::Null) => return Ok(DEFAULT_EXPIRES_IN),
-        Some(serde_json::Value::Number(n)) => n.as_f64(),
-        Some(serde_json::Value::String(s))
-            if !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit()) =>
-        {
-            s.parse::<f64>().ok()
-        }
-        Some(_) => None,
-    };
-    let Some(seconds) = seconds.filter(|s| s.is_finite()) else {
-        return Err("the expires_in is not a number of seconds".into());
-    };
-    if seconds < MIN_EXPIRES_IN.as_secs_f64() {
-        return Err(format!(
-            "the expires_in is {seconds} s: a token must live at least {} s to be used",
-            MIN_EXPIRES_IN.as_secs()
-        ));
-    }
-    Ok(Duration::from_secs_f64(
-        seconds.min(MAX_EXPIRES_IN.as_secs_f64()),
-    ))
-}
-
-/// An RFC 6749 section 5.2 error document's `error` and `error_description`, cut like all
-/// server text; for a body that is not one, a short excerpt as the description.
-#[derive(Debug, Default, PartialEq, Eq)]
-struct ErrorDocument {
-    error: Option<String>,
-    description: Option<String>,
-}
-
-impl ErrorDocument {
-    /// The document, with each of `secrets` masked before the text is cut.
-    fn parse(body: &[u8], secrets: &[&str]) -> ErrorDocument {
-        let text = |v: &serde_json::Value, k: &str, max: usize| {
-            v.get(k)
-                .and_then(|x| x.as_str())
-                .map(|s| server_text(&mask_text(s, secrets), max))
-                .filter(|s| !s.is_empty())
-        };
-        match serde_json::from_slice::<serde_json::Value>(body) {
-            Ok(v) if v.is_object() => ErrorDocument {
-                error: text(&v, "error", MAX_ERROR_CODE_CHARS),
-                // Intersight's own error shape, when the endpoint answers like the API.
-                description: text(&v, "error_description", MAX_SERVER_MESSAGE_CHARS)
-                    .or_else(|| text(&v, "message", MAX_SERVER_MESSAGE_CHARS)),
-            },
-            _ => {
-                let s = server_text(&mask_text(&String::from_utf8_lossy(body), secrets), 200);
-                ErrorDocument {
-                    error: None,
-                    description: (!s.is_empty()).then_some(s),
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -24,14 +24,12 @@
 //! most [`MAX_READS`] attempts, every page request of every read of one client holds one of the
 //! client's `parallelism` permits, and [`ListQuery::timeout`] bounds the whole read.
 
-use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use futures::StreamExt as _;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
 use serde::Deserialize;
 use tokio::sync::Semaphore;
@@ -42,7 +40,11 @@ use super::error::Error;
 use super::filter::Filter;
 use super::transport::{Counters, DecodeFn, Transport};
 use super::{HasMoid, ListQuery, ListStats, Listing};
-use crate::memory::OffRuntimeDrop;
+use read::read_once;
+
+#[cfg(feature = "bench-official-paging")]
+mod official;
+mod read;
 
 /// How many times a collection is read before an inconsistent read becomes an error.
 pub const MAX_READS: u32 = 3;
@@ -350,7 +352,7 @@ pub(crate) async fn read_collection<D: PageDecoder>(
         match settings.paging {
             Paging::Overlapping => list(&read, &query.read_id, &mut stats).await,
             #[cfg(feature = "bench-official-paging")]
-            Paging::OfficialEmulation => list_like_official(&read, &mut stats).await,
+            Paging::OfficialEmulation => official::list_like_official(&read, &mut stats).await,
         }
     };
     let outcome = match query.timeout {
@@ -436,198 +438,6 @@ fn checked_filter(query: &ListQuery) -> Result<Option<String>, Error> {
         .map(Filter::render))
 }
 
-/// [`Paging::OfficialEmulation`]: what the official provider sends, request for request (plus
-/// `$select` when the query has one, so projections can be compared).
-#[cfg(feature = "bench-official-paging")]
-async fn list_like_official<D: PageDecoder>(
-    read: &ReadRequest<'_, D>,
-    stats: &mut ListStats,
-) -> Result<Vec<D::Item>, Error> {
-    let get = |path: String| PagedGet {
-        transport: read.transport.clone(),
-        permits: read.settings.permits.clone(),
-        cancel: read.cancel.clone(),
-        counters: read.counters.clone(),
-        path,
-    };
-    #[derive(Deserialize)]
-    struct CountOnly {
-        #[serde(rename = "Count")]
-        count: u64,
-    }
-    let count_only: DecodeFn<CountOnly> =
-        Arc::new(|body: &[u8], _: &CancellationToken| serde_json::from_slice(body));
-    let count = get(collection_path(
-        read.resource,
-        read.filter,
-        &[("$count", "true")],
-    ))
-    .get(&count_only)
-    .await?
-    .count;
-    let page_size = read.settings.page_size;
-    let decoder = read.decoder.clone();
-    let decode: DecodeFn<Page<D::Item>> =
-        Arc::new(move |body: &[u8], cancel: &CancellationToken| {
-            decoder.decode_page(body, page_size as usize, cancel)
-        });
-    let mut items = OffRuntimeDrop::new(Vec::new());
-    let mut skip = 0u64;
-    while skip < count {
-        if stats.pages >= read.settings.max_pages {
-            return Err(Error::TooManyPages {
-                resource: read.resource.to_string(),
-                count: Some(count),
-                page_len: u64::from(page_size),
-                pages: count.div_ceil(u64::from(page_size)),
-                limit: read.settings.max_pages,
-            });
-        }
-        let (top, skip_text) = (page_size.to_string(), skip.to_string());
-        let mut params = Vec::with_capacity(3);
-        if let Some(select) = read.select {
-            params.push(("$select", select));
-        }
-        params.extend([("$top", top.as_str()), ("$skip", skip_text.as_str())]);
-        let page = get(collection_path(read.resource, read.filter, &params))
-            .get(&decode)
-            .await?;
-        stats.pages += 1;
-        items.extend(page.results.unwrap_or_default());
-        skip += u64::from(page_size);
-    }
-    Ok(items.take())
-}
-
-/// How many pages after the first a read of `count` objects needs when pages start `step`
-/// apart (and, when `overlapping`, each repeats the previous page's last object).
-fn further_pages(count: u64, step: u64, overlapping: bool) -> u64 {
-    if overlapping {
-        count.saturating_sub(2) / step
-    } else {
-        count.saturating_sub(1) / step
-    }
-}
-
-async fn read_once<D: PageDecoder>(
-    read: &ReadRequest<'_, D>,
-    read_id: &str,
-    stats: &mut ListStats,
-) -> Result<Vec<D::Item>, ReadError> {
-    // Each page is fetched and decoded in a task of its own: pages that arrive together decode
-    // on every worker thread at once instead of one after another in this task.
-    let first = read.fetch(0).await?;
-    stats.pages += 1;
-    // Both grow with the read and are dropped off the async workers however the read ends.
-    let mut seen = OffRuntimeDrop::new(HashSet::new());
-    let mut items = OffRuntimeDrop::new(Vec::new());
-    let page_len = u64::from(read.settings.page_size);
-    // The last Moid appended: the next page must start with it (its anchor).
-    let mut anchor: Option<String> = None;
-
-    let Some(count) = first.count else {
-        // No inline count (a server ignoring `$inlinecount`): read until a short page, within
-        // the page limit.
-        let step = overlap_step(page_len);
-        let mut page = first.results.unwrap_or_default();
-        let mut skip = 0u64;
-        let mut pages = 1;
-        loop {
-            let full = page.len() as u64 == page_len;
-            let anchored = skip > 0 && step < page_len;
-            append(&mut items, &mut seen, &mut anchor, page, skip, anchored)?;
-            if !full {
-                return Ok(items.take());
-            }
-            if pages >= read.settings.max_pages {
-                return Err(Error::TooManyPages {
-                    resource: read.resource.to_string(),
-                    count: None,
-                    page_len,
-                    pages,
-                    limit: read.settings.max_pages,
-                }
-                .into());
-            }
-            skip += step;
-            page = read.fetch(skip).await?.results.unwrap_or_default();
-            stats.pages += 1;
-            pages += 1;
-        }
-    };
-
-    let first_results = first.results.unwrap_or_default();
-    // A server whose own `$top` limit is below ours returns shorter pages; its first page tells
-    // the step to use. (A deletion instead shows up as a changed count on a later page.)
-    let first_len = first_results.len() as u64;
-    let page_len = if first_len > 0 && first_len < count.min(page_len) {
-        first_len
-    } else {
-        page_len
-    };
-    let step = overlap_step(page_len);
-    let overlapping = step < page_len;
-    let further = further_pages(count, step, overlapping);
-    crate::log::debug(
-        "page plan",
-        &[
-            ("read_id", &read_id),
-            ("count", &count),
-            ("page_size", &page_len),
-            ("pages", &further.saturating_add(1)),
-            ("parallelism", &read.settings.parallelism),
-        ],
-    );
-    if further >= read.settings.max_pages {
-        // Checked before any further request: a Count the pages cannot add up to ends here.
-        return Err(Error::TooManyPages {
-            resource: read.resource.to_string(),
-            count: Some(count),
-            page_len,
-            pages: further.saturating_add(1),
-            limit: read.settings.max_pages,
-        }
-        .into());
-    }
-    let expected_len = |skip: u64| count.saturating_sub(skip).min(page_len);
-    check_len(first_results.len(), expected_len(0), 0, count)?;
-    // Grows further as pages arrive; a large reported Count reserves nothing up front.
-    items.reserve(usize::try_from(count).unwrap_or(0).min(1 << 16));
-    append(&mut items, &mut seen, &mut anchor, first_results, 0, false)?;
-
-    // `buffered` queues at most `parallelism` page requests of this read and yields pages in
-    // order (the client's permits bound them across reads); returning early drops (and so
-    // cancels) the rest.
-    let mut pages = futures::stream::iter((1..=further).map(|i| i * step))
-        .map(|skip| {
-            let request = read.fetch(skip);
-            async move { (skip, request.await) }
-        })
-        .buffered(read.settings.parallelism.max(1));
-    while let Some((skip, page)) = pages.next().await {
-        let page = page?;
-        stats.pages += 1;
-        if page.count != Some(count) {
-            return Err(ReadError::Inconsistent(format!(
-                "the page at offset {skip} reports {} objects, the first page {count}",
-                page.count
-                    .map_or_else(|| "no count".to_string(), |c| c.to_string())
-            )));
-        }
-        let results = page.results.unwrap_or_default();
-        check_len(results.len(), expected_len(skip), skip, count)?;
-        append(
-            &mut items,
-            &mut seen,
-            &mut anchor,
-            results,
-            skip,
-            overlapping,
-        )?;
-    }
-    Ok(items.take())
-}
-
 /// A page request running in its own task; dropping it (a read that stops early) aborts the
 /// task, so nothing is left running.
 struct PageTask<T> {
@@ -666,68 +476,6 @@ impl<T> Drop for PageTask<T> {
     fn drop(&mut self) {
         self.task.abort();
     }
-}
-
-/// How far apart consecutive pages start: one less than a page, so they overlap by one object
-/// (a page of one cannot overlap).
-fn overlap_step(page_len: u64) -> u64 {
-    if page_len >= 2 {
-        page_len - 1
-    } else {
-        1
-    }
-}
-
-fn check_len(got: usize, expected: u64, skip: u64, count: u64) -> Result<(), ReadError> {
-    if got as u64 == expected {
-        Ok(())
-    } else {
-        Err(ReadError::Inconsistent(format!(
-            "the page at offset {skip} has {got} objects where {expected} were expected (of {count})"
-        )))
-    }
-}
-
-/// Appends a page's objects. With `anchored`, the page's first object must be the last one
-/// appended (pages overlap by one) and is not appended again.
-fn append<T: HasMoid>(
-    items: &mut Vec<T>,
-    seen: &mut HashSet<String>,
-    anchor: &mut Option<String>,
-    page: Vec<T>,
-    skip: u64,
-    anchored: bool,
-) -> Result<(), ReadError> {
-    let mut page = page.into_iter();
-    if anchored {
-        let first = page.next();
-        let found = first.as_ref().map(HasMoid::moid);
-        if found.is_none() || found != anchor.as_deref() {
-            return Err(ReadError::Inconsistent(format!(
-                "the page at offset {skip} starts with {} where the previous page ended with {} \
-                 (objects were inserted or deleted before it)",
-                found.map_or_else(|| "nothing".to_string(), |m| format!("object {m}")),
-                anchor
-                    .as_deref()
-                    .map_or_else(|| "nothing".to_string(), |m| format!("object {m}")),
-            )));
-        }
-    }
-    for item in page {
-        let moid = item.moid();
-        // Objects without a Moid cannot be deduplicated; they are kept as they come.
-        if !moid.is_empty() && !seen.insert(moid.to_string()) {
-            return Err(ReadError::Inconsistent(format!(
-                "object {moid} appears twice (again in the page at offset {skip})"
-            )));
-        }
-        // Reuses one allocation for the anchor rather than one per object.
-        let last = anchor.get_or_insert_default();
-        last.clear();
-        last.push_str(moid);
-        items.push(item);
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -782,19 +530,6 @@ mod tests {
             .path(),
             "/api/v1/iam/OAuthTokens?%24select=ClientName%2CMoid&%24inlinecount=allpages&%24orderby=Moid&%24top=5&%24skip=4"
         );
-    }
-
-    #[test]
-    fn further_pages_cover_the_count_with_overlap() {
-        // Pages of 10 overlapping by one start at 0, 9, 18, ...
-        for (count, further) in [(0, 0), (1, 0), (10, 0), (11, 1), (19, 1), (20, 2), (95, 10)] {
-            assert_eq!(further_pages(count, 9, true), further, "{count}");
-        }
-        // Pages of one do not overlap.
-        assert_eq!(further_pages(3, 1, false), 2);
-        assert_eq!(further_pages(0, 1, false), 0);
-        // A lying Count gives a number to compare with the limit, not a loop.
-        assert_eq!(further_pages(u64::MAX, 1, true), u64::MAX - 2);
     }
 
     #[test]

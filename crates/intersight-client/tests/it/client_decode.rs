@@ -5,14 +5,12 @@
 //! The decoders here are deliberately slow (they block their thread, checking their token
 //! every millisecond), so the tests do not depend on how fast real decoding is.
 
-mod client_common;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
-use client_common::*;
+use crate::client_common::*;
 use intersight_client::paging::{Page, PageDecoder};
 use intersight_client::{Cancellation, Client, Error, HasMoid, ListQuery, Listing};
 

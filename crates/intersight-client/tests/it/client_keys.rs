@@ -1,14 +1,12 @@
 //! Secret key loading: every accepted form, every rejected form with a clear message, and no
 //! key material in any message.
 
-#[path = "../../../tests/key_material/mod.rs"]
-mod key_material;
-
-use intersight_client::{KeyError, KeyKind, SecretKey};
-use key_material::{
+use crate::key_material;
+use crate::key_material::{
     ec_pkcs8, ec_public_spki, ec_sec1, ec_sec1_minimal, fixture, pem, pkcs8, rsa_pkcs1, rsa_pkcs8,
     rsa_public_pkcs1, seq, tlv, OID_EC, OID_ED25519, OID_P384,
 };
+use intersight_client::{KeyError, KeyKind, SecretKey};
 
 /// The base64 body lines of a PEM text (what must never show up in an error).
 fn body_lines(pem: &str) -> Vec<String> {

@@ -6,21 +6,14 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::client_common::test_key;
+use crate::tokens::{IamOAuthToken, ListTyped as _};
 use http_body_util::Full;
 use hyper::body::Bytes;
-use rcgen::{CertificateParams, KeyPair};
-#[path = "client_common/tokens.rs"]
-mod tokens;
 use intersight_client::{
-    Cancellation, Client, ClientConfig, Endpoint, Error, ListQuery, SecretKey, TlsProblem,
-    TransportErrorKind,
+    Cancellation, Client, ClientConfig, Endpoint, Error, ListQuery, TlsProblem, TransportErrorKind,
 };
-use tokens::{IamOAuthToken, ListTyped as _};
-
-const KEY_FILE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../tests/fixtures/signing/ec_pkcs8.pem"
-);
+use rcgen::{CertificateParams, KeyPair};
 
 fn page_body(path_and_query: &str, total: usize) -> Vec<u8> {
     let q = path_and_query.split_once('?').map_or("", |(_, q)| q);
@@ -123,7 +116,7 @@ fn client(server: &AlpnServer) -> Client {
     let mut config = ClientConfig::new(
         Endpoint::parse(&format!("https://localhost:{}", server.port)).unwrap(),
         "k/e/y".into(),
-        SecretKey::from_pem_or_path(KEY_FILE).unwrap(),
+        test_key(),
     );
     config.tls.ca_certificate = Some(server.ca_pem.clone());
     config.page_size = 5;

@@ -2,16 +2,12 @@
 //! HTTPS_PROXY, ALL_PROXY, NO_PROXY and their lower-case forms), never from the process
 //! environment behind the caller's back, so these tests need not touch the process environment.
 
-mod client_common;
-
-use client_common::*;
-#[path = "client_common/tokens.rs"]
-mod tokens;
+use crate::client_common::*;
+use crate::tokens::{IamOAuthToken, ListTyped as _};
 use intersight_client::{
     Cancellation, Client, ConfigError, Endpoint, Error, ListQuery, Listing, ProxyConfig,
     TransportErrorKind,
 };
-use tokens::{IamOAuthToken, ListTyped as _};
 
 fn vars(pairs: &[(&str, String)]) -> ProxyConfig {
     ProxyConfig::from_vars(pairs.iter().map(|(k, v)| (k.to_string(), v.clone())))

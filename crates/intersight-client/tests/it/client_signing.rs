@@ -2,10 +2,7 @@
 //! SDK (tests/fixtures/signing/generate.py), plus verification of our signatures with the
 //! public keys.
 
-#[path = "../../../tests/key_material/mod.rs"]
-mod key_material;
-
-use std::path::PathBuf;
+use crate::key_material::{self, fixture};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use intersight_client::paging::encode_query;
@@ -13,12 +10,8 @@ use intersight_client::signing::{sign, RequestToSign};
 use intersight_client::{KeyKind, SecretKey};
 use serde_json::Value;
 
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/signing")
-}
-
 fn cases() -> Vec<Value> {
-    let text = std::fs::read_to_string(fixtures().join("cases.json")).unwrap();
+    let text = std::fs::read_to_string(fixture("cases.json")).unwrap();
     let v: Value = serde_json::from_str(&text).unwrap();
     v["cases"].as_array().unwrap().clone()
 }
@@ -30,7 +23,7 @@ fn signatures_match_the_official_python_sdk() {
     let mut kinds = std::collections::BTreeSet::new();
     for case in cases {
         let name = case["name"].as_str().unwrap();
-        let key_path = fixtures().join(case["key_file"].as_str().unwrap());
+        let key_path = fixture(case["key_file"].as_str().unwrap());
         let key = SecretKey::from_pem_or_path(key_path.to_str().unwrap()).unwrap();
         kinds.insert(format!("{}", key.kind()));
         let path_and_query = case["path_and_query"].as_str().unwrap();
@@ -123,8 +116,7 @@ fn signatures_match_the_official_python_sdk() {
 
 #[test]
 fn signature_changes_with_every_signed_input() {
-    let key =
-        SecretKey::from_pem_or_path(fixtures().join("rsa_pkcs1.pem").to_str().unwrap()).unwrap();
+    let key = SecretKey::from_pem_or_path(fixture("rsa_pkcs1.pem").to_str().unwrap()).unwrap();
     let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
     let base = RequestToSign {
         method: "GET",
@@ -185,8 +177,8 @@ fn signature_changes_with_every_signed_input() {
 
 #[test]
 fn ec_signatures_verify_with_the_public_key() {
-    let pem = std::fs::read_to_string(fixtures().join("ec_pkcs8.pem")).unwrap();
-    let other = std::fs::read_to_string(fixtures().join("ec_sec1.pem")).unwrap();
+    let pem = std::fs::read_to_string(fixture("ec_pkcs8.pem")).unwrap();
+    let other = std::fs::read_to_string(fixture("ec_sec1.pem")).unwrap();
     let key = SecretKey::from_pem(&pem).unwrap();
     let req = RequestToSign {
         method: "GET",

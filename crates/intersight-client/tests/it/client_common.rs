@@ -1,15 +1,16 @@
 //! A tiny HTTP/1.1 server for client tests: canned responses from a handler closure, with
 //! delays, dropped connections and truncated bodies, and counters of what it saw.
-#![allow(dead_code)]
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
+use crate::key_material::fixture;
 use intersight_client::{Backoff, Client, ClientConfig, Endpoint, ProxyConfig, SecretKey};
 
 #[derive(Debug, Clone)]
@@ -18,8 +19,6 @@ pub(crate) struct Request {
     /// The raw request target, as received.
     pub(crate) target: String,
     pub(crate) headers: Vec<(String, String)>,
-    /// Which TCP connection (0-based, in accept order) carried it.
-    pub(crate) connection: usize,
 }
 
 impl Request {
@@ -122,22 +121,7 @@ impl TestServer {
     pub(crate) async fn start(
         handler: impl Fn(&Request, usize) -> Response + Send + Sync + 'static,
     ) -> TestServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let stats = Arc::new(Stats::default());
-        let handler: Arc<Handler> = Arc::new(handler);
-        let s = stats.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((socket, _)) = listener.accept().await else {
-                    return;
-                };
-                let connection = s.connections.fetch_add(1, Ordering::SeqCst);
-                let (s, handler) = (s.clone(), handler.clone());
-                tokio::spawn(async move { serve(socket, connection, s, handler).await });
-            }
-        });
-        TestServer { addr, stats }
+        Self::listen(None, Arc::new(handler)).await
     }
 
     /// The same, over TLS with the given acceptor (the endpoint is then https://localhost:port).
@@ -145,21 +129,32 @@ impl TestServer {
         acceptor: tokio_rustls::TlsAcceptor,
         handler: impl Fn(&Request, usize) -> Response + Send + Sync + 'static,
     ) -> TestServer {
+        Self::listen(Some(acceptor), Arc::new(handler)).await
+    }
+
+    async fn listen(
+        acceptor: Option<tokio_rustls::TlsAcceptor>,
+        handler: Arc<Handler>,
+    ) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let stats = Arc::new(Stats::default());
-        let handler: Arc<Handler> = Arc::new(handler);
         let s = stats.clone();
         tokio::spawn(async move {
             loop {
                 let Ok((socket, _)) = listener.accept().await else {
                     return;
                 };
-                let connection = s.connections.fetch_add(1, Ordering::SeqCst);
+                s.connections.fetch_add(1, Ordering::SeqCst);
                 let (s, handler, acceptor) = (s.clone(), handler.clone(), acceptor.clone());
                 tokio::spawn(async move {
-                    if let Ok(tls) = acceptor.accept(socket).await {
-                        serve(tls, connection, s, handler).await;
+                    match acceptor {
+                        None => serve(socket, s, handler).await,
+                        Some(acceptor) => {
+                            if let Ok(tls) = acceptor.accept(socket).await {
+                                serve(tls, s, handler).await;
+                            }
+                        }
                     }
                 });
             }
@@ -192,16 +187,16 @@ impl TestServer {
 
 pub(crate) const KEY_ID: &str = "5f00/5f01/5f02";
 
-pub(crate) const TEST_KEY_FILE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../tests/fixtures/signing/ec_pkcs8.pem"
-);
-
-pub(crate) fn test_key() -> SecretKey {
-    SecretKey::from_pem_or_path(TEST_KEY_FILE).unwrap()
+/// The file of the test signing key (an EC key, PKCS#8).
+pub(crate) fn test_key_file() -> PathBuf {
+    fixture("ec_pkcs8.pem")
 }
 
-async fn serve<S>(socket: S, connection: usize, stats: Arc<Stats>, handler: Arc<Handler>)
+pub(crate) fn test_key() -> SecretKey {
+    SecretKey::from_pem_or_path(test_key_file().to_str().unwrap()).unwrap()
+}
+
+async fn serve<S>(socket: S, stats: Arc<Stats>, handler: Arc<Handler>)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
 {
@@ -234,8 +229,16 @@ where
             method,
             target,
             headers,
-            connection,
         };
+        // A request body (a token request's form) is read and dropped: the next request on the
+        // connection starts after it.
+        let body_len = request
+            .header("content-length")
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(0);
+        if reader.read_exact(&mut vec![0; body_len]).await.is_err() {
+            return;
+        }
         let index = {
             let mut all = stats.requests.lock().unwrap();
             all.push(request.clone());
@@ -297,4 +300,14 @@ pub(crate) fn page(req: &Request, total: usize, reported: Option<usize>) -> Resp
         body["Count"] = c.into();
     }
     Response::json(200, serde_json::to_vec(&body).unwrap())
+}
+
+/// A page without `Count` holding the objects `ids` (Moids only).
+pub(crate) fn uncounted_page(ids: std::ops::Range<usize>) -> Response {
+    let results: Vec<serde_json::Value> =
+        ids.map(|k| serde_json::json!({"Moid": moid(k)})).collect();
+    Response::json(
+        200,
+        serde_json::to_vec(&serde_json::json!({"Results": results})).unwrap(),
+    )
 }
