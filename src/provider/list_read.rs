@@ -15,6 +15,7 @@ use crate::cty::{Diagnostic, Diagnostics, Type, Value};
 use crate::intersight::paging::{Page, PageDecoder};
 use crate::intersight::{Filter, ListQuery};
 
+use super::api::ReadDataSourceResponse;
 use super::budget::{Refused, ResultsBudget, ResultsShare, MIB};
 use super::flatten::{FlatObject, ObjectSeed};
 use super::list_source::{
@@ -338,18 +339,36 @@ fn next_read_id() -> String {
     format!("r{}", READS.fetch_add(1, Ordering::Relaxed) + 1)
 }
 
+/// Reads `config`'s objects. Every diagnostic the read raises is kept in the response: a
+/// warning (an ignored `selector`) is returned with a later error.
 pub(crate) async fn read(
     source: &Derived,
     ctx: ReadContext,
     config: Value,
-) -> Result<(Value, Diagnostics), Diagnostics> {
+) -> ReadDataSourceResponse {
+    let mut response = ReadDataSourceResponse::default();
+    match read_state(source, ctx, config, &mut response.diagnostics).await {
+        Ok(state) => response.set_state(state),
+        Err(errors) => response.fail(errors),
+    }
+    response
+}
+
+/// The state of a read of `config`; warnings go to `diags` as they are found, errors too or
+/// in the `Err`.
+async fn read_state(
+    source: &Derived,
+    ctx: ReadContext,
+    config: Value,
+    diags: &mut Diagnostics,
+) -> Result<Value, Diagnostics> {
     let decl = source.decl;
-    let mut diags = Diagnostics::new();
     let timeout = read_timeout(&config).map_err(Diagnostics::from)?;
-    let Ok(filter) = build_filter(&source.query, &source.schema.block, &config, &mut diags) else {
-        return Err(diags);
+    let Ok(filter) = build_filter(&source.query, &config, diags) else {
+        // The errors are in `diags` already.
+        return Err(Diagnostics::new());
     };
-    let selected = selection(&source.results_element, &config).map_err(Diagnostics::from)?;
+    let selected = selection(source, &config).map_err(Diagnostics::from)?;
     let projection = selected.map(|names| Projection::new(&source.results_element, names));
     let query = ListQuery {
         filter,
@@ -378,11 +397,11 @@ pub(crate) async fn read(
     let listing = match tokio::time::timeout(timeout + TIMEOUT_GRACE, listing).await {
         Ok(Ok(listing)) => listing,
         Ok(Err(e)) => {
-            let mut diagnostic = failed_read(&ctx, decl, timeout, &decoder, Some(e));
+            let mut diagnostic = failed_read(&ctx, source, timeout, &decoder, Some(e));
             add_progress(&mut diagnostic, &decoder, started.elapsed());
             return Err(diagnostic.into());
         }
-        Err(_elapsed) => return Err(failed_read(&ctx, decl, timeout, &decoder, None).into()),
+        Err(_elapsed) => return Err(failed_read(&ctx, source, timeout, &decoder, None).into()),
     };
     let results = into_results(listing.items).await?;
 
@@ -409,7 +428,7 @@ pub(crate) async fn read(
     };
     state.insert(ID.to_string(), Value::String(id));
     state.insert(RESULTS.to_string(), Value::List(results));
-    Ok((Value::Object(state), diags))
+    Ok(Value::Object(state))
 }
 
 /// How long after `timeouts.read` the backstop in [`read`] fires.
@@ -442,11 +461,12 @@ fn log_read_start(decl: &ListDeclaration, query: &ListQuery, endpoint: &str) {
 /// raise.
 fn failed_read(
     ctx: &ReadContext,
-    decl: &ListDeclaration,
+    source: &Derived,
     timeout: Duration,
     decoder: &ResultsDecoder,
     error: Option<crate::intersight::Error>,
 ) -> Diagnostic {
+    let decl = source.decl;
     let progress = &decoder.progress;
     // The refusal, not the decode error it was raised as, is what the user must act on.
     if let Some(refused) = ctx.results.refused() {
@@ -467,7 +487,7 @@ fn failed_read(
                 ..ReadProgress::of(progress)
             },
         ),
-        Some(e) => ctx.api_error_diagnostic(&e, decl.resource),
+        Some(e) => ctx.api_error_diagnostic(&e, &source.read_subject()),
         None => timeout_diagnostic(decl, timeout, ReadProgress::of(progress)),
     }
 }

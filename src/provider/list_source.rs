@@ -13,7 +13,9 @@ use futures::future::BoxFuture;
 use crate::cty::{AttributePath, Diagnostic, Diagnostics, Severity, Type, Value};
 use crate::intersight::{Filter, ListQuery, MAX_REQUEST_TARGET_BYTES};
 
-use super::fields::{block_of, excerpt, field_type, validate_fields, Field};
+use super::api::ReadDataSourceResponse;
+use super::errors::ReadSubject;
+use super::fields::{block_of, excerpt, field_type, validate_fields, Field, FieldKind};
 use super::flatten;
 use super::naming::property_name;
 use super::query::{build_filter, QuerySpec};
@@ -35,6 +37,33 @@ pub struct ListDeclaration {
     /// Every filter argument, and every attribute of a `results` element (which also has
     /// `display_names`). Write-time-only fields are marked with `Field::write_only`.
     pub fields: &'static [Field],
+    /// The data source's own words in the generic messages.
+    pub examples: Examples,
+}
+
+/// What the generic descriptions, hints and advice name as an example of the data source's own
+/// objects (checked against the field table when the provider starts).
+#[derive(Debug)]
+pub struct Examples {
+    /// A top-level string field, in the `filter` examples (as its API property) and the
+    /// `select` example, e.g. `client_name`.
+    pub string_field: &'static str,
+    /// A value of it, e.g. `terraform`.
+    pub value: &'static str,
+    /// A top-level nested block, in the `select` example, e.g. `user`.
+    pub block: &'static str,
+    /// What a role must be allowed to read to list the objects, e.g. `IAM objects` (the HTTP
+    /// 403 advice).
+    pub readable_as: &'static str,
+}
+
+/// A filter term of the example field, e.g. `ClientName eq 'terraform'`.
+fn example_term(decl: &ListDeclaration) -> String {
+    format!(
+        "{} eq '{}'",
+        property_name(decl.examples.string_field),
+        decl.examples.value
+    )
 }
 
 /// The raw OData filter argument (an addition to the official schema).
@@ -53,9 +82,6 @@ pub(crate) const DISPLAY_NAMES: &str = "display_names";
 pub(crate) const SELECT: &str = "select";
 /// Top-level attributes and blocks that are not filter fields.
 pub(crate) const NOT_FILTERS: &[&str] = &[ID, FILTER, RESULTS, SELECT, TIMEOUTS];
-/// Attributes a `select` cannot name: `additional_properties` holds the properties the field
-/// table does not describe, which `$select` cannot name.
-const NOT_SELECTABLE: &[&str] = &["additional_properties"];
 /// Attributes a read with a `select` fetches whether selected or not: paging orders and
 /// checks pages by `moid`, and the decoder checks `object_type`.
 pub(crate) const ALWAYS_SELECTED: &[&str] = &["moid", "object_type"];
@@ -82,6 +108,21 @@ pub(crate) struct Derived {
     pub(crate) query: QuerySpec,
     /// How a page's objects become `results` elements.
     pub(crate) plan: Arc<flatten::Plan>,
+    /// The `results` attributes a `select` cannot name: the additional-properties fields.
+    pub(crate) not_selectable: Vec<&'static str>,
+    /// The API property of the example field (`ClientName`), for the HTTP 400 advice.
+    pub(crate) example_property: String,
+}
+
+impl Derived {
+    /// How the diagnostics of a failed read name what it read.
+    pub(crate) fn read_subject(&self) -> ReadSubject<'_> {
+        ReadSubject {
+            resource: self.decl.resource,
+            readable_as: self.decl.examples.readable_as,
+            example_property: &self.example_property,
+        }
+    }
 }
 
 impl ListDataSource {
@@ -94,9 +135,16 @@ impl ListDataSource {
             decl,
             config_type: schema.block.value_type(),
             plan: Arc::new(flatten::Plan::new(&results_element)),
-            query: QuerySpec::from_fields(decl.fields, NOT_FILTERS, Some(FILTER)),
+            query: QuerySpec::from_fields(decl.fields, Some(FILTER), example_term(decl)),
             results_element,
             schema,
+            not_selectable: decl
+                .fields
+                .iter()
+                .filter(|f| matches!(f.kind, FieldKind::AdditionalProperties))
+                .map(|f| f.name)
+                .collect(),
+            example_property: property_name(decl.examples.string_field),
         }))
     }
 
@@ -133,11 +181,22 @@ impl DataSource for ListDataSource {
         validate(&self.0, config)
     }
 
-    fn read(
-        &self,
-        ctx: ReadContext,
-        config: Value,
-    ) -> BoxFuture<'static, Result<(Value, Diagnostics), Diagnostics>> {
+    fn declaration_problems(&self) -> Diagnostics {
+        let mut diags = Diagnostics::new();
+        for problem in super::declaration::check(self.0.decl) {
+            diags.push(Diagnostic::error(
+                "Invalid data source declaration",
+                format!(
+                    "The declaration of {}: {problem}. This is an issue with the provider and \
+                     should be reported to the provider developers.",
+                    self.0.decl.type_name
+                ),
+            ));
+        }
+        diags
+    }
+
+    fn read(&self, ctx: ReadContext, config: Value) -> BoxFuture<'static, ReadDataSourceResponse> {
         let derived = self.0.clone();
         Box::pin(async move { super::list_read::read(&derived, ctx, config).await })
     }
@@ -185,20 +244,35 @@ fn timeouts_block() -> NestedBlock {
 /// (with `display_names`) and the `timeouts` block.
 fn schema(decl: &ListDeclaration, results_element: &BTreeMap<String, Type>) -> Schema {
     let mut block = block_of(decl.fields, decl.description);
+    let examples = &decl.examples;
     block.attributes.push(Attribute::optional(
         FILTER,
         Type::String,
-        "A raw OData `$filter` expression, ANDed with the other arguments, for conditions they \
-         cannot express, e.g. `CreateTime gt 2024-01-01T00:00:00Z` or \
-         `startswith(ClientName,'terraform')`.",
+        &format!(
+            "A raw OData `$filter` expression, ANDed with the other arguments, for conditions \
+             they cannot express, e.g. `CreateTime gt 2024-01-01T00:00:00Z` or \
+             `startswith({},'{}')`.",
+            property_name(examples.string_field),
+            examples.value
+        ),
     ));
+    let not_selectable: Vec<String> = decl
+        .fields
+        .iter()
+        .filter(|f| matches!(f.kind, FieldKind::AdditionalProperties))
+        .map(|f| format!(" `{}` cannot be selected.", f.name))
+        .collect();
     block.attributes.push(Attribute::optional(
         SELECT,
         Type::set(Type::String),
-        "The `results` attributes to fetch, e.g. `[\"client_name\", \"user\"]`: only their \
-         properties are requested (`$select`) and filled in; every other attribute of each \
-         element is null. Unset: every attribute. `additional_properties` cannot be \
-         selected.",
+        &format!(
+            "The `results` attributes to fetch, e.g. `[\"{}\", \"{}\"]`: only their \
+             properties are requested (`$select`) and filled in; every other attribute of each \
+             element is null. Unset: every attribute.{}",
+            examples.string_field,
+            examples.block,
+            not_selectable.concat()
+        ),
     ));
     block.attributes.push(
         Attribute::optional(
@@ -236,9 +310,9 @@ fn validate(derived: &Derived, config: &Value) -> Diagnostics {
                     "Empty filter",
                     format!(
                         "`filter` is set to {}, which holds no expression. Give an OData \
-                         `$filter` expression such as `ClientName eq 'terraform'`, or remove \
-                         the argument.",
-                        excerpt(filter)
+                         `$filter` expression such as `{}`, or remove the argument.",
+                        excerpt(filter),
+                        derived.query.example_term
                     ),
                 )
                 .at(AttributePath::attr(FILTER)),
@@ -251,7 +325,7 @@ fn validate(derived: &Derived, config: &Value) -> Diagnostics {
         &AttributePath::root(),
         &mut diags,
     );
-    if let Err(diagnostic) = selection(&derived.results_element, config) {
+    if let Err(diagnostic) = selection(derived, config) {
         diags.push(diagnostic);
     }
     if let Err(diagnostic) = read_timeout(config) {
@@ -262,7 +336,7 @@ fn validate(derived: &Derived, config: &Value) -> Diagnostics {
     // them again; where validation above already reported an attribute (a malformed
     // date-time), the filter builder's view of the same mistake is left out.
     let mut built = Diagnostics::new();
-    let filter = build_filter(&derived.query, &derived.schema.block, config, &mut built);
+    let filter = build_filter(&derived.query, config, &mut built);
     for d in built.0 {
         let reported = diags
             .iter()
@@ -272,7 +346,7 @@ fn validate(derived: &Derived, config: &Value) -> Diagnostics {
         }
     }
     // The request length, from what is known now (the read checks again with every value).
-    if let (Ok(filter), Ok(selected)) = (filter, selection(&derived.results_element, config)) {
+    if let (Ok(filter), Ok(selected)) = (filter, selection(derived, config)) {
         let query = ListQuery {
             filter,
             select: selected.map(|names| selected_properties(&derived.results_element, &names)),
@@ -367,7 +441,7 @@ fn longest_argument(derived: &Derived, config: &Value) -> Option<(String, usize,
                 .collect(),
         );
         let mut ignored = Diagnostics::new();
-        let Ok(Some(filter)) = build_filter(&derived.query, block, &alone, &mut ignored) else {
+        let Ok(Some(filter)) = build_filter(&derived.query, &alone, &mut ignored) else {
             continue;
         };
         let bytes = ListQuery {
@@ -385,9 +459,11 @@ fn longest_argument(derived: &Derived, config: &Value) -> Option<(String, usize,
 /// The `results` attributes named by `select` (`None`: every attribute, also while any of
 /// it is unknown), or a diagnostic naming what is not a `results` attribute.
 pub(crate) fn selection(
-    element: &BTreeMap<String, Type>,
+    derived: &Derived,
     config: &Value,
 ) -> Result<Option<BTreeSet<String>>, Diagnostic> {
+    let element = &derived.results_element;
+    let not_selectable = &derived.not_selectable;
     let Some(items) = config.get_attr(SELECT).and_then(Value::as_elements) else {
         return Ok(None);
     };
@@ -397,7 +473,7 @@ pub(crate) fn selection(
         let Some(name) = item.as_str() else {
             return Ok(None);
         };
-        if element.contains_key(name) && !NOT_SELECTABLE.contains(&name) {
+        if element.contains_key(name) && !not_selectable.contains(&name) {
             selected.insert(name.to_string());
         } else {
             unknown_names.push(name);
@@ -409,12 +485,12 @@ pub(crate) fn selection(
     let candidates: Vec<&str> = element
         .keys()
         .map(String::as_str)
-        .filter(|name| !NOT_SELECTABLE.contains(name))
+        .filter(|name| !not_selectable.contains(name))
         .collect();
     let problems: Vec<String> = unknown_names
         .iter()
         .map(|name| {
-            let why = if NOT_SELECTABLE.contains(name) {
+            let why = if not_selectable.contains(name) {
                 " (it holds the properties the schema does not describe, which cannot be \
                  selected)"
                     .to_string()

@@ -1,7 +1,7 @@
 //! Unit tests of [`super`].
 
 use super::*;
-use crate::cty::msgpack;
+use crate::cty::{msgpack, Severity};
 use std::collections::BTreeMap;
 
 fn decode(body: &str) -> serde_json::Result<Page<FlatObject>> {
@@ -414,4 +414,55 @@ fn wrong_object_types_and_malformed_pages_are_errors() {
     .err()
     .expect("not UTF-8");
     assert!(err.to_string().contains("not UTF-8"), "{err}");
+}
+
+/// A read context whose client points at a port where nothing listens.
+fn unreachable_context() -> ReadContext {
+    use crate::intersight::{Client, ClientConfig, Endpoint, SecretKey};
+    let key = SecretKey::from_pem_or_path(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/signing/ec_sec1.pem"
+    ))
+    .unwrap();
+    let config = ClientConfig::new(
+        Endpoint::parse("http://127.0.0.1:9").unwrap(),
+        "a/b/c".into(),
+        key,
+    );
+    ReadContext {
+        client: Arc::new(Client::new(config).unwrap()),
+        cancel: CancellationToken::new(),
+        auth: Arc::default(),
+        results: Arc::new(ResultsBudget::new(u64::MAX).share()),
+    }
+}
+
+#[tokio::test]
+async fn a_warning_raised_before_an_error_is_returned_with_it() {
+    use crate::provider::data_sources::iam_o_auth_token::DECLARATION;
+    use crate::provider::list_source::ListDataSource;
+    use crate::provider::DataSource;
+    let source = ListDataSource::new(&DECLARATION);
+    // `selector` is ignored with a warning; then the connection is refused: an error.
+    let reference = Value::List(vec![Value::Object(BTreeMap::from([(
+        "selector".to_string(),
+        Value::string("Name eq 'x'"),
+    )]))]);
+    let config = Value::Object(BTreeMap::from([("user".to_string(), reference)]));
+    let response = source.read(unreachable_context(), config).await;
+    let summaries: Vec<(Severity, &str)> = response
+        .diagnostics
+        .iter()
+        .map(|d| (d.severity, d.summary.as_str()))
+        .collect();
+    assert_eq!(
+        summaries,
+        [
+            (Severity::Warning, "Argument not used for filtering"),
+            (Severity::Error, "Failed to read Intersight iam/OAuthTokens"),
+        ],
+        "{:?}",
+        response.diagnostics
+    );
+    assert!(response.state.is_none());
 }

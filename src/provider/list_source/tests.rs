@@ -1,7 +1,7 @@
 //! Unit tests of [`super`].
 
 use super::*;
-use crate::provider::fields::{field, FieldKind, REF};
+use crate::provider::fields::{field, Cardinality, FieldKind, REF};
 
 #[test]
 fn go_durations_parse() {
@@ -66,7 +66,7 @@ fn durations_format_as_written() {
 const THINGS: &[Field] = &[
     field("name", FieldKind::String, "The name."),
     field("when", FieldKind::DateTime, "When."),
-    crate::provider::fields::block("owner", 1, REF, "The owner."),
+    crate::provider::fields::block("owner", Cardinality::AtMostOne, REF, "The owner."),
 ];
 static THING: ListDeclaration = ListDeclaration {
     type_name: "test_thing",
@@ -74,6 +74,12 @@ static THING: ListDeclaration = ListDeclaration {
     resource: "test/Things",
     object_type: "test.Thing",
     fields: THINGS,
+    examples: Examples {
+        string_field: "name",
+        value: "n",
+        block: "owner",
+        readable_as: "things",
+    },
 };
 
 fn obj<const N: usize>(attrs: [(&str, Value); N]) -> Value {
@@ -107,9 +113,6 @@ fn everything_is_derived_from_the_declaration() {
         block.attribute(RESULTS).unwrap().ty,
         Type::list(ds.results_element_type())
     );
-    // the derived lists
-    assert_eq!(ds.query_spec().date_times, ["when"].into());
-    assert_eq!(ds.query_spec().write_only, ["selector"].into());
     // date-times say RFC 3339 in their description
     assert!(block
         .attribute("when")
@@ -215,13 +218,7 @@ fn a_query_too_long_for_a_url_is_an_error_on_the_argument_that_makes_it_long() {
     // Exactly at the bound: valid.
     let fits = |pad: usize| obj([("name", Value::string("n".repeat(pad)))]);
     let query = |pad: usize| ListQuery {
-        filter: build_filter(
-            ds.query_spec(),
-            &ds.schema().block,
-            &fits(pad),
-            &mut Diagnostics::new(),
-        )
-        .unwrap(),
+        filter: build_filter(ds.query_spec(), &fits(pad), &mut Diagnostics::new()).unwrap(),
         ..ListQuery::new(THING.resource)
     };
     let base = query(0).longest_request_target().unwrap();
@@ -258,7 +255,7 @@ fn selector_is_left_to_the_read_and_timeouts_are_not_filters() {
     ]);
     assert!(ds.validate(&config).is_empty());
     let mut built = Diagnostics::new();
-    let filter = build_filter(ds.query_spec(), &ds.schema().block, &config, &mut built);
+    let filter = build_filter(ds.query_spec(), &config, &mut built);
     assert_eq!(filter, Ok(None), "neither selector nor timeouts filter");
     assert_eq!(built.0.len(), 1, "{built:?}");
     assert!(built.0[0].detail.contains("ignored"));
@@ -271,7 +268,7 @@ fn selector_is_left_to_the_read_and_timeouts_are_not_filters() {
 #[test]
 fn select_names_results_attributes_with_a_hint_for_typos() {
     let ds = ListDataSource::new(&THING);
-    let element = &ds.0.results_element;
+    let element = &*ds.0;
     let set = |names: &[&str]| {
         obj([(
             SELECT,
@@ -309,4 +306,106 @@ fn select_names_results_attributes_with_a_hint_for_typos() {
     );
     let d = ds.validate(&set(&["Name"]));
     assert!(d.0[0].detail.contains("did you mean \"name\""), "{d:?}");
+}
+
+#[path = "derived_tests.rs"]
+mod derived;
+
+/// A table where one name means different things at different depths: what the declaration
+/// says of each field decides, not its name.
+const DETAIL: &[Field] = &[
+    field("selector", FieldKind::String, "Not write-only here."),
+    field("when", FieldKind::String, "Not a date-time here."),
+];
+const PER_FIELD: &[Field] = &[
+    field("name", FieldKind::String, "The name."),
+    field("count", FieldKind::Integer, "How many."),
+    field("when", FieldKind::DateTime, "When."),
+    crate::provider::fields::block("detail", Cardinality::AtMostOne, DETAIL, "Detail."),
+    crate::provider::fields::block("owner", Cardinality::AtMostOne, REF, "The owner."),
+];
+static PER_FIELD_THING: ListDeclaration = ListDeclaration {
+    type_name: "test_per_field",
+    description: "Things.",
+    resource: "test/Things",
+    object_type: "test.Thing",
+    fields: PER_FIELD,
+    examples: Examples {
+        string_field: "name",
+        value: "n",
+        block: "owner",
+        readable_as: "things",
+    },
+};
+
+#[test]
+fn kinds_and_write_only_are_the_declared_fields_not_their_names() {
+    let ds = ListDataSource::new(&PER_FIELD_THING);
+    let config = obj([
+        ("when", Value::string("2024-05-01T10:20:30Z")),
+        ("count", Value::Number(crate::cty::Number::Int(3))),
+        (
+            "detail",
+            Value::List(vec![obj([
+                ("selector", Value::string("s")),
+                ("when", Value::string("soon")),
+            ])]),
+        ),
+        (
+            "owner",
+            Value::List(vec![obj([("selector", Value::string("Name eq 'x'"))])]),
+        ),
+    ]);
+    assert!(
+        ds.validate(&config).is_empty(),
+        "{:?}",
+        ds.validate(&config)
+    );
+    let mut diags = Diagnostics::new();
+    let filter = build_filter(ds.query_spec(), &config, &mut diags)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        Filter::render(&filter),
+        "Count eq 3 and When eq 2024-05-01T10:20:30Z and Detail.Selector eq 's' and \
+         Detail.When eq 'soon'"
+    );
+    // Only the reference's `selector` is write-only: one warning, at its path.
+    assert_eq!(diags.0.len(), 1, "{diags:?}");
+    assert_eq!(
+        diags.0[0].attribute,
+        Some(AttributePath::attr("owner").index(0).attribute("selector"))
+    );
+    // An integer field takes whole numbers only.
+    let d = ds.validate(&obj([(
+        "count",
+        Value::Number(crate::cty::Number::Float(1.5)),
+    )]));
+    assert_eq!(d.0.len(), 1, "{d:?}");
+    assert_eq!(d.0[0].attribute, Some(AttributePath::attr("count")));
+}
+
+#[test]
+fn example_text_in_generic_messages_comes_from_the_declaration() {
+    let ds = ListDataSource::new(&PER_FIELD_THING);
+    let block = &ds.schema().block;
+    let filter = &block.attribute(FILTER).unwrap().description;
+    assert!(filter.contains("`startswith(Name,'n')`"), "{filter}");
+    let select = &block.attribute(SELECT).unwrap().description;
+    assert!(select.contains("`[\"name\", \"owner\"]`"), "{select}");
+    // No additional-properties field here: nothing to say about selecting it.
+    assert!(!select.contains("cannot be selected"), "{select}");
+    let d = ds.validate(&obj([(FILTER, Value::string(" "))]));
+    assert!(d.0[0].detail.contains("such as `Name eq 'n'`"), "{d:?}");
+    let d = ds.validate(&obj([(FILTER, Value::string("Name eq 'x"))]));
+    assert!(d.0[0].detail.contains("e.g. `Name eq 'n' and"), "{d:?}");
+    let subject = ds.0.read_subject();
+    assert_eq!(subject.example_property, "Name");
+    assert_eq!(subject.readable_as, "things");
+    let text = crate::provider::errors::advice(403, &subject);
+    assert!(text.contains("can read things"), "{text}");
+    assert!(!text.contains("IAM"), "{text}");
+    for text in [filter, select] {
+        assert!(!text.contains("ClientName") && !text.contains("client_name"));
+    }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use futures::future::BoxFuture;
 
-use crate::cty::{Diagnostics, Type, Value};
+use crate::cty::{Diagnostic, Diagnostics, Type, Value};
 
 use super::schema::Schema;
 
@@ -96,6 +96,37 @@ pub struct ReadDataSourceResponse {
     /// what it counts, so it is given back only once the state has been encoded for Terraform
     /// (dropping the response gives it back too).
     pub results_share: Option<std::sync::Arc<super::budget::ResultsShare>>,
+}
+
+impl ReadDataSourceResponse {
+    /// Adds a diagnostic to those the read gathered so far (as terraform-plugin-framework's
+    /// `resp.Diagnostics.Append`): nothing added earlier is replaced, so a warning raised
+    /// before an error is reported with it.
+    pub fn push(&mut self, diagnostic: Diagnostic) {
+        self.diagnostics.push(diagnostic);
+    }
+
+    /// Adds `diagnostics` to those gathered so far.
+    pub fn extend(&mut self, diagnostics: Diagnostics) {
+        self.diagnostics.extend(diagnostics);
+    }
+
+    /// Whether an error was gathered: the read failed, whatever state it set.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.has_errors()
+    }
+
+    /// The read succeeded with `state` (kept with every diagnostic gathered so far).
+    pub fn set_state(&mut self, state: Value) {
+        self.state = Some(state);
+    }
+
+    /// The read ended with `errors`: they join the diagnostics gathered so far (warnings
+    /// included) and no state is returned.
+    pub fn fail(&mut self, errors: impl Into<Diagnostics>) {
+        self.diagnostics.extend(errors.into());
+        self.state = None;
+    }
 }
 
 /// A provider as the tfplugin5 and tfplugin6 servers see it: both versions call these methods
