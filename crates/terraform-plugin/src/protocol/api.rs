@@ -163,3 +163,25 @@ pub trait Provider: Send + Sync + 'static {
     /// StopProvider: ends every read in flight.
     fn stop(&self);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_read_response_keeps_every_diagnostic_through_a_failure() {
+        let mut response = ReadDataSourceResponse::default();
+        response.push(Diagnostic::warning("Ignored", "a warning first"));
+        response.set_state(Value::Null);
+        response.extend(Diagnostics::new());
+        assert!(!response.has_errors() && response.state.is_some());
+        response.fail(Diagnostic::error("Failed", "then an error"));
+        let summaries: Vec<&str> = response
+            .diagnostics
+            .iter()
+            .map(|d| d.summary.as_str())
+            .collect();
+        assert_eq!(summaries, ["Ignored", "Failed"]);
+        assert!(response.has_errors() && response.state.is_none());
+    }
+}
