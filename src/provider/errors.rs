@@ -78,27 +78,7 @@ pub(crate) fn api_error_diagnostic(error: &Error, subject: &ReadSubject<'_>) -> 
 /// kind does not compile until it is given its words here.
 fn error_detail(error: &Error, subject: &ReadSubject<'_>) -> String {
     let advice: &str = match error {
-        Error::Api {
-            status,
-            code,
-            message,
-            trace_id,
-            method,
-            path,
-            attempts,
-        } => {
-            let mut d = format!("{method} {} answered HTTP {status}", path_excerpt(path));
-            if attempts.count > 1 {
-                d.push_str(&attempts_text(attempts));
-            }
-            push_api_words(&mut d, [code, message, trace_id]);
-            let advice = advice(*status, subject);
-            if !advice.is_empty() {
-                d.push_str("\n\n");
-                d.push_str(&advice);
-            }
-            return d;
-        }
+        Error::Api { .. } => return api_status_detail(error, subject),
         Error::Network { kind, .. } => return format!("{error}.\n\n{}", transport_advice(kind)),
         Error::TokenRefused {
             status,
@@ -157,6 +137,34 @@ fn error_detail(error: &Error, subject: &ReadSubject<'_>) -> String {
         }
     };
     format!("{error}.\n\n{advice}")
+}
+
+/// The detail of an HTTP error status: the request, the status, the attempts when retries
+/// did not cure it, the API's words, and the advice for the status.
+fn api_status_detail(error: &Error, subject: &ReadSubject<'_>) -> String {
+    let Error::Api {
+        status,
+        code,
+        message,
+        trace_id,
+        method,
+        path,
+        attempts,
+    } = error
+    else {
+        return error.to_string();
+    };
+    let mut d = format!("{method} {} answered HTTP {status}", path_excerpt(path));
+    if attempts.count > 1 {
+        d.push_str(&attempts_text(attempts));
+    }
+    push_api_words(&mut d, [code, message, trace_id]);
+    let advice = advice(*status, subject);
+    if !advice.is_empty() {
+        d.push_str("\n\n");
+        d.push_str(&advice);
+    }
+    d
 }
 
 const RESPONSE_TIMEOUT_ADVICE: &str = "Intersight did not answer in time (a timeout is retried \

@@ -336,26 +336,7 @@ pub(crate) fn validate_fields(
         match f.kind {
             FieldKind::DateTime => {
                 if let Some(text) = value.as_str() {
-                    if time::OffsetDateTime::parse(
-                        text,
-                        &time::format_description::well_known::Rfc3339,
-                    )
-                    .is_err()
-                    {
-                        diags.push(
-                            Diagnostic::error(
-                                "Invalid date-time",
-                                format!(
-                                    "`{here}` must be a date-time in RFC 3339, e.g. \
-                                     `2024-05-01T10:20:30Z` or `2024-05-01T10:20:30.123+02:00`; \
-                                     got {}{}.",
-                                    excerpt(text),
-                                    date_time_hint(text)
-                                ),
-                            )
-                            .at(here),
-                        );
-                    }
+                    check_date_time(text, here, diags);
                 }
             }
             FieldKind::AdditionalProperties => {
@@ -403,6 +384,25 @@ pub(crate) fn validate_fields(
             FieldKind::String | FieldKind::Bool | FieldKind::Number | FieldKind::StringList => {}
         }
     }
+}
+
+/// An error on `here` unless `text` is an RFC 3339 date-time.
+fn check_date_time(text: &str, here: AttributePath, diags: &mut Diagnostics) {
+    if time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).is_ok() {
+        return;
+    }
+    diags.push(
+        Diagnostic::error(
+            "Invalid date-time",
+            format!(
+                "`{here}` must be a date-time in RFC 3339, e.g. `2024-05-01T10:20:30Z` or \
+                 `2024-05-01T10:20:30.123+02:00`; got {}{}.",
+                excerpt(text),
+                date_time_hint(text)
+            ),
+        )
+        .at(here),
+    );
 }
 
 /// What is most likely wrong with a date-time that is not RFC 3339, for the two mistakes
