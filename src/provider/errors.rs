@@ -67,9 +67,10 @@ pub(crate) const API_KEY_401_ADVICE: &str = "Check that the API key id (`apikey`
 /// The diagnostic of a failed read of `subject`: what failed, the API's words, what to try.
 pub(crate) fn api_error_diagnostic(error: &Error, subject: &ReadSubject<'_>) -> Diagnostic {
     let resource = subject.resource;
-    let summary = match error {
-        Error::Cancelled => format!("Cancelled reading Intersight {resource}"),
-        _ => format!("Failed to read Intersight {resource}"),
+    let summary = if matches!(error, Error::Cancelled) {
+        format!("Cancelled reading Intersight {resource}")
+    } else {
+        format!("Failed to read Intersight {resource}")
     };
     Diagnostic::error(summary, error_detail(error, subject))
 }
@@ -239,7 +240,20 @@ fn token_request_detail(inner: &Error, subject: &ReadSubject<'_>) -> String {
             crate::intersight::oauth::MAX_TOKEN_RESPONSE_BYTES / 1024
         )),
         Error::Api { status, .. } => token_status_advice(*status).map(str::to_string),
-        _ => None,
+        // The API's own advice fits these (a timeout, the network, ...).
+        Error::Network { .. }
+        | Error::Transport { .. }
+        | Error::Timeout { .. }
+        | Error::Decode { .. }
+        | Error::Inconsistent { .. }
+        | Error::ReadTimeout { .. }
+        | Error::TooManyPages { .. }
+        | Error::RequestTooLong { .. }
+        | Error::TokenRefused { .. }
+        | Error::TokenResponse { .. }
+        | Error::TokenRequest(_)
+        | Error::Cancelled
+        | Error::InvalidQuery(_) => None,
     };
     match (advice, inner) {
         (
