@@ -181,12 +181,7 @@ pub fn check_config(config: &Value) {
     let validation = source.validate(config);
     check_diagnostics(config, &validation);
     let mut diags = Diagnostics::new();
-    let built = build_filter(
-        source.query_spec(),
-        &source.schema().block,
-        config,
-        &mut diags,
-    );
+    let built = build_filter(source.query_spec(), config, &mut diags);
     check_diagnostics(config, &diags);
     let filter = match built {
         Err(_rejected) => {
@@ -494,11 +489,7 @@ fn value_for(
         Type::String => {
             let well_formed = u.ratio(3u8, 4u8)?;
             Value::String(match attribute {
-                Some(name)
-                    if well_formed && token_source().query_spec().date_times.contains(name) =>
-                {
-                    arbitrary_date_time(u)?
-                }
+                Some(name) if well_formed && is_date_time(name) => arbitrary_date_time(u)?,
                 Some("additional_properties") if well_formed => {
                     arbitrary_json_object(u, 2)?.to_string()
                 }
@@ -1528,4 +1519,18 @@ fn expected_tail(value: &str) -> odata::Expr {
         Box::new(Expr::Path(vec!["ClientName".to_string()])),
         Box::new(Expr::Literal(L::Str(value.to_string()))),
     )
+}
+
+/// Whether a field of the token's table named `name` is a date-time (a hint to the generator,
+/// so that most date-time arguments are well formed).
+fn is_date_time(name: &str) -> bool {
+    use terraform_provider_intersight::provider::fields::{Field, FieldKind};
+    fn walk(fields: &[Field], name: &str) -> bool {
+        fields.iter().any(|f| match f.kind() {
+            FieldKind::DateTime => f.name() == name,
+            FieldKind::Block { fields, .. } => walk(fields, name),
+            _ => false,
+        })
+    }
+    walk(token_source().declaration().fields, name)
 }

@@ -139,11 +139,8 @@ pub(crate) const MAX_RESULTS_MIB: Setting = Setting {
                   encoded and sent to Terraform.",
 };
 
-/// The default of `max_results_mib`: with it, and every other setting at its default, the
-/// provider's peak memory is meant to stay under 1.5 GiB whatever the server sends and however
-/// many reads run at once (it peaks at about twice the budget; four concurrent reads of 400 MB
-/// each peaked at 789 MiB: BENCHMARKS.md, "Issue 15: limits under hostile and huge answers").
-pub(crate) const DEFAULT_MAX_RESULTS_MIB: i64 = 512;
+/// The default of `max_results_mib`, stated with its bound (see [`crate::protocol::limits`]).
+pub(crate) use crate::protocol::limits::DEFAULT_MAX_RESULTS_MIB;
 
 pub(crate) const MAX_RETRIES: Setting = Setting {
     name: "max_retries",

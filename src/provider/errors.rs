@@ -12,157 +12,226 @@ pub(crate) const BEARER_401_ADVICE: &str = "Intersight refused the OAuth access 
     application of `client_id` is still enabled and its user or role may use the API, and that \
     `endpoint` is the account the application belongs to.";
 
+/// What a failed read was reading, in the words its diagnostics use; a list data source takes
+/// them from its declaration.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadSubject<'a> {
+    /// The collection below `/api/v1/`, e.g. `iam/OAuthTokens`.
+    pub resource: &'a str,
+    /// What a role must be allowed to read to list it, e.g. `IAM objects` (the HTTP 403 advice).
+    pub readable_as: &'a str,
+    /// A property of its objects, in PascalCase, e.g. `ClientName` (the HTTP 400 advice).
+    pub example_property: &'a str,
+}
+
 /// What to try for an API error status.
-pub(crate) fn advice(status: u16) -> &'static str {
+pub(crate) fn advice(status: u16, subject: &ReadSubject<'_>) -> String {
+    let ReadSubject {
+        readable_as,
+        example_property,
+        ..
+    } = subject;
     match status {
-        401 => "Check that the API key id (`apikey`) and the secret key (`secretkey`) belong \
-                together and that the key is not expired or revoked, and that this machine's clock \
-                is correct: requests are signed with the current time and rejected when it is off \
-                by more than a few minutes.",
-        403 => "The API key's user or role is not allowed to read this collection: use a key of \
-                a user with a role that can read IAM objects (e.g. Account Administrator or Read-Only).",
+        401 => API_KEY_401_ADVICE.to_string(),
+        403 => format!(
+            "The API key's user or role is not allowed to read this collection: use a key of \
+             a user with a role that can read {readable_as} (e.g. Account Administrator or \
+             Read-Only)."
+        ),
         414 | 431 => "The server refused the request as too long (its URL or headers): \
-                       narrow `filter`, or split the query across several data sources.",
-        400 => "Intersight rejected the query. If the `filter` argument is set, check its OData \
-                syntax and property names (PascalCase, e.g. `ClientName`).",
+                      narrow `filter`, or split the query across several data sources."
+            .to_string(),
+        400 => format!(
+            "Intersight rejected the query. If the `filter` argument is set, check its OData \
+             syntax and property names (PascalCase, e.g. `{example_property}`)."
+        ),
         404 => "The collection was not found: check `endpoint` (an appliance's host name, or \
-                `intersight.com`).",
+                `intersight.com`)."
+            .to_string(),
         429 => "Intersight kept rate limiting the requests. Raise `max_retries`, or lower \
-                `parallelism` so fewer requests are made at once.",
-        500..=599 => "Intersight had a server-side problem. Retry later; if it persists, give the \
-                      trace id to Cisco support.",
-        _ => "",
+                `parallelism` so fewer requests are made at once."
+            .to_string(),
+        500..=599 => "Intersight had a server-side problem. Retry later; if it persists, give \
+                      the trace id to Cisco support."
+            .to_string(),
+        _ => String::new(),
     }
 }
 
-pub(crate) fn api_error_diagnostic(error: &Error, resource: &str) -> Diagnostic {
-    let summary = format!("Failed to read Intersight {resource}");
-    let detail = match error {
-        Error::Api {
-            status,
-            code,
-            message,
-            trace_id,
-            method,
-            path,
-            attempts,
-        } => {
-            let mut d = format!("{method} {} answered HTTP {status}", path_excerpt(path));
-            if attempts.count > 1 {
-                let total = attempts.count;
-                let retries = total - 1;
-                let plural = if retries == 1 { "retry" } else { "retries" };
-                d.push_str(&format!(
-                    " to all {total} attempts (the request and {retries} {plural}; \
-                     `max_retries` sets how many), over {}",
-                    fmt_elapsed(attempts.elapsed())
-                ));
-            }
-            if let Some(code) = code {
-                d.push_str(&format!("\nIntersight code: {code}"));
-            }
-            if let Some(message) = message {
-                d.push_str(&format!("\nMessage: {message}"));
-            }
-            if let Some(trace) = trace_id {
-                d.push_str(&format!("\nTrace id: {trace}"));
-            }
-            let advice = advice(*status);
-            if !advice.is_empty() {
-                d.push_str("\n\n");
-                d.push_str(advice);
-            }
-            d
-        }
-        Error::Timeout {
-            connecting: false, ..
-        } => format!(
-            "{error}.\n\nIntersight did not answer in time (a timeout is retried once). Raise \
-             `request_timeout`, or lower `page_size` so each page is smaller."
-        ),
-        Error::Timeout {
-            connecting: true, ..
-        } => format!(
-            "{error}.\n\nThe host did not complete a connection (TCP and TLS handshake) in time \
-             (a timeout is retried once): check `endpoint`, that the server is up and answers \
-             HTTPS there, and the network path (HTTPS_PROXY/NO_PROXY). The wait is \
-             `request_timeout`, at most 30 s."
-        ),
-        Error::Network { kind, .. } => format!("{error}.\n\n{}", transport_advice(kind)),
-        Error::Inconsistent { .. } => format!(
-            "{error}.\n\nObjects were created or deleted while the pages were read, and no \
-             consistent answer could be had. Run Terraform again; no partial list was returned."
-        ),
-        Error::BodyTooLarge { .. } => format!("{error}.\n\nLower `page_size`."),
-        Error::ReadTimeout { .. } => format!(
-            "{error}.\n\nThe read stopped at its time limit and returned nothing (no partial \
-             list). Raise the data source's read timeout (`timeouts {{ read = \"...\" }}`), or make \
-             each request faster or fail sooner (`request_timeout`, `max_retries`, a narrower \
-             `filter`)."
-        ),
-        Error::TooManyPages { .. } => format!(
-            "{error}.\n\nThe server's answers cannot add up to a complete list within that \
-             bound (or the collection is too large to read in one data source); no partial list \
-             was returned. Narrow the query with `filter`, and check `endpoint` if this is \
-             unexpected."
-        ),
-        Error::RequestTooLong { .. } => format!(
-            "{error}.\n\nNothing was sent. Shorten the query: split it across several data \
-             sources (each with a part of the values), or select the objects by a condition \
-             that needs fewer values."
-        ),
+/// What to try after a 401 to a signed request.
+pub(crate) const API_KEY_401_ADVICE: &str = "Check that the API key id (`apikey`) and the \
+    secret key (`secretkey`) belong together and that the key is not expired or revoked, and \
+    that this machine's clock is correct: requests are signed with the current time and \
+    rejected when it is off by more than a few minutes.";
+
+/// The diagnostic of a failed read of `subject`: what failed, the API's words, what to try.
+pub(crate) fn api_error_diagnostic(error: &Error, subject: &ReadSubject<'_>) -> Diagnostic {
+    let resource = subject.resource;
+    let summary = if matches!(error, Error::Cancelled) {
+        format!("Cancelled reading Intersight {resource}")
+    } else {
+        format!("Failed to read Intersight {resource}")
+    };
+    Diagnostic::error(summary, error_detail(error, subject))
+}
+
+/// The detail of `error`. Every kind of client error has its own arm (no catch-all): a new
+/// kind does not compile until it is given its words here.
+fn error_detail(error: &Error, subject: &ReadSubject<'_>) -> String {
+    let advice: &str = match error {
+        Error::Api { .. } => return api_status_detail(error, subject),
+        Error::Network { kind, .. } => return format!("{error}.\n\n{}", transport_advice(kind)),
         Error::TokenRefused {
             status,
             error: code,
             description,
             client_id,
-        } => {
-            let mut d = format!(
-                "The token endpoint POST {} refused the OAuth client credentials of client_id \
-                 {client_id:?} (HTTP {status}).",
-                crate::intersight::oauth::TOKEN_PATH
-            );
-            if let Some(code) = code {
-                d.push_str(&format!("\nOAuth error: {code}"));
-            }
-            if let Some(description) = description {
-                d.push_str(&format!("\nDescription: {description}"));
-            }
-            d.push_str(
-                "\n\nCheck in Intersight that an OAuth application with this client id exists, \
-                 is enabled and may use the Client Credentials grant, and that `client_secret` \
-                 is its current secret (an administrator may have renewed or revoked it). No \
-                 further token request is made in this run.",
-            );
-            d
+        } => return token_refused_detail(*status, code, description, client_id),
+        Error::TokenRequest(inner) => {
+            return format!(
+                "No OAuth access token could be had, so nothing was read. The token request \
+                 failed: {}",
+                token_request_detail(inner, subject)
+            )
         }
-        Error::TokenResponse { .. } => format!(
-            "{error}.\n\nThe token endpoint answered, but not with a usable Bearer access token. \
-             Check `endpoint` (the token endpoint is /iam/token on its host) and any proxy on \
-             the way. No further token request is made in this run."
-        ),
-        Error::TokenRequest(inner) => format!(
-            "No OAuth access token could be had, so nothing was read. The token request \
-             failed: {}",
-            token_request_detail(inner, resource)
-        ),
-        Error::Cancelled => "The read was cancelled because Terraform is stopping (for example \
-                             after Ctrl-C). No partial results were returned."
-            .to_string(),
-        other => other.to_string(),
+        Error::Cancelled => {
+            return "The read was cancelled because Terraform is stopping (for example after \
+                    Ctrl-C). No partial results were returned."
+                .to_string()
+        }
+        // Failures inside the client, or answers it cannot decode: its own words say it all.
+        Error::Transport { .. } | Error::Decode { .. } | Error::InvalidQuery(_) => {
+            return error.to_string()
+        }
+        Error::Timeout {
+            connecting: false, ..
+        } => RESPONSE_TIMEOUT_ADVICE,
+        Error::Timeout {
+            connecting: true, ..
+        } => CONNECT_TIMEOUT_ADVICE,
+        Error::Inconsistent { .. } => {
+            "Objects were created or deleted while the pages were read, and no consistent \
+             answer could be had. Run Terraform again; no partial list was returned."
+        }
+        Error::BodyTooLarge { .. } => "Lower `page_size`.",
+        Error::ReadTimeout { .. } => {
+            "The read stopped at its time limit and returned nothing (no partial list). Raise \
+             the data source's read timeout (`timeouts { read = \"...\" }`), or make each \
+             request faster or fail sooner (`request_timeout`, `max_retries`, a narrower \
+             `filter`)."
+        }
+        Error::TooManyPages { .. } => {
+            "The server's answers cannot add up to a complete list within that bound (or the \
+             collection is too large to read in one data source); no partial list was \
+             returned. Narrow the query with `filter`, and check `endpoint` if this is \
+             unexpected."
+        }
+        Error::RequestTooLong { .. } => {
+            "Nothing was sent. Shorten the query: split it across several data sources (each \
+             with a part of the values), or select the objects by a condition that needs fewer \
+             values."
+        }
+        Error::TokenResponse { .. } => {
+            "The token endpoint answered, but not with a usable Bearer access token. Check \
+             `endpoint` (the token endpoint is /iam/token on its host) and any proxy on the \
+             way. No further token request is made in this run."
+        }
     };
-    let summary = if matches!(error, Error::Cancelled) {
-        format!("Cancelled reading Intersight {resource}")
-    } else {
-        summary
+    format!("{error}.\n\n{advice}")
+}
+
+/// The detail of an HTTP error status: the request, the status, the attempts when retries
+/// did not cure it, the API's words, and the advice for the status.
+fn api_status_detail(error: &Error, subject: &ReadSubject<'_>) -> String {
+    let Error::Api {
+        status,
+        code,
+        message,
+        trace_id,
+        method,
+        path,
+        attempts,
+    } = error
+    else {
+        return error.to_string();
     };
-    Diagnostic::error(summary, detail)
+    let mut d = format!("{method} {} answered HTTP {status}", path_excerpt(path));
+    if attempts.count > 1 {
+        d.push_str(&attempts_text(attempts));
+    }
+    push_api_words(&mut d, [code, message, trace_id]);
+    let advice = advice(*status, subject);
+    if !advice.is_empty() {
+        d.push_str("\n\n");
+        d.push_str(&advice);
+    }
+    d
+}
+
+const RESPONSE_TIMEOUT_ADVICE: &str = "Intersight did not answer in time (a timeout is retried \
+    once). Raise `request_timeout`, or lower `page_size` so each page is smaller.";
+
+const CONNECT_TIMEOUT_ADVICE: &str = "The host did not complete a connection (TCP and TLS \
+    handshake) in time (a timeout is retried once): check `endpoint`, that the server is up and \
+    answers HTTPS there, and the network path (HTTPS_PROXY/NO_PROXY). The wait is \
+    `request_timeout`, at most 30 s.";
+
+/// " to all N attempts (...), over T": an API error that retries did not cure.
+fn attempts_text(attempts: &crate::intersight::Attempts) -> String {
+    let total = attempts.count;
+    let retries = total - 1;
+    let plural = if retries == 1 { "retry" } else { "retries" };
+    format!(
+        " to all {total} attempts (the request and {retries} {plural}; `max_retries` sets how \
+         many), over {}",
+        fmt_elapsed(attempts.elapsed())
+    )
+}
+
+/// The Intersight code, message and trace id of an API error, one line each when given.
+fn push_api_words(detail: &mut String, [code, message, trace_id]: [&Option<String>; 3]) {
+    for (label, text) in [
+        ("Intersight code", code),
+        ("Message", message),
+        ("Trace id", trace_id),
+    ] {
+        if let Some(text) = text {
+            detail.push_str(&format!("\n{label}: {text}"));
+        }
+    }
+}
+
+/// The detail of a refused OAuth client credentials grant.
+fn token_refused_detail(
+    status: u16,
+    code: &Option<String>,
+    description: &Option<String>,
+    client_id: &str,
+) -> String {
+    let mut d = format!(
+        "The token endpoint POST {} refused the OAuth client credentials of client_id \
+         {client_id:?} (HTTP {status}).",
+        crate::intersight::oauth::TOKEN_PATH
+    );
+    if let Some(code) = code {
+        d.push_str(&format!("\nOAuth error: {code}"));
+    }
+    if let Some(description) = description {
+        d.push_str(&format!("\nDescription: {description}"));
+    }
+    d.push_str(
+        "\n\nCheck in Intersight that an OAuth application with this client id exists, is \
+         enabled and may use the Client Credentials grant, and that `client_secret` is its \
+         current secret (an administrator may have renewed or revoked it). No further token \
+         request is made in this run.",
+    );
+    d
 }
 
 /// The detail of a failed token request: the API's for network failures and timeouts, the
 /// token endpoint's own advice where the API's would point at the query (`page_size`, `filter`,
 /// a collection).
-fn token_request_detail(inner: &Error, resource: &str) -> String {
+fn token_request_detail(inner: &Error, subject: &ReadSubject<'_>) -> String {
     let advice = match inner {
         Error::BodyTooLarge { .. } => Some(format!(
             "The token endpoint's answer is larger than the {} KiB a token answer may take: \
@@ -170,25 +239,21 @@ fn token_request_detail(inner: &Error, resource: &str) -> String {
              the way.",
             crate::intersight::oauth::MAX_TOKEN_RESPONSE_BYTES / 1024
         )),
-        Error::Api { status, .. } => match status {
-            404 => Some(
-                "The token endpoint /iam/token was not found on this host: check `endpoint` \
-                 (OAuth client credentials need an Intersight endpoint that issues tokens)."
-                    .to_string(),
-            ),
-            414 | 431 => Some(
-                "The token endpoint refused the request as too long: check that `client_id` \
-                 and `client_secret` hold only the values Intersight showed."
-                    .to_string(),
-            ),
-            400..=499 if ![408, 429].contains(status) => Some(
-                "The token endpoint refused the token request. Check `client_id`, \
-                 `client_secret` and `endpoint`."
-                    .to_string(),
-            ),
-            _ => None,
-        },
-        _ => None,
+        Error::Api { status, .. } => token_status_advice(*status).map(str::to_string),
+        // The API's own advice fits these (a timeout, the network, ...).
+        Error::Network { .. }
+        | Error::Transport { .. }
+        | Error::Timeout { .. }
+        | Error::Decode { .. }
+        | Error::Inconsistent { .. }
+        | Error::ReadTimeout { .. }
+        | Error::TooManyPages { .. }
+        | Error::RequestTooLong { .. }
+        | Error::TokenRefused { .. }
+        | Error::TokenResponse { .. }
+        | Error::TokenRequest(_)
+        | Error::Cancelled
+        | Error::InvalidQuery(_) => None,
     };
     match (advice, inner) {
         (
@@ -204,128 +269,138 @@ fn token_request_detail(inner: &Error, resource: &str) -> String {
             },
         ) => {
             let mut d = format!("{method} {} answered HTTP {status}", path_excerpt(path));
-            for (label, text) in [
-                ("Intersight code", code),
-                ("Message", message),
-                ("Trace id", trace_id),
-            ] {
-                if let Some(text) = text {
-                    d.push_str(&format!("\n{label}: {text}"));
-                }
-            }
+            push_api_words(&mut d, [code, message, trace_id]);
             format!("{d}\n\n{advice}")
         }
         (Some(advice), other) => format!("{other}.\n\n{advice}"),
-        (None, other) => api_error_diagnostic(other, resource).detail,
+        (None, other) => error_detail(other, subject),
     }
+}
+
+/// The token endpoint's advice for an HTTP status that the API's advice would misdirect.
+fn token_status_advice(status: u16) -> Option<&'static str> {
+    match status {
+        404 => Some(
+            "The token endpoint /iam/token was not found on this host: check `endpoint` \
+             (OAuth client credentials need an Intersight endpoint that issues tokens).",
+        ),
+        414 | 431 => Some(
+            "The token endpoint refused the request as too long: check that `client_id` and \
+             `client_secret` hold only the values Intersight showed.",
+        ),
+        400..=499 if ![408, 429].contains(&status) => Some(
+            "The token endpoint refused the token request. Check `client_id`, \
+             `client_secret` and `endpoint`.",
+        ),
+        _ => None,
+    }
+}
+
+/// What to try for a TLS failure, by its problem and whether a CA was given.
+fn tls_advice(problem: &TlsProblem, custom_ca: bool) -> String {
+    let text = match (problem, custom_ca) {
+        (TlsProblem::UnknownIssuer, true) => {
+            "The server's certificate is not signed by the CA given in `ca_certificate` (nor \
+             by a CA this machine trusts): the given CA did not match. Give the CA that issued \
+             this server's certificate (ask the appliance's administrator for its CA chain)."
+        }
+        (TlsProblem::UnknownIssuer, false) => {
+            "The server's TLS certificate is not trusted. If the endpoint uses a private CA \
+             (an appliance), give that CA in `ca_certificate`; `insecure = true` disables \
+             verification altogether (not recommended)."
+        }
+        (TlsProblem::WrongName, _) => {
+            "The server's certificate is not issued for the host name in `endpoint`: use the \
+             name the certificate was issued for."
+        }
+        (TlsProblem::Validity, _) => {
+            "The server's certificate has expired or is not valid yet: renew it, or check \
+             this machine's clock."
+        }
+        (TlsProblem::OtherCertificate, true) => {
+            "The server's TLS certificate was rejected. Check the certificate chain against \
+             `ca_certificate`."
+        }
+        (TlsProblem::OtherCertificate, false) => "The server's TLS certificate was rejected.",
+        (TlsProblem::NoHttp11, _) => {
+            "The server accepts only HTTP/2 (it refused HTTP/1.1 during the TLS handshake), \
+             and the provider speaks HTTP/1.1, as the official Python SDK does: check that \
+             `endpoint` names an Intersight server, or a proxy or load balancer that accepts \
+             HTTP/1.1."
+        }
+        (TlsProblem::HandshakeTooLarge, _) => {
+            "The server's TLS handshake message is larger than the 64 KiB the provider \
+             accepts: usually a very large certificate chain (a certificate with thousands of \
+             names, or many intermediate certificates). Retrying cannot help: serve a shorter \
+             chain, or check that `endpoint` names the Intersight server and not a device that \
+             presents another certificate."
+        }
+        (TlsProblem::Handshake, _) => {
+            "The TLS handshake failed: the server and the provider share no TLS version or \
+             cipher suite (TLS 1.2 or 1.3 is required), or the server is not speaking TLS."
+        }
+    };
+    text.to_string()
 }
 
 /// What to try for a failure below the API level, chosen by its kind alone.
 fn transport_advice(kind: &TransportErrorKind) -> String {
-    match kind {
-        TransportErrorKind::Connect => "Nothing accepted the connection (refused, or no route \
-            to the host): check `endpoint` (host and port) and that the server is up. Raising \
-            `request_timeout` or `max_retries` does not help here."
-            .into(),
-        TransportErrorKind::Dns => "The host name does not resolve: check the spelling of \
-            `endpoint` (or INTERSIGHT_ENDPOINT_URL) and this machine's DNS. Raising \
-            `request_timeout` or `max_retries` does not help here."
-            .into(),
-        TransportErrorKind::Tls {
-            problem: TlsProblem::UnknownIssuer,
-            custom_ca: true,
-        } => "The server's certificate is not signed by the CA given in `ca_certificate` (nor \
-            by a CA this machine trusts): the given CA did not match. Give the CA that issued \
-            this server's certificate (ask the appliance's administrator for its CA chain)."
-            .into(),
-        TransportErrorKind::Tls {
-            problem: TlsProblem::UnknownIssuer,
-            custom_ca: false,
-        } => "The server's TLS certificate is not trusted. If the endpoint uses a private CA \
-            (an appliance), give that CA in `ca_certificate`; `insecure = true` disables \
-            verification altogether (not recommended)."
-            .into(),
-        TransportErrorKind::Tls {
-            problem: TlsProblem::WrongName,
-            ..
-        } => "The server's certificate is not issued for the host name in `endpoint`: use the \
-            name the certificate was issued for."
-            .into(),
-        TransportErrorKind::Tls {
-            problem: TlsProblem::Validity,
-            ..
-        } => "The server's certificate has expired or is not valid yet: renew it, or check \
-            this machine's clock."
-            .into(),
-        TransportErrorKind::Tls {
-            problem: TlsProblem::OtherCertificate,
-            custom_ca,
-        } => format!(
-            "The server's TLS certificate was rejected.{}",
-            if *custom_ca {
-                " Check the certificate chain against `ca_certificate`."
-            } else {
-                ""
-            }
-        ),
-        TransportErrorKind::Tls {
-            problem: TlsProblem::NoHttp11,
-            ..
-        } => "The server accepts only HTTP/2 (it refused HTTP/1.1 during the TLS handshake), \
-            and the provider speaks HTTP/1.1, as the official Python SDK does: check that \
-            `endpoint` names an Intersight server, or a proxy or load balancer that accepts \
-            HTTP/1.1."
-            .into(),
-        TransportErrorKind::Tls {
-            problem: TlsProblem::HandshakeTooLarge,
-            ..
-        } => "The server's TLS handshake message is larger than the 64 KiB the provider \
-            accepts: usually a very large certificate chain (a certificate with thousands of \
-            names, or many intermediate certificates). Retrying cannot help: serve a shorter \
-            chain, or check that `endpoint` names the Intersight server and not a device that \
-            presents another certificate."
-            .into(),
-        TransportErrorKind::Tls {
-            problem: TlsProblem::Handshake,
-            ..
-        } => "The TLS handshake failed: the server and the provider share no TLS version or \
-            cipher suite (TLS 1.2 or 1.3 is required), or the server is not speaking TLS."
-            .into(),
-        TransportErrorKind::Redirect { .. } => "The Intersight API does not redirect API calls, \
-            so a redirect is never followed: nothing was sent to the other host. Check that \
-            `endpoint` names the Intersight host itself (not a portal or login address)."
-            .into(),
-        TransportErrorKind::Protocol { plain_http: true } => "The server did not answer in \
-            HTTP: it probably expects HTTPS. Use `https://` in `endpoint`."
-            .into(),
-        TransportErrorKind::Protocol { plain_http: false } => "The server's answer is not \
-            HTTP: check that `endpoint` names an Intersight server."
-            .into(),
-        TransportErrorKind::HeadTooLarge => "The response headers exceeded the client's \
-            limit: the endpoint (or a proxy on the way) is not behaving as Intersight does."
-            .into(),
-        TransportErrorKind::Proxy { proxy } => format!(
-            "The request goes through the proxy {proxy} (from HTTPS_PROXY, HTTP_PROXY or \
-             ALL_PROXY): check that the proxy is reachable and lets this host through, or list \
-             the endpoint's host in NO_PROXY to connect directly."
-        ),
-        TransportErrorKind::Reset => "The connection was closed before the answer was \
-            complete, even after retries: check the network path to `endpoint` and any proxy \
-            (HTTPS_PROXY/NO_PROXY); raise `max_retries` if the failures are intermittent."
-            .into(),
-        TransportErrorKind::ResetOnPlainHttp => "The server closed the connection without \
-            answering. The endpoint is `http://`: some HTTPS servers do that to a \
-            plain-HTTP request, so if the port speaks HTTPS, use `https://` in `endpoint`; \
-            otherwise check that the server is up and answers HTTP there."
-            .into(),
-        TransportErrorKind::InvalidRequest => "The request could not be built: this is a bug \
-            in the provider, please report it with the query."
-            .into(),
-    }
+    let text = match kind {
+        TransportErrorKind::Tls { problem, custom_ca } => return tls_advice(problem, *custom_ca),
+        TransportErrorKind::Proxy { proxy } => {
+            return format!(
+                "The request goes through the proxy {proxy} (from HTTPS_PROXY, HTTP_PROXY or \
+                 ALL_PROXY): check that the proxy is reachable and lets this host through, or \
+                 list the endpoint's host in NO_PROXY to connect directly."
+            )
+        }
+        TransportErrorKind::Connect => {
+            "Nothing accepted the connection (refused, or no route to the host): check \
+             `endpoint` (host and port) and that the server is up. Raising `request_timeout` \
+             or `max_retries` does not help here."
+        }
+        TransportErrorKind::Dns => {
+            "The host name does not resolve: check the spelling of `endpoint` (or \
+             INTERSIGHT_ENDPOINT_URL) and this machine's DNS. Raising `request_timeout` or \
+             `max_retries` does not help here."
+        }
+        TransportErrorKind::Redirect { .. } => {
+            "The Intersight API does not redirect API calls, so a redirect is never followed: \
+             nothing was sent to the other host. Check that `endpoint` names the Intersight \
+             host itself (not a portal or login address)."
+        }
+        TransportErrorKind::Protocol { plain_http: true } => {
+            "The server did not answer in HTTP: it probably expects HTTPS. Use `https://` in \
+             `endpoint`."
+        }
+        TransportErrorKind::Protocol { plain_http: false } => {
+            "The server's answer is not HTTP: check that `endpoint` names an Intersight server."
+        }
+        TransportErrorKind::HeadTooLarge => {
+            "The response headers exceeded the client's limit: the endpoint (or a proxy on the \
+             way) is not behaving as Intersight does."
+        }
+        TransportErrorKind::Reset => {
+            "The connection was closed before the answer was complete, even after retries: \
+             check the network path to `endpoint` and any proxy (HTTPS_PROXY/NO_PROXY); raise \
+             `max_retries` if the failures are intermittent."
+        }
+        TransportErrorKind::ResetOnPlainHttp => {
+            "The server closed the connection without answering. The endpoint is `http://`: \
+             some HTTPS servers do that to a plain-HTTP request, so if the port speaks HTTPS, \
+             use `https://` in `endpoint`; otherwise check that the server is up and answers \
+             HTTP there."
+        }
+        TransportErrorKind::InvalidRequest => {
+            "The request could not be built: this is a bug in the provider, please report it \
+             with the query."
+        }
+    };
+    text.to_string()
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::time::Duration;
 
     use super::*;
@@ -342,8 +417,14 @@ mod tests {
         }
     }
 
+    pub(crate) const TOKENS: ReadSubject<'static> = ReadSubject {
+        resource: "iam/OAuthTokens",
+        readable_as: "IAM objects",
+        example_property: "ClientName",
+    };
+
     fn detail(error: &Error) -> String {
-        api_error_diagnostic(error, "iam/OAuthTokens").detail
+        api_error_diagnostic(error, &TOKENS).detail
     }
 
     #[test]
@@ -549,7 +630,7 @@ mod paging_limit_tests {
             requests: 9,
             retries: 6,
         };
-        let d = api_error_diagnostic(&error, "iam/OAuthTokens");
+        let d = api_error_diagnostic(&error, &super::tests::TOKENS);
         assert_eq!(d.summary, "Failed to read Intersight iam/OAuthTokens");
         for words in [
             "did not finish within 30.0 s: 3 pages received in 9 requests (6 retries)",
@@ -570,7 +651,7 @@ mod paging_limit_tests {
             pages: 999_999_999_999,
             limit: 10_000,
         };
-        let d = api_error_diagnostic(&error, "iam/OAuthTokens");
+        let d = api_error_diagnostic(&error, &super::tests::TOKENS);
         assert!(
             d.detail.contains("more than the 10000 one read may make"),
             "{}",

@@ -3,32 +3,57 @@
 //! it, so they cannot drift apart. The shapes shared by every Intersight managed object
 //! (references, tags) live here too.
 
-use std::collections::BTreeSet;
-
 use crate::cty::{AttributePath, Diagnostic, Diagnostics, Type, Value};
 use crate::provider::schema::{Attribute, Block, NestedBlock, Nesting, StringKind};
 
 // Descriptions come from the official provider's schema where it has one, else from the
 // Intersight API model documentation.
 
-/// What a field holds; decides its cty type, its schema shape and how it is validated.
+/// How many objects a nested block holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cardinality {
+    /// At most one (a to-one relationship, say): `max_items` 1 in the arguments; its fields
+    /// filter as dotted properties (`User.Moid eq ...`).
+    AtMostOne,
+    /// Any number (a to-many relationship): its filter is one `any` lambda per block
+    /// (`Tags/any(t:t/Key eq ...)`).
+    Many,
+}
+
+impl Cardinality {
+    /// The schema's `max_items` (0: unlimited).
+    pub(crate) const fn max_items(self) -> i64 {
+        match self {
+            Cardinality::AtMostOne => 1,
+            Cardinality::Many => 0,
+        }
+    }
+}
+
+/// What a field holds; decides its cty type, its schema shape, how it is validated, filtered
+/// and flattened. Generic code asks the kind, never the field's name.
 #[derive(Debug, Clone, Copy)]
 pub enum FieldKind {
     /// A string.
     String,
-    /// An RFC 3339 date-time, carried as a string.
+    /// An RFC 3339 date-time, carried as a string; filtered as a bare date-time literal.
     DateTime,
-    /// JSON object text: the properties the model does not describe.
-    Json,
+    /// The object's properties that its field table does not describe, as JSON object text
+    /// (`additional_properties`): filled from those properties in `results`, one filter term
+    /// per key, and never `select`ed (`$select` cannot name them). At most one per table.
+    AdditionalProperties,
     /// A bool.
     Bool,
+    /// A whole number (the API's integers); a fraction is rejected before any request.
+    Integer,
+    /// Any number.
+    Number,
     /// A list of strings.
     StringList,
     /// A nested block in the arguments, a list of objects in `results`.
-    /// `max_items` 0 means unlimited.
     Block {
-        /// Most blocks allowed in the arguments; 0: unlimited.
-        max_items: i64,
+        /// How many blocks the arguments may hold.
+        cardinality: Cardinality,
         /// The block's own fields.
         fields: &'static [Field],
     },
@@ -59,28 +84,45 @@ pub const fn field(name: &'static str, kind: FieldKind, description: &'static st
 
 impl Field {
     /// This field as a write-time-only one (see [`Field::write_only`]).
-    pub(crate) const fn write_only(self) -> Field {
+    pub const fn write_only(self) -> Field {
         Field {
             write_only: true,
             ..self
         }
     }
+
+    /// The Terraform name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// What the field holds.
+    pub fn kind(&self) -> FieldKind {
+        self.kind
+    }
 }
 
-/// A nested block of `fields`, at most `max_items` of them (0: unlimited).
+/// A nested block of `fields`, as many as `cardinality` allows.
 pub const fn block(
     name: &'static str,
-    max_items: i64,
+    cardinality: Cardinality,
     fields: &'static [Field],
     description: &'static str,
 ) -> Field {
-    field(name, FieldKind::Block { max_items, fields }, description)
+    field(
+        name,
+        FieldKind::Block {
+            cardinality,
+            fields,
+        },
+        description,
+    )
 }
 
 /// `additional_properties`: the object's properties the schema does not describe, as JSON text.
 pub const ADDITIONAL_PROPERTIES: Field = field(
     "additional_properties",
-    FieldKind::Json,
+    FieldKind::AdditionalProperties,
     "Properties of the object that this schema does not describe, as JSON object text \
      (for example `{\"Foo\":\"bar\"}`).",
 );
@@ -167,13 +209,13 @@ pub(crate) const TAG: &[Field] = &[
     ADDITIONAL_PROPERTIES,
     block(
         "ancestor_definitions",
-        0,
+        Cardinality::Many,
         REF,
         "References to the definitions of this tag's ancestor tags (for path tags).",
     ),
     block(
         "definition",
-        1,
+        Cardinality::AtMostOne,
         REF,
         "The definition is a reference to the tag definition object.\nThe tag definition \
          object contains the properties of the tag such as name, type, and description.",
@@ -213,8 +255,9 @@ pub(crate) const TAG: &[Field] = &[
 
 pub(crate) fn field_type(f: &Field) -> Type {
     match f.kind {
-        FieldKind::String | FieldKind::DateTime | FieldKind::Json => Type::String,
+        FieldKind::String | FieldKind::DateTime | FieldKind::AdditionalProperties => Type::String,
         FieldKind::Bool => Type::Bool,
+        FieldKind::Integer | FieldKind::Number => Type::Number,
         FieldKind::StringList => Type::list(Type::String),
         FieldKind::Block { fields, .. } => Type::list(object_type(fields)),
     }
@@ -236,23 +279,6 @@ pub(crate) fn description(f: &Field) -> String {
     }
 }
 
-/// The names (at any depth) of the fields that satisfy `pick`, e.g. the date-time fields.
-pub(crate) fn names_where(fields: &[Field], pick: fn(&Field) -> bool) -> BTreeSet<&'static str> {
-    fn walk(fields: &[Field], pick: fn(&Field) -> bool, out: &mut BTreeSet<&'static str>) {
-        for f in fields {
-            if pick(f) {
-                out.insert(f.name);
-            }
-            if let FieldKind::Block { fields, .. } = f.kind {
-                walk(fields, pick, out);
-            }
-        }
-    }
-    let mut out = BTreeSet::new();
-    walk(fields, pick, &mut out);
-    out
-}
-
 pub(crate) fn block_of(fields: &[Field], description: &str) -> Block {
     let mut out = Block {
         description: description.to_string(),
@@ -261,12 +287,15 @@ pub(crate) fn block_of(fields: &[Field], description: &str) -> Block {
     };
     for f in fields {
         match f.kind {
-            FieldKind::Block { max_items, fields } => out.block_types.push(NestedBlock {
+            FieldKind::Block {
+                cardinality,
+                fields,
+            } => out.block_types.push(NestedBlock {
                 type_name: f.name.to_string(),
                 block: block_of(fields, f.description),
                 nesting: Nesting::List,
                 min_items: 0,
-                max_items,
+                max_items: cardinality.max_items(),
             }),
             _ => out.attributes.push(Attribute::optional(
                 f.name,
@@ -307,29 +336,10 @@ pub(crate) fn validate_fields(
         match f.kind {
             FieldKind::DateTime => {
                 if let Some(text) = value.as_str() {
-                    if time::OffsetDateTime::parse(
-                        text,
-                        &time::format_description::well_known::Rfc3339,
-                    )
-                    .is_err()
-                    {
-                        diags.push(
-                            Diagnostic::error(
-                                "Invalid date-time",
-                                format!(
-                                    "`{here}` must be a date-time in RFC 3339, e.g. \
-                                     `2024-05-01T10:20:30Z` or `2024-05-01T10:20:30.123+02:00`; \
-                                     got {}{}.",
-                                    excerpt(text),
-                                    date_time_hint(text)
-                                ),
-                            )
-                            .at(here),
-                        );
-                    }
+                    check_date_time(text, here, diags);
                 }
             }
-            FieldKind::Json => {
+            FieldKind::AdditionalProperties => {
                 if let Some(text) = value.as_str() {
                     let problem = match serde_json::from_str::<serde_json::Value>(text) {
                         Ok(serde_json::Value::Object(_)) => None,
@@ -339,7 +349,7 @@ pub(crate) fn validate_fields(
                     if let Some(problem) = problem {
                         diags.push(
                             Diagnostic::error(
-                                "Invalid additional_properties",
+                                format!("Invalid {}", f.name),
                                 format!(
                                     "`{here}` must be the text of a JSON object such as \
                                      `{{\"Key\":\"value\"}}` (use `jsonencode`); got {}: {problem}.",
@@ -358,9 +368,41 @@ pub(crate) fn validate_fields(
                     }
                 }
             }
-            FieldKind::String | FieldKind::Bool | FieldKind::StringList => {}
+            FieldKind::Integer => {
+                if matches!(value, Value::Number(_)) && value.as_i64().is_none() {
+                    diags.push(
+                        Diagnostic::error(
+                            "Invalid whole number",
+                            format!(
+                                "`{here}` must be a whole number (the API holds an integer there)."
+                            ),
+                        )
+                        .at(here),
+                    );
+                }
+            }
+            FieldKind::String | FieldKind::Bool | FieldKind::Number | FieldKind::StringList => {}
         }
     }
+}
+
+/// An error on `here` unless `text` is an RFC 3339 date-time.
+fn check_date_time(text: &str, here: AttributePath, diags: &mut Diagnostics) {
+    if time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).is_ok() {
+        return;
+    }
+    diags.push(
+        Diagnostic::error(
+            "Invalid date-time",
+            format!(
+                "`{here}` must be a date-time in RFC 3339, e.g. `2024-05-01T10:20:30Z` or \
+                 `2024-05-01T10:20:30.123+02:00`; got {}{}.",
+                excerpt(text),
+                date_time_hint(text)
+            ),
+        )
+        .at(here),
+    );
 }
 
 /// What is most likely wrong with a date-time that is not RFC 3339, for the two mistakes
@@ -428,23 +470,5 @@ mod tests {
         );
         assert!(detail.contains("not a space"), "{detail}");
         assert!(!detail.contains("component"), "{detail}");
-    }
-
-    #[test]
-    fn derived_name_sets_walk_nested_blocks() {
-        let dates = names_where(REF, |f| matches!(f.kind, FieldKind::DateTime));
-        assert!(dates.is_empty());
-        const OUTER: &[Field] = &[
-            field("t", FieldKind::DateTime, "x"),
-            block("r", 1, REF, "y"),
-        ];
-        assert_eq!(
-            names_where(OUTER, |f| matches!(f.kind, FieldKind::DateTime)),
-            BTreeSet::from(["t"])
-        );
-        assert_eq!(
-            names_where(OUTER, |f| f.write_only),
-            BTreeSet::from(["selector"])
-        );
     }
 }

@@ -13,7 +13,9 @@ use futures::future::BoxFuture;
 use crate::cty::{AttributePath, Diagnostic, Diagnostics, Severity, Type, Value};
 use crate::intersight::{Filter, ListQuery, MAX_REQUEST_TARGET_BYTES};
 
-use super::fields::{block_of, excerpt, field_type, validate_fields, Field};
+use super::api::ReadDataSourceResponse;
+use super::errors::ReadSubject;
+use super::fields::{block_of, excerpt, field_type, validate_fields, Field, FieldKind};
 use super::flatten;
 use super::naming::property_name;
 use super::query::{build_filter, QuerySpec};
@@ -35,6 +37,33 @@ pub struct ListDeclaration {
     /// Every filter argument, and every attribute of a `results` element (which also has
     /// `display_names`). Write-time-only fields are marked with `Field::write_only`.
     pub fields: &'static [Field],
+    /// The data source's own words in the generic messages.
+    pub examples: Examples,
+}
+
+/// What the generic descriptions, hints and advice name as an example of the data source's own
+/// objects (checked against the field table when the provider starts).
+#[derive(Debug)]
+pub struct Examples {
+    /// A top-level string field, in the `filter` examples (as its API property) and the
+    /// `select` example, e.g. `client_name`.
+    pub string_field: &'static str,
+    /// A value of it, e.g. `terraform`.
+    pub value: &'static str,
+    /// A top-level nested block, in the `select` example, e.g. `user`.
+    pub block: &'static str,
+    /// What a role must be allowed to read to list the objects, e.g. `IAM objects` (the HTTP
+    /// 403 advice).
+    pub readable_as: &'static str,
+}
+
+/// A filter term of the example field, e.g. `ClientName eq 'terraform'`.
+fn example_term(decl: &ListDeclaration) -> String {
+    format!(
+        "{} eq '{}'",
+        property_name(decl.examples.string_field),
+        decl.examples.value
+    )
 }
 
 /// The raw OData filter argument (an addition to the official schema).
@@ -53,9 +82,6 @@ pub(crate) const DISPLAY_NAMES: &str = "display_names";
 pub(crate) const SELECT: &str = "select";
 /// Top-level attributes and blocks that are not filter fields.
 pub(crate) const NOT_FILTERS: &[&str] = &[ID, FILTER, RESULTS, SELECT, TIMEOUTS];
-/// Attributes a `select` cannot name: `additional_properties` holds the properties the field
-/// table does not describe, which `$select` cannot name.
-const NOT_SELECTABLE: &[&str] = &["additional_properties"];
 /// Attributes a read with a `select` fetches whether selected or not: paging orders and
 /// checks pages by `moid`, and the decoder checks `object_type`.
 pub(crate) const ALWAYS_SELECTED: &[&str] = &["moid", "object_type"];
@@ -82,6 +108,21 @@ pub(crate) struct Derived {
     pub(crate) query: QuerySpec,
     /// How a page's objects become `results` elements.
     pub(crate) plan: Arc<flatten::Plan>,
+    /// The `results` attributes a `select` cannot name: the additional-properties fields.
+    pub(crate) not_selectable: Vec<&'static str>,
+    /// The API property of the example field (`ClientName`), for the HTTP 400 advice.
+    pub(crate) example_property: String,
+}
+
+impl Derived {
+    /// How the diagnostics of a failed read name what it read.
+    pub(crate) fn read_subject(&self) -> ReadSubject<'_> {
+        ReadSubject {
+            resource: self.decl.resource,
+            readable_as: self.decl.examples.readable_as,
+            example_property: &self.example_property,
+        }
+    }
 }
 
 impl ListDataSource {
@@ -94,9 +135,16 @@ impl ListDataSource {
             decl,
             config_type: schema.block.value_type(),
             plan: Arc::new(flatten::Plan::new(&results_element)),
-            query: QuerySpec::from_fields(decl.fields, NOT_FILTERS, Some(FILTER)),
+            query: QuerySpec::from_fields(decl.fields, Some(FILTER), example_term(decl)),
             results_element,
             schema,
+            not_selectable: decl
+                .fields
+                .iter()
+                .filter(|f| matches!(f.kind, FieldKind::AdditionalProperties))
+                .map(|f| f.name)
+                .collect(),
+            example_property: property_name(decl.examples.string_field),
         }))
     }
 
@@ -133,11 +181,22 @@ impl DataSource for ListDataSource {
         validate(&self.0, config)
     }
 
-    fn read(
-        &self,
-        ctx: ReadContext,
-        config: Value,
-    ) -> BoxFuture<'static, Result<(Value, Diagnostics), Diagnostics>> {
+    fn declaration_problems(&self) -> Diagnostics {
+        let mut diags = Diagnostics::new();
+        for problem in super::declaration::check(self.0.decl) {
+            diags.push(Diagnostic::error(
+                "Invalid data source declaration",
+                format!(
+                    "The declaration of {}: {problem}. This is an issue with the provider and \
+                     should be reported to the provider developers.",
+                    self.0.decl.type_name
+                ),
+            ));
+        }
+        diags
+    }
+
+    fn read(&self, ctx: ReadContext, config: Value) -> BoxFuture<'static, ReadDataSourceResponse> {
         let derived = self.0.clone();
         Box::pin(async move { super::list_read::read(&derived, ctx, config).await })
     }
@@ -185,20 +244,35 @@ fn timeouts_block() -> NestedBlock {
 /// (with `display_names`) and the `timeouts` block.
 fn schema(decl: &ListDeclaration, results_element: &BTreeMap<String, Type>) -> Schema {
     let mut block = block_of(decl.fields, decl.description);
+    let examples = &decl.examples;
     block.attributes.push(Attribute::optional(
         FILTER,
         Type::String,
-        "A raw OData `$filter` expression, ANDed with the other arguments, for conditions they \
-         cannot express, e.g. `CreateTime gt 2024-01-01T00:00:00Z` or \
-         `startswith(ClientName,'terraform')`.",
+        &format!(
+            "A raw OData `$filter` expression, ANDed with the other arguments, for conditions \
+             they cannot express, e.g. `CreateTime gt 2024-01-01T00:00:00Z` or \
+             `startswith({},'{}')`.",
+            property_name(examples.string_field),
+            examples.value
+        ),
     ));
+    let not_selectable: Vec<String> = decl
+        .fields
+        .iter()
+        .filter(|f| matches!(f.kind, FieldKind::AdditionalProperties))
+        .map(|f| format!(" `{}` cannot be selected.", f.name))
+        .collect();
     block.attributes.push(Attribute::optional(
         SELECT,
         Type::set(Type::String),
-        "The `results` attributes to fetch, e.g. `[\"client_name\", \"user\"]`: only their \
-         properties are requested (`$select`) and filled in; every other attribute of each \
-         element is null. Unset: every attribute. `additional_properties` cannot be \
-         selected.",
+        &format!(
+            "The `results` attributes to fetch, e.g. `[\"{}\", \"{}\"]`: only their \
+             properties are requested (`$select`) and filled in; every other attribute of each \
+             element is null. Unset: every attribute.{}",
+            examples.string_field,
+            examples.block,
+            not_selectable.concat()
+        ),
     ));
     block.attributes.push(
         Attribute::optional(
@@ -236,9 +310,9 @@ fn validate(derived: &Derived, config: &Value) -> Diagnostics {
                     "Empty filter",
                     format!(
                         "`filter` is set to {}, which holds no expression. Give an OData \
-                         `$filter` expression such as `ClientName eq 'terraform'`, or remove \
-                         the argument.",
-                        excerpt(filter)
+                         `$filter` expression such as `{}`, or remove the argument.",
+                        excerpt(filter),
+                        derived.query.example_term
                     ),
                 )
                 .at(AttributePath::attr(FILTER)),
@@ -251,7 +325,7 @@ fn validate(derived: &Derived, config: &Value) -> Diagnostics {
         &AttributePath::root(),
         &mut diags,
     );
-    if let Err(diagnostic) = selection(&derived.results_element, config) {
+    if let Err(diagnostic) = selection(derived, config) {
         diags.push(diagnostic);
     }
     if let Err(diagnostic) = read_timeout(config) {
@@ -262,7 +336,7 @@ fn validate(derived: &Derived, config: &Value) -> Diagnostics {
     // them again; where validation above already reported an attribute (a malformed
     // date-time), the filter builder's view of the same mistake is left out.
     let mut built = Diagnostics::new();
-    let filter = build_filter(&derived.query, &derived.schema.block, config, &mut built);
+    let filter = build_filter(&derived.query, config, &mut built);
     for d in built.0 {
         let reported = diags
             .iter()
@@ -272,7 +346,7 @@ fn validate(derived: &Derived, config: &Value) -> Diagnostics {
         }
     }
     // The request length, from what is known now (the read checks again with every value).
-    if let (Ok(filter), Ok(selected)) = (filter, selection(&derived.results_element, config)) {
+    if let (Ok(filter), Ok(selected)) = (filter, selection(derived, config)) {
         let query = ListQuery {
             filter,
             select: selected.map(|names| selected_properties(&derived.results_element, &names)),
@@ -367,7 +441,7 @@ fn longest_argument(derived: &Derived, config: &Value) -> Option<(String, usize,
                 .collect(),
         );
         let mut ignored = Diagnostics::new();
-        let Ok(Some(filter)) = build_filter(&derived.query, block, &alone, &mut ignored) else {
+        let Ok(Some(filter)) = build_filter(&derived.query, &alone, &mut ignored) else {
             continue;
         };
         let bytes = ListQuery {
@@ -385,9 +459,11 @@ fn longest_argument(derived: &Derived, config: &Value) -> Option<(String, usize,
 /// The `results` attributes named by `select` (`None`: every attribute, also while any of
 /// it is unknown), or a diagnostic naming what is not a `results` attribute.
 pub(crate) fn selection(
-    element: &BTreeMap<String, Type>,
+    derived: &Derived,
     config: &Value,
 ) -> Result<Option<BTreeSet<String>>, Diagnostic> {
+    let element = &derived.results_element;
+    let not_selectable = &derived.not_selectable;
     let Some(items) = config.get_attr(SELECT).and_then(Value::as_elements) else {
         return Ok(None);
     };
@@ -397,7 +473,7 @@ pub(crate) fn selection(
         let Some(name) = item.as_str() else {
             return Ok(None);
         };
-        if element.contains_key(name) && !NOT_SELECTABLE.contains(&name) {
+        if element.contains_key(name) && !not_selectable.contains(&name) {
             selected.insert(name.to_string());
         } else {
             unknown_names.push(name);
@@ -409,12 +485,12 @@ pub(crate) fn selection(
     let candidates: Vec<&str> = element
         .keys()
         .map(String::as_str)
-        .filter(|name| !NOT_SELECTABLE.contains(name))
+        .filter(|name| !not_selectable.contains(name))
         .collect();
     let problems: Vec<String> = unknown_names
         .iter()
         .map(|name| {
-            let why = if NOT_SELECTABLE.contains(name) {
+            let why = if not_selectable.contains(name) {
                 " (it holds the properties the schema does not describe, which cannot be \
                  selected)"
                     .to_string()
@@ -592,315 +668,4 @@ pub(crate) fn format_duration(d: Duration) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::provider::fields::{field, FieldKind, REF};
-
-    #[test]
-    fn go_durations_parse() {
-        for (text, secs) in [
-            ("90s", 90.0),
-            ("10m", 600.0),
-            ("1h30m", 5400.0),
-            ("1.5s", 1.5),
-            ("300ms", 0.3),
-            ("2h45m10s", 9910.0),
-            ("+5m", 300.0),
-            (" 20m ", 1200.0),
-        ] {
-            let d = parse_duration(text).unwrap_or_else(|e| panic!("{text}: {e}"));
-            assert!((d.as_secs_f64() - secs).abs() < 1e-9, "{text}: {d:?}");
-        }
-        for (text, words) in [
-            ("", "empty"),
-            ("10", "no unit"),
-            ("10 minutes", "not a unit"),
-            ("1d", "not a unit"),
-            ("-5m", "negative"),
-            ("0s", "zero"),
-            ("m", "expected a number"),
-            ("1..5s", "expected a number"),
-            ("99999999999h", "too long"),
-        ] {
-            let e = parse_duration(text).expect_err(text);
-            assert!(e.contains(words), "{text}: {e}");
-        }
-    }
-
-    #[test]
-    fn durations_format_as_written() {
-        assert_eq!(
-            format_duration(DEFAULT_READ_TIMEOUT),
-            DEFAULT_READ_TIMEOUT_TEXT
-        );
-        assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");
-        assert_eq!(format_duration(Duration::from_secs(90)), "1m30s");
-        assert_eq!(format_duration(Duration::from_millis(1500)), "1.5s");
-        // Below a second and with fractions, every digit and a unit (never "0.s").
-        for (d, text) in [
-            (Duration::from_nanos(1), "1ns"),
-            (Duration::from_nanos(999), "999ns"),
-            (Duration::from_nanos(1_500), "1.5us"),
-            (Duration::from_micros(250), "250us"),
-            (Duration::from_millis(300), "300ms"),
-            (Duration::from_nanos(1_000_001), "1.000001ms"),
-            (Duration::from_nanos(1_000_400_000), "1.0004s"),
-            (Duration::new(5400, 1), "5400.000000001s"),
-        ] {
-            assert_eq!(format_duration(d), text, "{d:?}");
-            assert_eq!(parse_duration(text).unwrap(), d, "{text}");
-        }
-        assert_eq!(
-            parse_duration(DEFAULT_READ_TIMEOUT_TEXT).unwrap(),
-            DEFAULT_READ_TIMEOUT
-        );
-    }
-
-    const THINGS: &[Field] = &[
-        field("name", FieldKind::String, "The name."),
-        field("when", FieldKind::DateTime, "When."),
-        crate::provider::fields::block("owner", 1, REF, "The owner."),
-    ];
-    static THING: ListDeclaration = ListDeclaration {
-        type_name: "test_thing",
-        description: "Things.",
-        resource: "test/Things",
-        object_type: "test.Thing",
-        fields: THINGS,
-    };
-
-    fn obj<const N: usize>(attrs: [(&str, Value); N]) -> Value {
-        Value::Object(attrs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
-    }
-
-    #[test]
-    fn everything_is_derived_from_the_declaration() {
-        let ds = ListDataSource::new(&THING);
-        let block = &ds.schema().block;
-        let names: Vec<&str> = block.attributes.iter().map(|a| a.name.as_str()).collect();
-        assert_eq!(names, ["filter", "id", "name", "results", "select", "when"]);
-        let blocks: Vec<&str> = block
-            .block_types
-            .iter()
-            .map(|b| b.type_name.as_str())
-            .collect();
-        assert_eq!(blocks, ["owner", "timeouts"]);
-        let timeouts = block.block_type(TIMEOUTS).unwrap();
-        assert_eq!(timeouts.nesting, Nesting::Single);
-        assert!(timeouts.block.attribute(TIMEOUTS_READ).unwrap().optional);
-        // the results element: the fields plus display_names
-        let Type::Object(element) = ds.results_element_type() else {
-            panic!()
-        };
-        assert_eq!(
-            element.keys().map(String::as_str).collect::<Vec<_>>(),
-            ["display_names", "name", "owner", "when"]
-        );
-        assert_eq!(
-            block.attribute(RESULTS).unwrap().ty,
-            Type::list(ds.results_element_type())
-        );
-        // the derived lists
-        assert_eq!(ds.query_spec().date_times, ["when"].into());
-        assert_eq!(ds.query_spec().write_only, ["selector"].into());
-        // date-times say RFC 3339 in their description
-        assert!(block
-            .attribute("when")
-            .unwrap()
-            .description
-            .contains("RFC 3339"));
-        assert_eq!(ds.config_type(), &block.value_type());
-    }
-
-    #[test]
-    fn every_invalid_argument_is_reported_in_one_run() {
-        let ds = ListDataSource::new(&THING);
-        let config = obj([
-            ("when", Value::string("2024-05-01 10:20:30")),
-            ("filter", Value::string("Name eq 'unclosed")),
-            (
-                TIMEOUTS,
-                obj([(TIMEOUTS_READ, Value::string("ten minutes"))]),
-            ),
-        ]);
-        let d = ds.validate(&config);
-        let paths: Vec<String> = d
-            .iter()
-            .map(|d| {
-                d.attribute
-                    .as_ref()
-                    .map(|p| p.to_string())
-                    .unwrap_or_default()
-            })
-            .collect();
-        assert_eq!(paths, ["when", "timeouts.read", "filter"], "{d:?}");
-        assert!(d.iter().all(|d| d.severity == Severity::Error));
-        let filter = &d.0[2];
-        assert_eq!(filter.summary, "Invalid filter expression");
-        assert!(
-            filter.detail.contains("`filter` is not a valid OData"),
-            "{}",
-            filter.detail
-        );
-        assert!(!filter.detail.contains("use the `filter` argument"));
-        assert!(
-            d.0[1].detail.contains("\"ten minutes\""),
-            "{}",
-            d.0[1].detail
-        );
-    }
-
-    #[test]
-    fn a_query_too_long_for_a_url_is_an_error_on_the_argument_that_makes_it_long() {
-        let ds = ListDataSource::new(&THING);
-        let ids: Vec<String> = (0..3000).map(|i| format!("'{i:024x}'")).collect();
-        let moid_in = format!("Moid in ({})", ids.join(","));
-        let too_long = |config: &Value| -> Diagnostic {
-            let d = ds.validate(config);
-            assert_eq!(d.0.len(), 1, "{d:?}");
-            assert_eq!(d.0[0].summary, "Query too long", "{d:?}");
-            d.0[0].clone()
-        };
-        let d = too_long(&obj([(FILTER, Value::string(&moid_in))]));
-        assert_eq!(d.summary, "Query too long");
-        assert_eq!(d.attribute, Some(AttributePath::attr(FILTER)));
-        assert!(
-            d.detail.contains("more than the 61440 bytes"),
-            "{}",
-            d.detail
-        );
-        assert!(
-            d.detail.contains("`filter` takes 99027 bytes") && d.detail.contains("\"(Moid in ('"),
-            "{}",
-            d.detail
-        );
-        // A few hundred characters, whatever the argument's size (it was the whole URL).
-        assert!(d.detail.chars().count() < 800, "{}", d.detail);
-        assert!(!d.detail.contains(&ids[100]), "{}", d.detail);
-        // Another argument that is longer than `filter` is the one named.
-        let d = too_long(&obj([
-            (FILTER, Value::string("ClientName eq 'x'")),
-            ("name", Value::string("n".repeat(70_000))),
-        ]));
-        assert_eq!(d.attribute, Some(AttributePath::attr("name")), "{d:?}");
-        assert!(d.detail.contains("`name` takes 700"), "{}", d.detail);
-        // Several arguments that fit alone but not together: the longest is named.
-        let d = too_long(&obj([
-            (
-                FILTER,
-                Value::string(format!("Moid in ({})", ids[..1200].join(","))),
-            ),
-            ("name", Value::string("n".repeat(25_000))),
-        ]));
-        assert_eq!(d.attribute, Some(AttributePath::attr(FILTER)), "{d:?}");
-        // What the advice says: about 1,860 Moids fill a request (without a `select`).
-        let moids = |n: usize| {
-            obj([(
-                FILTER,
-                Value::string(format!("Moid in ({})", ids[..n].join(","))),
-            )])
-        };
-        assert!(ds.validate(&moids(1850)).is_empty());
-        assert_eq!(
-            too_long(&moids(1870)).attribute,
-            Some(AttributePath::attr(FILTER))
-        );
-        // Exactly at the bound: valid.
-        let fits = |pad: usize| obj([("name", Value::string("n".repeat(pad)))]);
-        let query = |pad: usize| ListQuery {
-            filter: build_filter(
-                ds.query_spec(),
-                &ds.schema().block,
-                &fits(pad),
-                &mut Diagnostics::new(),
-            )
-            .unwrap(),
-            ..ListQuery::new(THING.resource)
-        };
-        let base = query(0).longest_request_target().unwrap();
-        let pad = MAX_REQUEST_TARGET_BYTES - base;
-        assert_eq!(
-            query(pad).longest_request_target().unwrap(),
-            MAX_REQUEST_TARGET_BYTES
-        );
-        assert!(ds.validate(&fits(pad)).is_empty());
-        assert_eq!(
-            too_long(&fits(pad + 1)).attribute,
-            Some(AttributePath::attr("name"))
-        );
-        // A `select` counts: `$select` is part of every page request.
-        let selected = obj([
-            ("name", Value::string("n".repeat(pad))),
-            (SELECT, Value::Set(vec![Value::string("when")])),
-        ]);
-        assert_eq!(
-            too_long(&selected).attribute,
-            Some(AttributePath::attr("name"))
-        );
-    }
-
-    #[test]
-    fn selector_is_left_to_the_read_and_timeouts_are_not_filters() {
-        let ds = ListDataSource::new(&THING);
-        let config = obj([
-            (
-                "owner",
-                Value::List(vec![obj([("selector", Value::string("Name eq 'x'"))])]),
-            ),
-            (TIMEOUTS, obj([(TIMEOUTS_READ, Value::string("5m"))])),
-        ]);
-        assert!(ds.validate(&config).is_empty());
-        let mut built = Diagnostics::new();
-        let filter = build_filter(ds.query_spec(), &ds.schema().block, &config, &mut built);
-        assert_eq!(filter, Ok(None), "neither selector nor timeouts filter");
-        assert_eq!(built.0.len(), 1, "{built:?}");
-        assert!(built.0[0].detail.contains("ignored"));
-        assert_eq!(read_timeout(&config).unwrap(), Duration::from_secs(300));
-        assert_eq!(read_timeout(&Value::Null).unwrap(), DEFAULT_READ_TIMEOUT);
-        let unknown = obj([(TIMEOUTS, obj([(TIMEOUTS_READ, Value::unknown())]))]);
-        assert!(ds.validate(&unknown).is_empty());
-    }
-
-    #[test]
-    fn select_names_results_attributes_with_a_hint_for_typos() {
-        let ds = ListDataSource::new(&THING);
-        let element = &ds.0.results_element;
-        let set = |names: &[&str]| {
-            obj([(
-                SELECT,
-                Value::Set(names.iter().map(|n| Value::string(*n)).collect()),
-            )])
-        };
-        assert_eq!(selection(element, &obj([])).unwrap(), None);
-        assert_eq!(
-            selection(element, &set(&["name", "owner"])).unwrap(),
-            Some(["name".to_string(), "owner".to_string()].into())
-        );
-        let unknown = obj([(
-            SELECT,
-            Value::Set(vec![Value::string("name"), Value::unknown()]),
-        )]);
-        assert_eq!(selection(element, &unknown).unwrap(), None);
-        let e = selection(element, &set(&["nmae", "whne", "zzzzzz"])).unwrap_err();
-        assert_eq!(e.attribute, Some(AttributePath::attr(SELECT)));
-        assert!(
-            e.detail.contains("\"nmae\" (did you mean \"name\"?)"),
-            "{}",
-            e.detail
-        );
-        assert!(
-            e.detail.contains("\"whne\" (did you mean \"when\"?)"),
-            "{}",
-            e.detail
-        );
-        assert!(e.detail.contains("\"zzzzzz\". "), "{}", e.detail);
-        assert!(
-            e.detail
-                .contains("Selectable: display_names, name, owner, when"),
-            "{}",
-            e.detail
-        );
-        let d = ds.validate(&set(&["Name"]));
-        assert!(d.0[0].detail.contains("did you mean \"name\""), "{d:?}");
-    }
-}
+mod tests;

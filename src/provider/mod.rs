@@ -6,7 +6,9 @@ pub use terraform_plugin::protocol::{api, budget, schema};
 pub mod config;
 pub mod configure;
 pub mod data_sources;
+pub mod declaration;
 mod errors;
+pub use errors::ReadSubject;
 pub mod fields;
 pub mod flatten;
 pub mod list_read;
@@ -40,20 +42,36 @@ pub struct ReadContext {
 }
 
 impl ReadContext {
+    /// The configured Intersight API client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Cancelled when Terraform calls StopProvider: a read's requests must end with it.
+    pub fn cancel(&self) -> &CancellationToken {
+        &self.cancel
+    }
+
+    /// This read's share of the provider's results budget (`max_results_mib`): what a read
+    /// keeps is reserved from it.
+    pub fn results(&self) -> &Arc<budget::ResultsShare> {
+        &self.results
+    }
+
     /// The diagnostic for a failed listing. A rejected API key (HTTP 401) is a problem of the
     /// provider configuration, not of the data source: the first read that meets it reports
     /// it in full, every other read of the same configured provider ends with a short error
     /// that refers to it (instead of one identical block per data source).
-    pub(crate) fn api_error_diagnostic(
+    pub fn api_error_diagnostic(
         &self,
         error: &intersight::Error,
-        resource: &str,
+        subject: &ReadSubject<'_>,
     ) -> Diagnostic {
-        let mut full = errors::api_error_diagnostic(error, resource);
+        let mut full = errors::api_error_diagnostic(error, subject);
         if self.client.auth_kind() == intersight::AuthKind::OAuth && error.status() == Some(401) {
             full.detail = full
                 .detail
-                .replace(errors::advice(401), errors::BEARER_401_ADVICE);
+                .replace(errors::API_KEY_401_ADVICE, errors::BEARER_401_ADVICE);
         }
         // A TLS failure (an unknown CA, a wrong name) is the same for every read of the run:
         // in full once, then short, as for the rejected key below.
@@ -167,13 +185,15 @@ pub trait DataSource: Send + Sync {
     fn config_type(&self) -> &Type;
     /// Checks what can be checked before reading. `config` may hold unknown values.
     fn validate(&self, config: &Value) -> Diagnostics;
-    /// Reads the data source: the state (conforming to the schema, wholly known) with any
-    /// warnings, or the errors that prevented it.
-    fn read(
-        &self,
-        ctx: ReadContext,
-        config: Value,
-    ) -> BoxFuture<'static, Result<(Value, Diagnostics), Diagnostics>>;
+    /// What is wrong with the data source's declaration (checked once, when it is built):
+    /// GetProviderSchema reports each as an error. A hand-written data source has none.
+    fn declaration_problems(&self) -> Diagnostics {
+        Diagnostics::new()
+    }
+    /// Reads the data source. The response gathers every diagnostic of the read (a warning
+    /// raised before an error is returned with it) and, when the read succeeded, the state
+    /// (conforming to the schema, wholly known); `results_share` is the provider's to set.
+    fn read(&self, ctx: ReadContext, config: Value) -> BoxFuture<'static, ReadDataSourceResponse>;
 }
 
 /// What ConfigureProvider made: the client, the run's authentication-failure flag and the
@@ -188,6 +208,9 @@ struct Configured {
 /// The provider behind both protocol versions.
 pub struct Provider {
     data_sources: BTreeMap<&'static str, Arc<dyn DataSource>>,
+    /// What is wrong with the registry (a type name served twice, a broken declaration):
+    /// errors of GetProviderSchema and GetMetadata, as terraform-plugin-framework reports them.
+    registry_problems: Diagnostics,
     configured: RwLock<Option<Configured>>,
     /// The provider block's schema and value type, built once.
     provider_schema: Schema,
@@ -209,13 +232,19 @@ impl Provider {
 
     /// The provider serving exactly `data_sources` (tests declare their own).
     pub fn with_data_sources(data_sources: Vec<Arc<dyn DataSource>>) -> Self {
-        let data_sources = data_sources
-            .into_iter()
-            .map(|ds| (ds.type_name(), ds))
-            .collect();
+        let mut registry_problems = Diagnostics::new();
+        let mut served = BTreeMap::new();
+        for ds in data_sources {
+            registry_problems.extend(ds.declaration_problems());
+            let type_name = ds.type_name();
+            if served.insert(type_name, ds).is_some() {
+                registry_problems.push(duplicate_data_source(type_name));
+            }
+        }
         let provider_schema = config::provider_schema();
         Provider {
-            data_sources,
+            data_sources: served,
+            registry_problems,
             configured: RwLock::new(None),
             provider_config_type: provider_schema.block.value_type(),
             provider_schema,
@@ -232,14 +261,14 @@ impl Provider {
                 .iter()
                 .map(|(name, ds)| (name.to_string(), ds.schema().clone()))
                 .collect(),
-            diagnostics: Diagnostics::new(),
+            diagnostics: self.registry_problems.clone(),
         }
     }
 
     pub(crate) fn get_metadata(&self) -> GetMetadataResponse {
         GetMetadataResponse {
             data_sources: self.data_sources.keys().map(|s| s.to_string()).collect(),
-            diagnostics: Diagnostics::new(),
+            diagnostics: self.registry_problems.clone(),
         }
     }
 
@@ -348,19 +377,21 @@ impl Provider {
             auth,
             results: results.clone(),
         };
-        match ds.read(context, req.config).await {
-            Ok((state, diagnostics)) => ReadDataSourceResponse {
-                state: Some(state),
-                diagnostics,
-                results_share: Some(results),
-            },
-            // A failed read holds nothing: its share is given back here.
-            Err(diagnostics) => ReadDataSourceResponse {
-                state: None,
-                diagnostics,
-                results_share: None,
-            },
+        let mut response = ds.read(context, req.config).await;
+        if response.has_errors() {
+            response.state = None;
+        } else if response.state.is_none() {
+            response.push(Diagnostic::error(
+                "Internal error",
+                format!(
+                    "The data source {} returned neither a state nor an error.",
+                    req.type_name
+                ),
+            ));
         }
+        // A failed read holds nothing: its share is given back here.
+        response.results_share = response.state.as_ref().map(|_| results);
+        response
     }
 
     /// StopProvider: cancels every read in flight; later reads get a fresh token.
@@ -420,6 +451,18 @@ impl PluginProvider for Provider {
     }
 }
 
+/// terraform-plugin-framework's error for a type name two data sources share.
+fn duplicate_data_source(type_name: &str) -> Diagnostic {
+    Diagnostic::error(
+        "Duplicate Data Source Type Defined",
+        format!(
+            "The {type_name:?} data source type name was returned for multiple data sources. \
+             Data source type names must be unique. This is always an issue with the provider \
+             and should be reported to the provider developers."
+        ),
+    )
+}
+
 fn unknown_data_source(type_name: &str) -> Diagnostic {
     Diagnostic::error(
         "Unknown data source",
@@ -473,11 +516,11 @@ mod tests {
             results: ctx.results.clone(),
         };
         // Other errors do not trip the flag.
-        let e500 = ctx.api_error_diagnostic(&api_error(500), "iam/OAuthTokens");
+        let e500 = ctx.api_error_diagnostic(&api_error(500), &errors::tests::TOKENS);
         assert!(e500.detail.contains("HTTP 500"));
         assert!(!ctx.auth.has_failed());
 
-        let first = ctx.api_error_diagnostic(&api_error(401), "iam/OAuthTokens");
+        let first = ctx.api_error_diagnostic(&api_error(401), &errors::tests::TOKENS);
         assert_eq!(first.summary, AuthFailure::SUMMARY);
         for words in [
             "HTTP 401",
@@ -489,7 +532,7 @@ mod tests {
             assert!(first.detail.contains(words), "{words}: {}", first.detail);
         }
         for ctx in [&ctx, &other] {
-            let again = ctx.api_error_diagnostic(&api_error(401), "iam/OAuthTokens");
+            let again = ctx.api_error_diagnostic(&api_error(401), &errors::tests::TOKENS);
             assert_eq!(
                 again.summary,
                 "Not read: Intersight rejected the credentials"
@@ -499,7 +542,7 @@ mod tests {
         }
         // A fresh configuration starts afresh.
         let fresh = context();
-        let d = fresh.api_error_diagnostic(&api_error(401), "iam/OAuthTokens");
+        let d = fresh.api_error_diagnostic(&api_error(401), &errors::tests::TOKENS);
         assert_eq!(d.summary, AuthFailure::SUMMARY);
     }
 
@@ -516,10 +559,10 @@ mod tests {
             detail: "invalid peer certificate: UnknownIssuer".into(),
             attempts: intersight::error::Attempts::new(1, std::time::Duration::ZERO),
         };
-        let first = ctx.api_error_diagnostic(&tls(), "iam/OAuthTokens");
+        let first = ctx.api_error_diagnostic(&tls(), &errors::tests::TOKENS);
         assert!(first.detail.contains("ca_certificate"), "{}", first.detail);
         assert!(first.detail.contains("short error that refers to this one"));
-        let again = ctx.api_error_diagnostic(&tls(), "iam/OAuthTokens");
+        let again = ctx.api_error_diagnostic(&tls(), &errors::tests::TOKENS);
         assert_eq!(
             again.summary,
             "Not read: the TLS connection to Intersight failed"
@@ -531,7 +574,7 @@ mod tests {
         // A TLS failure does not stop reads (the key may be fine); a fresh configuration
         // reports in full again.
         assert!(!ctx.auth.has_failed());
-        let fresh = context().api_error_diagnostic(&tls(), "iam/OAuthTokens");
+        let fresh = context().api_error_diagnostic(&tls(), &errors::tests::TOKENS);
         assert_eq!(fresh.detail, first.detail);
     }
 
@@ -563,5 +606,51 @@ mod tests {
         assert!(provider
             .data_source_config_type("intersight_nothing")
             .is_none());
+    }
+
+    #[test]
+    fn a_type_name_served_twice_or_a_broken_declaration_is_a_schema_error() {
+        use crate::provider::list_source::ListDataSource;
+        assert!(Provider::new().get_provider_schema().diagnostics.is_empty());
+        let token = || -> Arc<dyn DataSource> {
+            Arc::new(ListDataSource::new(
+                &data_sources::iam_o_auth_token::DECLARATION,
+            ))
+        };
+        let provider = Provider::with_data_sources(vec![token(), token()]);
+        for diagnostics in [
+            provider.get_provider_schema().diagnostics,
+            provider.get_metadata().diagnostics,
+        ] {
+            assert_eq!(diagnostics.0.len(), 1, "{diagnostics:?}");
+            let d = &diagnostics.0[0];
+            assert_eq!(d.summary, "Duplicate Data Source Type Defined");
+            assert!(
+                d.detail.contains("\"intersight_iam_o_auth_token\""),
+                "{}",
+                d.detail
+            );
+            assert!(diagnostics.has_errors());
+        }
+        static BROKEN: list_source::ListDeclaration = list_source::ListDeclaration {
+            type_name: "test_broken",
+            description: "Broken.",
+            resource: "test/Things",
+            object_type: "test.Thing",
+            fields: &[fields::field("id", fields::FieldKind::String, "Taken.")],
+            examples: list_source::Examples {
+                string_field: "id",
+                value: "x",
+                block: "none",
+                readable_as: "things",
+            },
+        };
+        let provider = Provider::with_data_sources(vec![Arc::new(ListDataSource::new(&BROKEN))]);
+        let diagnostics = provider.get_provider_schema().diagnostics;
+        let details: Vec<&str> = diagnostics.iter().map(|d| d.detail.as_str()).collect();
+        assert_eq!(details.len(), 2, "{details:?}");
+        assert!(details[1].contains("nested block `none`"), "{details:?}");
+        assert!(details[0].contains("`id` is reserved"), "{details:?}");
+        assert!(diagnostics.has_errors());
     }
 }

@@ -1,6 +1,6 @@
 //! Turns a data source's configuration into an Intersight filter, generically: every set
 //! argument and nested block field becomes a typed filter term, so a new data source gets
-//! correct, escaped filters from its schema alone.
+//! correct, escaped filters from its field table alone (each field's kind says how it maps).
 //!
 //! Mapping (Terraform name → Intersight property):
 //! - `snake_case` → `PascalCase`; the `nr_` prefix (which avoids reserved words) is dropped:
@@ -10,72 +10,64 @@
 //! - nested blocks with at most one item (`user { moid = .. }`) → dotted terms (`User.Moid eq ..`);
 //! - nested blocks with many items (`tags`, `ancestors`) → one `any` lambda per block whose
 //!   predicate ANDs that block's fields (`Tags/any(t:t/Key eq 'k' and t/Value eq 'v')`);
-//! - `additional_properties` (JSON text) → one term per key, nested objects as dotted paths;
-//! - `selector` is a write-time field that stored objects do not carry: it is not filtered on,
-//!   and a warning says so (the official provider's stray `Selector eq ''` terms matched nothing).
+//! - the additional-properties field (`additional_properties`, JSON text) → one term per key,
+//!   nested objects as dotted paths;
+//! - write-only fields (a reference's `selector`) are not carried by stored objects: they are
+//!   not filtered on, and a warning says so (the official provider's stray `Selector eq ''` terms matched nothing).
 
-use crate::cty::{AttributePath, Diagnostic, Diagnostics, Type, Value};
+use crate::cty::{AttributePath, Diagnostic, Diagnostics, Value};
 use crate::intersight::filter::{DateTime, FilterError, Number as FilterNumber};
 use crate::intersight::{Filter, Literal, Property};
 
-use std::collections::BTreeSet;
-
-use super::fields::{names_where, Field, FieldKind};
+use super::fields::{Cardinality, Field, FieldKind};
 use super::naming::property_name;
-use super::schema::Block;
 
-/// Per data source facts the generic mapping needs, derived from its field table (see
-/// `QuerySpec::from_fields`) so they cannot fall out of step with it.
+/// Per data source facts the generic mapping needs: its field table (which says, field by
+/// field, what is a date-time, what is write-only and what holds additional properties).
 #[derive(Debug, Clone, Default)]
 pub struct QuerySpec {
-    /// Top-level attributes and blocks that are not filters (e.g. `id`, `filter`, `results`,
-    /// `timeouts`).
-    pub(crate) not_filters: Vec<&'static str>,
-    /// Attribute names (at any depth) whose values are RFC 3339 date-times.
-    pub date_times: BTreeSet<&'static str>,
-    /// Attribute names (at any depth) that Intersight records at write time only: they are
-    /// not filtered on, and a warning says so.
-    pub(crate) write_only: BTreeSet<&'static str>,
+    /// The filter fields: every argument but `id`, `filter`, `select`, `results` and
+    /// `timeouts`.
+    pub(crate) fields: &'static [Field],
     /// The top-level attribute holding a raw OData expression, ANDed with the rest.
     pub(crate) raw_filter: Option<&'static str>,
+    /// A filter term of the data source's own objects for the raw filter's hint, e.g.
+    /// `ClientName eq 'terraform'`.
+    pub(crate) example_term: String,
 }
 
 impl QuerySpec {
-    /// The spec of a data source whose arguments are `fields` plus `not_filters`.
+    /// The spec of a data source whose filter arguments are `fields`.
     pub(crate) fn from_fields(
-        fields: &[Field],
-        not_filters: &[&'static str],
+        fields: &'static [Field],
         raw_filter: Option<&'static str>,
+        example_term: String,
     ) -> QuerySpec {
         QuerySpec {
-            not_filters: not_filters.to_vec(),
-            date_times: names_where(fields, |f| matches!(f.kind, FieldKind::DateTime)),
-            write_only: names_where(fields, |f| f.write_only),
+            fields,
             raw_filter,
+            example_term,
         }
     }
 }
-
-const ADDITIONAL_PROPERTIES: &str = "additional_properties";
 
 /// Some argument could not be expressed as a filter; the reasons are in the diagnostics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FilterRejected;
 
-/// Builds the filter for `config` (an object of `block`'s type): `Ok(None)` when nothing is
-/// set. Warnings (e.g. ignored `selector`) and errors (values that cannot be expressed, such
-/// as an `additional_properties` key that is not a property name) are added to `diags`;
-/// [`FilterRejected`] means at least one error was added.
+/// Builds the filter for `config` (an object of the data source's configuration type):
+/// `Ok(None)` when nothing is set. Warnings (e.g. ignored `selector`) and errors (values that
+/// cannot be expressed, such as an `additional_properties` key that is not a property name)
+/// are added to `diags`; [`FilterRejected`] means at least one error was added.
 pub fn build_filter(
     spec: &QuerySpec,
-    block: &Block,
     config: &Value,
     diags: &mut Diagnostics,
 ) -> Result<Option<Filter>, FilterRejected> {
     let mut terms = Vec::new();
-    let mut walker = Walker { spec, diags };
+    let mut walker = Walker { diags };
     // Every problem is reported (not just the first), then no filter is returned.
-    walker.block(block, config, &[], &AttributePath::root(), true, &mut terms);
+    walker.fields(spec.fields, config, &[], &AttributePath::root(), &mut terms);
     if let Some(raw_attr) = spec.raw_filter {
         if let Some(raw) = config.get_attr(raw_attr).and_then(Value::as_str) {
             match Filter::raw(raw) {
@@ -87,7 +79,8 @@ pub fn build_filter(
                             "`{raw_attr}` is not a valid OData `$filter` expression: {e}. Check \
                              its syntax: strings in single quotes (a quote inside one doubled, \
                              as in `'O''Brien'`), property names in PascalCase, e.g. \
-                             `ClientName eq 'terraform' and CreateTime gt 2024-01-01T00:00:00Z`."
+                             `{} and CreateTime gt 2024-01-01T00:00:00Z`.",
+                            spec.example_term
                         ),
                     )
                     .at(AttributePath::attr(raw_attr)),
@@ -106,7 +99,6 @@ pub fn build_filter(
 }
 
 struct Walker<'a> {
-    spec: &'a QuerySpec,
     diags: &'a mut Diagnostics,
 }
 
@@ -150,136 +142,140 @@ impl Walker<'_> {
         }
     }
 
-    /// Adds the terms of one block value. `prefix` is the property path of the block relative
-    /// to the current lambda variable (or the object at top level).
-    fn block(
+    /// Adds the terms of one object of `fields` (the arguments, or one nested block).
+    /// `prefix` is its property path relative to the current lambda variable (or the object
+    /// at top level). Attributes come first, then nested blocks, each in name order.
+    fn fields(
         &mut self,
-        block: &Block,
+        fields: &[Field],
         value: &Value,
         prefix: &[String],
         at: &AttributePath,
-        top_level: bool,
         out: &mut Vec<Filter>,
     ) {
-        for attr in &block.attributes {
-            if (top_level && self.spec.not_filters.contains(&attr.name.as_str()))
-                || (attr.computed && !attr.optional)
-            {
-                continue;
-            }
+        let mut ordered: Vec<&Field> = fields.iter().collect();
+        ordered.sort_by_key(|f| (matches!(f.kind, FieldKind::Block { .. }), f.name));
+        for field in ordered {
             let Some(v) = value
-                .get_attr(&attr.name)
+                .get_attr(field.name)
                 .filter(|v| !v.is_null() && !v.is_unknown())
             else {
                 continue;
             };
-            let path = at.clone().attribute(&attr.name);
-            if self.spec.write_only.contains(attr.name.as_str()) {
-                self.diags.push(
-                    Diagnostic::warning(
-                        "Argument not used for filtering",
-                        format!(
-                            "`{}` is set only when Intersight objects are written; stored objects do \
-                             not carry it, so it cannot select anything and is ignored.",
-                            attr.name
-                        ),
-                    )
-                    .at(path),
-                );
+            let path = at.clone().attribute(field.name);
+            if field.write_only {
+                self.write_only(field, path);
                 continue;
             }
-            if attr.name == ADDITIONAL_PROPERTIES {
-                if let Some(text) = v.as_str() {
-                    // Validation already rejected text that is not a JSON object; anything that
-                    // still fails to parse here is ignored rather than guessed at.
-                    if let Ok(serde_json::Value::Object(map)) =
-                        serde_json::from_str::<serde_json::Value>(text)
-                    {
-                        self.json_terms(&map, prefix, &path, out);
-                    }
-                }
-                continue;
-            }
-            let segments = joined(prefix, property_name(&attr.name));
-            match (&attr.ty, v) {
-                (Type::String, Value::String(s)) => {
-                    let literal = if self.spec.date_times.contains(attr.name.as_str()) {
-                        DateTime::parse(s).map(Literal::DateTime)
-                    } else {
-                        Ok(Literal::String(s.clone()))
-                    };
-                    self.eq(&segments, literal, &path, out);
-                }
-                (Type::Bool, Value::Bool(b)) => {
-                    self.eq(&segments, Ok(Literal::Bool(*b)), &path, out);
-                }
-                (Type::Number, Value::Number(_)) => {
-                    let literal = match (v.as_i64(), v) {
-                        (Some(i), _) => Ok(Literal::Number(FilterNumber::from(i))),
-                        (None, Value::Number(crate::cty::Number::Float(f))) => {
-                            FilterNumber::from_f64(*f).map(Literal::Number)
-                        }
-                        _ => Err(FilterError::Number("not representable".to_string())),
-                    };
-                    self.eq(&segments, literal, &path, out);
-                }
-                (Type::List(elem) | Type::Set(elem), Value::List(items) | Value::Set(items))
-                    if **elem == Type::String =>
-                {
-                    for (i, item) in items.iter().enumerate() {
-                        let Some(item) = item.as_str() else { continue };
-                        let term = property(&segments).map(|collection| Filter::Any {
-                            collection,
-                            predicate: Box::new(Filter::Eq(
-                                Property::it(),
-                                Literal::String(item.to_string()),
-                            )),
-                        });
-                        match term {
-                            Ok(f) => out.push(f),
-                            Err(e) => self.invalid(path.clone().index(i as i64), e),
+            let segments = joined(prefix, property_name(field.name));
+            match field.kind {
+                FieldKind::Block {
+                    cardinality,
+                    fields,
+                } => self.nested(cardinality, fields, v, &segments, &path, out),
+                FieldKind::AdditionalProperties => {
+                    if let Some(text) = v.as_str() {
+                        // Validation already rejected text that is not a JSON object; anything
+                        // that still fails to parse here is ignored rather than guessed at.
+                        if let Ok(serde_json::Value::Object(map)) =
+                            serde_json::from_str::<serde_json::Value>(text)
+                        {
+                            self.json_terms(&map, prefix, &path, out);
                         }
                     }
                 }
-                _ => {}
+                FieldKind::StringList => self.any_of_strings(v, &segments, &path, out),
+                FieldKind::String
+                | FieldKind::DateTime
+                | FieldKind::Bool
+                | FieldKind::Integer
+                | FieldKind::Number => {
+                    if let Some(literal) = scalar_literal(field.kind, v) {
+                        self.eq(&segments, literal, &path, out);
+                    }
+                }
             }
         }
-        for nested in &block.block_types {
-            if top_level && self.spec.not_filters.contains(&nested.type_name.as_str()) {
+    }
+
+    fn write_only(&mut self, field: &Field, path: AttributePath) {
+        self.diags.push(
+            Diagnostic::warning(
+                "Argument not used for filtering",
+                format!(
+                    "`{}` is set only when Intersight objects are written; stored objects do \
+                     not carry it, so it cannot select anything and is ignored.",
+                    field.name
+                ),
+            )
+            .at(path),
+        );
+    }
+
+    /// One `Collection/any(o:o eq 'x')` per element of a list of strings.
+    fn any_of_strings(
+        &mut self,
+        value: &Value,
+        segments: &[String],
+        path: &AttributePath,
+        out: &mut Vec<Filter>,
+    ) {
+        let Some(items) = value.as_elements() else {
+            return;
+        };
+        for (i, item) in items.iter().enumerate() {
+            let Some(item) = item.as_str() else { continue };
+            let term = property(segments).map(|collection| Filter::Any {
+                collection,
+                predicate: Box::new(Filter::Eq(
+                    Property::it(),
+                    Literal::String(item.to_string()),
+                )),
+            });
+            match term {
+                Ok(f) => out.push(f),
+                Err(e) => self.invalid(path.clone().index(i as i64), e),
+            }
+        }
+    }
+
+    /// The terms of a nested block's items: dotted properties for a single related object,
+    /// one `any` lambda per item for one of many.
+    fn nested(
+        &mut self,
+        cardinality: Cardinality,
+        fields: &[Field],
+        value: &Value,
+        segments: &[String],
+        at: &AttributePath,
+        out: &mut Vec<Filter>,
+    ) {
+        let Some(items) = value.as_elements() else {
+            return;
+        };
+        for (i, item) in items.iter().enumerate() {
+            let path = at.clone().index(i as i64);
+            if cardinality == Cardinality::AtMostOne {
+                self.fields(fields, item, segments, &path, out);
                 continue;
             }
-            let Some(items) = value
-                .get_attr(&nested.type_name)
-                .and_then(Value::as_elements)
-            else {
+            // Some element of the collection must match all of the block's fields.
+            let mut inner = Vec::new();
+            self.fields(fields, item, &[], &path, &mut inner);
+            if inner.is_empty() {
                 continue;
+            }
+            let predicate = if inner.len() == 1 {
+                inner.remove(0)
+            } else {
+                Filter::And(inner)
             };
-            let segments = joined(prefix, property_name(&nested.type_name));
-            for (i, item) in items.iter().enumerate() {
-                let path = at.clone().attribute(&nested.type_name).index(i as i64);
-                if nested.max_items == 1 {
-                    // A single related object: its fields are dotted properties.
-                    self.block(&nested.block, item, &segments, &path, false, out);
-                    continue;
-                }
-                // One of many: some element of the collection must match all of the block's fields.
-                let mut inner = Vec::new();
-                self.block(&nested.block, item, &[], &path, false, &mut inner);
-                if inner.is_empty() {
-                    continue;
-                }
-                let predicate = if inner.len() == 1 {
-                    inner.remove(0)
-                } else {
-                    Filter::And(inner)
-                };
-                match property(&segments) {
-                    Ok(collection) => out.push(Filter::Any {
-                        collection,
-                        predicate: Box::new(predicate),
-                    }),
-                    Err(e) => self.invalid(path, e),
-                }
+            match property(segments) {
+                Ok(collection) => out.push(Filter::Any {
+                    collection,
+                    predicate: Box::new(predicate),
+                }),
+                Err(e) => self.invalid(path, e),
             }
         }
     }
@@ -317,4 +313,20 @@ impl Walker<'_> {
             self.eq(&segments, literal, at, out);
         }
     }
+}
+
+/// The literal of a scalar field's value, as its kind says (`None`: a value of another shape,
+/// which the type check already excludes).
+fn scalar_literal(kind: FieldKind, value: &Value) -> Option<Result<Literal, FilterError>> {
+    Some(match (kind, value) {
+        (FieldKind::DateTime, Value::String(s)) => DateTime::parse(s).map(Literal::DateTime),
+        (FieldKind::String, Value::String(s)) => Ok(Literal::String(s.clone())),
+        (FieldKind::Bool, Value::Bool(b)) => Ok(Literal::Bool(*b)),
+        (FieldKind::Integer | FieldKind::Number, Value::Number(n)) => match (value.as_i64(), n) {
+            (Some(i), _) => Ok(Literal::Number(FilterNumber::from(i))),
+            (None, crate::cty::Number::Float(f)) => FilterNumber::from_f64(*f).map(Literal::Number),
+            _ => Err(FilterError::Number("not representable".to_string())),
+        },
+        _ => return None,
+    })
 }

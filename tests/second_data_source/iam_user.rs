@@ -2,10 +2,10 @@
 //! `iam/Users`, with a small field table. Nothing else of the provider changes to serve it.
 
 use terraform_provider_intersight::provider::fields::{
-    block, field, Field, FieldKind, ACCOUNT_MOID, ADDITIONAL_PROPERTIES, CLASS_ID,
+    block, field, Cardinality, Field, FieldKind, ACCOUNT_MOID, ADDITIONAL_PROPERTIES, CLASS_ID,
     CONCRETE_OBJECT_TYPE, CREATE_TIME, MOD_TIME, MOID, OWNERS, REF,
 };
-use terraform_provider_intersight::provider::list_source::ListDeclaration;
+use terraform_provider_intersight::provider::list_source::{Examples, ListDeclaration};
 
 pub(crate) static DECLARATION: ListDeclaration = ListDeclaration {
     type_name: "intersight_iam_user",
@@ -14,6 +14,12 @@ pub(crate) static DECLARATION: ListDeclaration = ListDeclaration {
     resource: "iam/Users",
     object_type: "iam.User",
     fields: FIELDS,
+    examples: Examples {
+        string_field: "name",
+        value: "admin",
+        block: "parent",
+        readable_as: "IAM objects",
+    },
 };
 
 const FIELDS: &[Field] = &[
@@ -34,7 +40,7 @@ const FIELDS: &[Field] = &[
     OWNERS,
     block(
         "parent",
-        1,
+        Cardinality::AtMostOne,
         REF,
         "A reference to the parent managed object.",
     ),

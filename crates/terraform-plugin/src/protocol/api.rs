@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use futures::future::BoxFuture;
 
-use crate::cty::{Diagnostics, Type, Value};
+use crate::cty::{Diagnostic, Diagnostics, Type, Value};
 
 use super::schema::Schema;
 
@@ -98,6 +98,37 @@ pub struct ReadDataSourceResponse {
     pub results_share: Option<std::sync::Arc<super::budget::ResultsShare>>,
 }
 
+impl ReadDataSourceResponse {
+    /// Adds a diagnostic to those the read gathered so far (as terraform-plugin-framework's
+    /// `resp.Diagnostics.Append`): nothing added earlier is replaced, so a warning raised
+    /// before an error is reported with it.
+    pub fn push(&mut self, diagnostic: Diagnostic) {
+        self.diagnostics.push(diagnostic);
+    }
+
+    /// Adds `diagnostics` to those gathered so far.
+    pub fn extend(&mut self, diagnostics: Diagnostics) {
+        self.diagnostics.extend(diagnostics);
+    }
+
+    /// Whether an error was gathered: the read failed, whatever state it set.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.has_errors()
+    }
+
+    /// The read succeeded with `state` (kept with every diagnostic gathered so far).
+    pub fn set_state(&mut self, state: Value) {
+        self.state = Some(state);
+    }
+
+    /// The read ended with `errors`: they join the diagnostics gathered so far (warnings
+    /// included) and no state is returned.
+    pub fn fail(&mut self, errors: impl Into<Diagnostics>) {
+        self.diagnostics.extend(errors.into());
+        self.state = None;
+    }
+}
+
 /// A provider as the tfplugin5 and tfplugin6 servers see it: both versions call these methods
 /// with values already decoded against the schemas, and encode what they answer. Values given
 /// to a method conform to the type the provider declared for them
@@ -131,4 +162,26 @@ pub trait Provider: Send + Sync + 'static {
         -> BoxFuture<'_, ReadDataSourceResponse>;
     /// StopProvider: ends every read in flight.
     fn stop(&self);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_read_response_keeps_every_diagnostic_through_a_failure() {
+        let mut response = ReadDataSourceResponse::default();
+        response.push(Diagnostic::warning("Ignored", "a warning first"));
+        response.set_state(Value::Null);
+        response.extend(Diagnostics::new());
+        assert!(!response.has_errors() && response.state.is_some());
+        response.fail(Diagnostic::error("Failed", "then an error"));
+        let summaries: Vec<&str> = response
+            .diagnostics
+            .iter()
+            .map(|d| d.summary.as_str())
+            .collect();
+        assert_eq!(summaries, ["Ignored", "Failed"]);
+        assert!(response.has_errors() && response.state.is_none());
+    }
 }

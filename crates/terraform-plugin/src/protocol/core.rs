@@ -51,9 +51,7 @@ pub(crate) fn decode_value(
     })
 }
 
-/// The state in a response may take at most this much, so that the response fits in one gRPC
-/// message ([`super::RESPONSE_SLACK`] is left for the rest of it).
-pub(crate) const MAX_STATE_BYTES: usize = super::MAX_ENCODING_MESSAGE_SIZE - super::RESPONSE_SLACK;
+use super::limits::MAX_STATE_BYTES;
 
 /// How often, in bytes written, encoding a state gives the memory of the elements it freed
 /// back to the system: every few MiB, so that the peak while a state is encoded is one copy
@@ -590,17 +588,5 @@ mod tests {
             panic!("no results");
         };
         assert_eq!(results.len(), 1000);
-    }
-
-    /// The largest state a response may carry leaves room for the rest of the response, and
-    /// every read the largest `max_results_mib` admits fits in it (with its configuration
-    /// echoed).
-    #[test]
-    fn the_results_budget_fits_in_one_response() {
-        let largest = super::super::MAX_RESULTS_MIB_LIMIT as usize * (1 << 20)
-            + super::super::MAX_DECODING_MESSAGE_SIZE;
-        assert!(largest <= MAX_STATE_BYTES, "{largest} > {MAX_STATE_BYTES}");
-        // Terraform's client takes up to 2 GiB - 1; more than the 256 MiB it had been.
-        assert_eq!(super::super::MAX_ENCODING_MESSAGE_SIZE, (1 << 31) - 1);
     }
 }

@@ -3,6 +3,7 @@
 //! - [`api`]: the version-neutral requests, responses and the [`api::Provider`] trait.
 //! - [`schema`]: schemas of the provider block and of data sources.
 //! - [`budget`]: the results budget a read's response holds until it has been sent.
+//! - [`limits`]: the largest budget and the gRPC message limits, one derived from the other.
 //! - [`core`]: what each RPC does, version-neutral (decode, call the provider, encode).
 //! - `convert`: one macro mapping neutral types to wire messages, expanded per version.
 //! - `v5`, [`v6`]: the two thin gRPC adapters.
@@ -14,6 +15,7 @@ pub mod budget;
 mod convert;
 pub mod core;
 pub(crate) mod hold;
+pub mod limits;
 pub mod schema;
 pub(crate) mod splice;
 pub(crate) mod v5;
@@ -31,30 +33,9 @@ pub mod tfplugin6 {
     tonic::include_proto!("tfplugin6");
 }
 
-/// The largest gRPC message the provider accepts from Terraform (configurations, small), as
-/// terraform-plugin-go sets it (tonic's default is 4 MiB).
-pub const MAX_DECODING_MESSAGE_SIZE: usize = 256 << 20;
-
-/// The largest gRPC message the provider sends: the most Terraform accepts. Terraform's plugin
-/// client (go-plugin) raises grpc-go's receive limit to `math.MaxInt32` bytes, 2 GiB - 1
-/// (checked with Terraform 1.0.3 and 1.15: a state of more than 256 MiB is read).
-pub const MAX_ENCODING_MESSAGE_SIZE: usize = i32::MAX as usize;
-
-/// Room in a ReadDataSource response for everything but the state's config echo and its
-/// `results`: the `id`, the list and map headers, warnings, the protobuf envelope.
-pub const RESPONSE_SLACK: usize = 1 << 20;
-
-/// The largest `max_results_mib`. A read's state is its configuration (it came in a request, so
-/// at most [`MAX_DECODING_MESSAGE_SIZE`]) and its `results`, which the budget counts at no less
-/// than their encoded size: a read the budget admits therefore always fits in one response,
-/// and can never end in gRPC's raw "message length too large" (OUT_OF_RANGE) error, which
-/// Terraform shows with no advice. The assertion below keeps it so if any of them changes.
-pub const MAX_RESULTS_MIB_LIMIT: i64 = 1536;
-
-const _: () = assert!(
-    MAX_RESULTS_MIB_LIMIT as usize * (1 << 20) + MAX_DECODING_MESSAGE_SIZE + RESPONSE_SLACK
-        <= MAX_ENCODING_MESSAGE_SIZE
-);
+pub use limits::{
+    MAX_DECODING_MESSAGE_SIZE, MAX_ENCODING_MESSAGE_SIZE, MAX_RESULTS_MIB_LIMIT, RESPONSE_SLACK,
+};
 
 #[cfg(test)]
 mod tests {
