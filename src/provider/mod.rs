@@ -6,6 +6,7 @@ pub use terraform_plugin::protocol::{api, budget, schema};
 pub mod config;
 pub mod configure;
 pub mod data_sources;
+pub mod docs;
 mod errors;
 pub mod fields;
 pub mod flatten;
