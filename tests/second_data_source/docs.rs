@@ -12,7 +12,9 @@ use terraform_provider_intersight::provider::DataSource;
 #[test]
 fn the_second_data_sources_page_is_what_its_template_renders() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = root.join("tests/second_data_source");
+    // The directory of this file (and of the declaration, the template and the page), wherever
+    // the test binary that includes it lives.
+    let dir = root.join(Path::new(file!()).parent().unwrap_or_else(|| Path::new("")));
     let template = std::fs::read_to_string(dir.join("iam_user.md.tmpl")).unwrap();
     let source = ListDataSource::new(&super::iam_user::DECLARATION);
     let rendered = render_page(&source, &template, root).unwrap();
@@ -28,8 +30,8 @@ fn the_second_data_sources_page_is_what_its_template_renders() {
     let update = std::env::var_os("UPDATE_DOCS").is_some_and(|v| v == "1");
     if let Err(e) = check_page(&dir.join("iam_user.md"), &rendered, update) {
         panic!(
-            "{e}\n\nEdit the template (or the declaration), not the page; then regenerate it with \
-             `UPDATE_DOCS=1 cargo test --test second_data_source` and review the diff."
+            "{e}\n\nEdit the template (or the declaration), not the page; then regenerate it by running \
+             this test with UPDATE_DOCS=1 (CONTRIBUTING.md) and review the diff."
         );
     }
 }
