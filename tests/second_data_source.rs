@@ -3,6 +3,8 @@
 //! ReadDataSource) against the simulator's second collection, `iam/Users`. Expected answers
 //! come from the simulator's dataset (`GET /_sim/dataset/users`).
 
+#[path = "second_data_source/docs.rs"]
+mod docs;
 #[path = "second_data_source/iam_user.rs"]
 mod iam_user;
 mod support;

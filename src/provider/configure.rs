@@ -55,19 +55,16 @@ pub fn configure(config: &Value, env: &Environment) -> Result<(Client, Diagnosti
     diags.extend(check_credential_kinds(config));
     let kind = choose_credentials(config, env, &mut diags);
     // The settings of the kind not chosen are neither checked nor used.
-    let (client_id, client_secret) = if kind == Some(CredentialKind::OAuth) {
+    let oauth = if kind == Some(CredentialKind::OAuth) {
         text.api_key = None;
         text.secret_key = None;
-        (
-            text_setting(config, &CLIENT_ID, env),
-            text_setting(config, &CLIENT_SECRET, env),
-        )
+        OAuthSettings::resolve(config, env)
     } else {
-        (None, None)
+        OAuthSettings::default()
     };
     diags.extend(check_oauth_settings(
-        client_id.as_ref(),
-        client_secret.as_ref(),
+        oauth.client_id.as_ref(),
+        oauth.client_secret.as_ref(),
     ));
     diags.extend(check_text_settings(
         text.api_key.as_ref(),
@@ -76,33 +73,16 @@ pub fn configure(config: &Value, env: &Environment) -> Result<(Client, Diagnosti
         text.endpoint.as_ref(),
         (!is_unknown(config, &INSECURE)).then_some(insecure),
     ));
+    let given = GivenCredentials {
+        config,
+        env,
+        api_key: text.api_key.take(),
+        secret_key: text.secret_key.take(),
+        oauth,
+    };
     let credentials = match kind {
-        Some(CredentialKind::ApiKey) => {
-            let api_key = required(text.api_key, &APIKEY, config, &mut diags);
-            let secret_key = required(text.secret_key, &SECRETKEY, config, &mut diags)
-                .and_then(|s| load_secret_key(&s, env, &mut diags));
-            if let Some(api_key) = &api_key {
-                warn_about_api_key_shape(api_key, &mut diags);
-            }
-            match (api_key, secret_key) {
-                (Some(api_key), Some(secret_key)) => Some(Credentials::ApiKey {
-                    key_id: api_key.value,
-                    secret_key,
-                }),
-                _ => None,
-            }
-        }
-        Some(CredentialKind::OAuth) => {
-            let client_id = required(client_id, &CLIENT_ID, config, &mut diags);
-            let client_secret = required(client_secret, &CLIENT_SECRET, config, &mut diags);
-            match (client_id, client_secret) {
-                (Some(id), Some(secret)) => Some(Credentials::OAuth(ClientCredentials::new(
-                    id.value.trim(),
-                    secret.value.trim(),
-                ))),
-                _ => None,
-            }
-        }
+        Some(CredentialKind::ApiKey) => given.api_key_credentials(&mut diags),
+        Some(CredentialKind::OAuth) => given.oauth_credentials(&mut diags),
         None => None,
     };
     if diags.has_errors() {
@@ -118,11 +98,84 @@ pub fn configure(config: &Value, env: &Environment) -> Result<(Client, Diagnosti
     if insecure {
         diags.push(insecure_warning(&endpoint));
     }
-    let mut client_config = ClientConfig::with_credentials(endpoint, credentials);
-    client_config.tls = TlsOptions {
+    let tls = TlsOptions {
         insecure,
         ca_certificate: text.ca_certificate.map(|s| s.value),
     };
+    let client_config = client_config(config, env, endpoint, credentials, tls);
+    build_client(client_config, diags)
+}
+
+/// The OAuth client credential settings as given, before they are checked (both `None` when
+/// another kind of credentials is used).
+#[derive(Default)]
+struct OAuthSettings {
+    client_id: Option<Sourced>,
+    client_secret: Option<Sourced>,
+}
+
+impl OAuthSettings {
+    fn resolve(config: &Value, env: &Environment) -> OAuthSettings {
+        OAuthSettings {
+            client_id: text_setting(config, &CLIENT_ID, env),
+            client_secret: text_setting(config, &CLIENT_SECRET, env),
+        }
+    }
+}
+
+/// The credential settings of both kinds as given, with what is needed to report them.
+struct GivenCredentials<'a> {
+    config: &'a Value,
+    env: &'a Environment,
+    api_key: Option<Sourced>,
+    secret_key: Option<Sourced>,
+    oauth: OAuthSettings,
+}
+
+impl GivenCredentials<'_> {
+    /// The API key's credentials, or `None` with the reasons in `diags` (a warning, not an
+    /// error, for a key id of an unexpected shape).
+    fn api_key_credentials(self, diags: &mut Diagnostics) -> Option<Credentials> {
+        let api_key = required(self.api_key, &APIKEY, self.config, diags);
+        let secret_key = required(self.secret_key, &SECRETKEY, self.config, diags)
+            .and_then(|s| load_secret_key(&s, self.env, diags));
+        if let Some(api_key) = &api_key {
+            warn_about_api_key_shape(api_key, diags);
+        }
+        match (api_key, secret_key) {
+            (Some(api_key), Some(secret_key)) => Some(Credentials::ApiKey {
+                key_id: api_key.value,
+                secret_key,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The OAuth client credentials (trimmed), or `None` with the reasons in `diags`.
+    fn oauth_credentials(self, diags: &mut Diagnostics) -> Option<Credentials> {
+        let client_id = required(self.oauth.client_id, &CLIENT_ID, self.config, diags);
+        let client_secret = required(self.oauth.client_secret, &CLIENT_SECRET, self.config, diags);
+        match (client_id, client_secret) {
+            (Some(id), Some(secret)) => Some(Credentials::OAuth(ClientCredentials::new(
+                id.value.trim(),
+                secret.value.trim(),
+            ))),
+            _ => None,
+        }
+    }
+}
+
+/// The client's configuration: the checked endpoint, credentials and TLS options, and the
+/// numeric settings.
+fn client_config(
+    config: &Value,
+    env: &Environment,
+    endpoint: Endpoint,
+    credentials: Credentials,
+    tls: TlsOptions,
+) -> ClientConfig {
+    let mut client_config = ClientConfig::with_credentials(endpoint, credentials);
+    client_config.tls = tls;
     client_config.request_timeout =
         Duration::from_secs(whole_setting(config, &REQUEST_TIMEOUT).unsigned_abs());
     client_config.max_retries = u32::try_from(whole_setting(config, &MAX_RETRIES)).unwrap_or(0);
@@ -132,7 +185,14 @@ pub fn configure(config: &Value, env: &Environment) -> Result<(Client, Diagnosti
     client_config.user_agent = crate::USER_AGENT.to_string();
     // From the environment the provider was given, like every other setting.
     client_config.proxy = crate::intersight::ProxyConfig::from_vars(env.vars.clone());
+    client_config
+}
 
+/// The client, with `diags` (warnings) kept; or `diags` with the reason it could not be built.
+fn build_client(
+    client_config: ClientConfig,
+    mut diags: Diagnostics,
+) -> Result<(Client, Diagnostics), Diagnostics> {
     match Client::new(client_config) {
         Ok(client) => Ok((client, diags)),
         Err(e @ crate::intersight::ConfigError::Proxy { .. }) => {
@@ -262,20 +322,21 @@ fn choose_credentials(
         in_block(CredentialKind::ApiKey),
         in_block(CredentialKind::OAuth),
     ) {
-        (true, true) => return None,
-        (true, false) => return Some(CredentialKind::ApiKey),
-        (false, true) => return Some(CredentialKind::OAuth),
-        (false, false) => {}
+        (true, true) => None,
+        (true, false) => Some(CredentialKind::ApiKey),
+        (false, true) => Some(CredentialKind::OAuth),
+        (false, false) => kind_from_environment(env, diags),
     }
-    let found = |kind: CredentialKind| -> Vec<&'static str> {
-        kind.settings()
-            .iter()
-            .filter_map(|s| s.env.filter(|var| env.get(var).is_some()))
-            .collect()
+}
+
+/// The kind of credentials the environment holds completely, when the provider block sets
+/// none; `None` with an error when it holds both, neither, or only part of one.
+fn kind_from_environment(env: &Environment, diags: &mut Diagnostics) -> Option<CredentialKind> {
+    let found = EnvironmentCredentials {
+        api_key: set_variables(CredentialKind::ApiKey, env),
+        oauth: set_variables(CredentialKind::OAuth, env),
     };
-    let api = found(CredentialKind::ApiKey);
-    let oauth = found(CredentialKind::OAuth);
-    match (api.len(), oauth.len()) {
+    match (found.api_key.len(), found.oauth.len()) {
         (2, 2) => {
             diags.push(Diagnostic::error(
                 "Two kinds of Intersight credentials in the environment",
@@ -301,42 +362,69 @@ fn choose_credentials(
             None
         }
         _ => {
-            let all: Vec<&str> = api.iter().chain(oauth.iter()).copied().collect();
-            let lacking: Vec<&str> = [CredentialKind::ApiKey, CredentialKind::OAuth]
-                .into_iter()
-                .flat_map(|k| k.settings())
-                .filter_map(|s| s.env)
-                .filter(|var| {
-                    let of_api = var.contains("API_KEY") || var.contains("SECRET_KEY");
-                    let started = if of_api {
-                        !api.is_empty()
-                    } else {
-                        !oauth.is_empty()
-                    };
-                    started && !all.contains(var)
-                })
-                .collect();
-            diags.push(Diagnostic::error(
-                "Incomplete Intersight credentials in the environment",
-                format!(
-                    "The provider block sets no credentials, and the environment holds {} but \
-                     not {}: no kind of credentials is complete. Set the missing variable, or \
-                     give the credentials in the provider block: `apikey` and `secretkey` (an \
-                     API key), or `client_id` and `client_secret` (OAuth client credentials).",
-                    all.join(" and "),
-                    lacking
-                        .iter()
-                        .map(|var| if env.vars.contains_key(*var) {
-                            format!("{var} (it is set, but empty or only spaces)")
-                        } else {
-                            var.to_string()
-                        })
-                        .collect::<Vec<_>>()
-                        .join(" and ")
-                ),
-            ));
+            diags.push(found.incomplete(env));
             None
         }
+    }
+}
+
+/// The environment variables of `kind`'s settings that hold a value.
+fn set_variables(kind: CredentialKind, env: &Environment) -> Vec<&'static str> {
+    kind.settings()
+        .iter()
+        .filter_map(|s| s.env.filter(|var| env.get(var).is_some()))
+        .collect()
+}
+
+/// The credential variables the environment holds a value for, of each kind.
+struct EnvironmentCredentials {
+    api_key: Vec<&'static str>,
+    oauth: Vec<&'static str>,
+}
+
+impl EnvironmentCredentials {
+    /// The error for an environment that holds part of a kind (and no complete one): what it
+    /// holds, and what the started kinds lack (saying when a variable is set but blank).
+    fn incomplete(&self, env: &Environment) -> Diagnostic {
+        let all: Vec<&str> = self
+            .api_key
+            .iter()
+            .chain(self.oauth.iter())
+            .copied()
+            .collect();
+        let lacking: Vec<&str> = [CredentialKind::ApiKey, CredentialKind::OAuth]
+            .into_iter()
+            .flat_map(|k| k.settings())
+            .filter_map(|s| s.env)
+            .filter(|var| {
+                let of_api = var.contains("API_KEY") || var.contains("SECRET_KEY");
+                let started = if of_api {
+                    !self.api_key.is_empty()
+                } else {
+                    !self.oauth.is_empty()
+                };
+                started && !all.contains(var)
+            })
+            .collect();
+        Diagnostic::error(
+            "Incomplete Intersight credentials in the environment",
+            format!(
+                "The provider block sets no credentials, and the environment holds {} but \
+                 not {}: no kind of credentials is complete. Set the missing variable, or \
+                 give the credentials in the provider block: `apikey` and `secretkey` (an \
+                 API key), or `client_id` and `client_secret` (OAuth client credentials).",
+                all.join(" and "),
+                lacking
+                    .iter()
+                    .map(|var| if env.vars.contains_key(*var) {
+                        format!("{var} (it is set, but empty or only spaces)")
+                    } else {
+                        var.to_string()
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            ),
+        )
     }
 }
 

@@ -7,6 +7,7 @@ pub mod config;
 pub mod configure;
 pub mod data_sources;
 pub mod declaration;
+pub mod docs;
 mod errors;
 pub use errors::ReadSubject;
 pub mod fields;

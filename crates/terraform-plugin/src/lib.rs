@@ -9,6 +9,9 @@
 //!   diagnostics.
 //! - [`logging`]: hclog JSON records on stderr, as Terraform re-logs them.
 //!
+//! Beside them, [`docs`] renders reference pages from a schema and a hand-written template, as
+//! terraform-plugin-docs does.
+//!
 //! It knows no provider: the binary's name, version and registry address come from a
 //! [`plugin::ServeConfig`], and the schemas, validation and reads from a [`Provider`].
 //!
@@ -23,6 +26,7 @@
 //! ```
 
 pub mod cty;
+pub mod docs;
 pub mod logging;
 pub mod memory;
 pub mod plugin;
