@@ -3,10 +3,9 @@
 //! the token endpoint failing then answering, 429 with `Retry-After`, and one token request per
 //! provider instance for two data sources read at once. Counts come from the simulator's stats.
 
-mod support;
+use crate::support;
 
-#[path = "../crates/intersight-client/tests/client_common/tokens.rs"]
-mod tokens;
+use crate::tokens;
 
 use std::time::{Duration, Instant};
 

@@ -7,10 +7,9 @@
 //! a client secret of any shape and the access tokens never appear in a diagnostic or `Debug`
 //! output, even when the token endpoint and the API echo them back.
 
-mod key_material;
+use crate::key_material;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use proptest::prelude::*;
 use terraform_provider_intersight::cty::{Diagnostic, Value};
@@ -19,13 +18,6 @@ use terraform_provider_intersight::provider::config::Environment;
 use terraform_provider_intersight::provider::configure::configure;
 
 const WINDOW: usize = 16;
-
-fn fixture(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/signing")
-        .join(name);
-    std::fs::read_to_string(path).unwrap()
-}
 
 /// A key's PEM text and its base64 body on one line.
 struct Material {
@@ -43,7 +35,7 @@ fn materials() -> Vec<Material> {
     ]
     .into_iter()
     .map(|(name, kind)| {
-        let pem = fixture(&format!("{name}.pem"));
+        let pem = key_material::fixture_text(&format!("{name}.pem"));
         material(name, pem, kind)
     })
     .chain(std::iter::once({
@@ -359,7 +351,7 @@ proptest! {
 
 // ---- OAuth (issue 16): the client secret and the access tokens, in odd shapes ----
 
-mod support;
+use crate::support;
 
 use terraform_provider_intersight::provider::api::{
     ConfigureProviderRequest, ReadDataSourceRequest,
