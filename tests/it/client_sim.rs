@@ -1,7 +1,7 @@
 //! The client against the `intersight-sim` simulator (workspace member `sim/`): both key types
 //! over HTTPS with the simulator's CA, filters evaluated by its OData engine, and every fault it
 //! can inject. The binary is `$INTERSIGHT_SIM_BIN`, else `intersight-sim` beside this test's
-//! target dir, built on first use (`tests/support`).
+//! target dir, built on first use (`support::sim_binary`).
 
 use crate::support;
 
