@@ -67,6 +67,10 @@ const MIB: usize = 1024 * 1024;
 
 /// Starts a measurement: the peak from here on is measured against the bytes live now.
 fn start_measuring() -> usize {
+    assert!(
+        COUNTING.load(Ordering::SeqCst),
+        "the allocator counts only in a test's own process (see `in_own_process`)"
+    );
     let base = LIVE.load(Ordering::SeqCst);
     PEAK.store(base, Ordering::SeqCst);
     base
