@@ -4,9 +4,9 @@
 //! offsets from an anchor instant (default: the simulator's "now" at start, so some
 //! tokens always expire within 24 hours); pass a fixed anchor for fully reproducible data.
 
+use rand::rngs::ChaCha8Rng;
 use rand::seq::IndexedRandom;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
 use time::{Duration, OffsetDateTime};

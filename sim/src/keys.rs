@@ -3,7 +3,7 @@
 
 use aws_lc_rs::encoding::AsDer as _;
 use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair as _, RsaKeyPair};
-use rand::Rng;
+use rand::RngExt;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -13,5 +13,6 @@ pub mod faults;
 pub mod keys;
 pub mod oauth;
 pub mod odata;
+pub mod scripted;
 pub mod server;
 pub mod tls;

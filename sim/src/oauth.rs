@@ -21,7 +21,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{HeaderMap, Response, StatusCode};
-use rand::Rng;
+use rand::RngExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 

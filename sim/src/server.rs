@@ -18,7 +18,7 @@ use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use rand::Rng;
+use rand::RngExt;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use std::borrow::Cow;

@@ -580,30 +580,36 @@ mod tests {
     }
 
     #[test]
-    fn schemas_and_value_types_are_built_once() {
+    fn the_cached_value_types_are_those_of_the_schemas() {
         let provider = Provider::new();
-        let ds = "intersight_iam_o_auth_token";
-        // The same objects on every call: nothing is rebuilt per RPC.
-        assert!(std::ptr::eq(
-            provider.provider_config_type(),
-            provider.provider_config_type()
-        ));
-        let first = provider.data_source_config_type(ds).expect("served");
-        assert!(std::ptr::eq(
-            first,
-            provider.data_source_config_type(ds).unwrap()
-        ));
-        let source = &provider.data_sources[ds];
-        assert!(std::ptr::eq(source.schema(), source.schema()));
-        // ... and they are what the schemas say.
+        // Each RPC decodes a configuration with the cached type: it must be the one its
+        // schema describes.
         assert_eq!(
-            first,
-            &provider.data_source_schema(ds).unwrap().block.value_type()
+            provider.provider_config_type(),
+            &provider.get_provider_schema().provider.block.value_type()
         );
         assert_eq!(
             provider.provider_config_type(),
             &config::provider_schema().block.value_type()
         );
+        assert!(!provider.data_sources.is_empty());
+        for (name, source) in &provider.data_sources {
+            let from_schema = provider
+                .data_source_schema(name)
+                .unwrap()
+                .block
+                .value_type();
+            assert_eq!(
+                provider.data_source_config_type(name),
+                Some(&from_schema),
+                "{name}"
+            );
+            assert_eq!(
+                source.config_type(),
+                &source.schema().block.value_type(),
+                "{name}"
+            );
+        }
         assert!(provider
             .data_source_config_type("intersight_nothing")
             .is_none());

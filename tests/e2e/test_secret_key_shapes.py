@@ -18,7 +18,7 @@ WINDOW = 16
 
 
 def key_shapes(pem: str) -> list[tuple[str, str, bool]]:
-    """(name, value, accepted) for a handful of the shapes of tests/secret_key_shapes.rs."""
+    """(name, value, accepted) for a handful of the shapes of tests/it/secret_key_shapes.rs."""
     text = pem.strip()
     lines = text.splitlines()
     body = "".join(lines[1:-1])

@@ -1,103 +1,19 @@
 //! Test keys in every encoding the client accepts, made from the checked-in fixtures with the
 //! crypto backend (aws-lc-rs) and a few lines of DER, and a verifier for our signatures.
+//! Each client test binary uses a part of it.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+mod encoding;
 
 use aws_lc_rs::encoding::AsDer as _;
-use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair as _, RsaKeyPair, UnparsedPublicKey};
-use base64::Engine as _;
+use aws_lc_rs::signature::{KeyPair as _, RsaKeyPair};
 
-pub(crate) const OID_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+pub(crate) use encoding::*;
+
 pub(crate) const OID_EC: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
 pub(crate) const OID_P256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 pub(crate) const OID_P384: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x22];
 pub(crate) const OID_ED25519: &[u8] = &[0x2b, 0x65, 0x70];
-
-/// A file of `tests/fixtures/signing` at the workspace root. This module serves the root
-/// package's tests and `crates/intersight-client`'s, so the directory is looked up from the
-/// including package's manifest directory upwards.
-pub(crate) fn fixture(name: &str) -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest
-        .ancestors()
-        .map(|dir| dir.join("tests/fixtures/signing"))
-        .find(|dir| dir.is_dir())
-        .unwrap_or_else(|| manifest.join("tests/fixtures/signing"))
-        .join(name)
-}
-
-pub(crate) fn fixture_text(name: &str) -> String {
-    std::fs::read_to_string(fixture(name)).unwrap()
-}
-
-/// The DER of the (first) block of a PEM text.
-pub(crate) fn pem_der(text: &str) -> Vec<u8> {
-    let body: String = text
-        .lines()
-        .skip_while(|l| !l.starts_with("-----BEGIN"))
-        .skip(1)
-        .take_while(|l| !l.starts_with("-----END"))
-        .collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(body.trim())
-        .unwrap()
-}
-
-/// PEM text: 64-character lines, LF.
-pub(crate) fn pem(label: &str, der: &[u8]) -> String {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for line in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(line).unwrap());
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
-}
-
-/// One DER element.
-pub(crate) fn tlv(tag: u8, contents: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let len = contents.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes: Vec<u8> = len
-            .to_be_bytes()
-            .into_iter()
-            .skip_while(|&b| b == 0)
-            .collect();
-        out.push(0x80 | bytes.len() as u8);
-        out.extend(bytes);
-    }
-    out.extend_from_slice(contents);
-    out
-}
-
-pub(crate) fn seq(parts: &[&[u8]]) -> Vec<u8> {
-    tlv(0x30, &parts.concat())
-}
-
-/// A PKCS#8 `PrivateKeyInfo` around `private_key` (algorithm OID, optional parameters OID).
-pub(crate) fn pkcs8(algorithm: &[u8], parameters: Option<&[u8]>, private_key: &[u8]) -> Vec<u8> {
-    let algorithm = match parameters {
-        Some(p) => seq(&[&tlv(0x06, algorithm), &tlv(0x06, p)]),
-        None if algorithm == OID_RSA => seq(&[&tlv(0x06, algorithm), &[0x05, 0x00]]),
-        None => seq(&[&tlv(0x06, algorithm)]),
-    };
-    seq(&[&[0x02, 0x01, 0x00], &algorithm, &tlv(0x04, private_key)])
-}
-
-/// The RSA-2048 fixture key as PKCS#1 DER.
-pub(crate) fn rsa_pkcs1() -> Vec<u8> {
-    pem_der(&fixture_text("rsa_pkcs1.pem"))
-}
-
-/// A PKCS#1 RSA key wrapped in PKCS#8.
-pub(crate) fn rsa_pkcs8(pkcs1: &[u8]) -> Vec<u8> {
-    pkcs8(OID_RSA, None, pkcs1)
-}
 
 /// The PKCS#1 `RSAPublicKey` DER of a PKCS#1 private key.
 pub(crate) fn rsa_public_pkcs1(pkcs1: &[u8]) -> Vec<u8> {
@@ -111,10 +27,6 @@ pub(crate) fn rsa_public_pkcs1(pkcs1: &[u8]) -> Vec<u8> {
 /// The P-256 fixture key as PKCS#8 DER (its ECPrivateKey holds the public key).
 pub(crate) fn ec_pkcs8() -> Vec<u8> {
     pem_der(&fixture_text("ec_pkcs8.pem"))
-}
-
-fn ec_pair(der: &[u8]) -> EcdsaKeyPair {
-    EcdsaKeyPair::from_private_key_der(&signature::ECDSA_P256_SHA256_ASN1_SIGNING, der).unwrap()
 }
 
 /// The same P-256 key as SEC1 (RFC 5915) DER, with its curve and public key.
@@ -145,39 +57,7 @@ pub(crate) fn ec_public_spki(pkcs8: &[u8]) -> Vec<u8> {
         .to_vec()
 }
 
-/// The base64-decoded `signature` parameter of an `Authorization: Signature ...` header.
-pub(crate) fn signature_of(authorization: &str) -> Vec<u8> {
-    let b64 = authorization
-        .split("signature=\"")
-        .nth(1)
-        .unwrap()
-        .trim_end_matches('"');
-    base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .unwrap()
-}
-
 /// The `Authorization` header without its signature value.
 pub(crate) fn without_signature(authorization: &str) -> &str {
     authorization.split("signature=\"").next().unwrap()
-}
-
-/// Whether `signature` over `message` verifies with the public key of the private key in
-/// `key_pem` (RSA PKCS#1 v1.5/SHA-256 or ECDSA P-256/SHA-256 DER, any accepted encoding).
-pub(crate) fn verifies(key_pem: &str, message: &[u8], signature: &[u8]) -> bool {
-    let der = pem_der(key_pem);
-    let (algorithm, public): (&dyn signature::VerificationAlgorithm, Vec<u8>) =
-        match RsaKeyPair::from_der(&der).or_else(|_| RsaKeyPair::from_pkcs8(&der)) {
-            Ok(rsa) => (
-                &signature::RSA_PKCS1_2048_8192_SHA256,
-                rsa.public_key().as_ref().to_vec(),
-            ),
-            Err(_) => (
-                &signature::ECDSA_P256_SHA256_ASN1,
-                ec_pair(&der).public_key().as_ref().to_vec(),
-            ),
-        };
-    UnparsedPublicKey::new(algorithm, public)
-        .verify(message, signature)
-        .is_ok()
 }

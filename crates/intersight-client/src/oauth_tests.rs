@@ -270,92 +270,51 @@ impl Script {
 /// A server for `/iam/token` (answers from the script; "issue N" issues a fresh token living N
 /// seconds) and `/api/…` (200 `[1]` for an accepted Bearer token, else 401).
 async fn scripted() -> (std::net::SocketAddr, Arc<Script>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    use intersight_sim::scripted::{serve, Answer, Request};
     let script = Arc::new(Script::default());
     let shared = script.clone();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let script = shared.clone();
-            tokio::spawn(async move {
-                let mut buffer = Vec::new();
-                let mut chunk = [0u8; 4096];
-                loop {
-                    let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else {
-                        match socket.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-                        }
-                        continue;
-                    };
-                    let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
-                    let length = head
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase()
-                                .strip_prefix("content-length: ")
-                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                        })
-                        .unwrap_or(0);
-                    while buffer.len() < end + 4 + length {
-                        match socket.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-                        }
-                    }
-                    buffer.drain(..end + 4 + length);
-                    script.heads.lock().unwrap().push(head.clone());
-                    let (status, body) = if head.starts_with("POST /iam/token") {
-                        script.token_requests.fetch_add(1, Ordering::SeqCst);
-                        let delay = *script.token_delay.lock().unwrap();
-                        tokio::time::sleep(delay).await;
-                        let (status, body) = script.next_token_answer();
-                        match body.strip_prefix("issue ") {
-                            Some(lifetime) => {
-                                let n = script.issued.fetch_add(1, Ordering::SeqCst) + 1;
-                                let token = format!("tok{n}");
-                                script.accepted.lock().unwrap().push(token.clone());
-                                (
-                                    200,
-                                    format!(
-                                        r#"{{"access_token":"{token}","token_type":"Bearer","expires_in":{lifetime}}}"#
-                                    ),
-                                )
-                            }
-                            None => (status, body),
-                        }
-                    } else {
-                        script.api_requests.fetch_add(1, Ordering::SeqCst);
-                        let token = head
-                            .lines()
-                            .find_map(|l| l.strip_prefix("authorization: Bearer "))
-                            .unwrap_or_default()
-                            .to_string();
-                        if !script.refuse_all.load(Ordering::SeqCst)
-                            && script.accepted.lock().unwrap().contains(&token)
-                        {
-                            (200, "[1]".to_string())
-                        } else {
-                            (
-                                401,
-                                format!(
-                                    r#"{{"code":"AuthenticationFailure","message":"token {token} refused"}}"#
-                                ),
-                            )
-                        }
-                    };
-                    let reply = format!(
-                        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\n\r\n{body}",
-                        body.len()
-                    );
-                    if socket.write_all(reply.as_bytes()).await.is_err() {
-                        return;
-                    }
-                }
-            });
+    let addr = serve(move |request: Request| {
+        let script = shared.clone();
+        async move {
+            script.heads.lock().unwrap().push(request.head.clone());
+            if request.is("POST", "/iam/token") {
+                script.token_requests.fetch_add(1, Ordering::SeqCst);
+                let delay = *script.token_delay.lock().unwrap();
+                tokio::time::sleep(delay).await;
+                let (status, body) = script.next_token_answer();
+                let Some(lifetime) = body.strip_prefix("issue ") else {
+                    return Answer::new(status, body);
+                };
+                let n = script.issued.fetch_add(1, Ordering::SeqCst) + 1;
+                let token = format!("tok{n}");
+                script.accepted.lock().unwrap().push(token.clone());
+                return Answer::new(
+                    200,
+                    format!(
+                        r#"{{"access_token":"{token}","token_type":"Bearer","expires_in":{lifetime}}}"#
+                    ),
+                );
+            }
+            script.api_requests.fetch_add(1, Ordering::SeqCst);
+            let token = request
+                .header("authorization")
+                .strip_prefix("Bearer ")
+                .unwrap_or_default()
+                .to_string();
+            if !script.refuse_all.load(Ordering::SeqCst)
+                && script.accepted.lock().unwrap().contains(&token)
+            {
+                Answer::new(200, "[1]")
+            } else {
+                Answer::new(
+                    401,
+                    format!(r#"{{"code":"AuthenticationFailure","message":"token {token} refused"}}"#),
+                )
+            }
         }
-    });
+    })
+    .await
+    .unwrap();
     (addr, script)
 }
 

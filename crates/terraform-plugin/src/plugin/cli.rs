@@ -1,6 +1,6 @@
 //! The command line a person types: `--debug`, `--version`, `--help`. Terraform itself passes
 //! no arguments. Pure functions over the arguments and environment values, so they are
-//! unit-tested; `tests/plugin_launch.rs` and `tests/e2e/test_cli.py` run the real binary.
+//! unit-tested; `tests/it/plugin_launch.rs` and `tests/e2e/test_cli.py` run the real binary.
 
 use super::handshake::SUPPORTED;
 use super::ServeConfig;

@@ -3,11 +3,10 @@
 //! ReadDataSource) against the simulator's second collection, `iam/Users`. Expected answers
 //! come from the simulator's dataset (`GET /_sim/dataset/users`).
 
-#[path = "second_data_source/docs.rs"]
 mod docs;
-#[path = "second_data_source/iam_user.rs"]
 mod iam_user;
-mod support;
+
+use crate::support;
 
 use std::sync::Arc;
 
@@ -17,7 +16,7 @@ use terraform_provider_intersight::cty::{Severity, Type, Value};
 use terraform_provider_intersight::provider::api::{
     ReadDataSourceRequest, ValidateDataResourceConfigRequest,
 };
-use terraform_provider_intersight::provider::list_source::ListDataSource;
+use terraform_provider_intersight::provider::list_source::{ListDataSource, ListDeclaration};
 use terraform_provider_intersight::provider::schema::Block;
 use terraform_provider_intersight::provider::{data_sources, DataSource, Provider};
 
@@ -29,8 +28,9 @@ fn data_sources() -> Vec<Arc<dyn DataSource>> {
     all
 }
 
-fn configured(sim: &Sim) -> Provider {
-    let provider = Provider::with_data_sources(data_sources());
+/// A provider serving `sources`, configured for `sim`.
+fn configured(sim: &Sim, sources: Vec<Arc<dyn DataSource>>) -> Provider {
+    let provider = Provider::with_data_sources(sources);
     let mut config = empty_config(&provider.get_provider_schema().provider.block);
     config = with(config, "apikey", Value::string(sim.key_id("rsa")));
     config = with(config, "secretkey", Value::string(sim.key_path("rsa")));
@@ -103,7 +103,7 @@ async fn a_second_declared_data_source_reads_its_collection_end_to_end() {
     let sim = Sim::start(&["--tokens", "20", "--seed", "5", "--plain-http"]);
     let users = users_dataset(&sim).await;
     assert!(users.len() >= 3, "{users:?}");
-    let provider = configured(&sim);
+    let provider = configured(&sim, data_sources());
 
     // Served beside the registry's data source, with a schema derived from the declaration.
     let schema = provider.get_provider_schema();
@@ -222,7 +222,7 @@ async fn a_second_declared_data_source_reads_its_collection_end_to_end() {
         Some("last_login_time".to_string())
     );
 
-    // An iam.OAuthToken page read as users would be refused: the object type is declared.
+    // `results` holds the declaration's attributes.
     let results_ty = provider
         .data_source_schema(DS)
         .unwrap()
@@ -235,6 +235,44 @@ async fn a_second_declared_data_source_reads_its_collection_end_to_end() {
         panic!()
     };
     assert!(matches!(*element, Type::Object(ref attrs) if attrs.contains_key("user_type")));
+}
+
+/// The declared object type is checked: the user declaration pointed at the simulator's
+/// `iam/OAuthTokens` refuses the page of `iam.OAuthToken` objects it gets.
+#[tokio::test]
+async fn objects_of_another_type_than_the_declared_one_are_refused() {
+    let sim = Sim::start(&["--tokens", "5", "--plain-http"]);
+    let misrouted: &'static ListDeclaration = Box::leak(Box::new(ListDeclaration {
+        type_name: "intersight_iam_user_from_tokens",
+        resource: "iam/OAuthTokens",
+        ..iam_user::DECLARATION
+    }));
+    let mut sources = data_sources();
+    sources.push(Arc::new(ListDataSource::new(misrouted)));
+    let provider = configured(&sim, sources);
+    let response = provider
+        .read_data_source(ReadDataSourceRequest {
+            type_name: misrouted.type_name.into(),
+            config: empty_config(
+                &provider
+                    .data_source_schema(misrouted.type_name)
+                    .expect("declared")
+                    .block,
+            ),
+        })
+        .await;
+    assert!(response.state.is_none());
+    let errors: Vec<String> = response
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(|d| format!("{} {}", d.summary, d.detail))
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains(r#"ObjectType "iam.OAuthToken" where "iam.User" was expected"#),
+        "{errors:?}"
+    );
 }
 
 fn iam_user_parent_block(provider: &Provider) -> Block {

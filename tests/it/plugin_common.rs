@@ -1,6 +1,5 @@
 //! Shared helpers for the plugin integration tests: launch the real binary the way
 //! Terraform does, read its handshake, and talk gRPC to it over its unix socket.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;

@@ -1,7 +1,7 @@
 //! The binary launched the way Terraform launches it: cookie, negotiation, handshake line,
 //! AutoMTLS, Shutdown, signals, debug mode.
 
-mod plugin_common;
+use crate::plugin_common;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

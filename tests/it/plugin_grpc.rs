@@ -1,7 +1,7 @@
 //! The tfplugin5 and tfplugin6 services of the real binary, over AutoMTLS like Terraform.
 
-mod plugin_common;
-mod support;
+use crate::plugin_common;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

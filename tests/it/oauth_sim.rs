@@ -3,10 +3,9 @@
 //! the token endpoint failing then answering, 429 with `Retry-After`, and one token request per
 //! provider instance for two data sources read at once. Counts come from the simulator's stats.
 
-mod support;
+use crate::support;
 
-#[path = "../crates/intersight-client/tests/client_common/tokens.rs"]
-mod tokens;
+use crate::tokens;
 
 use std::time::{Duration, Instant};
 
@@ -197,8 +196,8 @@ async fn over_https_and_by_the_provider_two_data_sources_share_one_token_request
 }
 
 /// BENCHMARKS.md, "Bearer tokens against request signing": a 10,000-token read with each, in
-/// one run, interleaved; prints the medians. `cargo test --test oauth_sim -- --ignored
-/// --nocapture bearer_against_signing` (add `--release` for release numbers).
+/// one run, interleaved; prints the medians. `cargo test --test it -- --ignored --nocapture
+/// oauth_sim::bearer_against_signing` (add `--release` for release numbers).
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "a benchmark: run by hand, see BENCHMARKS.md"]
 async fn bearer_against_signing() {

@@ -7,10 +7,9 @@
 //! a client secret of any shape and the access tokens never appear in a diagnostic or `Debug`
 //! output, even when the token endpoint and the API echo them back.
 
-mod key_material;
+use crate::key_material;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use proptest::prelude::*;
 use terraform_provider_intersight::cty::{Diagnostic, Value};
@@ -19,13 +18,6 @@ use terraform_provider_intersight::provider::config::Environment;
 use terraform_provider_intersight::provider::configure::configure;
 
 const WINDOW: usize = 16;
-
-fn fixture(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/signing")
-        .join(name);
-    std::fs::read_to_string(path).unwrap()
-}
 
 /// A key's PEM text and its base64 body on one line.
 struct Material {
@@ -43,7 +35,7 @@ fn materials() -> Vec<Material> {
     ]
     .into_iter()
     .map(|(name, kind)| {
-        let pem = fixture(&format!("{name}.pem"));
+        let pem = key_material::fixture_text(&format!("{name}.pem"));
         material(name, pem, kind)
     })
     .chain(std::iter::once({
@@ -359,7 +351,7 @@ proptest! {
 
 // ---- OAuth (issue 16): the client secret and the access tokens, in odd shapes ----
 
-mod support;
+use crate::support;
 
 use terraform_provider_intersight::provider::api::{
     ConfigureProviderRequest, ReadDataSourceRequest,
@@ -388,105 +380,67 @@ fn decode_component(text: &str) -> String {
 /// A server on 127.0.0.1 that echoes secrets back as `echo` says; its address.
 async fn echo_server(echo: Echo, token: String) -> std::net::SocketAddr {
     use base64::Engine as _;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let token = token.clone();
-            tokio::spawn(async move {
-                let mut buffer = Vec::new();
-                let mut chunk = [0u8; 8192];
-                loop {
-                    let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else {
-                        match socket.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-                        }
-                        continue;
-                    };
-                    let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
-                    let header = |name: &str| {
-                        head.lines()
-                            .find_map(|l| {
-                                let (k, v) = l.split_once(": ")?;
-                                k.eq_ignore_ascii_case(name).then(|| v.to_string())
-                            })
-                            .unwrap_or_default()
-                    };
-                    let length = header("content-length").parse::<usize>().unwrap_or(0);
-                    while buffer.len() < end + 4 + length {
-                        match socket.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-                        }
-                    }
-                    let body =
-                        String::from_utf8_lossy(&buffer[end + 4..end + 4 + length]).into_owned();
-                    buffer.drain(..end + 4 + length);
-                    let authorization = header("authorization");
-                    let decoded = authorization
-                        .strip_prefix("Basic ")
-                        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
-                        .map(|b| String::from_utf8_lossy(&b).into_owned())
-                        .and_then(|pair| {
-                            let (id, secret) = pair.split_once(':')?;
-                            Some(format!(
-                                "{} / {}",
-                                decode_component(id),
-                                decode_component(secret)
-                            ))
-                        })
-                        .unwrap_or_default();
-                    let echoed = format!("got {authorization} with {body}: {decoded}");
-                    let secret = decoded
-                        .split_once(" / ")
-                        .map(|(_, s)| s)
-                        .unwrap_or_default();
-                    let middle = secret
-                        .char_indices()
-                        .nth(secret.chars().count() / 2)
-                        .map_or(0, |(i, _)| i);
-                    let mangled: Vec<String> = ["\u{7}", "\u{0}", " ", "\u{200b}"]
-                        .iter()
-                        .map(|c| format!("{}{c}{}", &secret[..middle], &secret[middle..]))
-                        .chain([secret.to_lowercase(), secret.to_uppercase()])
-                        .collect();
-                    let (status, answer) = match (echo, head.starts_with("POST /iam/token")) {
-                        (Echo::Refuse { json: true }, _) => (
-                            401,
-                            serde_json::json!({"error": format!("invalid_client {decoded}"), "error_description": echoed})
-                                .to_string(),
-                        ),
-                        (Echo::Refuse { json: false }, _) => (400, echoed),
-                        (Echo::RefuseMangled, _) => (
-                            401,
-                            serde_json::json!({"error": "invalid_client", "error_description": mangled.join(" | ")})
-                                .to_string(),
-                        ),
-                        (Echo::IssueThenRefuse, true) => (
-                            200,
-                            serde_json::json!({"access_token": token, "token_type": "Bearer", "expires_in": 60})
-                                .to_string(),
-                        ),
-                        (Echo::IssueThenRefuse, false) => (
-                            401,
-                            serde_json::json!({"code": token, "message": echoed, "traceId": authorization})
-                                .to_string(),
-                        ),
-                    };
-                    let reply = format!(
-                        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nx-starship-traceid: {token}\r\n\r\n{answer}",
-                        answer.len()
-                    );
-                    if socket.write_all(reply.as_bytes()).await.is_err() {
-                        return;
-                    }
-                }
-            });
+    use intersight_sim::scripted::{serve, Answer, Request};
+    serve(move |request: Request| {
+        let token = token.clone();
+        async move {
+            let body = String::from_utf8_lossy(&request.body).into_owned();
+            let authorization = request.header("authorization").to_string();
+            let decoded = authorization
+                .strip_prefix("Basic ")
+                .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .and_then(|pair| {
+                    let (id, secret) = pair.split_once(':')?;
+                    Some(format!(
+                        "{} / {}",
+                        decode_component(id),
+                        decode_component(secret)
+                    ))
+                })
+                .unwrap_or_default();
+            let echoed = format!("got {authorization} with {body}: {decoded}");
+            let secret = decoded
+                .split_once(" / ")
+                .map(|(_, s)| s)
+                .unwrap_or_default();
+            let middle = secret
+                .char_indices()
+                .nth(secret.chars().count() / 2)
+                .map_or(0, |(i, _)| i);
+            let mangled: Vec<String> = ["\u{7}", "\u{0}", " ", "\u{200b}"]
+                .iter()
+                .map(|c| format!("{}{c}{}", &secret[..middle], &secret[middle..]))
+                .chain([secret.to_lowercase(), secret.to_uppercase()])
+                .collect();
+            let (status, answer) = match (echo, request.is("POST", "/iam/token")) {
+                (Echo::Refuse { json: true }, _) => (
+                    401,
+                    serde_json::json!({"error": format!("invalid_client {decoded}"), "error_description": echoed})
+                        .to_string(),
+                ),
+                (Echo::Refuse { json: false }, _) => (400, echoed),
+                (Echo::RefuseMangled, _) => (
+                    401,
+                    serde_json::json!({"error": "invalid_client", "error_description": mangled.join(" | ")})
+                        .to_string(),
+                ),
+                (Echo::IssueThenRefuse, true) => (
+                    200,
+                    serde_json::json!({"access_token": token, "token_type": "Bearer", "expires_in": 60})
+                        .to_string(),
+                ),
+                (Echo::IssueThenRefuse, false) => (
+                    401,
+                    serde_json::json!({"code": token, "message": echoed, "traceId": authorization})
+                        .to_string(),
+                ),
+            };
+            Answer::new(status, answer).with_header("x-starship-traceid", &token)
         }
-    });
-    addr
+    })
+    .await
+    .unwrap()
 }
 
 /// Every place `secret` must not be: the whole of it (and its escaped form), and any window of

@@ -1,6 +1,5 @@
 //! Shared test support: starting the simulator (`intersight-sim`) and building provider
-//! configurations. Each test binary includes this with `mod support;`.
-#![allow(dead_code)]
+//! configurations.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -69,7 +68,6 @@ pub(crate) struct Sim {
     child: Child,
     pub(crate) ready: serde_json::Value,
     pub(crate) endpoint: String,
-    pub(crate) state_dir: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -104,11 +102,10 @@ impl Sim {
     /// Starts the simulator with `args` (e.g. `["--tokens", "50", "--plain-http"]`).
     pub(crate) fn start(args: &[&str]) -> Sim {
         let dir = tempfile::tempdir().expect("temp dir");
-        let state_dir = dir.path().join("state");
         let mut child = Command::new(sim_binary())
             .args(args)
             .arg("--state-dir")
-            .arg(&state_dir)
+            .arg(dir.path().join("state"))
             .args(["--json-ready", "--stop-after", "600"])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -127,7 +124,6 @@ impl Sim {
             child,
             ready,
             endpoint,
-            state_dir,
             _dir: dir,
         }
     }

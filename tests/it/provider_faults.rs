@@ -11,7 +11,7 @@
 //! A partial list without an error is never acceptable. Settings are small so the whole file runs
 //! in well under a minute: `page_size` 100, `request_timeout` 2 s, a few hundred objects.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

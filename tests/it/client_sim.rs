@@ -1,16 +1,15 @@
 //! The client against the `intersight-sim` simulator (workspace member `sim/`): both key types
 //! over HTTPS with the simulator's CA, filters evaluated by its OData engine, and every fault it
 //! can inject. The binary is `$INTERSIGHT_SIM_BIN`, else `intersight-sim` beside this test's
-//! target dir, built on first use (`tests/support`).
+//! target dir, built on first use (`support::sim_binary`).
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-#[path = "../crates/intersight-client/tests/client_common/tokens.rs"]
-mod tokens;
+use crate::tokens;
 use terraform_provider_intersight::intersight::{
     Cancellation, Client, ClientConfig, Endpoint, Error, Filter, ListQuery, Listing, Literal,
     SecretKey,

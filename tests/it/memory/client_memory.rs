@@ -4,57 +4,17 @@
 //! the bytes allocated at once must stay a small multiple of the page (issue: 2.5 GiB before
 //! the decoder stopped at the first object past `$top`).
 //!
-//! A counting allocator records the peak of live heap bytes; the process's peak RSS (VmHWM) is
-//! printed beside it. This file holds one test so that nothing else allocates meanwhile.
+//! The peak of live heap bytes is measured in a process of its own (see `memory`); the
+//! process's peak RSS (VmHWM) is printed beside it.
 
-mod support;
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
+use crate::support::{configure_ok, ds_config, empty_config, with, Sim, DS};
 use serde_json::json;
-use support::{configure_ok, ds_config, empty_config, with, Sim, DS};
 use terraform_provider_intersight::cty::{Number, Severity, Value};
 use terraform_provider_intersight::intersight::DEFAULT_MAX_PAGE_BYTES;
 use terraform_provider_intersight::provider::api::ReadDataSourceRequest;
 use terraform_provider_intersight::provider::Provider;
 
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-fn grew(bytes: usize) {
-    let now = LIVE.fetch_add(bytes, Ordering::SeqCst) + bytes;
-    PEAK.fetch_max(now, Ordering::SeqCst);
-}
-
-// SAFETY: every method forwards to the system allocator with the caller's own arguments,
-// unchanged; the counting around it touches only atomics, never the memory handed out.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        grew(layout.size());
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::SeqCst);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if new_size >= layout.size() {
-            grew(new_size - layout.size());
-        } else {
-            LIVE.fetch_sub(layout.size() - new_size, Ordering::SeqCst);
-        }
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-const MIB: usize = 1024 * 1024;
+use super::{in_own_process, peak_since, start_measuring, MIB};
 
 /// The process's peak resident set so far (Linux), in MiB.
 fn peak_rss_mib() -> Option<usize> {
@@ -81,15 +41,14 @@ async fn read_flooded(tokens: usize, flood: serde_json::Value) -> (String, usize
     let (provider, _) = configure_ok(config);
 
     let started = std::time::Instant::now();
-    let base = LIVE.load(Ordering::SeqCst);
-    PEAK.store(base, Ordering::SeqCst);
+    let base = start_measuring();
     let response = provider
         .read_data_source(ReadDataSourceRequest {
             type_name: DS.into(),
             config: ds_config(),
         })
         .await;
-    let peak = PEAK.load(Ordering::SeqCst).saturating_sub(base);
+    let peak = peak_since(base);
     eprintln!("read took {:?}", started.elapsed());
     assert!(response.state.is_none(), "a hostile page gave a state");
     let errors: Vec<_> = response
@@ -102,8 +61,23 @@ async fn read_flooded(tokens: usize, flood: serde_json::Value) -> (String, usize
     (text, peak)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_page_of_millions_of_tiny_objects_fails_within_a_small_multiple_of_its_bytes() {
+#[test]
+fn a_page_of_millions_of_tiny_objects_fails_within_a_small_multiple_of_its_bytes() {
+    in_own_process(
+        module_path!(),
+        "a_page_of_millions_of_tiny_objects_fails_within_a_small_multiple_of_its_bytes",
+        || {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("a runtime")
+                .block_on(fails_within_a_small_multiple_of_its_bytes());
+        },
+    );
+}
+
+async fn fails_within_a_small_multiple_of_its_bytes() {
     // Just under the body cap, so the page is read to its end and reaches the decoder.
     let page_bytes = DEFAULT_MAX_PAGE_BYTES - 4096;
 

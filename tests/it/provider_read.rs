@@ -2,7 +2,7 @@
 //! API) against the simulator. Expected answers are computed here from the simulator's
 //! dataset, independently of the provider's filter and flatten code.
 
-mod support;
+use crate::support;
 
 use serde_json::Value as Json;
 use support::{configure_ok, ds_config, empty_config, expanded_state, moids, with, Sim, DS};

@@ -5,12 +5,9 @@
 //! object is built in are now reserved from the budget as they grow, so the bytes allocated
 //! at once stay within a small multiple of the budget plus the page.
 //!
-//! A counting allocator records the peak of live heap bytes. This file holds one test so that
-//! nothing else allocates meanwhile.
+//! The peak of live heap bytes is measured in a process of its own (see `memory`).
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use terraform_provider_intersight::cty::Type;
@@ -19,45 +16,18 @@ use terraform_provider_intersight::provider::flatten::Plan;
 use terraform_provider_intersight::provider::list_read::ResultsDecoder;
 use tokio_util::sync::CancellationToken;
 
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-fn grew(bytes: usize) {
-    let now = LIVE.fetch_add(bytes, Ordering::SeqCst) + bytes;
-    PEAK.fetch_max(now, Ordering::SeqCst);
-}
-
-// SAFETY: every method forwards to the system allocator with the caller's own arguments,
-// unchanged; the counting around it touches only atomics, never the memory handed out.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        grew(layout.size());
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::SeqCst);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if new_size >= layout.size() {
-            grew(new_size - layout.size());
-        } else {
-            LIVE.fetch_sub(layout.size() - new_size, Ordering::SeqCst);
-        }
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-const MIB: usize = 1024 * 1024;
+use super::{in_own_process, peak_since, start_measuring, MIB};
 
 #[test]
 fn an_object_of_millions_of_empty_tags_is_refused_within_its_budget() {
+    in_own_process(
+        module_path!(),
+        "an_object_of_millions_of_empty_tags_is_refused_within_its_budget",
+        refused_within_its_budget,
+    );
+}
+
+fn refused_within_its_budget() {
     let tag = Type::object([
         ("additional_properties", Type::String),
         ("class_id", Type::String),
@@ -80,10 +50,9 @@ fn an_object_of_millions_of_empty_tags_is_refused_within_its_budget() {
     );
     drop(tags);
 
-    let base = LIVE.load(Ordering::SeqCst);
-    PEAK.store(base, Ordering::SeqCst);
+    let base = start_measuring();
     let result = decoder.decode_page(body.as_bytes(), 1000, &CancellationToken::new());
-    let peak = PEAK.load(Ordering::SeqCst).saturating_sub(base);
+    let peak = peak_since(base);
     let err = result.err().expect("refused");
     eprintln!(
         "{} MB page: peak {} MiB allocated under a {} MiB budget: {err}",
