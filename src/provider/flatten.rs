@@ -20,10 +20,11 @@
 //! - [`Plan`] + [`flatten_object`] / `ObjectSeed`: the read path. It decodes a page's JSON
 //!   and writes each object's msgpack encoding (the bytes Terraform receives) in one pass, with
 //!   no JSON tree and no value tree in between; attribute lookups are precomputed once per
-//!   read. Scalars are read as their JSON text (so numbers of any size pass); shapes it has no
-//!   fast path for (maps) go through the reference on just that property, so the two agree by
-//!   construction there, and tests (here and `tests/fuzz_props.rs`) check they agree
-//!   everywhere else.
+//!   read. Scalars are read as serde_json decodes them, and a page where that cannot be exact
+//!   (a number that is not a 64-bit integer) again as their JSON text, so numbers of any size
+//!   pass (see [`ScalarMode`]); shapes it has no fast path for (maps) go through the
+//!   reference on just that property, so the two agree by construction there, and tests (here
+//!   and `tests/fuzz_props.rs`) check they agree everywhere else.
 
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
