@@ -1,8 +1,9 @@
 //! Micro benchmarks of the read's hot paths, with byte throughput:
 //! a 1,000-object page of JSON → flattened `results` elements (Terraform's msgpack, as a read
-//! decodes pages), the same through the reference (JSON tree → cty values → msgpack), the whole
-//! page → msgpack `results`, msgpack of a 10,000-object state, filter build + render, and
-//! request signing.
+//! decodes pages; `decode_and_flatten_exact`: every scalar read as its JSON text, as a page
+//! with a fraction or a big integer is), the same through the reference (JSON tree → cty
+//! values → msgpack), the whole page → msgpack `results`, msgpack of a 10,000-object state,
+//! filter build + render, and request signing.
 //!
 //! Data: realistic tokens dumped by the simulator (`intersight-sim --dump`), which also
 //! writes the RSA and EC keys used for the signing benchmarks. The simulator binary is taken
@@ -146,6 +147,9 @@ fn benches(c: &mut Criterion) {
     let results_ty = Type::List(Box::new(Type::Object(element.clone())));
     let plan = std::sync::Arc::new(flatten::Plan::new(&element));
     let decoder = ResultsDecoder::new(plan.clone(), "iam.OAuthToken");
+    // Every page exactly (scalars as their JSON text), as reads did before the fast decode:
+    // the same group, so the two are compared in one run.
+    let exact = ResultsDecoder::new(plan.clone(), "iam.OAuthToken").exact_only();
 
     let mut g = c.benchmark_group("page_1000");
     g.sample_size(10)
@@ -154,6 +158,9 @@ fn benches(c: &mut Criterion) {
         .throughput(Throughput::Bytes(page_bytes));
     g.bench_function("decode_and_flatten", |b| {
         b.iter(|| decode_page(&decoder, &fx.page_json));
+    });
+    g.bench_function("decode_and_flatten_exact", |b| {
+        b.iter(|| decode_page(&exact, &fx.page_json));
     });
     // The whole per-page path the provider runs: page bytes → msgpack `results`.
     g.bench_function("json_page_to_msgpack_results", |b| {

@@ -20,10 +20,11 @@
 //! - [`Plan`] + [`flatten_object`] / `ObjectSeed`: the read path. It decodes a page's JSON
 //!   and writes each object's msgpack encoding (the bytes Terraform receives) in one pass, with
 //!   no JSON tree and no value tree in between; attribute lookups are precomputed once per
-//!   read. Scalars are read as their JSON text (so numbers of any size pass); shapes it has no
-//!   fast path for (maps) go through the reference on just that property, so the two agree by
-//!   construction there, and tests (here and `tests/fuzz_props.rs`) check they agree
-//!   everywhere else.
+//!   read. Scalars are read as serde_json decodes them, and a page where that cannot be exact
+//!   (a number that is not a 64-bit integer) again as their JSON text, so numbers of any size
+//!   pass (see [`ScalarMode`]); shapes it has no fast path for (maps) go through the
+//!   reference on just that property, so the two agree by construction there, and tests (here
+//!   and `tests/fuzz_props.rs`) check they agree everywhere else.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -429,17 +430,46 @@ impl Node {
 }
 
 /// Flattens one object's JSON text (tests, benchmarks and fuzzing use this; reads decode whole
-/// pages through `ObjectSeed`).
+/// pages through `ObjectSeed`): as a read does, [`ScalarMode::Fast`] first and
+/// [`ScalarMode::Exact`] when that fails.
 pub fn flatten_object(plan: &Plan, json: &str) -> Result<FlatObject, serde_json::Error> {
+    flatten_object_in(plan, json, ScalarMode::Fast)
+        .or_else(|_| flatten_object_in(plan, json, ScalarMode::Exact))
+}
+
+/// Flattens one object's JSON text with scalars decoded in `mode` only (no fallback).
+pub fn flatten_object_in(
+    plan: &Plan,
+    json: &str,
+    mode: ScalarMode,
+) -> Result<FlatObject, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_str(json);
-    let object = ObjectSeed {
-        plan,
-        cancel: None,
-        share: None,
+    let object = ObjectSeedIn {
+        seed: ObjectSeed {
+            plan,
+            cancel: None,
+            share: None,
+        },
+        mode,
     }
     .deserialize(&mut de)?;
     de.end()?;
     Ok(object)
+}
+
+/// How the scalars of a page (strings, numbers, booleans) are decoded. Both write the same
+/// bytes wherever `Fast` succeeds; a page is decoded `Fast` first and again `Exact` when that
+/// fails (see `ResultsDecoder`), so the result is always `Exact`'s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScalarMode {
+    /// serde_json's own scalars (`visit_u64`, `visit_borrowed_str`, ...): no second look at
+    /// each value's text. It fails on what it cannot write exactly as `Exact` does: a number
+    /// that is not an integer within 64 bits (a fraction, an exponent, `-0`, a big integer:
+    /// serde_json makes each a float and its digits are lost), and an array or an object
+    /// where a scalar is expected (whose text a string attribute would keep verbatim).
+    Fast,
+    /// Each scalar read as its JSON text (`RawValue`): numbers of any size keep every digit.
+    Exact,
 }
 
 /// Decodes one API object (a JSON object with a `Moid`) into a [`FlatObject`].
@@ -453,6 +483,14 @@ pub(crate) struct ObjectSeed<'p> {
     /// from it as they grow, and given back once the object is built (`None`: unbounded, for
     /// tests, benchmarks and fuzzing).
     pub(crate) share: Option<&'p ResultsShare>,
+}
+
+/// An [`ObjectSeed`] whose scalars are decoded in `mode` (an `ObjectSeed` alone decodes them
+/// [`ScalarMode::Exact`]).
+#[derive(Clone, Copy)]
+pub(crate) struct ObjectSeedIn<'p> {
+    pub(crate) seed: ObjectSeed<'p>,
+    pub(crate) mode: ScalarMode,
 }
 
 /// What one member kept for `additional_properties` costs besides its name while the object
@@ -475,8 +513,33 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<FlatObject, A::Error> {
-        let plan = &self.plan.root;
-        let walk = Walk::new(self.cancel, self.share);
+        ObjectSeedIn {
+            seed: self,
+            mode: ScalarMode::Exact,
+        }
+        .visit_map(map)
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for ObjectSeedIn<'_> {
+    type Value = FlatObject;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<FlatObject, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ObjectSeedIn<'_> {
+    type Value = FlatObject;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an API object (a JSON object)")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<FlatObject, A::Error> {
+        let ObjectSeedIn { seed, mode } = self;
+        let plan = &seed.plan.root;
+        let walk = Walk::new(mode, seed.cancel, seed.share);
         let mut out = Vec::with_capacity(2048);
         let mut slots = Slots::new();
         write_object(plan, map, &mut out, &walk, Some(&mut slots))?;
@@ -665,11 +728,107 @@ impl<'de> DeserializeSeed<'de> for NodeSeed<'_> {
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         match self.node.kind {
             Kind::Collection(_) | Kind::Object(_) => d.deserialize_any(self),
+            Kind::String | Kind::Number | Kind::Bool if self.walk.mode == ScalarMode::Fast => {
+                d.deserialize_any(FastScalar(self))
+            }
             _ => {
                 let raw = <&'de RawValue>::deserialize(d)?;
                 self.raw(raw)
             }
         }
+    }
+}
+
+/// A string, number or bool node's value as serde_json decodes it ([`ScalarMode::Fast`]): each
+/// arm writes what [`NodeSeed::raw`] writes for the same JSON value, and what it cannot write
+/// the same (see [`ScalarMode::Fast`]) is an error, after which the page is decoded again
+/// exactly.
+struct FastScalar<'a>(NodeSeed<'a>);
+
+impl FastScalar<'_> {
+    /// A JSON integer's text is canonical (no sign but `-`, no leading zero; `-0` reaches
+    /// serde_json's float), so its decimal form is the text the API sent.
+    fn integer<E: de::Error>(self, number: Number, text: impl fmt::Display) -> Result<(), E> {
+        let out = self.0.out;
+        match self.0.node.kind {
+            Kind::Number => write_number(out, &number).map_err(E::custom),
+            Kind::String => write_str(out, &text.to_string()).map_err(E::custom),
+            _ => {
+                write_nil(out);
+                Ok(())
+            }
+        }
+    }
+
+    fn string<E: de::Error>(self, s: &str) -> Result<(), E> {
+        match self.0.node.kind {
+            Kind::String => write_str(self.0.out, s).map_err(E::custom),
+            _ => {
+                write_nil(self.0.out);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The error that sends a page to [`ScalarMode::Exact`].
+fn needs_exact<E: de::Error>(what: &str) -> E {
+    E::custom(format_args!(
+        "{what} where the fast path needs an exact decode"
+    ))
+}
+
+impl<'de> Visitor<'de> for FastScalar<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        write_nil(self.0.out);
+        Ok(())
+    }
+
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<(), E> {
+        match self.0.node.kind {
+            Kind::Bool => write_bool(self.0.out, b),
+            Kind::String => {
+                write_str(self.0.out, if b { "true" } else { "false" }).map_err(E::custom)?;
+            }
+            _ => write_nil(self.0.out),
+        }
+        Ok(())
+    }
+
+    /// As `number_from_text`: an `i64` when the integer fits one.
+    fn visit_u64<E: de::Error>(self, u: u64) -> Result<(), E> {
+        let number = i64::try_from(u).map_or(Number::UInt(u), Number::Int);
+        self.integer(number, u)
+    }
+
+    fn visit_i64<E: de::Error>(self, i: i64) -> Result<(), E> {
+        self.integer(Number::Int(i), i)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Err(needs_exact("a number that is not a 64-bit integer"))
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<(), E> {
+        self.string(s)
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<(), E> {
+        self.string(s)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<(), A::Error> {
+        Err(needs_exact("an array"))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<(), A::Error> {
+        Err(needs_exact("an object"))
     }
 }
 
@@ -782,6 +941,10 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "flatten_fast_tests.rs"]
+mod fast_tests;
 
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,7 @@
 //! The read shared by list data sources: arguments → filter → every matching object through
 //! the paginated client → `results`, with the arguments echoed back and a deterministic `id`.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,7 +18,7 @@ use crate::intersight::{Filter, ListQuery};
 
 use super::api::ReadDataSourceResponse;
 use super::budget::{Refused, ResultsBudget, ResultsShare, MIB};
-use super::flatten::{FlatObject, ObjectSeed};
+use super::flatten::{FlatObject, ObjectSeed, ObjectSeedIn, ScalarMode};
 use super::list_source::{
     check_request_length, format_duration, read_timeout, selection, Derived, ListDeclaration,
     ALWAYS_SELECTED, ID, RESULTS,
@@ -51,6 +52,11 @@ pub struct ResultsDecoder {
     /// The read's share of the provider's results budget (`max_results_mib`); `None`:
     /// unbounded (benchmarks and fuzzing, which decode single pages).
     share: Option<Arc<ResultsShare>>,
+    /// [`ScalarMode::Fast`]: each page is decoded fast first, and again exactly when that
+    /// fails; [`ScalarMode::Exact`]: exactly only (benchmarks and tests, to compare).
+    scalars: ScalarMode,
+    /// The read's id, for its `page decoded` lines (empty outside a read).
+    read_id: Arc<str>,
 }
 
 /// How far a read got: pages and objects decoded.
@@ -62,6 +68,8 @@ pub struct Progress {
     pub(crate) objects: AtomicU64,
     /// Pages that have arrived and are being decoded now.
     pub(crate) decoding: AtomicU64,
+    /// Pages decoded exactly after their fast decode failed (see [`ScalarMode`]).
+    pub(crate) decoded_again: AtomicU64,
 }
 
 /// Counts a page as being decoded while it lives.
@@ -92,18 +100,68 @@ impl PageDecoder for ResultsDecoder {
         // The whole body must be UTF-8, including properties the read skips (serde_json does
         // not check the strings it skips). A body cut inside a character is left to the JSON
         // parser, whose end-of-input error marks it as truncated (and so retried).
-        match std::str::from_utf8(body) {
-            Ok(text) => self.decode(serde_json::Deserializer::from_str(text), max_items, cancel),
-            Err(e) if e.error_len().is_none() => self.decode(
+        let text = match std::str::from_utf8(body) {
+            Ok(text) => Some(text),
+            Err(e) if e.error_len().is_none() => None,
+            Err(e) => {
+                return Err(de::Error::custom(format_args!(
+                    "the response is not UTF-8 (invalid bytes at offset {})",
+                    e.valid_up_to()
+                )))
+            }
+        };
+        let decode = |mode| match text {
+            Some(text) => self.decode(
+                serde_json::Deserializer::from_str(text),
+                max_items,
+                cancel,
+                mode,
+            ),
+            None => self.decode(
                 serde_json::Deserializer::from_slice(body),
                 max_items,
                 cancel,
+                mode,
             ),
-            Err(e) => Err(de::Error::custom(format_args!(
-                "the response is not UTF-8 (invalid bytes at offset {})",
-                e.valid_up_to()
-            ))),
-        }
+        };
+        let decoding = Decoding::start(&self.progress.decoding);
+        let started = std::time::Instant::now();
+        // Most pages hold no number that needs its text (a fraction, a big integer): they are
+        // decoded once, fast. Any other page fails the fast decode and is decoded again
+        // exactly, and so is a page the fast decode fails on for any other reason, so errors
+        // are the exact decode's too. A cancelled or refused read is not tried again.
+        let (page, mode) = match self.scalars {
+            ScalarMode::Exact => (decode(ScalarMode::Exact)?, ScalarMode::Exact),
+            ScalarMode::Fast => match decode(ScalarMode::Fast) {
+                Ok(page) => (page, ScalarMode::Fast),
+                Err(e) if cancel.is_cancelled() => return Err(e),
+                Err(e) if self.share.as_ref().is_some_and(|s| s.refused().is_some()) => {
+                    return Err(e)
+                }
+                Err(_) => {
+                    self.progress.decoded_again.fetch_add(1, Ordering::Relaxed);
+                    (decode(ScalarMode::Exact)?, ScalarMode::Exact)
+                }
+            },
+        };
+        let objects = page.results.as_ref().map_or(0, Vec::len) as u64;
+        self.progress.pages.fetch_add(1, Ordering::Relaxed);
+        self.progress.objects.fetch_add(objects, Ordering::Relaxed);
+        drop(decoding);
+        // With the `request` line that follows it (which gives when the request started), this
+        // places the page's arrival and decoding on the read's timeline (scripts/bench.py
+        // --timeline).
+        crate::logging::trace(
+            "page decoded",
+            &[
+                ("read_id", &self.read_id),
+                ("bytes", &body.len()),
+                ("objects", &objects),
+                ("decode_us", &started.elapsed().as_micros()),
+                ("scalars", &format_args!("{mode:?}")),
+            ],
+        );
+        Ok(page)
     }
 }
 
@@ -117,6 +175,17 @@ impl ResultsDecoder {
             progress: Arc::default(),
             widen: None,
             share: None,
+            scalars: ScalarMode::Fast,
+            read_id: Arc::from(""),
+        }
+    }
+
+    /// This decoder decoding every page exactly (see [`ScalarMode`]): benchmarks and tests
+    /// compare the two.
+    pub fn exact_only(self) -> ResultsDecoder {
+        ResultsDecoder {
+            scalars: ScalarMode::Exact,
+            ..self
         }
     }
 
@@ -129,25 +198,32 @@ impl ResultsDecoder {
         }
     }
 
+    /// Decodes one page in `mode`; when that fails, what its objects took from the budget is
+    /// given back (they are dropped with the error).
     fn decode<'de, R: serde_json::de::Read<'de>>(
         &self,
         mut de: serde_json::Deserializer<R>,
         max_items: usize,
         cancel: &CancellationToken,
+        mode: ScalarMode,
     ) -> serde_json::Result<Page<FlatObject>> {
-        let decoding = Decoding::start(&self.progress.decoding);
+        let taken = Cell::new((0, 0));
         let page = PageSeed {
             decoder: self,
             max_items,
             cancel,
+            mode,
+            taken: &taken,
         }
-        .deserialize(&mut de)?;
-        de.end()?;
-        let objects = page.results.as_ref().map_or(0, Vec::len) as u64;
-        self.progress.pages.fetch_add(1, Ordering::Relaxed);
-        self.progress.objects.fetch_add(objects, Ordering::Relaxed);
-        drop(decoding);
-        Ok(page)
+        .deserialize(&mut de)
+        .and_then(|page| de.end().map(|()| page));
+        if page.is_err() {
+            if let Some(share) = &self.share {
+                let (bytes, objects) = taken.get();
+                share.untake(bytes, objects);
+            }
+        }
+        page
     }
 }
 
@@ -166,6 +242,9 @@ struct PageSeed<'d> {
     decoder: &'d ResultsDecoder,
     max_items: usize,
     cancel: &'d CancellationToken,
+    mode: ScalarMode,
+    /// Bytes and objects taken from the budget so far.
+    taken: &'d Cell<(u64, u64)>,
 }
 
 impl<'de> DeserializeSeed<'de> for PageSeed<'_> {
@@ -247,11 +326,16 @@ impl<'de> Visitor<'de> for ResultsSeed<'_> {
             decoder,
             max_items,
             cancel,
+            mode,
+            taken,
         } = self.0;
-        let seed = ObjectSeed {
-            plan: &decoder.plan,
-            cancel: Some(cancel),
-            share: decoder.share.as_deref(),
+        let seed = ObjectSeedIn {
+            seed: ObjectSeed {
+                plan: &decoder.plan,
+                cancel: Some(cancel),
+                share: decoder.share.as_deref(),
+            },
+            mode,
         };
         let mut objects = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(max_items));
         loop {
@@ -298,7 +382,10 @@ impl<'de> Visitor<'de> for ResultsSeed<'_> {
             if let Some(share) = &decoder.share {
                 // Refused: the read fails at once (the refusal is kept in the share for the
                 // diagnostic, which names `max_results_mib`, `filter` and `select`).
-                share.take(held_bytes(&object)).map_err(de::Error::custom)?;
+                let bytes = held_bytes(&object);
+                share.take(bytes).map_err(de::Error::custom)?;
+                let (so_far, objects) = taken.get();
+                taken.set((so_far + bytes, objects + 1));
             }
             objects.push(object);
         }
@@ -388,6 +475,7 @@ async fn read_state(
             .map_or_else(|| source.plan.clone(), |p| p.plan.clone()),
         widen: projection.map(Arc::new),
         share: Some(ctx.results.clone()),
+        read_id: Arc::from(query.read_id.as_str()),
         ..ResultsDecoder::new(source.plan.clone(), decl.object_type)
     };
     let listing = ctx.client.list_with(&query, &decoder, &ctx.cancel);
@@ -692,6 +780,10 @@ fn timeout_diagnostic(decl: &ListDeclaration, timeout: Duration, got: ReadProgre
         ),
     )
 }
+
+#[cfg(test)]
+#[path = "list_read_fast_tests.rs"]
+mod fast_tests;
 
 #[cfg(test)]
 mod tests;

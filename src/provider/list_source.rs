@@ -43,7 +43,7 @@ pub struct ListDeclaration {
 
 /// What the generic descriptions, hints and advice name as an example of the data source's own
 /// objects (checked against the field table when the provider starts).
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct Examples {
     /// A top-level string field, in the `filter` examples (as its API property) and the
     /// `select` example, e.g. `client_name`.

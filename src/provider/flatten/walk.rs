@@ -6,7 +6,7 @@ use std::cell::{Cell, RefCell};
 use serde::de;
 use tokio_util::sync::CancellationToken;
 
-use super::Slots;
+use super::{ScalarMode, Slots};
 use crate::provider::budget::ResultsShare;
 
 /// How many bytes an object's decoding writes between two reservations from the results
@@ -23,6 +23,8 @@ pub(crate) const CANCEL_CHECK_EVERY: u32 = 1024;
 /// objects and lists, which the next ones reuse (a token has a dozen references and lists: an
 /// allocation each cost more than the checks this decoding makes).
 pub(super) struct Walk<'p> {
+    /// How scalars are decoded (see [`ScalarMode`]).
+    pub(super) mode: ScalarMode,
     cancel: Option<&'p CancellationToken>,
     share: Option<&'p ResultsShare>,
     /// Bytes written since the last reservation.
@@ -37,10 +39,12 @@ pub(super) struct Walk<'p> {
 
 impl<'p> Walk<'p> {
     pub(super) fn new(
+        mode: ScalarMode,
         cancel: Option<&'p CancellationToken>,
         share: Option<&'p ResultsShare>,
     ) -> Walk<'p> {
         Walk {
+            mode,
             cancel,
             share,
             pending: Cell::new(0),

@@ -111,6 +111,17 @@ impl ResultsShare {
         self.budget.used.fetch_sub(bytes, Ordering::AcqRel);
     }
 
+    /// Gives back what [`take`](Self::take) took for `objects` objects of `bytes` in all: a
+    /// page decoded a second time drops the objects of its first decode.
+    pub fn untake(&self, bytes: u64, objects: u64) {
+        self.release(bytes);
+        let _ = self
+            .objects
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                Some(n.saturating_sub(objects))
+            });
+    }
+
     fn charge(&self, bytes: u64) -> Result<(), Refused> {
         let budget = &self.budget;
         let mut used = budget.used.load(Ordering::Acquire);
