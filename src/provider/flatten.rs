@@ -57,12 +57,19 @@ const ADDITIONAL_PROPERTIES: &str = "additional_properties";
 
 mod check;
 mod json_object;
+mod reference;
+mod scalar;
 mod walk;
 
 #[cfg(test)]
 use check::check_text;
 pub use check::{check_value, BadValue, MAX_DEPTH};
 pub use json_object::JsonObject;
+use scalar::FastScalar;
+pub use scalar::ScalarMode;
+
+use reference::convert;
+pub use reference::object_from_text;
 use walk::Walk;
 pub(crate) use walk::RESERVE_EVERY;
 
@@ -127,126 +134,6 @@ fn extra_text<'a>(extra: impl Iterator<Item = (&'a str, &'a RawValue)>) -> Strin
     }
     text.push('}');
     text
-}
-
-/// Flattens one JSON object into a value of the object type `ty`.
-pub(crate) fn object(
-    ty: &BTreeMap<String, Type>,
-    json: &JsonObject<'_>,
-) -> serde_json::Result<Value> {
-    let mut attrs = BTreeMap::new();
-    // Property name → attribute type, for the properties that have an attribute.
-    let mut mapped = HashMap::with_capacity(ty.len());
-    for (name, attr_ty) in ty {
-        if name == ADDITIONAL_PROPERTIES {
-            continue;
-        }
-        let property = property_name(name);
-        let value = match json.get(&property) {
-            Some(raw) => convert(attr_ty, raw)?,
-            None => absent(attr_ty),
-        };
-        attrs.insert(name.clone(), value);
-        mapped.insert(property, attr_ty);
-    }
-    // The read checks every value it is sent, kept or not: earlier values of a repeated name
-    // as their attribute's type, the others as text.
-    for (name, value) in &json.replaced {
-        match mapped.get(name.as_str()) {
-            Some(attr_ty) => drop(convert(attr_ty, value)?),
-            None => checked(value)?,
-        }
-    }
-    let additional = property_name(ADDITIONAL_PROPERTIES);
-    let mut extra = Vec::new();
-    for (name, value) in json.iter() {
-        if mapped.contains_key(name) {
-            continue;
-        }
-        checked(value)?;
-        if name != additional && !KNOWN_UNMAPPED.contains(&name) {
-            extra.push((name, value));
-        }
-    }
-    if ty.contains_key(ADDITIONAL_PROPERTIES) {
-        let value = match extra.is_empty() {
-            true => Value::Null,
-            false => Value::String(extra_text(extra.into_iter())),
-        };
-        attrs.insert(ADDITIONAL_PROPERTIES.to_string(), value);
-    }
-    Ok(Value::Object(attrs))
-}
-
-/// `object` of the JSON text of one object.
-pub fn object_from_text(ty: &BTreeMap<String, Type>, text: &str) -> serde_json::Result<Value> {
-    object(ty, &JsonObject::parse(text)?)
-}
-
-/// The value of an absent or null property: an empty collection for lists and sets.
-fn absent(ty: &Type) -> Value {
-    match ty {
-        Type::Set(_) => Value::Set(Vec::new()),
-        Type::List(_) => Value::List(Vec::new()),
-        _ => Value::Null,
-    }
-}
-
-fn convert(ty: &Type, raw: &RawValue) -> serde_json::Result<Value> {
-    Ok(match (ty, classify(raw)?) {
-        (_, Scalar::Null) => absent(ty),
-        (Type::String, Scalar::String(s)) => Value::String(s.into_owned()),
-        // Numbers digit for digit, booleans, and arrays or objects as the API's JSON text.
-        (Type::String, _) => {
-            checked(raw)?;
-            Value::String(raw.get().to_string())
-        }
-        (Type::Bool, Scalar::Bool(b)) => Value::Bool(b),
-        (Type::Number, Scalar::Number(text)) => Value::Number(number_from_text(text)),
-        (Type::List(elem) | Type::Set(elem), Scalar::Array) => {
-            let mut items = Vec::new();
-            for item in serde_json::from_str::<Vec<&RawValue>>(raw.get())? {
-                // `"Ancestors": [null]`: a list of blocks never holds a null block (a user's
-                // `[for a in r.ancestors : a.moid]` would fail on it), so elements that are
-                // not objects are left out.
-                if matches!(**elem, Type::Object(_)) && !raw_is_object(item) {
-                    checked(item)?;
-                    continue;
-                }
-                items.push(convert(elem, item)?);
-            }
-            if matches!(ty, Type::Set(_)) {
-                Value::Set(items)
-            } else {
-                Value::List(items)
-            }
-        }
-        // A single related object where the schema keeps a (max one item) list of them.
-        (Type::List(elem), Scalar::Object) if matches!(**elem, Type::Object(_)) => {
-            Value::List(vec![convert(elem, raw)?])
-        }
-        (Type::Object(attrs), Scalar::Object) => object(attrs, &JsonObject::parse(raw.get())?)?,
-        (Type::Map(elem), Scalar::Object) => {
-            let object = JsonObject::parse(raw.get())?;
-            for (_, replaced) in &object.replaced {
-                convert(elem, replaced)?;
-            }
-            let mut map = BTreeMap::new();
-            for (k, v) in object.members {
-                map.insert(k, convert(elem, v)?);
-            }
-            Value::Map(map)
-        }
-        // A shape the type cannot hold (the API changed under us): null rather than a guess.
-        _ => {
-            checked(raw)?;
-            Value::Null
-        }
-    })
-}
-
-fn raw_is_object(raw: &RawValue) -> bool {
-    raw.get().starts_with('{')
 }
 
 // ---------------------------------------------------------------------------------------
@@ -455,21 +342,6 @@ pub fn flatten_object_in(
     .deserialize(&mut de)?;
     de.end()?;
     Ok(object)
-}
-
-/// How the scalars of a page (strings, numbers, booleans) are decoded. Both write the same
-/// bytes wherever `Fast` succeeds; a page is decoded `Fast` first and again `Exact` when that
-/// fails (see `ResultsDecoder`), so the result is always `Exact`'s.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ScalarMode {
-    /// serde_json's own scalars (`visit_u64`, `visit_borrowed_str`, ...): no second look at
-    /// each value's text. It fails on what it cannot write exactly as `Exact` does: a number
-    /// that is not an integer within 64 bits (a fraction, an exponent, `-0`, a big integer:
-    /// serde_json makes each a float and its digits are lost), and an array or an object
-    /// where a scalar is expected (whose text a string attribute would keep verbatim).
-    Fast,
-    /// Each scalar read as its JSON text (`RawValue`): numbers of any size keep every digit.
-    Exact,
 }
 
 /// Decodes one API object (a JSON object with a `Moid`) into a [`FlatObject`].
@@ -736,99 +608,6 @@ impl<'de> DeserializeSeed<'de> for NodeSeed<'_> {
                 self.raw(raw)
             }
         }
-    }
-}
-
-/// A string, number or bool node's value as serde_json decodes it ([`ScalarMode::Fast`]): each
-/// arm writes what [`NodeSeed::raw`] writes for the same JSON value, and what it cannot write
-/// the same (see [`ScalarMode::Fast`]) is an error, after which the page is decoded again
-/// exactly.
-struct FastScalar<'a>(NodeSeed<'a>);
-
-impl FastScalar<'_> {
-    /// A JSON integer's text is canonical (no sign but `-`, no leading zero; `-0` reaches
-    /// serde_json's float), so its decimal form is the text the API sent.
-    fn integer<E: de::Error>(self, number: Number, text: impl fmt::Display) -> Result<(), E> {
-        let out = self.0.out;
-        match self.0.node.kind {
-            Kind::Number => write_number(out, &number).map_err(E::custom),
-            Kind::String => write_str(out, &text.to_string()).map_err(E::custom),
-            _ => {
-                write_nil(out);
-                Ok(())
-            }
-        }
-    }
-
-    fn string<E: de::Error>(self, s: &str) -> Result<(), E> {
-        match self.0.node.kind {
-            Kind::String => write_str(self.0.out, s).map_err(E::custom),
-            _ => {
-                write_nil(self.0.out);
-                Ok(())
-            }
-        }
-    }
-}
-
-/// The error that sends a page to [`ScalarMode::Exact`].
-fn needs_exact<E: de::Error>(what: &str) -> E {
-    E::custom(format_args!(
-        "{what} where the fast path needs an exact decode"
-    ))
-}
-
-impl<'de> Visitor<'de> for FastScalar<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        write_nil(self.0.out);
-        Ok(())
-    }
-
-    fn visit_bool<E: de::Error>(self, b: bool) -> Result<(), E> {
-        match self.0.node.kind {
-            Kind::Bool => write_bool(self.0.out, b),
-            Kind::String => {
-                write_str(self.0.out, if b { "true" } else { "false" }).map_err(E::custom)?;
-            }
-            _ => write_nil(self.0.out),
-        }
-        Ok(())
-    }
-
-    /// As `number_from_text`: an `i64` when the integer fits one.
-    fn visit_u64<E: de::Error>(self, u: u64) -> Result<(), E> {
-        let number = i64::try_from(u).map_or(Number::UInt(u), Number::Int);
-        self.integer(number, u)
-    }
-
-    fn visit_i64<E: de::Error>(self, i: i64) -> Result<(), E> {
-        self.integer(Number::Int(i), i)
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        Err(needs_exact("a number that is not a 64-bit integer"))
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<(), E> {
-        self.string(s)
-    }
-
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<(), E> {
-        self.string(s)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<(), A::Error> {
-        Err(needs_exact("an array"))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<(), A::Error> {
-        Err(needs_exact("an object"))
     }
 }
 
