@@ -331,12 +331,10 @@ pub fn flatten_object_in(
     mode: ScalarMode,
 ) -> Result<FlatObject, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_str(json);
-    let object = ObjectSeedIn {
-        seed: ObjectSeed {
-            plan,
-            cancel: None,
-            share: None,
-        },
+    let object = ObjectSeed {
+        plan,
+        cancel: None,
+        share: None,
         mode,
     }
     .deserialize(&mut de)?;
@@ -355,13 +353,7 @@ pub(crate) struct ObjectSeed<'p> {
     /// from it as they grow, and given back once the object is built (`None`: unbounded, for
     /// tests, benchmarks and fuzzing).
     pub(crate) share: Option<&'p ResultsShare>,
-}
-
-/// An [`ObjectSeed`] whose scalars are decoded in `mode` (an `ObjectSeed` alone decodes them
-/// [`ScalarMode::Exact`]).
-#[derive(Clone, Copy)]
-pub(crate) struct ObjectSeedIn<'p> {
-    pub(crate) seed: ObjectSeed<'p>,
+    /// How its scalars are decoded (a page is decoded `Fast` first, see [`ScalarMode`]).
     pub(crate) mode: ScalarMode,
 }
 
@@ -385,33 +377,8 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<FlatObject, A::Error> {
-        ObjectSeedIn {
-            seed: self,
-            mode: ScalarMode::Exact,
-        }
-        .visit_map(map)
-    }
-}
-
-impl<'de> DeserializeSeed<'de> for ObjectSeedIn<'_> {
-    type Value = FlatObject;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<FlatObject, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ObjectSeedIn<'_> {
-    type Value = FlatObject;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an API object (a JSON object)")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<FlatObject, A::Error> {
-        let ObjectSeedIn { seed, mode } = self;
-        let plan = &seed.plan.root;
-        let walk = Walk::new(mode, seed.cancel, seed.share);
+        let plan = &self.plan.root;
+        let walk = Walk::new(self.mode, self.cancel, self.share);
         let mut out = Vec::with_capacity(2048);
         let mut slots = Slots::new();
         write_object(plan, map, &mut out, &walk, Some(&mut slots))?;

@@ -18,7 +18,7 @@ use crate::intersight::{Filter, ListQuery};
 
 use super::api::ReadDataSourceResponse;
 use super::budget::{Refused, ResultsBudget, ResultsShare, MIB};
-use super::flatten::{FlatObject, ObjectSeed, ObjectSeedIn, ScalarMode};
+use super::flatten::{FlatObject, ObjectSeed, ScalarMode};
 use super::list_source::{
     check_request_length, format_duration, read_timeout, selection, Derived, ListDeclaration,
     ALWAYS_SELECTED, ID, RESULTS,
@@ -329,12 +329,10 @@ impl<'de> Visitor<'de> for ResultsSeed<'_> {
             mode,
             taken,
         } = self.0;
-        let seed = ObjectSeedIn {
-            seed: ObjectSeed {
-                plan: &decoder.plan,
-                cancel: Some(cancel),
-                share: decoder.share.as_deref(),
-            },
+        let seed = ObjectSeed {
+            plan: &decoder.plan,
+            cancel: Some(cancel),
+            share: decoder.share.as_deref(),
             mode,
         };
         let mut objects = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(max_items));

@@ -372,6 +372,7 @@ fn a_cancelled_read_stops_decoding_with_an_error() {
             plan: &plan,
             cancel,
             share: None,
+            mode: ScalarMode::Exact,
         }
         .deserialize(&mut de)
     };
