@@ -175,6 +175,15 @@ pub(crate) fn is_nameable_path(value: &str) -> bool {
     if longest_run >= 40 {
         return false;
     }
+    // A piece of a key body cut short or broken up by a stray `.` or `/` has no 40-character
+    // run, but its runs still look like base64: mixed case with digits, or case changing often.
+    // File names rarely do; such a value is described without being quoted.
+    if value
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(looks_like_base64_run)
+    {
+        return false;
+    }
     let last = value.rsplit(['/', '\\']).next().unwrap_or(value);
     let Some((stem, extension)) = last.rsplit_once('.') else {
         return false;
@@ -182,6 +191,24 @@ pub(crate) fn is_nameable_path(value: &str) -> bool {
     !stem.is_empty()
         && (1..=10).contains(&extension.len())
         && extension.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+/// Whether a run of letters and digits reads like base64 rather than a word of a file name:
+/// at least 8 characters with upper case, lower case and digits, or at least 12 whose case
+/// changes 3 times or more (`SecretKey`: 9 characters, no digit, so it stays nameable).
+fn looks_like_base64_run(run: &str) -> bool {
+    let has = |f: fn(&char) -> bool| run.chars().any(|c| f(&c));
+    let mixed = has(char::is_ascii_uppercase) && has(char::is_ascii_lowercase);
+    if run.len() >= 8 && mixed && has(char::is_ascii_digit) {
+        return true;
+    }
+    let case_changes = run
+        .as_bytes()
+        .windows(2)
+        .filter(|w| w[0].is_ascii_alphabetic() && w[1].is_ascii_alphabetic())
+        .filter(|w| w[0].is_ascii_uppercase() != w[1].is_ascii_uppercase())
+        .count();
+    run.len() >= 12 && case_changes >= 3
 }
 
 /// True when `value` looks like the base64 body of a key pasted without its BEGIN/END lines:
@@ -312,6 +339,9 @@ mod tests {
             "/keys/key.",
             "/keys/.pem",
             "/keys/MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgUtta3D2G575ER6Vj.pem",
+            // A key body cut short with a stray `.` in it (found by the random mangles).
+            "MHcCAQEEIPY7GN/thu.f1Wno",
+            "AwEHoUQDQgAE/xKp.pem",
             "",
         ] {
             assert!(!is_nameable_path(not_path), "{not_path}");
