@@ -10,11 +10,46 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::tokens;
+use serde::Deserialize;
+use support::RawObject;
 use terraform_provider_intersight::intersight::{
-    Cancellation, Client, ClientConfig, Endpoint, Error, Filter, ListQuery, Listing, Literal,
-    SecretKey,
+    Cancellation, Client, ClientConfig, Endpoint, Error, Filter, HasMoid, ListQuery, Listing,
+    Literal, SecretKey,
 };
-use tokens::{IamOAuthToken, ListTyped as _, RawObject};
+use tokens::{IamOAuthToken, ListTyped as _};
+
+/// A token with its owner and tags, which the simulator's filters are checked against.
+#[derive(Debug, Deserialize)]
+struct OwnedToken {
+    #[serde(flatten)]
+    token: IamOAuthToken,
+    #[serde(rename = "User", default)]
+    user: Option<MoRef>,
+    #[serde(rename = "Tags", default)]
+    tags: Option<Vec<Tag>>,
+}
+
+impl HasMoid for OwnedToken {
+    fn moid(&self) -> &str {
+        self.token.moid()
+    }
+}
+
+/// A reference to another object.
+#[derive(Debug, Deserialize)]
+struct MoRef {
+    #[serde(rename = "Moid", default)]
+    moid: Option<String>,
+}
+
+/// A key/value tag.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+struct Tag {
+    #[serde(rename = "Key", default)]
+    key: Option<String>,
+    #[serde(rename = "Value", default)]
+    value: Option<String>,
+}
 
 fn sim_binary() -> PathBuf {
     match std::env::var("INTERSIGHT_SIM_BIN") {
@@ -83,7 +118,7 @@ impl Sim {
     }
 }
 
-async fn list(client: &Client, filter: Option<Filter>) -> Result<Listing<IamOAuthToken>, Error> {
+async fn list(client: &Client, filter: Option<Filter>) -> Result<Listing<OwnedToken>, Error> {
     let q = ListQuery {
         filter,
         ..ListQuery::new("iam/OAuthTokens")
@@ -104,7 +139,7 @@ async fn both_key_types_over_https_with_filters() {
         let moids: Vec<&str> = all
             .items
             .iter()
-            .map(|t| t.moid.as_deref().unwrap())
+            .map(|t| t.token.moid.as_deref().unwrap())
             .collect();
         assert!(
             moids.windows(2).all(|w| w[0] < w[1]),
@@ -112,24 +147,25 @@ async fn both_key_types_over_https_with_filters() {
         );
 
         let user = all.items[0].user.as_ref().unwrap().moid.clone().unwrap();
-        let by_user = list(
-            &client,
-            Some(Filter::eq("User.Moid", Literal::string(user.as_str())).unwrap()),
-        )
-        .await
-        .unwrap();
-        let expected = all
-            .items
-            .iter()
-            .filter(|t| t.user.as_ref().and_then(|u| u.moid.as_deref()) == Some(&*user))
-            .count();
-        assert_eq!(by_user.items.len(), expected);
-        assert!(expected > 0);
+        let owned_by_user =
+            |t: &OwnedToken| t.user.as_ref().and_then(|u| u.moid.as_deref()) == Some(&*user);
+        let by_user = Filter::eq("User.Moid", Literal::string(user.as_str())).unwrap();
+        assert_finds(&client, &all.items, by_user, owned_by_user).await;
 
-        let hostile = Filter::and([
-            Filter::eq("User.Moid", Literal::string(user.as_str())).unwrap(),
-            Filter::eq("ClientName", Literal::string("x') or (1 eq 1")).unwrap(),
-        ]);
+        // The user's own client name finds its tokens, so the hostile name's empty answer is
+        // its quote kept inside the string, not a filter on `ClientName` that never matches.
+        let by_user_and_name = |name: &str| {
+            Filter::and([
+                Filter::eq("User.Moid", Literal::string(user.as_str())).unwrap(),
+                Filter::eq("ClientName", Literal::string(name)).unwrap(),
+            ])
+        };
+        let name = all.items[0].token.client_name.clone().unwrap();
+        assert_finds(&client, &all.items, by_user_and_name(&name), |t| {
+            owned_by_user(t) && t.token.client_name.as_deref() == Some(&*name)
+        })
+        .await;
+        let hostile = by_user_and_name("x') or (1 eq 1");
         assert_eq!(list(&client, Some(hostile)).await.unwrap().items.len(), 0);
 
         let tag = all
@@ -145,24 +181,30 @@ async fn both_key_types_over_https_with_filters() {
             ]),
         )
         .unwrap();
-        let tagged = list(&client, Some(by_tag)).await.unwrap();
-        let expected = all
-            .items
-            .iter()
-            .filter(|t| {
-                t.tags
-                    .iter()
-                    .flat_map(|t| t.iter())
-                    .any(|x| x.key == tag.key && x.value == tag.value)
-            })
-            .count();
-        assert_eq!(tagged.items.len(), expected);
+        assert_finds(&client, &all.items, by_tag, |t| {
+            t.tags.iter().flatten().any(|x| *x == tag)
+        })
+        .await;
     }
+}
+
+/// `filter` lists exactly the tokens of `all` that `wanted` picks, and at least one.
+async fn assert_finds(
+    client: &Client,
+    all: &[OwnedToken],
+    filter: Filter,
+    wanted: impl Fn(&OwnedToken) -> bool,
+) {
+    let expected: Vec<&str> = all.iter().filter(|t| wanted(t)).map(|t| t.moid()).collect();
+    let found = list(client, Some(filter)).await.unwrap();
+    let found: Vec<&str> = found.items.iter().map(|t| t.moid()).collect();
+    assert!(!expected.is_empty());
+    assert_eq!(found, expected);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_injected_fault() {
-    async fn run(faults: &str) -> Result<Listing<IamOAuthToken>, Error> {
+    async fn run(faults: &str) -> Result<Listing<OwnedToken>, Error> {
         let sim = start(&["--tokens", "950", "--plain-http", "--faults", faults]).await;
         let mut config = sim.config("ec");
         config.page_size = 100;
@@ -287,7 +329,7 @@ async fn a_lying_count_and_a_flood_page_end_in_errors() {
     );
 }
 
-async fn client_list(sim: &Sim) -> Result<Listing<IamOAuthToken>, Error> {
+async fn client_list(sim: &Sim) -> Result<Listing<OwnedToken>, Error> {
     let mut config = sim.config("ec");
     config.page_size = 100;
     config.max_retries = 0;

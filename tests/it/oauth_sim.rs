@@ -10,14 +10,14 @@ use crate::tokens;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::{configure_ok, ds_config, empty_config, with, Sim};
+use support::{configure_ok, ds_config, empty_config, with, RawObject, Sim};
 use terraform_provider_intersight::cty::{Number, Value};
 use terraform_provider_intersight::intersight::{
     Cancellation, Client, ClientConfig, ClientCredentials, Credentials, Endpoint, Error, ListQuery,
 };
 use terraform_provider_intersight::provider::api::ReadDataSourceRequest;
 use terraform_provider_intersight::provider::Provider;
-use tokens::{ListTyped as _, RawObject};
+use tokens::ListTyped as _;
 
 fn oauth_config(sim: &Sim, secret: Option<&str>) -> ClientConfig {
     let (id, real) = sim.oauth();

@@ -7,13 +7,27 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 
+use serde::Deserialize;
 use terraform_provider_intersight::cty::{Diagnostics, Value};
+use terraform_provider_intersight::intersight::HasMoid;
 use terraform_provider_intersight::provider::api::ConfigureProviderRequest;
 use terraform_provider_intersight::provider::schema::{Block, Nesting};
 use terraform_provider_intersight::provider::Provider;
 
 /// The data source under test.
 pub(crate) const DS: &str = "intersight_iam_o_auth_token";
+
+/// An object with every property the server sent, for tests that look at the shape of pages or
+/// only count objects (listed with `tokens::ListTyped`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct RawObject(pub(crate) serde_json::Map<String, serde_json::Value>);
+
+impl HasMoid for RawObject {
+    fn moid(&self) -> &str {
+        self.0.get("Moid").and_then(|m| m.as_str()).unwrap_or("")
+    }
+}
 
 /// A provider configured with `config`; the configuration itself must not fail.
 pub(crate) fn configure_ok(config: Value) -> (Provider, Diagnostics) {

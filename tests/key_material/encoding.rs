@@ -3,25 +3,15 @@
 //! `tests/it` includes this file alone; `key_material/mod.rs` (for the client crate's tests)
 //! includes it and adds the other encodings.
 
-use std::path::{Path, PathBuf};
-
 use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair as _, RsaKeyPair, UnparsedPublicKey};
 use base64::Engine as _;
 
-pub(crate) const OID_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+// Relative to this file however it is included (`#[path]` on a file-backed module).
+#[path = "fixture.rs"]
+mod fixture;
+pub(crate) use fixture::fixture;
 
-/// A file of `tests/fixtures/signing` at the workspace root. This module serves the root
-/// package's tests and `crates/intersight-client`'s, so the directory is looked up from the
-/// including package's manifest directory upwards.
-pub(crate) fn fixture(name: &str) -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest
-        .ancestors()
-        .map(|dir| dir.join("tests/fixtures/signing"))
-        .find(|dir| dir.is_dir())
-        .unwrap_or_else(|| manifest.join("tests/fixtures/signing"))
-        .join(name)
-}
+pub(crate) const OID_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
 
 pub(crate) fn fixture_text(name: &str) -> String {
     std::fs::read_to_string(fixture(name)).unwrap()

@@ -1,7 +1,6 @@
 //! Test keys in every encoding the client accepts, made from the checked-in fixtures with the
-//! crypto backend (aws-lc-rs) and a few lines of DER, and a verifier for our signatures.
-//! Each client test binary uses a part of it.
-#![allow(dead_code)]
+//! crypto backend (aws-lc-rs) and a few lines of DER, and a verifier for our signatures: the
+//! client crate's integration tests (`crates/intersight-client/tests/it`) include this file.
 
 mod encoding;
 

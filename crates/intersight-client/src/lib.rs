@@ -37,11 +37,11 @@
 
 pub(crate) mod crypto;
 pub(crate) mod endpoint;
-// The test keys of the workspace's tests, for the unit tests too.
 pub mod error;
 pub mod filter;
+// Where the workspace's test keys are, for the unit tests that read one.
 #[cfg(test)]
-#[path = "../../../tests/key_material/mod.rs"]
+#[path = "../../../tests/key_material/fixture.rs"]
 mod key_material;
 pub mod keys;
 pub mod log;

@@ -2,40 +2,20 @@
 //! into Terraform's encoding instead: `provider::list_read::ResultsDecoder`). Test binaries
 //! include it with `#[path = "client_common/tokens.rs"] mod tokens;` and list with
 //! `client.list::<IamOAuthToken>(&query, &cancel)` through [`ListTyped`].
-#![allow(dead_code)]
 
 use intersight_client::paging::{Page, PageDecoder};
 use intersight_client::{Cancellation, Client, Error, HasMoid, ListQuery, Listing};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-/// The token properties the client tests look at.
+/// The token properties that the client tests and the root package's tests against the simulator
+/// read (`client_sim` adds the owner and the tags to it).
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct IamOAuthToken {
     #[serde(rename = "Moid", default)]
     pub(crate) moid: Option<String>,
     #[serde(rename = "ClientName", default)]
     pub(crate) client_name: Option<String>,
-    #[serde(rename = "User", default)]
-    pub(crate) user: Option<MoRef>,
-    #[serde(rename = "Tags", default)]
-    pub(crate) tags: Option<Vec<Tag>>,
-}
-
-/// A key/value tag.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub(crate) struct Tag {
-    #[serde(rename = "Key", default)]
-    pub(crate) key: Option<String>,
-    #[serde(rename = "Value", default)]
-    pub(crate) value: Option<String>,
-}
-
-/// A reference to another object.
-#[derive(Debug, Clone, Deserialize)]
-pub(crate) struct MoRef {
-    #[serde(rename = "Moid", default)]
-    pub(crate) moid: Option<String>,
 }
 
 impl HasMoid for IamOAuthToken {
@@ -87,16 +67,5 @@ impl ListTyped for Client {
     {
         self.list_with(query, &SerdePages(std::marker::PhantomData), cancel)
             .await
-    }
-}
-
-/// An object with every property the server sent, for tests that look at the shape of pages.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(transparent)]
-pub(crate) struct RawObject(pub serde_json::Map<String, serde_json::Value>);
-
-impl HasMoid for RawObject {
-    fn moid(&self) -> &str {
-        self.0.get("Moid").and_then(|m| m.as_str()).unwrap_or("")
     }
 }
