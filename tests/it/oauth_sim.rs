@@ -105,17 +105,11 @@ async fn a_wrong_secret_is_one_refusal_never_retried_nor_repeated() {
     let client = Client::new(oauth_config(&sim, Some("wrong secret"))).unwrap();
     for _ in 0..3 {
         let err = read_all(&client).await.unwrap_err();
-        let Error::TokenRefused {
-            status,
-            error,
-            client_id,
-            ..
-        } = &err
-        else {
-            panic!("{err:?}")
-        };
-        assert_eq!((*status, error.as_deref()), (401, Some("invalid_client")));
-        assert_eq!(client_id, &sim.oauth().0);
+        assert!(
+            matches!(&err, Error::TokenRefused { status: 401, error: Some(error), client_id, .. }
+                if error == "invalid_client" && *client_id == sim.oauth().0),
+            "{err:?}"
+        );
         assert!(!err.to_string().contains(&sim.oauth().1));
     }
     let stats = sim.stats().await;

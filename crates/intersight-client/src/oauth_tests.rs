@@ -434,17 +434,11 @@ async fn a_refusal_is_final_and_names_the_client_without_the_secret() {
     let t = oauth_transport(addr, "pw-Zebra");
     for _ in 0..3 {
         let err = get(&t).await.unwrap_err();
-        let Error::TokenRefused {
-            status,
-            error,
-            client_id,
-            ..
-        } = &err
-        else {
-            panic!("{err:?}")
-        };
-        assert_eq!((*status, error.as_deref()), (401, Some("invalid_client")));
-        assert_eq!(client_id, "client-1");
+        assert!(
+            matches!(&err, Error::TokenRefused { status: 401, error: Some(error), client_id, .. }
+                if error == "invalid_client" && client_id == "client-1"),
+            "{err:?}"
+        );
         let text = format!("{err} {err:?}");
         assert!(!text.contains("pw-Zebra"), "{text}");
         assert!(text.contains("wrong secret ***"), "{text}");
