@@ -6,26 +6,15 @@ use super::*;
 use crate::cty::{AttributePath, Number, Refinements, Severity, Type, Value};
 use crate::provider::configure::configure;
 use crate::provider::schema::StringKind;
-
-fn config<const N: usize>(attrs: [(&str, Value); N]) -> Value {
-    Value::Object(attrs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
-}
+use crate::provider::test_values::{attribute_paths, object as config};
 
 fn int(i: i64) -> Value {
     Value::Number(Number::Int(i))
 }
 
-/// The attribute paths of the diagnostics, as text.
+/// The attribute paths of the diagnostics of `validate`, as text.
 fn paths(config: &Value) -> Vec<String> {
-    validate(config)
-        .iter()
-        .map(|d| {
-            d.attribute
-                .as_ref()
-                .map(|p| p.to_string())
-                .unwrap_or_default()
-        })
-        .collect()
+    attribute_paths(&validate(config))
 }
 
 #[test]

@@ -16,6 +16,8 @@ pub mod list_read;
 pub mod list_source;
 pub mod naming;
 pub mod query;
+#[cfg(test)]
+mod test_values;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -7,6 +7,7 @@ use crate::provider::list_source::{
     ListDataSource, DISPLAY_NAMES, FILTER, ID, NOT_FILTERS, RESULTS,
 };
 use crate::provider::schema::Schema;
+use crate::provider::test_values::{attribute_paths, object};
 use crate::provider::DataSource;
 
 fn source() -> ListDataSource {
@@ -57,26 +58,11 @@ fn results_type_follows_the_argument_tables() {
 
 // -- validation --
 
-fn obj<const N: usize>(attrs: [(&str, Value); N]) -> Value {
-    Value::Object(attrs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
-}
-
-fn paths(d: &Diagnostics) -> Vec<String> {
-    d.iter()
-        .map(|d| {
-            d.attribute
-                .as_ref()
-                .map(|p| p.to_string())
-                .unwrap_or_default()
-        })
-        .collect()
-}
-
 #[test]
 fn valid_and_absent_values_pass() {
     assert!(validate(&Value::Null).is_empty());
-    assert!(validate(&obj([])).is_empty());
-    let config = obj([
+    assert!(validate(&object([])).is_empty());
+    let config = object([
         ("create_time", Value::string("2024-05-01T10:20:30Z")),
         (
             "mod_time",
@@ -100,8 +86,8 @@ fn every_top_level_date_time_is_checked() {
         "last_login_time",
         "mod_time",
     ] {
-        let d = validate(&obj([(name, Value::string("2024-05-01 10:20:30"))]));
-        assert_eq!(paths(&d), vec![name.to_string()], "{name}");
+        let d = validate(&object([(name, Value::string("2024-05-01 10:20:30"))]));
+        assert_eq!(attribute_paths(&d), vec![name.to_string()], "{name}");
         let detail = &d.0[0].detail;
         assert!(detail.contains("RFC 3339"), "{detail}");
         assert!(detail.contains("\"2024-05-01 10:20:30\""), "{detail}");
@@ -111,9 +97,9 @@ fn every_top_level_date_time_is_checked() {
 
 #[test]
 fn version_context_timestamp_is_checked_at_its_path() {
-    let config = obj([(
+    let config = object([(
         "version_context",
-        Value::List(vec![obj([("timestamp", Value::string("yesterday"))])]),
+        Value::List(vec![object([("timestamp", Value::string("yesterday"))])]),
     )]);
     let d = validate(&config);
     assert_eq!(d.0.len(), 1);
@@ -130,8 +116,8 @@ fn version_context_timestamp_is_checked_at_its_path() {
 #[test]
 fn blank_filter_is_rejected() {
     for blank in ["", "   ", "\n\t"] {
-        let d = validate(&obj([("filter", Value::string(blank))]));
-        assert_eq!(paths(&d), vec!["filter".to_string()]);
+        let d = validate(&object([("filter", Value::string(blank))]));
+        assert_eq!(attribute_paths(&d), vec!["filter".to_string()]);
         assert!(d.has_errors());
     }
 }
@@ -139,37 +125,40 @@ fn blank_filter_is_rejected() {
 #[test]
 fn additional_properties_must_be_a_json_object_at_any_depth() {
     let bad = Value::string("{not json");
-    let config = obj([
+    let config = object([
         ("additional_properties", bad.clone()),
         (
             "tags",
             Value::List(vec![
-                obj([("additional_properties", Value::string("{}"))]),
-                obj([(
+                object([("additional_properties", Value::string("{}"))]),
+                object([(
                     "definition",
-                    Value::List(vec![obj([("additional_properties", bad.clone())])]),
+                    Value::List(vec![object([("additional_properties", bad.clone())])]),
                 )]),
             ]),
         ),
         (
             "version_context",
-            Value::List(vec![obj([(
+            Value::List(vec![object([(
                 "ref_mo",
-                Value::List(vec![obj([("additional_properties", Value::string("[1]"))])]),
+                Value::List(vec![object([(
+                    "additional_properties",
+                    Value::string("[1]"),
+                )])]),
             )])]),
         ),
         (
             "user",
-            Value::List(vec![obj([("additional_properties", bad.clone())])]),
+            Value::List(vec![object([("additional_properties", bad.clone())])]),
         ),
         (
             "user_meta",
-            Value::List(vec![obj([("additional_properties", bad)])]),
+            Value::List(vec![object([("additional_properties", bad)])]),
         ),
     ]);
     let d = validate(&config);
     assert_eq!(
-        paths(&d),
+        attribute_paths(&d),
         vec![
             "additional_properties",
             "tags[1].definition[0].additional_properties",
@@ -199,7 +188,7 @@ fn unknown_values_anywhere_are_accepted() {
         string_prefix: Some("20".into()),
         ..Default::default()
     })));
-    let config = obj([
+    let config = object([
         ("create_time", Value::unknown()),
         ("mod_time", refined),
         ("filter", Value::unknown()),
@@ -209,12 +198,12 @@ fn unknown_values_anywhere_are_accepted() {
             "version_context",
             Value::List(vec![
                 Value::unknown(),
-                obj([("timestamp", Value::unknown())]),
+                object([("timestamp", Value::unknown())]),
             ]),
         ),
         (
             "user",
-            Value::List(vec![obj([("additional_properties", Value::unknown())])]),
+            Value::List(vec![object([("additional_properties", Value::unknown())])]),
         ),
     ]);
     assert!(validate(&config).is_empty());
@@ -224,16 +213,19 @@ fn unknown_values_anywhere_are_accepted() {
 #[test]
 fn long_values_are_quoted_shortened() {
     let long = "x".repeat(500);
-    let d = validate(&obj([("create_time", Value::string(long))]));
+    let d = validate(&object([("create_time", Value::string(long))]));
     assert!(d.0[0].detail.len() < 400, "{}", d.0[0].detail);
     assert!(d.0[0].detail.contains('…'));
 }
 
 #[test]
 fn path_steps_are_attribute_and_index() {
-    let config = obj([(
+    let config = object([(
         "tags",
-        Value::List(vec![obj([("additional_properties", Value::string("1"))])]),
+        Value::List(vec![object([(
+            "additional_properties",
+            Value::string("1"),
+        )])]),
     )]);
     let d = validate(&config);
     let steps = &d.0[0].attribute.as_ref().unwrap().0;

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::provider::fields::{field, Cardinality, FieldKind, REF};
+use crate::provider::test_values::{attribute_paths, object};
 
 #[test]
 fn go_durations_parse() {
@@ -68,22 +69,24 @@ const THINGS: &[Field] = &[
     field("when", FieldKind::DateTime, "When."),
     crate::provider::fields::block("owner", Cardinality::AtMostOne, REF, "The owner."),
 ];
-static THING: ListDeclaration = ListDeclaration {
-    type_name: "test_thing",
-    description: "Things.",
-    resource: "test/Things",
-    object_type: "test.Thing",
-    fields: THINGS,
-    examples: Examples {
-        string_field: "name",
-        value: "n",
-        block: "owner",
-        readable_as: "things",
-    },
-};
+static THING: ListDeclaration = things("test_thing", THINGS);
 
-fn obj<const N: usize>(attrs: [(&str, Value); N]) -> Value {
-    Value::Object(attrs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+/// A declaration of `test/Things` with `fields`, among them `name` and the block `owner`
+/// (its examples name them).
+const fn things(type_name: &'static str, fields: &'static [Field]) -> ListDeclaration {
+    ListDeclaration {
+        type_name,
+        description: "Things.",
+        resource: "test/Things",
+        object_type: "test.Thing",
+        fields,
+        examples: Examples {
+            string_field: "name",
+            value: "n",
+            block: "owner",
+            readable_as: "things",
+        },
+    }
 }
 
 #[test]
@@ -125,25 +128,20 @@ fn everything_is_derived_from_the_declaration() {
 #[test]
 fn every_invalid_argument_is_reported_in_one_run() {
     let ds = ListDataSource::new(&THING);
-    let config = obj([
+    let config = object([
         ("when", Value::string("2024-05-01 10:20:30")),
         ("filter", Value::string("Name eq 'unclosed")),
         (
             TIMEOUTS,
-            obj([(TIMEOUTS_READ, Value::string("ten minutes"))]),
+            object([(TIMEOUTS_READ, Value::string("ten minutes"))]),
         ),
     ]);
     let d = ds.validate(&config);
-    let paths: Vec<String> = d
-        .iter()
-        .map(|d| {
-            d.attribute
-                .as_ref()
-                .map(|p| p.to_string())
-                .unwrap_or_default()
-        })
-        .collect();
-    assert_eq!(paths, ["when", "timeouts.read", "filter"], "{d:?}");
+    assert_eq!(
+        attribute_paths(&d),
+        ["when", "timeouts.read", "filter"],
+        "{d:?}"
+    );
     assert!(d.iter().all(|d| d.severity == Severity::Error));
     let filter = &d.0[2];
     assert_eq!(filter.summary, "Invalid filter expression");
@@ -171,7 +169,7 @@ fn a_query_too_long_for_a_url_is_an_error_on_the_argument_that_makes_it_long() {
         assert_eq!(d.0[0].summary, "Query too long", "{d:?}");
         d.0[0].clone()
     };
-    let d = too_long(&obj([(FILTER, Value::string(&moid_in))]));
+    let d = too_long(&object([(FILTER, Value::string(&moid_in))]));
     assert_eq!(d.summary, "Query too long");
     assert_eq!(d.attribute, Some(AttributePath::attr(FILTER)));
     assert!(
@@ -188,14 +186,14 @@ fn a_query_too_long_for_a_url_is_an_error_on_the_argument_that_makes_it_long() {
     assert!(d.detail.chars().count() < 800, "{}", d.detail);
     assert!(!d.detail.contains(&ids[100]), "{}", d.detail);
     // Another argument that is longer than `filter` is the one named.
-    let d = too_long(&obj([
+    let d = too_long(&object([
         (FILTER, Value::string("ClientName eq 'x'")),
         ("name", Value::string("n".repeat(70_000))),
     ]));
     assert_eq!(d.attribute, Some(AttributePath::attr("name")), "{d:?}");
     assert!(d.detail.contains("`name` takes 700"), "{}", d.detail);
     // Several arguments that fit alone but not together: the longest is named.
-    let d = too_long(&obj([
+    let d = too_long(&object([
         (
             FILTER,
             Value::string(format!("Moid in ({})", ids[..1200].join(","))),
@@ -205,7 +203,7 @@ fn a_query_too_long_for_a_url_is_an_error_on_the_argument_that_makes_it_long() {
     assert_eq!(d.attribute, Some(AttributePath::attr(FILTER)), "{d:?}");
     // What the advice says: about 1,860 Moids fill a request (without a `select`).
     let moids = |n: usize| {
-        obj([(
+        object([(
             FILTER,
             Value::string(format!("Moid in ({})", ids[..n].join(","))),
         )])
@@ -216,7 +214,7 @@ fn a_query_too_long_for_a_url_is_an_error_on_the_argument_that_makes_it_long() {
         Some(AttributePath::attr(FILTER))
     );
     // Exactly at the bound: valid.
-    let fits = |pad: usize| obj([("name", Value::string("n".repeat(pad)))]);
+    let fits = |pad: usize| object([("name", Value::string("n".repeat(pad)))]);
     let query = |pad: usize| ListQuery {
         filter: build_filter(ds.query_spec(), &fits(pad), &mut Diagnostics::new()).unwrap(),
         ..ListQuery::new(THING.resource)
@@ -233,7 +231,7 @@ fn a_query_too_long_for_a_url_is_an_error_on_the_argument_that_makes_it_long() {
         Some(AttributePath::attr("name"))
     );
     // A `select` counts: `$select` is part of every page request.
-    let selected = obj([
+    let selected = object([
         ("name", Value::string("n".repeat(pad))),
         (SELECT, Value::Set(vec![Value::string("when")])),
     ]);
@@ -246,12 +244,12 @@ fn a_query_too_long_for_a_url_is_an_error_on_the_argument_that_makes_it_long() {
 #[test]
 fn selector_is_left_to_the_read_and_timeouts_are_not_filters() {
     let ds = ListDataSource::new(&THING);
-    let config = obj([
+    let config = object([
         (
             "owner",
-            Value::List(vec![obj([("selector", Value::string("Name eq 'x'"))])]),
+            Value::List(vec![object([("selector", Value::string("Name eq 'x'"))])]),
         ),
-        (TIMEOUTS, obj([(TIMEOUTS_READ, Value::string("5m"))])),
+        (TIMEOUTS, object([(TIMEOUTS_READ, Value::string("5m"))])),
     ]);
     assert!(ds.validate(&config).is_empty());
     let mut built = Diagnostics::new();
@@ -261,7 +259,7 @@ fn selector_is_left_to_the_read_and_timeouts_are_not_filters() {
     assert!(built.0[0].detail.contains("ignored"));
     assert_eq!(read_timeout(&config).unwrap(), Duration::from_secs(300));
     assert_eq!(read_timeout(&Value::Null).unwrap(), DEFAULT_READ_TIMEOUT);
-    let unknown = obj([(TIMEOUTS, obj([(TIMEOUTS_READ, Value::unknown())]))]);
+    let unknown = object([(TIMEOUTS, object([(TIMEOUTS_READ, Value::unknown())]))]);
     assert!(ds.validate(&unknown).is_empty());
 }
 
@@ -270,17 +268,17 @@ fn select_names_results_attributes_with_a_hint_for_typos() {
     let ds = ListDataSource::new(&THING);
     let element = &*ds.0;
     let set = |names: &[&str]| {
-        obj([(
+        object([(
             SELECT,
             Value::Set(names.iter().map(|n| Value::string(*n)).collect()),
         )])
     };
-    assert_eq!(selection(element, &obj([])).unwrap(), None);
+    assert_eq!(selection(element, &object([])).unwrap(), None);
     assert_eq!(
         selection(element, &set(&["name", "owner"])).unwrap(),
         Some(["name".to_string(), "owner".to_string()].into())
     );
-    let unknown = obj([(
+    let unknown = object([(
         SELECT,
         Value::Set(vec![Value::string("name"), Value::unknown()]),
     )]);
@@ -324,36 +322,24 @@ const PER_FIELD: &[Field] = &[
     crate::provider::fields::block("detail", Cardinality::AtMostOne, DETAIL, "Detail."),
     crate::provider::fields::block("owner", Cardinality::AtMostOne, REF, "The owner."),
 ];
-static PER_FIELD_THING: ListDeclaration = ListDeclaration {
-    type_name: "test_per_field",
-    description: "Things.",
-    resource: "test/Things",
-    object_type: "test.Thing",
-    fields: PER_FIELD,
-    examples: Examples {
-        string_field: "name",
-        value: "n",
-        block: "owner",
-        readable_as: "things",
-    },
-};
+static PER_FIELD_THING: ListDeclaration = things("test_per_field", PER_FIELD);
 
 #[test]
 fn kinds_and_write_only_are_the_declared_fields_not_their_names() {
     let ds = ListDataSource::new(&PER_FIELD_THING);
-    let config = obj([
+    let config = object([
         ("when", Value::string("2024-05-01T10:20:30Z")),
         ("count", Value::Number(crate::cty::Number::Int(3))),
         (
             "detail",
-            Value::List(vec![obj([
+            Value::List(vec![object([
                 ("selector", Value::string("s")),
                 ("when", Value::string("soon")),
             ])]),
         ),
         (
             "owner",
-            Value::List(vec![obj([("selector", Value::string("Name eq 'x'"))])]),
+            Value::List(vec![object([("selector", Value::string("Name eq 'x'"))])]),
         ),
     ]);
     assert!(
@@ -377,7 +363,7 @@ fn kinds_and_write_only_are_the_declared_fields_not_their_names() {
         Some(AttributePath::attr("owner").index(0).attribute("selector"))
     );
     // An integer field takes whole numbers only.
-    let d = ds.validate(&obj([(
+    let d = ds.validate(&object([(
         "count",
         Value::Number(crate::cty::Number::Float(1.5)),
     )]));
@@ -395,9 +381,9 @@ fn example_text_in_generic_messages_comes_from_the_declaration() {
     assert!(select.contains("`[\"name\", \"owner\"]`"), "{select}");
     // No additional-properties field here: nothing to say about selecting it.
     assert!(!select.contains("cannot be selected"), "{select}");
-    let d = ds.validate(&obj([(FILTER, Value::string(" "))]));
+    let d = ds.validate(&object([(FILTER, Value::string(" "))]));
     assert!(d.0[0].detail.contains("such as `Name eq 'n'`"), "{d:?}");
-    let d = ds.validate(&obj([(FILTER, Value::string("Name eq 'x"))]));
+    let d = ds.validate(&object([(FILTER, Value::string("Name eq 'x"))]));
     assert!(d.0[0].detail.contains("e.g. `Name eq 'n' and"), "{d:?}");
     let subject = ds.0.read_subject();
     assert_eq!(subject.example_property, "Name");
