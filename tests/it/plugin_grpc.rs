@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use plugin_common::{ClientCert, Plugin};
 use support::{ds_config, empty_config, with, Sim};
-use terraform_provider_intersight::cty::{msgpack, Value};
+use terraform_provider_intersight::cty::{msgpack, Type, Value};
 use terraform_provider_intersight::protocol::{tfplugin5 as pb5, tfplugin6 as pb6};
 use terraform_provider_intersight::provider::Provider;
 use tonic::transport::Channel;
@@ -183,10 +183,70 @@ async fn the_other_protocol_version_is_not_served() {
 }
 
 /// `value` of type `ty` as a protocol 6 `DynamicValue`.
-fn dynamic(value: &Value, ty: &terraform_provider_intersight::cty::Type) -> pb6::DynamicValue {
+fn dynamic(value: &Value, ty: &Type) -> pb6::DynamicValue {
     pb6::DynamicValue {
         msgpack: msgpack::encode(value, ty).unwrap(),
         json: Vec::new(),
+    }
+}
+
+/// A read of the simulator's tokens as a test sends it: the provider's configuration (`sim`'s RSA
+/// key and endpoint, and `settings`), the data source's configuration with nothing set, and the
+/// data source's type, to decode the state with.
+struct SimRead {
+    provider_config: pb6::DynamicValue,
+    data_source_config: pb6::DynamicValue,
+    data_source_type: Type,
+}
+
+impl SimRead {
+    fn new(sim: &Sim, settings: &[(&str, Value)]) -> Self {
+        let provider = Provider::new();
+        let provider_block = provider.get_provider_schema().provider.block;
+        let credentials = [
+            ("apikey", Value::string(sim.key_id("rsa"))),
+            ("secretkey", Value::string(sim.key_path("rsa"))),
+            ("endpoint", Value::string(&sim.endpoint)),
+        ];
+        let config = credentials
+            .into_iter()
+            .chain(settings.iter().cloned())
+            .fold(empty_config(&provider_block), |config, (name, value)| {
+                with(config, name, value)
+            });
+        let data_source_type = provider
+            .data_source_schema(DATA_SOURCE)
+            .unwrap()
+            .block
+            .value_type();
+        SimRead {
+            provider_config: dynamic(&config, &provider_block.value_type()),
+            data_source_config: dynamic(&ds_config(), &data_source_type),
+            data_source_type,
+        }
+    }
+
+    /// Configures the provider behind `client` (protocol 6), which answers no diagnostics.
+    async fn configure(&self, client: &mut pb6::provider_client::ProviderClient<Channel>) {
+        let configured = client
+            .configure_provider(pb6::configure_provider::Request {
+                terraform_version: "1.15.5".into(),
+                config: Some(self.provider_config.clone()),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(configured.diagnostics.is_empty(), "{configured:?}");
+    }
+
+    /// The protocol 6 request that reads the data source.
+    fn request(&self) -> pb6::read_data_source::Request {
+        pb6::read_data_source::Request {
+            type_name: DATA_SOURCE.to_string(),
+            config: Some(self.data_source_config.clone()),
+            ..Default::default()
+        }
     }
 }
 
@@ -207,41 +267,13 @@ async fn other_rpcs_are_answered_at_once_while_a_read_decodes() {
     ]);
     let (_p, channel) = launch("6").await;
     let mut client = pb6::provider_client::ProviderClient::new(channel);
-    let provider = Provider::new();
-    let schema = provider.get_provider_schema();
-    let mut config = empty_config(&schema.provider.block);
-    config = with(config, "apikey", Value::string(sim.key_id("rsa")));
-    config = with(config, "secretkey", Value::string(sim.key_path("rsa")));
-    config = with(config, "endpoint", Value::string(&sim.endpoint));
-    let configured = client
-        .configure_provider(pb6::configure_provider::Request {
-            terraform_version: "1.15.5".into(),
-            config: Some(dynamic(&config, &schema.provider.block.value_type())),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(
-        configured.diagnostics.is_empty(),
-        "{:?}",
-        configured.diagnostics
-    );
+    let sim_read = SimRead::new(&sim, &[]);
+    sim_read.configure(&mut client).await;
 
-    let ds_type = provider
-        .data_source_schema(DATA_SOURCE)
-        .unwrap()
-        .block
-        .value_type();
     let mut reader = client.clone();
+    let request = sim_read.request();
     let read = tokio::spawn(async move {
-        let response = reader
-            .read_data_source(pb6::read_data_source::Request {
-                type_name: DATA_SOURCE.to_string(),
-                config: Some(dynamic(&ds_config(), &ds_type)),
-                ..Default::default()
-            })
-            .await;
+        let response = reader.read_data_source(request).await;
         (Instant::now(), response)
     });
     // The first page (plain) is decoded by now, the next four are being decoded.
@@ -320,39 +352,16 @@ async fn a_state_over_256_mib_is_sent_and_requests_up_to_256_mib_are_read() {
     let mut client = pb6::provider_client::ProviderClient::new(channel)
         .max_decoding_message_size(usize::MAX)
         .max_encoding_message_size(usize::MAX);
-    let provider = Provider::new();
-    let schema = provider.get_provider_schema();
-    let mut config = empty_config(&schema.provider.block);
-    config = with(config, "apikey", Value::string(sim.key_id("rsa")));
-    config = with(config, "secretkey", Value::string(sim.key_path("rsa")));
-    config = with(config, "endpoint", Value::string(&sim.endpoint));
-    config = with(config, "page_size", Value::Number(Number::Int(40)));
-    config = with(config, "request_timeout", Value::Number(Number::Int(120)));
-    let configured = client
-        .configure_provider(pb6::configure_provider::Request {
-            terraform_version: "1.15.5".into(),
-            config: Some(dynamic(&config, &schema.provider.block.value_type())),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(
-        configured.diagnostics.is_empty(),
-        "{:?}",
-        configured.diagnostics
+    let sim_read = SimRead::new(
+        &sim,
+        &[
+            ("page_size", Value::Number(Number::Int(40))),
+            ("request_timeout", Value::Number(Number::Int(120))),
+        ],
     );
-    let ds_type = provider
-        .data_source_schema(DATA_SOURCE)
-        .unwrap()
-        .block
-        .value_type();
+    sim_read.configure(&mut client).await;
     let read = client
-        .read_data_source(pb6::read_data_source::Request {
-            type_name: DATA_SOURCE.to_string(),
-            config: Some(dynamic(&ds_config(), &ds_type)),
-            ..Default::default()
-        })
+        .read_data_source(sim_read.request())
         .await
         .expect("a state over 256 MiB is one gRPC response")
         .into_inner();
@@ -370,7 +379,7 @@ async fn a_state_over_256_mib_is_sent_and_requests_up_to_256_mib_are_read() {
             "filter",
             Value::string("Moid eq '".to_string() + &"a".repeat(filter_bytes) + "'"),
         );
-        let config = dynamic(&config, &ds_type);
+        let config = dynamic(&config, &sim_read.data_source_type);
         async move {
             client
                 .validate_data_resource_config(pb6::validate_data_resource_config::Request {
@@ -399,39 +408,13 @@ async fn a_state_over_256_mib_is_sent_and_requests_up_to_256_mib_are_read() {
 async fn a_read_answers_its_state_through_both_protocol_versions() {
     use terraform_provider_intersight::cty::Number;
     let sim = Sim::start(&["--tokens", "25", "--plain-http"]);
-    let provider = Provider::new();
-    let schema = provider.get_provider_schema();
-    let mut config = empty_config(&schema.provider.block);
-    config = with(config, "apikey", Value::string(sim.key_id("rsa")));
-    config = with(config, "secretkey", Value::string(sim.key_path("rsa")));
-    config = with(config, "endpoint", Value::string(&sim.endpoint));
-    config = with(config, "page_size", Value::Number(Number::Int(10)));
-    let config = dynamic(&config, &schema.provider.block.value_type());
-    let ds_type = provider
-        .data_source_schema(DATA_SOURCE)
-        .unwrap()
-        .block
-        .value_type();
-    let read_config = dynamic(&ds_config(), &ds_type);
+    let sim_read = SimRead::new(&sim, &[("page_size", Value::Number(Number::Int(10)))]);
 
     let (_p6, channel) = launch("6").await;
     let mut v6 = pb6::provider_client::ProviderClient::new(channel);
-    let configured = v6
-        .configure_provider(pb6::configure_provider::Request {
-            terraform_version: "1.15.5".into(),
-            config: Some(config.clone()),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(configured.diagnostics.is_empty(), "{configured:?}");
+    sim_read.configure(&mut v6).await;
     let read6 = v6
-        .read_data_source(pb6::read_data_source::Request {
-            type_name: DATA_SOURCE.to_string(),
-            config: Some(read_config.clone()),
-            ..Default::default()
-        })
+        .read_data_source(sim_read.request())
         .await
         .unwrap()
         .into_inner();
@@ -445,7 +428,7 @@ async fn a_read_answers_its_state_through_both_protocol_versions() {
         .configure(pb5::configure::Request {
             terraform_version: "1.0.3".into(),
             config: Some(pb5::DynamicValue {
-                msgpack: config.msgpack.clone(),
+                msgpack: sim_read.provider_config.msgpack.clone(),
                 json: Vec::new(),
             }),
             ..Default::default()
@@ -458,7 +441,7 @@ async fn a_read_answers_its_state_through_both_protocol_versions() {
         .read_data_source(pb5::read_data_source::Request {
             type_name: DATA_SOURCE.to_string(),
             config: Some(pb5::DynamicValue {
-                msgpack: read_config.msgpack.clone(),
+                msgpack: sim_read.data_source_config.msgpack.clone(),
                 json: Vec::new(),
             }),
             ..Default::default()
@@ -470,7 +453,8 @@ async fn a_read_answers_its_state_through_both_protocol_versions() {
     let state5 = read5.state.expect("a state through protocol 5");
 
     assert_eq!(state5.msgpack, state6.msgpack, "the same state in both");
-    let state = msgpack::decode(&state6.msgpack, &ds_type).expect("a state of the schema's type");
+    let state = msgpack::decode(&state6.msgpack, &sim_read.data_source_type)
+        .expect("a state of the schema's type");
     let Some(Value::List(results)) = state.get_attr("results") else {
         panic!("no results in {state:?}");
     };
