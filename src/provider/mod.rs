@@ -476,26 +476,7 @@ fn unknown_data_source(type_name: &str) -> Diagnostic {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::intersight::{ClientConfig, Endpoint, SecretKey};
-
-    fn context() -> ReadContext {
-        let key = SecretKey::from_pem_or_path(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/signing/ec_sec1.pem"
-        ))
-        .unwrap();
-        let config = ClientConfig::new(
-            Endpoint::parse("http://127.0.0.1:9").unwrap(),
-            "a/b/c".into(),
-            key,
-        );
-        ReadContext {
-            client: Arc::new(Client::new(config).unwrap()),
-            cancel: CancellationToken::new(),
-            auth: Arc::default(),
-            results: Arc::new(budget::ResultsBudget::new(u64::MAX).share()),
-        }
-    }
+    use crate::provider::test_values::unreachable_context;
 
     fn api_error(status: u16) -> intersight::Error {
         intersight::Error::Api {
@@ -511,7 +492,7 @@ mod tests {
 
     #[test]
     fn a_401_is_reported_in_full_once_then_briefly() {
-        let ctx = context();
+        let ctx = unreachable_context();
         let other = ReadContext {
             client: ctx.client.clone(),
             cancel: CancellationToken::new(),
@@ -544,14 +525,14 @@ mod tests {
             assert!(again.detail.len() < first.detail.len() / 3);
         }
         // A fresh configuration starts afresh.
-        let fresh = context();
+        let fresh = unreachable_context();
         let d = fresh.api_error_diagnostic(&api_error(401), &errors::tests::TOKENS);
         assert_eq!(d.summary, AuthFailure::SUMMARY);
     }
 
     #[test]
     fn a_tls_failure_is_reported_in_full_once_then_briefly() {
-        let ctx = context();
+        let ctx = unreachable_context();
         let tls = || intersight::Error::Network {
             kind: intersight::TransportErrorKind::Tls {
                 problem: intersight::TlsProblem::UnknownIssuer,
@@ -577,7 +558,7 @@ mod tests {
         // A TLS failure does not stop reads (the key may be fine); a fresh configuration
         // reports in full again.
         assert!(!ctx.auth.has_failed());
-        let fresh = context().api_error_diagnostic(&tls(), &errors::tests::TOKENS);
+        let fresh = unreachable_context().api_error_diagnostic(&tls(), &errors::tests::TOKENS);
         assert_eq!(fresh.detail, first.detail);
     }
 

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::cty::{msgpack, Severity};
+use crate::provider::test_values::unreachable_context;
 use std::collections::BTreeMap;
 
 fn decode(body: &str) -> serde_json::Result<Page<FlatObject>> {
@@ -414,27 +415,6 @@ fn wrong_object_types_and_malformed_pages_are_errors() {
     .err()
     .expect("not UTF-8");
     assert!(err.to_string().contains("not UTF-8"), "{err}");
-}
-
-/// A read context whose client points at a port where nothing listens.
-fn unreachable_context() -> ReadContext {
-    use crate::intersight::{Client, ClientConfig, Endpoint, SecretKey};
-    let key = SecretKey::from_pem_or_path(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/signing/ec_sec1.pem"
-    ))
-    .unwrap();
-    let config = ClientConfig::new(
-        Endpoint::parse("http://127.0.0.1:9").unwrap(),
-        "a/b/c".into(),
-        key,
-    );
-    ReadContext {
-        client: Arc::new(Client::new(config).unwrap()),
-        cancel: CancellationToken::new(),
-        auth: Arc::default(),
-        results: Arc::new(ResultsBudget::new(u64::MAX).share()),
-    }
 }
 
 #[tokio::test]
