@@ -3,8 +3,12 @@
 //! `tests/it` includes this file alone; `key_material/mod.rs` (for the client crate's tests)
 //! includes it and adds the other encodings.
 
+use std::time::{Duration, UNIX_EPOCH};
+
 use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair as _, RsaKeyPair, UnparsedPublicKey};
 use base64::Engine as _;
+use intersight_client::signing::{sign, RequestToSign, SignatureHeaders};
+use intersight_client::SecretKey;
 
 // Relative to this file however it is included (`#[path]` on a file-backed module).
 #[path = "fixture.rs"]
@@ -119,4 +123,24 @@ pub(crate) fn verifies(key_pem: &str, message: &[u8], signature: &[u8]) -> bool 
     UnparsedPublicKey::new(algorithm, public)
         .verify(message, signature)
         .is_ok()
+}
+
+/// The signature headers of one request (`GET /x` to host `h`, 1 s after the epoch) signed by
+/// the client with the key in `key_pem` under the key id `k`.
+pub(crate) fn sign_one_request(key_pem: &str) -> SignatureHeaders {
+    let request = RequestToSign {
+        method: "GET",
+        path_and_query: "/x",
+        host: "h",
+        body: b"",
+    };
+    let now = UNIX_EPOCH + Duration::from_secs(1);
+    sign(&request, &SecretKey::from_pem(key_pem).unwrap(), "k", now).unwrap()
+}
+
+/// Whether the signature of `headers` verifies over their string to sign with the public key
+/// of the private key in `key_pem`.
+pub(crate) fn headers_verify(key_pem: &str, headers: &SignatureHeaders) -> bool {
+    let signature = signature_of(&headers.authorization);
+    verifies(key_pem, headers.string_to_sign.as_bytes(), &signature)
 }
