@@ -11,7 +11,26 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
 use crate::key_material::fixture;
-use intersight_client::{Backoff, Client, ClientConfig, Endpoint, ProxyConfig, SecretKey};
+use crate::tokens::{IamOAuthToken, ListTyped as _};
+use intersight_client::{
+    Backoff, Cancellation, Client, ClientConfig, Endpoint, Error, ListQuery, Listing, ProxyConfig,
+    SecretKey,
+};
+
+/// The query of every token (`iam/OAuthTokens`, no filter), which the test servers answer.
+pub(crate) fn query() -> ListQuery {
+    ListQuery::new("iam/OAuthTokens")
+}
+
+/// The tokens that `client` lists with [`query`].
+pub(crate) async fn list(client: &Client) -> Result<Listing<IamOAuthToken>, Error> {
+    client.list(&query(), &Cancellation::new()).await
+}
+
+/// The tokens that a new client of `config` lists with [`query`].
+pub(crate) async fn list_from(config: ClientConfig) -> Result<Listing<IamOAuthToken>, Error> {
+    list(&Client::new(config).unwrap()).await
+}
 
 #[derive(Debug, Clone)]
 pub(crate) struct Request {

@@ -10,13 +10,6 @@ use crate::tokens::{IamOAuthToken, ListTyped as _};
 use intersight_client::paging::Paging;
 use intersight_client::{Cancellation, Client, Error, Filter, ListQuery, Listing, Literal};
 
-fn query() -> ListQuery {
-    ListQuery {
-        filter: None,
-        ..ListQuery::new("iam/OAuthTokens")
-    }
-}
-
 async fn list_with(
     server: &TestServer,
     page_size: u32,
@@ -468,11 +461,7 @@ async fn the_official_emulation_sends_a_count_then_sequential_unordered_pages() 
     config.page_size = 10;
     config.parallelism = 4;
     config.paging = intersight_client::paging::Paging::OfficialEmulation;
-    let listing = Client::new(config)
-        .unwrap()
-        .list::<IamOAuthToken>(&query(), &Cancellation::new())
-        .await
-        .unwrap();
+    let listing = list_from(config).await.unwrap();
     assert_eq!(moids(&listing), (0..25).map(moid).collect::<Vec<_>>());
     let requests = server.stats.requests();
     assert_eq!(requests.len(), 4);
@@ -554,11 +543,7 @@ async fn pages_without_a_count_end_at_the_page_limit() {
     let mut config = server.config();
     config.page_size = 2;
     config.max_pages_per_read = 50;
-    let err = Client::new(config)
-        .unwrap()
-        .list::<IamOAuthToken>(&query(), &Cancellation::new())
-        .await
-        .unwrap_err();
+    let err = list_from(config).await.unwrap_err();
     assert!(
         matches!(
             err,
@@ -687,11 +672,7 @@ async fn a_page_over_top_fails_on_every_paging_path() {
         let mut config = server.config();
         config.page_size = 10;
         config.paging = paging;
-        let err = Client::new(config)
-            .unwrap()
-            .list::<IamOAuthToken>(&query(), &Cancellation::new())
-            .await
-            .unwrap_err();
+        let err = list_from(config).await.unwrap_err();
         assert!(
             matches!(&err, Error::Decode { detail, .. } if detail.contains("more than the 10 objects")),
             "{paging:?}: {err}"

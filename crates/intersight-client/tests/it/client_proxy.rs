@@ -3,20 +3,10 @@
 //! environment behind the caller's back, so these tests need not touch the process environment.
 
 use crate::client_common::*;
-use crate::tokens::{IamOAuthToken, ListTyped as _};
-use intersight_client::{
-    Cancellation, Client, ConfigError, Endpoint, Error, ListQuery, Listing, ProxyConfig,
-    TransportErrorKind,
-};
+use intersight_client::{Client, ConfigError, Endpoint, ProxyConfig, TransportErrorKind};
 
 fn vars(pairs: &[(&str, String)]) -> ProxyConfig {
     ProxyConfig::from_vars(pairs.iter().map(|(k, v)| (k.to_string(), v.clone())))
-}
-
-async fn list(client: &Client) -> Result<Listing<IamOAuthToken>, Error> {
-    client
-        .list(&ListQuery::new("iam/OAuthTokens"), &Cancellation::new())
-        .await
 }
 
 #[tokio::test]
@@ -32,7 +22,7 @@ async fn proxy_from_the_environment_map_and_no_proxy_bypass() {
     let mut config = proxy.config();
     config.proxy = env.clone();
     config.endpoint = Endpoint::parse("http://intersight.invalid:8080").unwrap();
-    let listing = list(&Client::new(config).unwrap()).await.unwrap();
+    let listing = list_from(config).await.unwrap();
     assert_eq!(listing.items.len(), 2);
     let seen = &proxy.stats.requests()[0];
     assert!(
@@ -46,7 +36,7 @@ async fn proxy_from_the_environment_map_and_no_proxy_bypass() {
     // NO_PROXY hosts are reached directly.
     let mut config = direct.config();
     config.proxy = env;
-    let listing = list(&Client::new(config).unwrap()).await.unwrap();
+    let listing = list_from(config).await.unwrap();
     assert_eq!(listing.items.len(), 1);
     assert_eq!(direct.stats.count(), 1);
     assert_eq!(proxy.stats.count(), 1);
@@ -63,14 +53,7 @@ async fn no_proxy_star_bypasses_the_proxy_for_ip_endpoints_too() {
             ("ALL_PROXY", format!("http://{}", proxy.addr)),
             (no_proxy, "*".into()),
         ]);
-        assert_eq!(
-            list(&Client::new(config).unwrap())
-                .await
-                .unwrap()
-                .items
-                .len(),
-            1
-        );
+        assert_eq!(list_from(config).await.unwrap().items.len(), 1);
     }
     assert_eq!(direct.stats.count(), 2);
     assert_eq!(proxy.stats.count(), 0);
@@ -94,7 +77,7 @@ async fn an_unreachable_proxy_is_named_without_its_credentials() {
     config.proxy = vars(&[("http_proxy", format!("http://alice:s3cr3t@{dead}"))]);
     config.endpoint = Endpoint::parse("http://intersight.invalid:8080").unwrap();
     config.max_retries = 4;
-    let err = list(&Client::new(config).unwrap()).await.unwrap_err();
+    let err = list_from(config).await.unwrap_err();
     assert_eq!(
         err.transport_kind(),
         Some(&TransportErrorKind::Proxy {

@@ -15,17 +15,6 @@ use intersight_client::{
     MAX_REQUEST_TARGET_BYTES,
 };
 
-fn query() -> ListQuery {
-    ListQuery {
-        filter: None,
-        ..ListQuery::new("iam/OAuthTokens")
-    }
-}
-
-async fn list(client: &Client) -> Result<Listing<IamOAuthToken>, Error> {
-    client.list(&query(), &Cancellation::new()).await
-}
-
 #[tokio::test]
 async fn requests_are_signed_over_the_exact_target_sent() {
     let server = TestServer::start(|req, _| page(req, 3, Some(3))).await;
@@ -191,7 +180,7 @@ async fn gives_up_after_max_retries_with_the_last_error() {
     .await;
     let mut config = server.config();
     config.max_retries = 2;
-    let err = list(&Client::new(config).unwrap()).await.unwrap_err();
+    let err = list_from(config).await.unwrap_err();
     assert_eq!(server.stats.count(), 3);
     match &err {
         Error::Api {
@@ -286,7 +275,7 @@ async fn a_refused_port_is_retried_once_and_reported_with_attempts_and_time() {
     config.max_retries = 5;
     config.backoff.base = Duration::from_millis(200);
     let start = Instant::now();
-    let err = list(&Client::new(config).unwrap()).await.unwrap_err();
+    let err = list_from(config).await.unwrap_err();
     assert_eq!(
         err.transport_kind(),
         Some(&TransportErrorKind::Connect),
@@ -313,7 +302,7 @@ async fn dns_failures_are_retried_at_most_once() {
         // RFC 6761: `.invalid` never resolves, and the client does not ask any server.
         config.endpoint = Endpoint::parse("https://intersight.invalid").unwrap();
         config.max_retries = max_retries;
-        let err = list(&Client::new(config).unwrap()).await.unwrap_err();
+        let err = list_from(config).await.unwrap_err();
         assert_eq!(
             err.transport_kind(),
             Some(&TransportErrorKind::Dns),
@@ -344,7 +333,7 @@ async fn redirects_are_never_followed_nor_retried() {
         .await;
         let mut config = server.config();
         config.max_retries = 5;
-        let err = list(&Client::new(config).unwrap()).await.unwrap_err();
+        let err = list_from(config).await.unwrap_err();
         assert_eq!(
             err.transport_kind(),
             Some(&TransportErrorKind::Redirect {
@@ -430,7 +419,7 @@ async fn slow_responses_time_out_and_are_retried() {
     .await;
     let mut config = server.config();
     config.request_timeout = Duration::from_millis(200);
-    let listing = list(&Client::new(config).unwrap()).await.unwrap();
+    let listing = list_from(config).await.unwrap();
     assert_eq!((listing.stats.requests, listing.stats.retries), (2, 1));
 
     let server =
@@ -440,7 +429,7 @@ async fn slow_responses_time_out_and_are_retried() {
     // A timeout is retried once, whatever `max_retries` allows.
     config.max_retries = 5;
     let start = Instant::now();
-    let err = list(&Client::new(config).unwrap()).await.unwrap_err();
+    let err = list_from(config).await.unwrap_err();
     assert!(
         matches!(err, Error::Timeout { timeout, attempts, connecting: false, .. } if timeout == Duration::from_millis(100) && attempts.count == 2),
         "{err:?}"
@@ -471,7 +460,7 @@ async fn a_host_that_accepts_but_never_completes_tls_is_a_connect_timeout_retrie
     config.connect_timeout = Duration::from_millis(300);
     config.max_retries = 5;
     let start = Instant::now();
-    let err = list(&Client::new(config).unwrap()).await.unwrap_err();
+    let err = list_from(config).await.unwrap_err();
     assert!(
         matches!(&err, Error::Timeout { connecting: true, timeout, attempts, .. } if *timeout == Duration::from_millis(300) && attempts.count == 2),
         "{err:?}"
@@ -497,7 +486,7 @@ async fn oversized_and_undecodable_bodies_fail_cleanly() {
         let server = TestServer::start(move |req, _| page(req, 50, Some(50)).action(action)).await;
         let mut config = server.config();
         config.max_page_bytes = 1000;
-        let err = list(&Client::new(config).unwrap()).await.unwrap_err();
+        let err = list_from(config).await.unwrap_err();
         assert!(
             matches!(err, Error::BodyTooLarge { limit: 1000, .. }),
             "{action:?}: {err:?}"
@@ -507,20 +496,13 @@ async fn oversized_and_undecodable_bodies_fail_cleanly() {
     let server = TestServer::start(|req, _| page(req, 50, Some(50)).action(Action::Unframed)).await;
     let mut config = server.config();
     config.max_page_bytes = 100_000;
-    assert_eq!(
-        list(&Client::new(config).unwrap())
-            .await
-            .unwrap()
-            .items
-            .len(),
-        50
-    );
+    assert_eq!(list_from(config).await.unwrap().items.len(), 50);
 
     // 204 is no page, not a truncated one: said so, not retried (it was, 6 times).
     let server = TestServer::start(|_, _| Response::json(204, "")).await;
     let mut config = server.config();
     config.max_retries = 3;
-    let err = list(&Client::new(config).unwrap()).await.unwrap_err();
+    let err = list_from(config).await.unwrap_err();
     let text = err.to_string();
     assert!(
         matches!(err, Error::Decode { .. }) && text.contains("HTTP 204 (no content)"),
@@ -550,7 +532,7 @@ async fn oversized_and_undecodable_bodies_fail_cleanly() {
         TestServer::start(|_, _| Response::json(200, "{\"Count\": 1, \"Results\": [")).await;
     let mut config = server.config();
     config.max_retries = 1;
-    let err = list(&Client::new(config).unwrap()).await.unwrap_err();
+    let err = list_from(config).await.unwrap_err();
     assert!(
         matches!(&err, Error::Decode { detail, .. } if detail.contains("ends early")),
         "{err:?}"
@@ -634,7 +616,7 @@ async fn sequential_pages_reuse_one_connection() {
     let mut config = server.config();
     config.page_size = 2;
     config.parallelism = 1;
-    let listing = list(&Client::new(config).unwrap()).await.unwrap();
+    let listing = list_from(config).await.unwrap();
     // Pages of two overlap by one: $skip 0, 1, ..., 8.
     assert_eq!(listing.stats.requests, 9);
     assert_eq!(server.stats.connections.load(Ordering::SeqCst), 1);
