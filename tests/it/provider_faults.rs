@@ -150,22 +150,7 @@ async fn assert_complete(sim: &Sim, outcome: &Outcome) -> Vec<String> {
 /// The read failed: no state, exactly one error diagnostic, and its summary plus detail contain
 /// every word of `words` (case-insensitive). Returns the diagnostic.
 fn assert_failed<'a>(outcome: &'a Outcome, words: &[&str]) -> &'a Diagnostic {
-    let errors: Vec<&Diagnostic> = outcome
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .collect();
-    assert_eq!(
-        errors.len(),
-        1,
-        "expected one error diagnostic, got {:?}",
-        outcome.diagnostics
-    );
-    assert!(
-        outcome.state.is_none(),
-        "an error must come without state (no partial list)"
-    );
-    let error = errors[0];
+    let error = support::the_one_error(&outcome.state, &outcome.diagnostics);
     let text = format!("{}\n{}", error.summary, error.detail).to_lowercase();
     for word in words {
         assert!(

@@ -6,7 +6,7 @@ use crate::support;
 
 use serde_json::Value as Json;
 use support::{configure_ok, ds_config, empty_config, expanded_state, moids, with, Sim, DS};
-use terraform_provider_intersight::cty::{Severity, Value};
+use terraform_provider_intersight::cty::Value;
 use terraform_provider_intersight::provider::api::{
     ConfigureProviderRequest, ReadDataSourceRequest,
 };
@@ -212,24 +212,14 @@ async fn a_wrong_key_is_one_error_diagnostic_naming_the_status() {
             config: ds_config(),
         })
         .await;
-    let errors: Vec<_> = response
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .collect();
-    assert_eq!(errors.len(), 1, "{:?}", response.diagnostics);
-    assert!(response.state.is_none());
+    let error = support::the_one_error(&response.state, &response.diagnostics);
+    assert!(error.detail.contains("HTTP 401"), "{}", error.detail);
     assert!(
-        errors[0].detail.contains("HTTP 401"),
+        error.detail.contains("AuthenticationFailure"),
         "{}",
-        errors[0].detail
+        error.detail
     );
-    assert!(
-        errors[0].detail.contains("AuthenticationFailure"),
-        "{}",
-        errors[0].detail
-    );
-    assert!(errors[0].detail.contains("clock"), "{}", errors[0].detail);
+    assert!(error.detail.contains("clock"), "{}", error.detail);
 }
 
 #[tokio::test]

@@ -261,17 +261,11 @@ async fn objects_of_another_type_than_the_declared_one_are_refused() {
             ),
         })
         .await;
-    assert!(response.state.is_none());
-    let errors: Vec<String> = response
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .map(|d| format!("{} {}", d.summary, d.detail))
-        .collect();
-    assert_eq!(errors.len(), 1, "{errors:?}");
+    let error = support::the_one_error(&response.state, &response.diagnostics);
+    let text = format!("{} {}", error.summary, error.detail);
     assert!(
-        errors[0].contains(r#"ObjectType "iam.OAuthToken" where "iam.User" was expected"#),
-        "{errors:?}"
+        text.contains(r#"ObjectType "iam.OAuthToken" where "iam.User" was expected"#),
+        "{text}"
     );
 }
 

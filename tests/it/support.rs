@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 
 use serde::Deserialize;
-use terraform_provider_intersight::cty::{Diagnostics, Value};
+use terraform_provider_intersight::cty::{Diagnostic, Diagnostics, Severity, Value};
 use terraform_provider_intersight::intersight::HasMoid;
 use terraform_provider_intersight::provider::api::ConfigureProviderRequest;
 use terraform_provider_intersight::provider::schema::{Block, Nesting};
@@ -27,6 +27,28 @@ impl HasMoid for RawObject {
     fn moid(&self) -> &str {
         self.0.get("Moid").and_then(|m| m.as_str()).unwrap_or("")
     }
+}
+
+/// The one error diagnostic of a read that failed: it gave no state (no partial list) and
+/// exactly one error.
+pub(crate) fn the_one_error<'a>(
+    state: &Option<Value>,
+    diagnostics: &'a Diagnostics,
+) -> &'a Diagnostic {
+    assert!(
+        state.is_none(),
+        "an error must come without state (no partial list)"
+    );
+    let errors: Vec<&Diagnostic> = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .collect();
+    assert_eq!(
+        errors.len(),
+        1,
+        "expected one error diagnostic, got {diagnostics:?}"
+    );
+    errors[0]
 }
 
 /// A provider configured with `config`; the configuration itself must not fail.
