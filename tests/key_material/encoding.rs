@@ -1,7 +1,7 @@
 //! The part of the test key material the root package's tests use too: PEM and DER
-//! building blocks, the RSA fixture key in PKCS#1 and PKCS#8, and the check of a signature.
-//! `tests/it` includes this file alone; `key_material/mod.rs` (for the client crate's tests)
-//! includes it and adds the other encodings.
+//! building blocks, the RSA fixture key in PKCS#1 and PKCS#8, a request signed with a key, and
+//! the check of a signature. `tests/it` includes this file alone; `key_material/mod.rs` (for
+//! the client crate's tests) includes it and adds the other encodings.
 
 use std::time::{Duration, UNIX_EPOCH};
 
