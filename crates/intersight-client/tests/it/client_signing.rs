@@ -177,23 +177,15 @@ fn signature_changes_with_every_signed_input() {
 
 #[test]
 fn ec_signatures_verify_with_the_public_key() {
-    let pem = std::fs::read_to_string(fixture("ec_pkcs8.pem")).unwrap();
-    let other = std::fs::read_to_string(fixture("ec_sec1.pem")).unwrap();
-    let key = SecretKey::from_pem(&pem).unwrap();
-    let req = RequestToSign {
-        method: "GET",
-        path_and_query: "/api/v1/iam/OAuthTokens",
-        host: "h",
-        body: b"",
-    };
-    let now = UNIX_EPOCH + Duration::from_secs(1_600_000_000);
-    let h = sign(&req, &key, "k", now).unwrap();
+    let pem = key_material::fixture_text("ec_pkcs8.pem");
+    let other = key_material::fixture_text("ec_sec1.pem");
+    let h = key_material::sign_one_request(&pem);
     assert!(key_material::headers_verify(&pem, &h));
     let signature = key_material::signature_of(&h.authorization);
     assert!(!key_material::verifies(&pem, b"other", &signature));
     assert!(!key_material::headers_verify(&other, &h));
     // Random nonces: signing the same request twice gives two different, valid signatures.
-    let again = sign(&req, &key, "k", now).unwrap();
+    let again = key_material::sign_one_request(&pem);
     assert_ne!(again.authorization, h.authorization);
     assert!(key_material::headers_verify(&pem, &again));
 }
