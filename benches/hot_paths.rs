@@ -32,7 +32,10 @@ use terraform_provider_intersight::protocol::core::Core;
 use terraform_provider_intersight::protocol::tfplugin6;
 use terraform_provider_intersight::protocol::tfplugin6::provider_server::Provider as _;
 use terraform_provider_intersight::protocol::v6::ProviderV6;
+use terraform_provider_intersight::provider::data_sources::iam_o_auth_token;
+use terraform_provider_intersight::provider::fields::Field;
 use terraform_provider_intersight::provider::list_read::ResultsDecoder;
+use terraform_provider_intersight::provider::list_source::ListDataSource;
 use terraform_provider_intersight::provider::{flatten, Provider};
 
 const PAGE_OBJECTS: usize = 1000;
@@ -131,12 +134,9 @@ fn decode_page(decoder: &ResultsDecoder, page: &str) -> Vec<Value> {
 }
 
 /// The reference: each object's JSON text → cty value.
-fn reference_flatten<'a>(
-    element: &BTreeMap<String, Type>,
-    objects: impl Iterator<Item = &'a str>,
-) -> Vec<Value> {
+fn reference_flatten<'a>(fields: &[Field], objects: impl Iterator<Item = &'a str>) -> Vec<Value> {
     objects
-        .map(|o| flatten::object_from_text(element, o).unwrap())
+        .map(|o| flatten::object_from_text(fields, o).unwrap())
         .collect()
 }
 
@@ -145,7 +145,10 @@ fn benches(c: &mut Criterion) {
     let (element, state_ty) = types();
     let page_bytes = fx.page_json.len() as u64;
     let results_ty = Type::List(Box::new(Type::Object(element.clone())));
-    let plan = std::sync::Arc::new(flatten::Plan::new(&element));
+    // The token's declaration, as the provider serves it: its plan and its `results` fields.
+    let token = ListDataSource::new(&iam_o_auth_token::DECLARATION);
+    assert_eq!(token.results_element_type(), Type::Object(element));
+    let plan = token.plan();
     let decoder = ResultsDecoder::new(plan.clone(), "iam.OAuthToken");
     // Every page exactly (scalars as their JSON text), as reads did before the fast decode:
     // the same group, so the two are compared in one run.
@@ -174,7 +177,7 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             let page: Page = serde_json::from_str(&fx.page_json).unwrap();
             let results = Value::List(reference_flatten(
-                &element,
+                token.results_fields(),
                 page.results.iter().map(|r| r.get()),
             ));
             msgpack::encode(&results, &results_ty).unwrap()

@@ -582,13 +582,10 @@ pub fn page_decode(data: &[u8]) {
     }
 }
 
-/// The decoder [`check_page`] and [`page_cost`] use: the read's, for the data source's
-/// `results` element type.
+/// The decoder [`check_page`] and [`page_cost`] use: the read's, with the plan the data
+/// source's declaration makes.
 pub fn token_decoder() -> ResultsDecoder {
-    let Type::Object(attrs) = token_source().results_element_type() else {
-        unreachable!("results elements are objects")
-    };
-    ResultsDecoder::new(std::sync::Arc::new(flatten::Plan::new(&attrs)), OBJECT_TYPE)
+    ResultsDecoder::new(token_source().plan(), OBJECT_TYPE)
 }
 
 /// A body is decoded the way a read decodes it (straight to encoded `results` elements) and,
@@ -598,10 +595,8 @@ pub fn token_decoder() -> ResultsDecoder {
 /// object's `Moid` as `moid`, extra properties as JSON object text, and the whole list
 /// round-trips through msgpack.
 pub fn check_page(body: &[u8]) {
-    let element_ty = token_source().results_element_type();
-    let Type::Object(attrs) = &element_ty else {
-        unreachable!("results elements are objects")
-    };
+    let source = token_source();
+    let element_ty = source.results_element_type();
     let cancel = terraform_provider_intersight::intersight::Cancellation::new();
     let decoded = token_decoder().decode_page(body, usize::MAX, &cancel);
     let objects = match (decoded, reference_page(body)) {
@@ -620,7 +615,7 @@ pub fn check_page(body: &[u8]) {
     };
     let mut results = Vec::new();
     for (flat, json) in objects {
-        let value = flatten::object_from_text(attrs, json)
+        let value = flatten::object_from_text(source.results_fields(), json)
             .unwrap_or_else(|e| panic!("the reference rejects an object it accepted: {e}"));
         let expected = msgpack::encode(&value, &element_ty).unwrap_or_else(|e| {
             panic!("a flattened result does not conform to the element type: {e}\nvalue: {value:?}")
@@ -705,9 +700,7 @@ fn reference_page(body: &[u8]) -> Option<Vec<&str>> {
             other => Some(other.to_string()),
         }
     };
-    let Type::Object(attrs) = token_source().results_element_type() else {
-        unreachable!("results elements are objects")
-    };
+    let source = token_source();
     let mut objects = Vec::new();
     for item in results {
         let object = flatten::JsonObject::parse(item.get()).ok()?;
@@ -715,7 +708,7 @@ fn reference_page(body: &[u8]) -> Option<Vec<&str>> {
         if object.get("ObjectType").and_then(text)? != OBJECT_TYPE {
             return None;
         }
-        flatten::object_from_text(&attrs, item.get()).ok()?;
+        flatten::object_from_text(source.results_fields(), item.get()).ok()?;
         objects.push(item.get());
     }
     Some(objects)

@@ -22,8 +22,7 @@ pub const PAGES_DIR: &str = "docs/data-sources";
 
 /// The description of each `results` element's `display_names`, the one attribute of a list
 /// data source's `results` that is not an argument.
-const DISPLAY_NAMES_DESCRIPTION: &str = "Display names Intersight computes for the object: a map \
-    of name kinds, such as `short`, to lists of names.";
+const DISPLAY_NAMES_DESCRIPTION: &str = super::list_source::DISPLAY_NAMES_FIELD.description;
 
 /// The file name (without extension) of a data source's page and template:
 /// `iam_o_auth_token` for `intersight_iam_o_auth_token`.

@@ -3,7 +3,10 @@
 //! it, so they cannot drift apart. The shapes shared by every Intersight managed object
 //! (references, tags) live here too.
 
+use std::borrow::Cow;
+
 use crate::cty::{AttributePath, Diagnostic, Diagnostics, Type, Value};
+use crate::provider::naming::property_name;
 use crate::provider::schema::{Attribute, Block, NestedBlock, Nesting, StringKind};
 
 // Descriptions come from the official provider's schema where it has one, else from the
@@ -50,6 +53,13 @@ pub enum FieldKind {
     Number,
     /// A list of strings.
     StringList,
+    /// A map of lists of strings (a `results` element's `display_names`: name kind → names).
+    /// Only a `results` attribute: no filter term matches one, so a declaration's table may not
+    /// hold it (see [`super::declaration`]).
+    StringListMap,
+    /// A property the API sends that is deliberately not an attribute (a reference's `link`):
+    /// known, so it is neither an attribute nor one of the additional properties.
+    Ignored,
     /// A nested block in the arguments, a list of objects in `results`.
     Block {
         /// How many blocks the arguments may hold.
@@ -59,10 +69,24 @@ pub enum FieldKind {
     },
 }
 
-/// One attribute or nested block of the data source (and of each `results` element).
+/// What a top-level field of a list data source's table means to the read besides its value.
+/// Only the top level of a declaration is asked (a nested object's `object_type` may carry the
+/// same shared field; it means nothing there).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The object's identifier (`Moid`): pages are ordered and checked by it, and an object
+    /// without one is an error.
+    Identity,
+    /// The object's concrete type (`ObjectType`): checked against the declared object type.
+    ObjectType,
+}
+
+/// One attribute or nested block of the data source (and of each `results` element), or an
+/// API property deliberately left out ([`FieldKind::Ignored`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Field {
-    /// The Terraform name (snake_case); the API property is derived from it.
+    /// The Terraform name (snake_case); the API property is derived from it unless
+    /// `property` is set.
     pub(crate) name: &'static str,
     pub(crate) kind: FieldKind,
     /// The schema description (markdown), shown in the docs.
@@ -70,16 +94,28 @@ pub struct Field {
     /// Set only when Intersight writes an object (e.g. a reference's `selector`): stored
     /// objects do not carry it, so it is never turned into a filter term (a warning says so).
     pub(crate) write_only: bool,
+    /// The API property, where the snake_case → PascalCase rule of
+    /// [`property_name`] gets it wrong (`None`: the rule's).
+    pub(crate) property: Option<&'static str>,
+    /// What the read needs it for besides its value (`None`: nothing).
+    pub(crate) role: Option<Role>,
 }
 
-/// A field of `kind` (not write-only).
+/// A field of `kind` (not write-only, its property named by the rule, no role).
 pub const fn field(name: &'static str, kind: FieldKind, description: &'static str) -> Field {
     Field {
         name,
         kind,
         description,
         write_only: false,
+        property: None,
+        role: None,
     }
+}
+
+/// The API property `property`, known and deliberately not an attribute, for `why`.
+pub const fn ignored(property: &'static str, why: &'static str) -> Field {
+    field(property, FieldKind::Ignored, why).with_property(property)
 }
 
 impl Field {
@@ -87,6 +123,23 @@ impl Field {
     pub const fn write_only(self) -> Field {
         Field {
             write_only: true,
+            ..self
+        }
+    }
+
+    /// This field with the API property `property` (for a name the snake_case → PascalCase
+    /// rule gets wrong).
+    pub const fn with_property(self, property: &'static str) -> Field {
+        Field {
+            property: Some(property),
+            ..self
+        }
+    }
+
+    /// This field with a role in the read (see [`Role`]).
+    pub const fn with_role(self, role: Role) -> Field {
+        Field {
+            role: Some(role),
             ..self
         }
     }
@@ -99,6 +152,26 @@ impl Field {
     /// What the field holds.
     pub fn kind(&self) -> FieldKind {
         self.kind
+    }
+
+    /// The API property the field is read from and filtered by: the declared one, else the
+    /// snake_case → PascalCase rule's.
+    pub fn property(&self) -> Cow<'static, str> {
+        match self.property {
+            Some(property) => Cow::Borrowed(property),
+            None => Cow::Owned(property_name(self.name)),
+        }
+    }
+
+    /// What the read needs the field for besides its value, if anything.
+    pub fn role(&self) -> Option<Role> {
+        self.role
+    }
+
+    /// Whether the field is an attribute (in the schema and in `results`): every field but an
+    /// [`FieldKind::Ignored`] property.
+    pub fn is_attribute(&self) -> bool {
+        !matches!(self.kind, FieldKind::Ignored)
     }
 }
 
@@ -141,7 +214,8 @@ pub const CONCRETE_OBJECT_TYPE: Field = field(
     FieldKind::String,
     "The fully-qualified name of the instantiated, concrete type.\nThe value should be the \
      same as the 'ClassId' property.",
-);
+)
+.with_role(Role::ObjectType);
 
 // The properties every managed object (`mo.BaseMo`) has, shared by every data source's table.
 
@@ -171,13 +245,22 @@ pub const MOID: Field = field(
     "moid",
     FieldKind::String,
     "The unique identifier of this Managed Object instance.",
-);
+)
+.with_role(Role::Identity);
 
 /// `owners`: the identifiers of the object's owners.
 pub const OWNERS: Field = field(
     "owners",
     FieldKind::StringList,
     "The identifiers of the owners of this managed object.",
+);
+
+/// `link`: an object's URL, which the API adds to every reference (and, in some collections,
+/// to the objects themselves); the `moid` says the same, so it is known and not an attribute.
+pub const LINK: Field = ignored(
+    "link",
+    "The URL of the object, which the API adds to references (and may add to objects); the \
+     `moid` says the same.",
 );
 
 /// A relationship to another managed object (`mo.MoRef`).
@@ -202,6 +285,7 @@ pub const REF: &[Field] = &[
          carry it, so a value set here cannot select anything: it is ignored, with a warning.",
     )
     .write_only(),
+    LINK,
 ];
 
 /// A tag (`mo.Tag`).
@@ -259,12 +343,21 @@ pub(crate) fn field_type(f: &Field) -> Type {
         FieldKind::Bool => Type::Bool,
         FieldKind::Integer | FieldKind::Number => Type::Number,
         FieldKind::StringList => Type::list(Type::String),
+        FieldKind::StringListMap => Type::map(Type::list(Type::String)),
+        // Not an attribute: no attribute has this type ([`object_type`] leaves it out).
+        FieldKind::Ignored => Type::Dynamic,
         FieldKind::Block { fields, .. } => Type::list(object_type(fields)),
     }
 }
 
+/// The object type of the attributes of `fields`.
 pub(crate) fn object_type(fields: &[Field]) -> Type {
-    Type::object(fields.iter().map(|f| (f.name, field_type(f))))
+    Type::object(
+        fields
+            .iter()
+            .filter(|f| f.is_attribute())
+            .map(|f| (f.name, field_type(f))),
+    )
 }
 
 /// Appended to the description of every date-time field, argument or result.
@@ -287,6 +380,7 @@ pub(crate) fn block_of(fields: &[Field], description: &str) -> Block {
     };
     for f in fields {
         match f.kind {
+            FieldKind::Ignored => {}
             FieldKind::Block {
                 cardinality,
                 fields,
@@ -381,7 +475,12 @@ pub(crate) fn validate_fields(
                     );
                 }
             }
-            FieldKind::String | FieldKind::Bool | FieldKind::Number | FieldKind::StringList => {}
+            FieldKind::String
+            | FieldKind::Bool
+            | FieldKind::Number
+            | FieldKind::StringList
+            | FieldKind::StringListMap
+            | FieldKind::Ignored => {}
         }
     }
 }

@@ -1,5 +1,7 @@
-//! Turns Intersight JSON objects into `results` elements of a data source, generically (names
-//! map as in [`super::naming::property_name`]):
+//! Turns Intersight JSON objects into `results` elements of a data source, generically, from
+//! the data source's field table (the [`Field`]s its schema comes from): each attribute is read
+//! from its field's API property ([`Field::property`]), and the field's kind, not its name,
+//! says what a property holds:
 //!
 //! - strings, including date-times, exactly as the API gives them; numbers, booleans, arrays
 //!   and objects found where a string is expected are the API's JSON text, verbatim (numbers
@@ -10,9 +12,10 @@
 //!   nested-object and list attributes (so `length(r.tags)` always works);
 //! - a related object becomes a one-element list, an array of them a list; elements of such an
 //!   array that are not objects (`null`) are left out: a list of blocks never holds a null;
-//! - properties the type has no attribute for become the `additional_properties` JSON text
-//!   (null when there are none), their values verbatim, except ones the API always adds to
-//!   references (`link`).
+//! - properties the table has no field for become the text of its additional-properties
+//!   field ([`FieldKind::AdditionalProperties`]; null when there are none), their values
+//!   verbatim; properties the table declares [`FieldKind::Ignored`] (a reference's `link`) are
+//!   known and dropped.
 //!
 //! Two implementations of one mapping:
 //! - `object`: JSON text → cty value, each member's value kept as its text
@@ -44,13 +47,7 @@ use crate::cty::{Number, Type, Value};
 use crate::intersight::HasMoid;
 
 use super::budget::ResultsShare;
-use super::naming::property_name;
-
-/// JSON properties that are part of the API's known shapes but have no attribute: they are
-/// not "additional" and must not be reported as such.
-const KNOWN_UNMAPPED: &[&str] = &["link", "Selector"];
-
-const ADDITIONAL_PROPERTIES: &str = "additional_properties";
+use super::fields::{field_type, object_type, Field, FieldKind, Role};
 
 // ---------------------------------------------------------------------------------------
 // The reference: JSON text → value
@@ -139,11 +136,22 @@ fn extra_text<'a>(extra: impl Iterator<Item = (&'a str, &'a RawValue)>) -> Strin
 // ---------------------------------------------------------------------------------------
 // The read path: JSON text → msgpack, one pass
 
-/// The precomputed shape of a `results` element type.
+/// The precomputed shape of a `results` element, from its field table.
 pub struct Plan {
     root: ObjectPlan,
     /// The element type the plan writes (for [`Value::expanded`] and the fallback).
     ty: Type,
+    /// The attribute with [`Role::Identity`], which every object must have.
+    identity: Option<RoleAttr>,
+    /// The attribute with [`Role::ObjectType`].
+    object_type: Option<RoleAttr>,
+}
+
+/// Where a top-level attribute with a role is, and its API property (for messages).
+struct RoleAttr {
+    /// Its index in the root's attributes.
+    index: usize,
+    property: String,
 }
 
 /// One API object flattened to the msgpack encoding of a `results` element.
@@ -167,7 +175,7 @@ struct ObjectPlan {
     attrs: Vec<AttrPlan>,
     /// JSON property name → what to do with it.
     by_property: HashMap<String, Slot, BuildHasherDefault<Fnv1a>>,
-    /// Index in `attrs` of `additional_properties`, when the type has it.
+    /// Index in `attrs` of the additional-properties field, when the table has one.
     additional: Option<usize>,
 }
 
@@ -217,7 +225,8 @@ impl Absent {
 #[derive(Clone, Copy)]
 enum Slot {
     Attr(usize),
-    /// Known, but not an attribute (`link`, the `AdditionalProperties` name itself).
+    /// Known, but not an attribute: an [`FieldKind::Ignored`] property, or the
+    /// additional-properties field's own property (which holds the others, not itself).
     Ignore,
 }
 
@@ -247,11 +256,22 @@ enum Kind {
 }
 
 impl Plan {
-    /// The plan for objects of type `element` (the `results` element type).
-    pub fn new(element: &BTreeMap<String, Type>) -> Plan {
+    /// The plan for objects whose attributes are `fields` (a `results` element's: the
+    /// declaration's table, plus `display_names`).
+    pub fn new(fields: &[Field]) -> Plan {
+        let attributes = attributes_in_order(fields);
+        let with_role = |role| {
+            let index = attributes.iter().position(|f| f.role == Some(role))?;
+            Some(RoleAttr {
+                index,
+                property: attributes[index].property().into_owned(),
+            })
+        };
         Plan {
-            root: ObjectPlan::new(element),
-            ty: Type::Object(element.clone()),
+            identity: with_role(Role::Identity),
+            object_type: with_role(Role::ObjectType),
+            root: ObjectPlan::new(fields),
+            ty: object_type(fields),
         }
     }
 
@@ -261,52 +281,80 @@ impl Plan {
     }
 }
 
+/// The attributes of `fields` in name order (the order of an object's encoding).
+fn attributes_in_order(fields: &[Field]) -> Vec<&Field> {
+    let mut attributes: Vec<&Field> = fields.iter().filter(|f| f.is_attribute()).collect();
+    attributes.sort_by_key(|f| f.name);
+    attributes
+}
+
 impl ObjectPlan {
-    fn new(attrs: &BTreeMap<String, Type>) -> ObjectPlan {
+    fn new(fields: &[Field]) -> ObjectPlan {
+        let attributes = attributes_in_order(fields);
         let mut plan = ObjectPlan {
-            attrs: Vec::with_capacity(attrs.len()),
+            attrs: Vec::with_capacity(attributes.len()),
             by_property: HashMap::with_capacity_and_hasher(
-                attrs.len() + KNOWN_UNMAPPED.len(),
+                fields.len(),
                 BuildHasherDefault::default(),
             ),
             additional: None,
         };
-        for unmapped in KNOWN_UNMAPPED {
+        for known in fields.iter().filter(|f| !f.is_attribute()) {
             plan.by_property
-                .insert((*unmapped).to_string(), Slot::Ignore);
+                .insert(known.property().into_owned(), Slot::Ignore);
         }
-        for (i, (name, ty)) in attrs.iter().enumerate() {
-            let mut key = Vec::with_capacity(name.len() + 2);
+        for (i, field) in attributes.into_iter().enumerate() {
+            let mut key = Vec::with_capacity(field.name.len() + 2);
             // Names are short ASCII; an encoding error is impossible below 4 GiB.
-            let _ = write_str(&mut key, name);
-            let absent = match ty {
+            let _ = write_str(&mut key, field.name);
+            let node = Node::of_field(field);
+            let absent = match node.ty {
                 Type::List(_) | Type::Set(_) => Absent::EmptyCollection,
                 _ => Absent::Null,
             };
             plan.attrs.push(AttrPlan {
                 key: key.into(),
-                node: Node::new(ty),
+                node,
                 absent,
             });
-            if name == ADDITIONAL_PROPERTIES {
-                plan.additional = Some(i);
-                plan.by_property.insert(property_name(name), Slot::Ignore);
-            } else {
-                plan.by_property.insert(property_name(name), Slot::Attr(i));
-            }
+            let slot = match field.kind {
+                FieldKind::AdditionalProperties => {
+                    plan.additional = Some(i);
+                    Slot::Ignore
+                }
+                _ => Slot::Attr(i),
+            };
+            plan.by_property.insert(field.property().into_owned(), slot);
         }
         plan
     }
 }
 
 impl Node {
-    fn new(ty: &Type) -> Node {
+    /// The node of one attribute: a nested block is a list of objects of its own table.
+    fn of_field(field: &Field) -> Node {
+        match field.kind {
+            FieldKind::Block { fields, .. } => {
+                let object = Node {
+                    ty: object_type(fields),
+                    kind: Kind::Object(Box::new(ObjectPlan::new(fields))),
+                };
+                Node {
+                    ty: Type::list(object.ty.clone()),
+                    kind: Kind::Collection(Box::new(object)),
+                }
+            }
+            _ => Node::of_type(&field_type(field)),
+        }
+    }
+
+    /// The node of a value of a type that holds no objects (only blocks do, see `of_field`).
+    fn of_type(ty: &Type) -> Node {
         let kind = match ty {
             Type::String => Kind::String,
             Type::Number => Kind::Number,
             Type::Bool => Kind::Bool,
-            Type::List(e) | Type::Set(e) => Kind::Collection(Box::new(Node::new(e))),
-            Type::Object(attrs) => Kind::Object(Box::new(ObjectPlan::new(attrs))),
+            Type::List(e) | Type::Set(e) => Kind::Collection(Box::new(Node::of_type(e))),
             _ => Kind::Fallback,
         };
         Node {
@@ -382,17 +430,19 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
         let mut out = Vec::with_capacity(2048);
         let mut slots = Slots::new();
         write_object(plan, map, &mut out, &walk, Some(&mut slots))?;
-        let text = |property: &str| {
-            let Some(Slot::Attr(i)) = plan.by_property.get(property) else {
-                return None;
-            };
-            let (start, end) = slots.get(*i).copied().flatten()?;
+        let text = |attr: Option<&RoleAttr>| {
+            let (start, end) = slots.get(attr?.index).copied().flatten()?;
             read_str(&out[start..end]).map(str::to_string)
         };
-        let Some(moid) = text("Moid") else {
-            return Err(de::Error::custom("an object without a Moid"));
+        let Some(moid) = text(self.plan.identity.as_ref()) else {
+            return Err(match &self.plan.identity {
+                Some(identity) => {
+                    de::Error::custom(format_args!("an object without a {}", identity.property))
+                }
+                None => de::Error::custom("the field table declares no identity field"),
+            });
         };
-        let object_type = text("ObjectType");
+        let object_type = text(self.plan.object_type.as_ref());
         Ok(FlatObject {
             moid,
             object_type,

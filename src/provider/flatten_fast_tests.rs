@@ -5,31 +5,29 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::provider::fields::{
+    block, field, Cardinality, ADDITIONAL_PROPERTIES, CONCRETE_OBJECT_TYPE, MOID,
+};
 
-/// Scalars, lists of them, a nested block and `additional_properties`.
-fn element() -> BTreeMap<String, Type> {
-    let Type::Object(attrs) = Type::object([
-        ("additional_properties", Type::String),
-        ("moid", Type::String),
-        ("object_type", Type::String),
-        ("name", Type::String),
-        ("size", Type::Number),
-        ("enabled", Type::Bool),
-        ("tags", Type::list(Type::String)),
-        ("counts", Type::set(Type::Number)),
-        (
-            "parent",
-            Type::list(Type::object([
-                ("moid", Type::String),
-                ("size", Type::Number),
-                ("name", Type::String),
-            ])),
-        ),
-    ]) else {
-        unreachable!("an object type")
-    };
-    attrs
-}
+/// The parent's fields.
+const PARENT: &[Field] = &[
+    field("moid", FieldKind::String, "Its id."),
+    field("size", FieldKind::Number, "A number."),
+    field("name", FieldKind::String, "A name."),
+];
+
+/// Scalars, a list of strings, a nested block and `additional_properties` (`Counts` is not
+/// declared: an additional property).
+const ELEMENT: &[Field] = &[
+    ADDITIONAL_PROPERTIES,
+    MOID,
+    CONCRETE_OBJECT_TYPE,
+    field("name", FieldKind::String, "A name."),
+    field("size", FieldKind::Number, "A number."),
+    field("enabled", FieldKind::Bool, "A flag."),
+    field("tags", FieldKind::StringList, "Strings."),
+    block("parent", Cardinality::AtMostOne, PARENT, "A parent."),
+];
 
 /// Numbers the fast decode cannot write as the exact one does (serde_json makes each a float),
 /// and values where a scalar is expected whose text a string attribute keeps.
@@ -174,14 +172,14 @@ proptest! {
     fn fast_and_exact_agree_on_objects_of_any_scalars(
         text in object_text(any_value().boxed())
     ) {
-        check_agreement(&Plan::new(&element()), &text)?;
+        check_agreement(&Plan::new(ELEMENT), &text)?;
     }
 
     /// Without fractions, exponents, big integers and arrays where a scalar is expected, the
     /// fast decode succeeds (the read decodes such a page once).
     #[test]
     fn objects_of_integers_and_strings_decode_fast(text in object_text(fast_value().boxed())) {
-        let plan = Plan::new(&element());
+        let plan = Plan::new(ELEMENT);
         prop_assert!(
             flatten_object_in(&plan, &text, ScalarMode::Fast).is_ok(),
             "fast failed on {}", text
@@ -194,7 +192,7 @@ proptest! {
 /// bytes from both.
 #[test]
 fn each_boundary_value_takes_the_expected_path_with_identical_bytes() {
-    let plan = Plan::new(&element());
+    let plan = Plan::new(ELEMENT);
     for name in ["Name", "Size", "Enabled"] {
         let object =
             |value: &str| format!(r#"{{"Moid":"m1","ObjectType":"t.T","{name}":{value}}}"#);
@@ -232,10 +230,10 @@ fn each_boundary_value_takes_the_expected_path_with_identical_bytes() {
 /// the fast path (the obvious shortcut) would lose digits and `-0`'s text.
 #[test]
 fn numbers_beyond_64_bit_integers_keep_their_text() {
-    let plan = Plan::new(&element());
+    let plan = Plan::new(ELEMENT);
     let size_and_name = |value: &str| {
         let text = format!(r#"{{"Moid":"m1","ObjectType":"t.T","Size":{value},"Name":{value}}}"#);
-        let value = object_from_text(&element(), &text).expect("the reference flattens");
+        let value = object_from_text(ELEMENT, &text).expect("the reference flattens");
         let read = flatten_object(&plan, &text).expect("flattens");
         let expected = msgpack::encode(&value, plan.element_type()).expect("encodes");
         assert_eq!(&*read.msgpack, &expected[..], "on {text}");

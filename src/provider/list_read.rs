@@ -2,7 +2,7 @@
 //! the paginated client → `results`, with the arguments echoed back and a deterministic `id`.
 
 use std::cell::Cell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -18,12 +18,12 @@ use crate::intersight::{Filter, ListQuery};
 
 use super::api::ReadDataSourceResponse;
 use super::budget::{Refused, ResultsBudget, ResultsShare, MIB};
+use super::fields::{object_type, Field};
 use super::flatten::{FlatObject, ObjectSeed, ScalarMode};
 use super::list_source::{
-    check_request_length, format_duration, read_timeout, selection, Derived, ListDeclaration,
-    ALWAYS_SELECTED, ID, RESULTS,
+    check_request_length, format_duration, read_timeout, selected_fields, selected_properties,
+    selection, Derived, ListDeclaration, ID, RESULTS,
 };
-use super::naming::property_name;
 use super::query::build_filter;
 use super::{flatten, ReadContext};
 
@@ -37,9 +37,10 @@ pub(crate) const PER_OBJECT_BYTES: u64 = 160;
 /// JSON becomes Terraform's encoding of its objects as it arrives, and is then dropped.
 #[derive(Clone)]
 pub struct ResultsDecoder {
-    /// How each object becomes a `results` element. Its element type must have `moid` and
-    /// `object_type` attributes: every object must have a `Moid` and the expected
-    /// `ObjectType`.
+    /// How each object becomes a `results` element. Its fields must include the ones with the
+    /// roles [`Role::Identity`](super::fields::Role) and `Role::ObjectType` (the shared
+    /// `moid` and `object_type`): every object must have the one and the expected value of
+    /// the other.
     pub plan: Arc<flatten::Plan>,
     /// The `ObjectType` every object must have, e.g. `iam.OAuthToken`.
     pub object_type: &'static str,
@@ -454,7 +455,7 @@ async fn read_state(
         return Err(Diagnostics::new());
     };
     let selected = selection(source, &config).map_err(Diagnostics::from)?;
-    let projection = selected.map(|names| Projection::new(&source.results_element, names));
+    let projection = selected.map(|names| Projection::new(&source.results_fields, names));
     let query = ListQuery {
         filter,
         select: projection.as_ref().map(|p| p.properties.clone()),
@@ -650,10 +651,10 @@ fn budget_diagnostic(decl: &ListDeclaration, refused: Refused) -> Diagnostic {
 /// A `select`: the API properties to request, and how to turn the selected attributes into
 /// whole `results` elements (every other attribute null).
 struct Projection {
-    /// `$select`: the selected attributes' properties, plus `Moid` (paging, consistency, the
-    /// decoder) and `ObjectType` (the object type check).
+    /// `$select`: the selected attributes' properties, plus those of the fields with a role
+    /// (the identity: paging, consistency, the decoder; the object type: its check).
     properties: Vec<String>,
-    /// Flattens only the selected attributes (and `moid`, `object_type`, which the decoder
+    /// Flattens only the selected attributes (and those with a role, which the decoder
     /// needs); other properties are skipped.
     plan: Arc<flatten::Plan>,
     narrow: Type,
@@ -664,25 +665,22 @@ struct Projection {
 }
 
 impl Projection {
-    fn new(element: &BTreeMap<String, Type>, selected: BTreeSet<String>) -> Projection {
-        let narrow: BTreeMap<String, Type> = element
-            .iter()
-            .filter(|(name, _)| {
-                selected.contains(*name) || ALWAYS_SELECTED.contains(&name.as_str())
-            })
-            .map(|(name, ty)| (name.clone(), ty.clone()))
-            .collect();
-        let mut properties: Vec<String> = narrow.keys().map(|name| property_name(name)).collect();
-        properties.sort();
+    /// The projection of `selected` out of elements whose attributes are `fields`.
+    fn new(fields: &[Field], selected: BTreeSet<String>) -> Projection {
+        let narrow = flatten::Plan::new(&selected_fields(fields, &selected));
+        let wide = object_type(fields);
+        let Type::Object(element) = &wide else {
+            unreachable!("object_type makes an object type")
+        };
         Projection {
-            properties,
-            plan: Arc::new(flatten::Plan::new(&narrow)),
+            properties: selected_properties(fields, &selected),
+            narrow: narrow.element_type().clone(),
+            plan: Arc::new(narrow),
             attributes: element
                 .keys()
                 .map(|name| (name.clone(), selected.contains(name)))
                 .collect(),
-            narrow: Type::Object(narrow),
-            wide: Type::Object(element.clone()),
+            wide,
         }
     }
 

@@ -15,7 +15,7 @@ use crate::intersight::{Filter, ListQuery, MAX_REQUEST_TARGET_BYTES};
 
 use super::api::ReadDataSourceResponse;
 use super::errors::ReadSubject;
-use super::fields::{block_of, excerpt, field_type, validate_fields, Field, FieldKind};
+use super::fields::{block_of, excerpt, field, object_type, validate_fields, Field, FieldKind};
 use super::flatten;
 use super::naming::property_name;
 use super::query::{build_filter, QuerySpec};
@@ -57,13 +57,19 @@ pub struct Examples {
     pub readable_as: &'static str,
 }
 
+/// The API property of the example field, e.g. `ClientName` (its name by the rule when the
+/// table has no such field, which the declaration checks refuse).
+fn example_property(decl: &ListDeclaration) -> String {
+    let name = decl.examples.string_field;
+    decl.fields
+        .iter()
+        .find(|f| f.name == name)
+        .map_or_else(|| property_name(name), |f| f.property().into_owned())
+}
+
 /// A filter term of the example field, e.g. `ClientName eq 'terraform'`.
 fn example_term(decl: &ListDeclaration) -> String {
-    format!(
-        "{} eq '{}'",
-        property_name(decl.examples.string_field),
-        decl.examples.value
-    )
+    format!("{} eq '{}'", example_property(decl), decl.examples.value)
 }
 
 /// The raw OData filter argument (an addition to the official schema).
@@ -78,13 +84,17 @@ pub(crate) const TIMEOUTS: &str = "timeouts";
 pub(crate) const TIMEOUTS_READ: &str = "read";
 /// The attribute of each `results` element holding the API's `DisplayNames`.
 pub(crate) const DISPLAY_NAMES: &str = "display_names";
+/// `display_names`, which every `results` element has besides the fields of its table.
+pub(crate) const DISPLAY_NAMES_FIELD: Field = field(
+    DISPLAY_NAMES,
+    FieldKind::StringListMap,
+    "Display names Intersight computes for the object: a map of name kinds, such as `short`, \
+     to lists of names.",
+);
 /// The projection: which `results` attributes to fetch and fill.
 pub(crate) const SELECT: &str = "select";
 /// Top-level attributes and blocks that are not filter fields.
 pub(crate) const NOT_FILTERS: &[&str] = &[ID, FILTER, RESULTS, SELECT, TIMEOUTS];
-/// Attributes a read with a `select` fetches whether selected or not: paging orders and
-/// checks pages by `moid`, and the decoder checks `object_type`.
-pub(crate) const ALWAYS_SELECTED: &[&str] = &["moid", "object_type"];
 
 /// How long a read may take when `timeouts { read = ... }` is not set. Reads used to be
 /// unbounded; with the default settings (`request_timeout` 60 s, `max_retries` 5) one page can
@@ -105,6 +115,8 @@ pub(crate) struct Derived {
     /// The value type of a configuration (and of the state).
     pub(crate) config_type: Type,
     pub(crate) results_element: BTreeMap<String, Type>,
+    /// The fields of a `results` element: the table's, plus [`DISPLAY_NAMES_FIELD`].
+    pub(crate) results_fields: Vec<Field>,
     pub(crate) query: QuerySpec,
     /// How a page's objects become `results` elements.
     pub(crate) plan: Arc<flatten::Plan>,
@@ -129,12 +141,21 @@ impl ListDataSource {
     /// Derives the schema, the configuration type, the query spec and the flattening plan from
     /// `decl`, once.
     pub fn new(decl: &'static ListDeclaration) -> ListDataSource {
-        let results_element = results_element(decl.fields);
+        let results_fields: Vec<Field> = decl
+            .fields
+            .iter()
+            .copied()
+            .chain([DISPLAY_NAMES_FIELD])
+            .collect();
+        let Type::Object(results_element) = object_type(&results_fields) else {
+            unreachable!("object_type makes an object type")
+        };
         let schema = schema(decl, &results_element);
         ListDataSource(Arc::new(Derived {
             decl,
             config_type: schema.block.value_type(),
-            plan: Arc::new(flatten::Plan::new(&results_element)),
+            plan: Arc::new(flatten::Plan::new(&results_fields)),
+            results_fields,
             query: QuerySpec::from_fields(decl.fields, Some(FILTER), example_term(decl)),
             results_element,
             schema,
@@ -144,7 +165,7 @@ impl ListDataSource {
                 .filter(|f| matches!(f.kind, FieldKind::AdditionalProperties))
                 .map(|f| f.name)
                 .collect(),
-            example_property: property_name(decl.examples.string_field),
+            example_property: example_property(decl),
         }))
     }
 
@@ -156,6 +177,16 @@ impl ListDataSource {
     /// The object type of one `results` element: every field, plus `display_names`.
     pub fn results_element_type(&self) -> Type {
         Type::Object(self.0.results_element.clone())
+    }
+
+    /// The fields of one `results` element: the table's, plus `display_names`.
+    pub fn results_fields(&self) -> &[Field] {
+        &self.0.results_fields
+    }
+
+    /// How a read turns an object into a `results` element (with no `select`).
+    pub fn plan(&self) -> Arc<flatten::Plan> {
+        self.0.plan.clone()
     }
 
     /// How the arguments map to filter terms.
@@ -202,18 +233,6 @@ impl DataSource for ListDataSource {
     }
 }
 
-fn results_element(fields: &[Field]) -> BTreeMap<String, Type> {
-    let mut attrs: BTreeMap<String, Type> = fields
-        .iter()
-        .map(|f| (f.name.to_string(), field_type(f)))
-        .collect();
-    attrs.insert(
-        DISPLAY_NAMES.to_string(),
-        Type::map(Type::list(Type::String)),
-    );
-    attrs
-}
-
 /// The `timeouts` block, as terraform-plugin-framework-timeouts declares it for a data source:
 /// a single nested block with an optional `read` duration string.
 fn timeouts_block() -> NestedBlock {
@@ -252,7 +271,7 @@ fn schema(decl: &ListDeclaration, results_element: &BTreeMap<String, Type>) -> S
             "A raw OData `$filter` expression, ANDed with the other arguments, for conditions \
              they cannot express, e.g. `CreateTime gt 2024-01-01T00:00:00Z` or \
              `startswith({},'{}')`.",
-            property_name(examples.string_field),
+            example_property(decl),
             examples.value
         ),
     ));
@@ -349,7 +368,7 @@ fn validate(derived: &Derived, config: &Value) -> Diagnostics {
     if let (Ok(filter), Ok(selected)) = (filter, selection(derived, config)) {
         let query = ListQuery {
             filter,
-            select: selected.map(|names| selected_properties(&derived.results_element, &names)),
+            select: selected.map(|names| selected_properties(&derived.results_fields, &names)),
             ..ListQuery::new(derived.decl.resource)
         };
         if let Err(diagnostic) = check_request_length(derived, config, &query) {
@@ -359,13 +378,23 @@ fn validate(derived: &Derived, config: &Value) -> Diagnostics {
     diags
 }
 
-/// The API properties a read with a `select` of `names` requests (`$select`): theirs and
-/// those of [`ALWAYS_SELECTED`], sorted.
-fn selected_properties(element: &BTreeMap<String, Type>, names: &BTreeSet<String>) -> Vec<String> {
-    let mut properties: Vec<String> = element
-        .keys()
-        .filter(|name| names.contains(*name) || ALWAYS_SELECTED.contains(&name.as_str()))
-        .map(|name| property_name(name))
+/// The fields a read with a `select` of `names` fills: those named, and those the read needs
+/// whether selected or not (a [`Role`](super::fields::Role): paging orders and checks pages by
+/// the identity, the decoder checks the object type).
+pub(crate) fn selected_fields(fields: &[Field], names: &BTreeSet<String>) -> Vec<Field> {
+    fields
+        .iter()
+        .filter(|f| f.is_attribute() && (names.contains(f.name) || f.role.is_some()))
+        .copied()
+        .collect()
+}
+
+/// The API properties a read with a `select` of `names` requests (`$select`): those of
+/// [`selected_fields`], sorted.
+pub(crate) fn selected_properties(fields: &[Field], names: &BTreeSet<String>) -> Vec<String> {
+    let mut properties: Vec<String> = selected_fields(fields, names)
+        .iter()
+        .map(|f| f.property().into_owned())
         .collect();
     properties.sort();
     properties

@@ -627,7 +627,11 @@ mod tests {
             description: "Broken.",
             resource: "test/Things",
             object_type: "test.Thing",
-            fields: &[fields::field("id", fields::FieldKind::String, "Taken.")],
+            fields: &[
+                fields::field("id", fields::FieldKind::String, "Taken."),
+                fields::MOID,
+                fields::CONCRETE_OBJECT_TYPE,
+            ],
             examples: list_source::Examples {
                 string_field: "id",
                 value: "x",

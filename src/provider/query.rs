@@ -3,8 +3,9 @@
 //! correct, escaped filters from its field table alone (each field's kind says how it maps).
 //!
 //! Mapping (Terraform name → Intersight property):
-//! - `snake_case` → `PascalCase`; the `nr_` prefix (which avoids reserved words) is dropped:
-//!   `nr_version` → `Version`.
+//! - the field's declared property when it has one ([`Field::property`]), else `snake_case` →
+//!   `PascalCase`, with the `nr_` prefix (which avoids reserved words) dropped: `nr_version` →
+//!   `Version`.
 //! - scalar arguments → `Prop eq value` (date-times bare, strings quoted and escaped);
 //! - list-of-string arguments (`owners`) → one `Owners/any(o:o eq 'x')` per element;
 //! - nested blocks with at most one item (`user { moid = .. }`) → dotted terms (`User.Moid eq ..`);
@@ -20,7 +21,6 @@ use crate::intersight::filter::{DateTime, FilterError, Number as FilterNumber};
 use crate::intersight::{Filter, Literal, Property};
 
 use super::fields::{Cardinality, Field, FieldKind};
-use super::naming::property_name;
 
 /// Per data source facts the generic mapping needs: its field table (which says, field by
 /// field, what is a date-time, what is write-only and what holds additional properties).
@@ -167,7 +167,7 @@ impl Walker<'_> {
                 self.write_only(field, path);
                 continue;
             }
-            let segments = joined(prefix, property_name(field.name));
+            let segments = joined(prefix, field.property().into_owned());
             match field.kind {
                 FieldKind::Block {
                     cardinality,
@@ -185,6 +185,10 @@ impl Walker<'_> {
                     }
                 }
                 FieldKind::StringList => self.any_of_strings(v, &segments, &path, out),
+                // Neither is an argument, so no configuration sets one: an ignored property is
+                // not an attribute, and a declaration holding a map of string lists is refused
+                // when the provider is built (see `declaration`).
+                FieldKind::StringListMap | FieldKind::Ignored => {}
                 FieldKind::String
                 | FieldKind::DateTime
                 | FieldKind::Bool

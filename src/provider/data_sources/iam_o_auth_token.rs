@@ -4,7 +4,7 @@
 
 use crate::provider::fields::{
     block, field, Cardinality, Field, FieldKind, ACCOUNT_MOID, ADDITIONAL_PROPERTIES, CLASS_ID,
-    CONCRETE_OBJECT_TYPE, CREATE_TIME, MOD_TIME, MOID, OWNERS, REF, TAG,
+    CONCRETE_OBJECT_TYPE, CREATE_TIME, LINK, MOD_TIME, MOID, OWNERS, REF, TAG,
 };
 use crate::provider::list_source::{Examples, ListDeclaration};
 
@@ -161,6 +161,8 @@ pub(crate) const FIELDS: &[Field] = &[
         FieldKind::DateTime,
         "The last login time for user.",
     ),
+    // The object's URL, if the API adds it (it does to every reference).
+    LINK,
     MOD_TIME,
     MOID,
     CONCRETE_OBJECT_TYPE,

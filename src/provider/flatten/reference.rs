@@ -4,58 +4,98 @@
 
 use super::*;
 
-/// Flattens one JSON object into a value of the object type `ty`.
-pub(crate) fn object(
-    ty: &BTreeMap<String, Type>,
-    json: &JsonObject<'_>,
-) -> serde_json::Result<Value> {
+/// Flattens one JSON object into a value of the object type of `fields`.
+pub(crate) fn object(fields: &[Field], json: &JsonObject<'_>) -> serde_json::Result<Value> {
     let mut attrs = BTreeMap::new();
-    // Property name → attribute type, for the properties that have an attribute.
-    let mut mapped = HashMap::with_capacity(ty.len());
-    for (name, attr_ty) in ty {
-        if name == ADDITIONAL_PROPERTIES {
-            continue;
+    // Every property the table knows: with its field when it is an attribute's.
+    let mut known: HashMap<Cow<'static, str>, Option<&Field>> = HashMap::new();
+    let mut additional = None;
+    for field in fields {
+        let property = field.property();
+        match field.kind {
+            FieldKind::Ignored => {}
+            FieldKind::AdditionalProperties => additional = Some(field.name),
+            _ => {
+                let value = match json.get(&property) {
+                    Some(raw) => field_value(field, raw)?,
+                    None => absent(&field_type(field)),
+                };
+                attrs.insert(field.name.to_string(), value);
+                known.insert(property, Some(field));
+                continue;
+            }
         }
-        let property = property_name(name);
-        let value = match json.get(&property) {
-            Some(raw) => convert(attr_ty, raw)?,
-            None => absent(attr_ty),
-        };
-        attrs.insert(name.clone(), value);
-        mapped.insert(property, attr_ty);
+        known.insert(property, None);
     }
     // The read checks every value it is sent, kept or not: earlier values of a repeated name
     // as their attribute's type, the others as text.
     for (name, value) in &json.replaced {
-        match mapped.get(name.as_str()) {
-            Some(attr_ty) => drop(convert(attr_ty, value)?),
-            None => checked(value)?,
+        match known.get(name.as_str()) {
+            Some(Some(field)) => drop(field_value(field, value)?),
+            _ => checked(value)?,
         }
     }
-    let additional = property_name(ADDITIONAL_PROPERTIES);
     let mut extra = Vec::new();
     for (name, value) in json.iter() {
-        if mapped.contains_key(name) {
-            continue;
-        }
-        checked(value)?;
-        if name != additional && !KNOWN_UNMAPPED.contains(&name) {
-            extra.push((name, value));
+        match known.get(name) {
+            Some(Some(_)) => continue,
+            Some(None) => checked(value)?,
+            None => {
+                checked(value)?;
+                extra.push((name, value));
+            }
         }
     }
-    if ty.contains_key(ADDITIONAL_PROPERTIES) {
+    if let Some(name) = additional {
         let value = match extra.is_empty() {
             true => Value::Null,
             false => Value::String(extra_text(extra.into_iter())),
         };
-        attrs.insert(ADDITIONAL_PROPERTIES.to_string(), value);
+        attrs.insert(name.to_string(), value);
     }
     Ok(Value::Object(attrs))
 }
 
-/// `object` of the JSON text of one object.
-pub fn object_from_text(ty: &BTreeMap<String, Type>, text: &str) -> serde_json::Result<Value> {
-    object(ty, &JsonObject::parse(text)?)
+/// `object` of the JSON text of one object whose attributes are `fields`.
+pub fn object_from_text(fields: &[Field], text: &str) -> serde_json::Result<Value> {
+    object(fields, &JsonObject::parse(text)?)
+}
+
+/// The value of `field`'s property.
+fn field_value(field: &Field, raw: &RawValue) -> serde_json::Result<Value> {
+    match field.kind {
+        FieldKind::Block { fields, .. } => blocks(fields, raw),
+        _ => convert(&field_type(field), raw),
+    }
+}
+
+/// A nested block's value: a list of objects of `fields`, from an array of them or from a
+/// single related object.
+fn blocks(fields: &[Field], raw: &RawValue) -> serde_json::Result<Value> {
+    Ok(match classify(raw)? {
+        Scalar::Null => Value::List(Vec::new()),
+        Scalar::Array => {
+            let mut items = Vec::new();
+            for item in serde_json::from_str::<Vec<&RawValue>>(raw.get())? {
+                // `"Ancestors": [null]`: a list of blocks never holds a null block (a user's
+                // `[for a in r.ancestors : a.moid]` would fail on it), so elements that are
+                // not objects are left out.
+                if !raw_is_object(item) {
+                    checked(item)?;
+                    continue;
+                }
+                items.push(object(fields, &JsonObject::parse(item.get())?)?);
+            }
+            Value::List(items)
+        }
+        // A single related object where the schema keeps a (max one item) list of them.
+        Scalar::Object => Value::List(vec![object(fields, &JsonObject::parse(raw.get())?)?]),
+        // A shape a list of blocks cannot hold (the API changed under us): null, not a guess.
+        _ => {
+            checked(raw)?;
+            Value::Null
+        }
+    })
 }
 
 /// The value of an absent or null property: an empty collection for lists and sets.
@@ -67,6 +107,7 @@ fn absent(ty: &Type) -> Value {
     }
 }
 
+/// The value of type `ty` (a type that holds no objects: only blocks do, see `blocks`).
 pub(super) fn convert(ty: &Type, raw: &RawValue) -> serde_json::Result<Value> {
     Ok(match (ty, classify(raw)?) {
         (_, Scalar::Null) => absent(ty),
@@ -81,13 +122,6 @@ pub(super) fn convert(ty: &Type, raw: &RawValue) -> serde_json::Result<Value> {
         (Type::List(elem) | Type::Set(elem), Scalar::Array) => {
             let mut items = Vec::new();
             for item in serde_json::from_str::<Vec<&RawValue>>(raw.get())? {
-                // `"Ancestors": [null]`: a list of blocks never holds a null block (a user's
-                // `[for a in r.ancestors : a.moid]` would fail on it), so elements that are
-                // not objects are left out.
-                if matches!(**elem, Type::Object(_)) && !raw_is_object(item) {
-                    checked(item)?;
-                    continue;
-                }
                 items.push(convert(elem, item)?);
             }
             if matches!(ty, Type::Set(_)) {
@@ -96,11 +130,6 @@ pub(super) fn convert(ty: &Type, raw: &RawValue) -> serde_json::Result<Value> {
                 Value::List(items)
             }
         }
-        // A single related object where the schema keeps a (max one item) list of them.
-        (Type::List(elem), Scalar::Object) if matches!(**elem, Type::Object(_)) => {
-            Value::List(vec![convert(elem, raw)?])
-        }
-        (Type::Object(attrs), Scalar::Object) => object(attrs, &JsonObject::parse(raw.get())?)?,
         (Type::Map(elem), Scalar::Object) => {
             let object = JsonObject::parse(raw.get())?;
             for (_, replaced) in &object.replaced {

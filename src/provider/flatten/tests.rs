@@ -1,36 +1,34 @@
 //! Unit tests of [`super`].
 
 use super::*;
+use crate::provider::fields::{
+    block, field, Cardinality, ADDITIONAL_PROPERTIES, CONCRETE_OBJECT_TYPE, MOID, OWNERS, REF,
+};
+use crate::provider::list_source::DISPLAY_NAMES_FIELD;
 use serde_json::{json, Value as Json};
 
-fn ref_type() -> Type {
-    Type::object([
-        ("additional_properties", Type::String),
-        ("class_id", Type::String),
-        ("moid", Type::String),
-        ("object_type", Type::String),
-        ("selector", Type::String),
-    ])
-}
+/// A token-like table: the shared fields, a to-one and a to-many reference (whose table
+/// ignores `link`), `display_names`, a property named by the `nr_` rule, one whose property
+/// breaks the rule, and each scalar kind. Not in name order: the plan orders it.
+const TOKEN: &[Field] = &[
+    MOID,
+    ADDITIONAL_PROPERTIES,
+    block("user", Cardinality::AtMostOne, REF, "A user."),
+    block("ancestors", Cardinality::Many, REF, "Ancestors."),
+    field("create_time", FieldKind::DateTime, "Created."),
+    CONCRETE_OBJECT_TYPE,
+    OWNERS,
+    DISPLAY_NAMES_FIELD,
+    field("nr_version", FieldKind::String, "A version."),
+    field("count", FieldKind::Number, "A number."),
+    field("size", FieldKind::Integer, "An integer."),
+    field("enabled", FieldKind::Bool, "A flag."),
+    // The rule would read `Ipv4Address`.
+    field("ipv4_address", FieldKind::String, "An address.").with_property("IPv4Address"),
+];
 
-fn token_type() -> BTreeMap<String, Type> {
-    let Type::Object(attrs) = Type::object([
-        ("additional_properties", Type::String),
-        ("create_time", Type::String),
-        ("moid", Type::String),
-        ("object_type", Type::String),
-        ("owners", Type::list(Type::String)),
-        ("user", Type::list(ref_type())),
-        ("ancestors", Type::list(ref_type())),
-        ("display_names", Type::map(Type::list(Type::String))),
-        ("nr_version", Type::String),
-        ("count", Type::Number),
-        ("enabled", Type::Bool),
-        ("scores", Type::set(Type::Number)),
-    ]) else {
-        unreachable!()
-    };
-    attrs
+fn plan() -> Plan {
+    Plan::new(TOKEN)
 }
 
 /// Both implementations on one JSON object: the fast one must give exactly the encoding of
@@ -41,9 +39,8 @@ fn both(json: &Json) -> Value {
 
 /// [`both`] on JSON text (numbers no JSON tree holds).
 fn both_text(text: &str) -> Value {
-    let ty = token_type();
-    let reference = object_from_text(&ty, text).expect("the reference flattens");
-    let plan = Plan::new(&ty);
+    let reference = object_from_text(TOKEN, text).expect("the reference flattens");
+    let plan = plan();
     let json = text;
     let flat = flatten_object(&plan, text).expect("flattens");
     let expected = msgpack::encode(&reference, plan.element_type()).expect("encodes");
@@ -85,7 +82,7 @@ fn maps_names_nesting_nulls_and_extras() {
     let user = &v.get_attr("user").and_then(Value::as_elements).unwrap()[0];
     assert_eq!(user.get_attr("moid"), Some(&Value::string("u1")));
     assert_eq!(user.get_attr("selector"), Some(&Value::Null));
-    // `link` is a known part of a reference, not an additional property.
+    // `link` is a known part of a reference (its table says so), not an additional property.
     assert_eq!(user.get_attr("additional_properties"), Some(&Value::Null));
     let names = v.get_attr("display_names").unwrap();
     assert_eq!(
@@ -97,11 +94,11 @@ fn maps_names_nesting_nulls_and_extras() {
 #[test]
 fn surprising_shapes_agree_with_the_reference() {
     for json in [
-        json!({"Moid": "m", "Version": 7, "Count": "x", "Enabled": 1, "Owners": "o"}),
+        json!({"Moid": "m", "Version": 7, "Count": "x", "Size": true, "Enabled": 1, "Owners": "o"}),
         json!({"Moid": "m", "Version": true, "Count": 1.5, "Enabled": true, "Owners": [1, null, "a", {"k": [1]}]}),
         json!({"Moid": "m", "Version": {"a": [1, 2]}, "Count": -3, "Enabled": "yes", "User": [{"Moid": "u"}, null, 3]}),
         json!({"Moid": "m", "Version": [1, "a"], "Count": 18446744073709551615u64, "User": "u", "Ancestors": {"Moid": "a"}}),
-        json!({"Moid": "m", "Count": 1e300, "Scores": [1, 2.5, -1], "DisplayNames": null, "AdditionalProperties": {"x": 1}}),
+        json!({"Moid": "m", "Count": 1e300, "Size": 2.5, "Scores": [1, 2.5, -1], "DisplayNames": null, "AdditionalProperties": {"x": 1}}),
         json!({"Moid": "m", "DisplayNames": {"a": "b", "c": [1, true]}, "Scores": {"x": 1}, "Selector": "s", "link": "l"}),
         json!({"Moid": "m", "Z": null, "A": [], "Moid2": "x", "Version": null, "Count": null, "Owners": []}),
         json!({"Moid": "m", "Version": "a\u{0}b\"c\\d\u{1F600}", "Count": 12345678901234567890u64}),
@@ -114,7 +111,6 @@ fn surprising_shapes_agree_with_the_reference() {
 fn numbers_are_carried_digit_for_digit() {
     let v = both_text(
         r#"{"Moid":"m","Version":123456789012345678901234567890,"Count":123456789012345678901234567890,
-               "Scores":[-0,1e400,0.1,1.0,18446744073709551616,-9223372036854775809],
                "Big":12345678901234567890123,"Neg":-0,"Huge":1e400,"Nested":{"x":[1.50,-0.0]},
                "User":{"Moid":-0,"Deep":1E+400}}"#,
     );
@@ -128,20 +124,26 @@ fn numbers_are_carried_digit_for_digit() {
             "123456789012345678901234567890".into()
         )))
     );
-    let Some(Value::Set(scores)) = v.get_attr("scores") else {
-        panic!("scores: {v:?}")
-    };
-    assert_eq!(
-        scores,
-        &[
-            Value::Number(Number::Int(0)),
-            Value::Number(Number::Decimal("1e400".into())),
-            Value::Number(Number::Decimal("0.1".into())),
-            Value::Number(Number::Decimal("1.0".into())),
-            Value::Number(Number::Decimal("18446744073709551616".into())),
-            Value::Number(Number::Decimal("-9223372036854775809".into())),
-        ]
-    );
+    for (text, number) in [
+        ("-0", Number::Int(0)),
+        ("1e400", Number::Decimal("1e400".into())),
+        ("0.1", Number::Decimal("0.1".into())),
+        ("1.0", Number::Decimal("1.0".into())),
+        ("18446744073709551615", Number::UInt(u64::MAX)),
+        (
+            "18446744073709551616",
+            Number::Decimal("18446744073709551616".into()),
+        ),
+        (
+            "-9223372036854775809",
+            Number::Decimal("-9223372036854775809".into()),
+        ),
+    ] {
+        // A number field and an integer field alike (a fraction is the API's to send).
+        let v = both_text(&format!(r#"{{"Moid":"m","Count":{text},"Size":{text}}}"#));
+        assert_eq!(v.get_attr("count"), Some(&Value::Number(number.clone())));
+        assert_eq!(v.get_attr("size"), Some(&Value::Number(number)));
+    }
     assert_eq!(
         v.get_attr("additional_properties"),
         Some(&Value::string(
@@ -158,7 +160,7 @@ fn numbers_are_carried_digit_for_digit() {
 
 #[test]
 fn duplicate_properties_keep_the_last_value() {
-    let plan = Plan::new(&token_type());
+    let plan = plan();
     let flat = flatten_object(
         &plan,
         r#"{"Moid":"a","Version":"1","Moid":"b","Version":"2","X":1,"X":2}"#,
@@ -175,7 +177,7 @@ fn duplicate_properties_keep_the_last_value() {
 
 #[test]
 fn objects_without_a_moid_or_not_objects_are_errors() {
-    let plan = Plan::new(&token_type());
+    let plan = plan();
     for bad in [
         r#"{"Version":"1"}"#,
         r#"{"Moid":null}"#,
@@ -192,7 +194,7 @@ fn objects_without_a_moid_or_not_objects_are_errors() {
 
 #[test]
 fn invalid_strings_are_errors_not_guesses() {
-    let plan = Plan::new(&token_type());
+    let plan = plan();
     for bad in [
         r#"{"Moid":"a","Version":"\ud800"}"#,
         r#"{"Moid":"a","Version":"\q"}"#,
@@ -257,7 +259,7 @@ fn deep_plain(depth: usize) -> String {
 #[test]
 fn values_nested_beyond_the_limit_are_decode_errors_at_any_depth_and_place() {
     on_small_stack(|| {
-        let plan = Plan::new(&token_type());
+        let plan = plan();
         // Typed levels (a list, a nested block) come on top of the value's own: 3 more
         // levels are beyond the limit in every place below.
         for depth in [MAX_DEPTH + 3, 10_000, 20_000] {
@@ -284,7 +286,7 @@ fn values_nested_beyond_the_limit_are_decode_errors_at_any_depth_and_place() {
                             .contains("nested more than 128 levels deep"),
                         "{shown}: {fast}"
                     );
-                    let reference = object_from_text(&token_type(), &object).expect_err(shown);
+                    let reference = object_from_text(TOKEN, &object).expect_err(shown);
                     assert!(
                         reference
                             .to_string()
@@ -363,7 +365,7 @@ fn check_value_is_iterative_and_agrees_with_serde_json_on_strings() {
 
 #[test]
 fn a_cancelled_read_stops_decoding_with_an_error() {
-    let plan = Plan::new(&token_type());
+    let plan = plan();
     let members: Vec<String> = (0..5000).map(|i| format!(r#""X{i}":{i}"#)).collect();
     let object = format!(r#"{{"Moid":"m",{}}}"#, members.join(","));
     let decode = |cancel: Option<&CancellationToken>| {
@@ -389,7 +391,7 @@ fn a_cancelled_read_stops_decoding_with_an_error() {
 /// position and its last value.
 #[test]
 fn wide_objects_decode_in_linear_time() {
-    let plan = Plan::new(&token_type());
+    let plan = plan();
     let members: Vec<String> = (0..200_000).map(|i| format!(r#""W{i}":{i}"#)).collect();
     let object = format!(r#"{{"Moid":"m",{},"W0":"last"}}"#, members.join(","));
     let started = std::time::Instant::now();
@@ -406,4 +408,72 @@ fn wide_objects_decode_in_linear_time() {
     );
     // Generous for a debug build on a shared machine; the quadratic search took ~100 s.
     assert!(elapsed < std::time::Duration::from_secs(20), "{elapsed:?}");
+}
+
+/// What is known and what is additional is the table's word, at each level: a reference's
+/// table declares `selector` (an attribute) and ignores `link`; the token's table declares
+/// neither, so there both are additional properties like any other.
+#[test]
+fn known_properties_are_the_tables_not_names_at_any_depth() {
+    let v = both(&json!({
+        "Moid": "m",
+        "link": "https://x/api/v1/iam/OAuthTokens/m",
+        "Selector": "Name eq 'x'",
+        "User": {"Moid": "u1", "link": "https://x/api/v1/iam/Users/u1", "Selector": "s"},
+    }));
+    assert_eq!(
+        v.get_attr("additional_properties"),
+        Some(&Value::string(
+            r#"{"link":"https://x/api/v1/iam/OAuthTokens/m","Selector":"Name eq 'x'"}"#
+        ))
+    );
+    let user = &v.get_attr("user").and_then(Value::as_elements).unwrap()[0];
+    assert_eq!(user.get_attr("selector"), Some(&Value::string("s")));
+    assert_eq!(user.get_attr("additional_properties"), Some(&Value::Null));
+    assert_eq!(
+        user.get_attr("link"),
+        None,
+        "an ignored property is no attribute"
+    );
+}
+
+/// A field with a declared property is read from that property, in both implementations;
+/// the property the rule would give is an additional one like any other.
+#[test]
+fn a_declared_property_overrides_the_naming_rule() {
+    let v = both(&json!({
+        "Moid": "m",
+        "IPv4Address": "10.0.0.1",
+        "Ipv4Address": "by the rule",
+    }));
+    assert_eq!(v.get_attr("ipv4_address"), Some(&Value::string("10.0.0.1")));
+    assert_eq!(
+        v.get_attr("additional_properties"),
+        Some(&Value::string(r#"{"Ipv4Address":"by the rule"}"#))
+    );
+}
+
+/// The identity and the object type come from the fields with those roles, whatever their
+/// names and properties.
+#[test]
+fn identity_and_object_type_are_the_fields_with_those_roles() {
+    const RENAMED: &[Field] = &[
+        field("key", FieldKind::String, "The id.")
+            .with_property("Key")
+            .with_role(Role::Identity),
+        field("kind", FieldKind::String, "The type.").with_role(Role::ObjectType),
+        field("moid", FieldKind::String, "Not the id here."),
+    ];
+    let plan = Plan::new(RENAMED);
+    let flat = flatten_object(&plan, r#"{"Moid":"m","Key":"k","Kind":"t.T"}"#).unwrap();
+    assert_eq!(flat.moid, "k");
+    assert_eq!(flat.object_type.as_deref(), Some("t.T"));
+    let err = flatten_object(&plan, r#"{"Moid":"m"}"#)
+        .err()
+        .expect("no Key");
+    assert!(err.to_string().contains("an object without a Key"), "{err}");
+    let err = flatten_object(&Plan::new(&RENAMED[1..]), r#"{"Moid":"m"}"#)
+        .err()
+        .expect("no identity");
+    assert!(err.to_string().contains("no identity field"), "{err}");
 }

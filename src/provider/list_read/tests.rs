@@ -3,18 +3,27 @@
 use super::*;
 use crate::cty::{msgpack, Severity};
 use crate::provider::test_values::unreachable_context;
+use crate::provider::fields::{
+    block, field, Cardinality, FieldKind, ADDITIONAL_PROPERTIES, CLASS_ID, CONCRETE_OBJECT_TYPE,
+    MOID,
+};
 use std::collections::BTreeMap;
 
+/// An element of `moid` and `object_type` only.
+const IDENTIFIED: &[Field] = &[MOID, CONCRETE_OBJECT_TYPE];
+
+/// A plan of `moid` and `object_type` only.
+fn identified_plan() -> Arc<flatten::Plan> {
+    Arc::new(flatten::Plan::new(IDENTIFIED))
+}
+
 fn decode(body: &str) -> serde_json::Result<Page<FlatObject>> {
-    let element = Type::object([
-        ("moid", Type::String),
-        ("object_type", Type::String),
-        ("name", Type::String),
-    ]);
-    let Type::Object(attrs) = &element else {
-        unreachable!()
-    };
-    ResultsDecoder::new(Arc::new(flatten::Plan::new(attrs)), "iam.OAuthToken").decode_page(
+    const NAMED: &[Field] = &[
+        MOID,
+        CONCRETE_OBJECT_TYPE,
+        field("name", FieldKind::String, "A name."),
+    ];
+    ResultsDecoder::new(Arc::new(flatten::Plan::new(NAMED)), "iam.OAuthToken").decode_page(
         body.as_bytes(),
         1000,
         &CancellationToken::new(),
@@ -23,13 +32,9 @@ fn decode(body: &str) -> serde_json::Result<Page<FlatObject>> {
 
 /// A decoder of elements with only a `moid`, holding a share of `budget`.
 fn moid_decoder(budget: &Arc<ResultsBudget>) -> ResultsDecoder {
-    let plan = flatten::Plan::new(&BTreeMap::from([
-        ("moid".to_string(), Type::String),
-        ("object_type".to_string(), Type::String),
-    ]));
     ResultsDecoder {
         share: Some(Arc::new(budget.share())),
-        ..ResultsDecoder::new(Arc::new(plan), "iam.OAuthToken")
+        ..ResultsDecoder::new(identified_plan(), "iam.OAuthToken")
     }
 }
 
@@ -92,29 +97,27 @@ fn tags_page_and_decoder(
     budget: &Arc<ResultsBudget>,
     select: bool,
 ) -> (String, ResultsDecoder) {
-    let tag = Type::object([
-        ("additional_properties", Type::String),
-        ("class_id", Type::String),
-        ("key", Type::String),
-        ("object_type", Type::String),
-        ("value", Type::String),
-    ]);
-    let element = BTreeMap::from([
-        ("moid".to_string(), Type::String),
-        ("name".to_string(), Type::String),
-        ("object_type".to_string(), Type::String),
-        ("tags".to_string(), Type::list(tag)),
-    ]);
-    let projection =
-        select.then(|| Projection::new(&element, BTreeSet::from(["tags".to_string()])));
+    const TAG: &[Field] = &[
+        ADDITIONAL_PROPERTIES,
+        CLASS_ID,
+        field("key", FieldKind::String, "A key."),
+        field("object_type", FieldKind::String, "Its type."),
+        field("value", FieldKind::String, "A value."),
+    ];
+    const ELEMENT: &[Field] = &[
+        MOID,
+        field("name", FieldKind::String, "A name."),
+        CONCRETE_OBJECT_TYPE,
+        block("tags", Cardinality::Many, TAG, "Tags."),
+    ];
+    let projection = select.then(|| Projection::new(ELEMENT, BTreeSet::from(["tags".to_string()])));
     let decoder = ResultsDecoder {
         share: Some(Arc::new(budget.share())),
-        plan: projection.as_ref().map_or_else(
-            || Arc::new(flatten::Plan::new(&element)),
-            |p| p.plan.clone(),
-        ),
+        plan: projection
+            .as_ref()
+            .map_or_else(|| Arc::new(flatten::Plan::new(ELEMENT)), |p| p.plan.clone()),
         widen: projection.map(Arc::new),
-        ..ResultsDecoder::new(Arc::new(flatten::Plan::new(&element)), "iam.OAuthToken")
+        ..ResultsDecoder::new(Arc::new(flatten::Plan::new(ELEMENT)), "iam.OAuthToken")
     };
     let tags = vec!["{}"; n].join(",");
     let body = format!(
@@ -204,13 +207,7 @@ fn a_timeout_during_decoding_counts_the_page_being_decoded() {
     let text = timeout_diagnostic(decl, Duration::from_secs(5), got(0)).detail;
     assert!(text.contains("retries), and no partial list"), "{text}");
     // The decoder counts the page while it decodes it, and not after.
-    let decoder = ResultsDecoder::new(
-        Arc::new(flatten::Plan::new(&BTreeMap::from([
-            ("moid".to_string(), Type::String),
-            ("object_type".to_string(), Type::String),
-        ]))),
-        "iam.OAuthToken",
-    );
+    let decoder = ResultsDecoder::new(identified_plan(), "iam.OAuthToken");
     let progress = decoder.progress.clone();
     let during = std::sync::Mutex::new(None);
     let cancel = CancellationToken::new();
@@ -239,13 +236,7 @@ fn a_timeout_during_decoding_counts_the_page_being_decoded() {
 /// The decoder stops at the next object once its read no longer wants the page.
 #[test]
 fn a_cancelled_page_stops_decoding() {
-    let decoder = ResultsDecoder::new(
-        Arc::new(flatten::Plan::new(&BTreeMap::from([(
-            "moid".to_string(),
-            Type::String,
-        )]))),
-        "iam.OAuthToken",
-    );
+    let decoder = ResultsDecoder::new(Arc::new(flatten::Plan::new(&[MOID])), "iam.OAuthToken");
     let cancel = CancellationToken::new();
     cancel.cancel();
     let err = decoder
@@ -284,14 +275,14 @@ fn pages_decode_to_encoded_results() {
 
 #[test]
 fn a_selected_element_is_encoded_whole_with_the_other_attributes_null() {
-    let element = BTreeMap::from([
-        ("moid".to_string(), Type::String),
-        ("object_type".to_string(), Type::String),
-        ("client_name".to_string(), Type::String),
-        ("token_id".to_string(), Type::String),
-        ("tags".to_string(), Type::list(Type::String)),
-    ]);
-    let projection = Projection::new(&element, BTreeSet::from(["client_name".to_string()]));
+    const ELEMENT: &[Field] = &[
+        MOID,
+        CONCRETE_OBJECT_TYPE,
+        field("client_name", FieldKind::String, "A name."),
+        field("token_id", FieldKind::String, "An id."),
+        field("tags", FieldKind::StringList, "Strings."),
+    ];
+    let projection = Projection::new(ELEMENT, BTreeSet::from(["client_name".to_string()]));
     assert_eq!(projection.properties, ["ClientName", "Moid", "ObjectType"]);
     let narrow = msgpack::encode(
         &Value::Object(BTreeMap::from([
@@ -305,7 +296,7 @@ fn a_selected_element_is_encoded_whole_with_the_other_attributes_null() {
     // Kept as bytes (no value tree per element until the state is encoded), and those bytes
     // are the whole element: selected attributes filled, the rest (`moid` too) null.
     let bytes = projection.widen_encoded(&narrow).unwrap();
-    let whole = msgpack::decode(&bytes, &Type::Object(element)).unwrap();
+    let whole = msgpack::decode(&bytes, &object_type(ELEMENT)).unwrap();
     assert_eq!(whole.get_attr("client_name"), Some(&Value::string("isctl")));
     for null in ["moid", "object_type", "token_id", "tags"] {
         assert_eq!(whole.get_attr(null), Some(&Value::Null), "{null}");
@@ -404,16 +395,10 @@ fn wrong_object_types_and_malformed_pages_are_errors() {
     }
     // Invalid UTF-8, even in a property the read skips (found by the page_decode fuzzer).
     let body = b"{\"Count\":1,\"Results\":[{\"Moid\":\"a\",\"link\":\"x\xff\"}]}";
-    let err = ResultsDecoder::new(
-        Arc::new(flatten::Plan::new(&BTreeMap::from([(
-            "moid".to_string(),
-            Type::String,
-        )]))),
-        "iam.OAuthToken",
-    )
-    .decode_page(body, 1000, &CancellationToken::new())
-    .err()
-    .expect("not UTF-8");
+    let err = ResultsDecoder::new(Arc::new(flatten::Plan::new(&[MOID])), "iam.OAuthToken")
+        .decode_page(body, 1000, &CancellationToken::new())
+        .err()
+        .expect("not UTF-8");
     assert!(err.to_string().contains("not UTF-8"), "{err}");
 }
 

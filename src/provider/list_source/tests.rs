@@ -395,3 +395,85 @@ fn example_text_in_generic_messages_comes_from_the_declaration() {
         assert!(!text.contains("ClientName") && !text.contains("client_name"));
     }
 }
+
+/// A test-only table whose `ipv4_address` is the API's `IPv4Address` (the rule would say
+/// `Ipv4Address`), at top level and in a nested block.
+const ADDRESSED: &[Field] = &[
+    crate::provider::fields::MOID,
+    crate::provider::fields::CONCRETE_OBJECT_TYPE,
+    crate::provider::fields::ADDITIONAL_PROPERTIES,
+    field("name", FieldKind::String, "The name."),
+    field("ipv4_address", FieldKind::String, "The address.").with_property("IPv4Address"),
+    crate::provider::fields::block("owner", Cardinality::AtMostOne, ADDRESSED_OWNER, "Owner."),
+];
+const ADDRESSED_OWNER: &[Field] =
+    &[field("ipv4_address", FieldKind::String, "Its address.").with_property("IPv4Address")];
+static ADDRESSED_THING: ListDeclaration = ListDeclaration {
+    type_name: "test_addressed_thing",
+    description: "Things with addresses.",
+    resource: "test/Things",
+    object_type: "test.Thing",
+    fields: ADDRESSED,
+    examples: Examples {
+        string_field: "ipv4_address",
+        value: "10.0.0.1",
+        block: "owner",
+        readable_as: "things",
+    },
+};
+
+/// A declared property is the one the read decodes, the filter names and `select` requests
+/// (and the example in the messages names): each breaks on its own if it used the rule.
+#[test]
+fn a_declared_property_is_used_by_decode_filter_and_select() {
+    assert_eq!(crate::provider::declaration::check(&ADDRESSED_THING), []);
+    let ds = ListDataSource::new(&ADDRESSED_THING);
+    // Decode.
+    let flat = flatten::flatten_object(
+        &ds.plan(),
+        r#"{"Moid":"m","ObjectType":"test.Thing","IPv4Address":"10.0.0.1",
+            "Owner":{"IPv4Address":"10.0.0.2"},"Ipv4Address":"by the rule"}"#,
+    )
+    .unwrap();
+    let element = crate::cty::msgpack::decode(&flat.msgpack, &ds.results_element_type()).unwrap();
+    assert_eq!(
+        element.get_attr("ipv4_address"),
+        Some(&Value::string("10.0.0.1"))
+    );
+    let owner = &element
+        .get_attr("owner")
+        .and_then(Value::as_elements)
+        .unwrap()[0];
+    assert_eq!(
+        owner.get_attr("ipv4_address"),
+        Some(&Value::string("10.0.0.2"))
+    );
+    assert_eq!(
+        element.get_attr("additional_properties"),
+        Some(&Value::string(r#"{"Ipv4Address":"by the rule"}"#))
+    );
+    // Filter.
+    let config = obj([
+        ("ipv4_address", Value::string("10.0.0.1")),
+        (
+            "owner",
+            Value::List(vec![obj([("ipv4_address", Value::string("10.0.0.2"))])]),
+        ),
+    ]);
+    let mut diags = Diagnostics::new();
+    let filter = build_filter(ds.query_spec(), &config, &mut diags)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        Filter::render(&filter),
+        "IPv4Address eq '10.0.0.1' and Owner.IPv4Address eq '10.0.0.2'"
+    );
+    // Select.
+    let selected = BTreeSet::from(["ipv4_address".to_string()]);
+    assert_eq!(
+        selected_properties(ds.results_fields(), &selected),
+        ["IPv4Address", "Moid", "ObjectType"]
+    );
+    // The example in the generic messages.
+    assert_eq!(ds.0.read_subject().example_property, "IPv4Address");
+}

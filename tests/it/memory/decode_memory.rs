@@ -7,11 +7,13 @@
 //!
 //! The peak of live heap bytes is measured in a process of its own (see `memory`).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use terraform_provider_intersight::cty::Type;
 use terraform_provider_intersight::intersight::paging::PageDecoder;
+use terraform_provider_intersight::provider::fields::{
+    block, field, Cardinality, Field, FieldKind, ADDITIONAL_PROPERTIES, CLASS_ID,
+    CONCRETE_OBJECT_TYPE, MOID,
+};
 use terraform_provider_intersight::provider::flatten::Plan;
 use terraform_provider_intersight::provider::list_read::ResultsDecoder;
 use tokio_util::sync::CancellationToken;
@@ -27,21 +29,25 @@ fn an_object_of_millions_of_empty_tags_is_refused_within_its_budget() {
     );
 }
 
+/// A tag's five attributes.
+const TAG: &[Field] = &[
+    ADDITIONAL_PROPERTIES,
+    CLASS_ID,
+    field("key", FieldKind::String, "A key."),
+    field("object_type", FieldKind::String, "Its type."),
+    field("value", FieldKind::String, "A value."),
+];
+
+/// A token of `moid`, `object_type` and `tags`.
+const TOKEN: &[Field] = &[
+    MOID,
+    CONCRETE_OBJECT_TYPE,
+    block("tags", Cardinality::Many, TAG, "Tags."),
+];
+
 fn refused_within_its_budget() {
-    let tag = Type::object([
-        ("additional_properties", Type::String),
-        ("class_id", Type::String),
-        ("key", Type::String),
-        ("object_type", Type::String),
-        ("value", Type::String),
-    ]);
-    let element = BTreeMap::from([
-        ("moid".to_string(), Type::String),
-        ("object_type".to_string(), Type::String),
-        ("tags".to_string(), Type::list(tag)),
-    ]);
     let budget = 16 * MIB;
-    let decoder = ResultsDecoder::new(Arc::new(Plan::new(&element)), "iam.OAuthToken")
+    let decoder = ResultsDecoder::new(Arc::new(Plan::new(TOKEN)), "iam.OAuthToken")
         .with_budget(budget as u64);
     // 6 MB of JSON; 118 MB once encoded.
     let tags = vec!["{}"; 2_000_000].join(",");

@@ -3,7 +3,7 @@
 
 use terraform_provider_intersight::provider::fields::{
     block, field, Cardinality, Field, FieldKind, ACCOUNT_MOID, ADDITIONAL_PROPERTIES, CLASS_ID,
-    CONCRETE_OBJECT_TYPE, CREATE_TIME, MOD_TIME, MOID, OWNERS, REF,
+    CONCRETE_OBJECT_TYPE, CREATE_TIME, LINK, MOD_TIME, MOID, OWNERS, REF,
 };
 use terraform_provider_intersight::provider::list_source::{Examples, ListDeclaration};
 
@@ -33,6 +33,8 @@ const FIELDS: &[Field] = &[
         FieldKind::DateTime,
         "The last login time for user.",
     ),
+    // `iam/Users` sends each user's URL as `link`: known, not an additional property.
+    LINK,
     MOD_TIME,
     MOID,
     field("name", FieldKind::String, "Name as configured in the IdP."),
