@@ -257,7 +257,11 @@ async fn a_short_page_that_is_not_the_last_is_inconsistent() {
         matches!(&err, Error::Inconsistent { detail, .. } if detail.contains("offset 9 has 9 objects where 10")),
         "{err}"
     );
-    assert_eq!(server.stats.count(), 9, "three full reads of three pages");
+    // Three reads, each of pages 0, 9, 18 and 27: each stops at the short page (offset 9),
+    // by which time the pages after it may have been requested too (a read keeps up to
+    // 2 × `parallelism` pages started ahead of the one it checks).
+    let sent = server.stats.count();
+    assert!((9..=12).contains(&sent), "{sent} requests for three reads");
 }
 
 #[tokio::test]
