@@ -414,7 +414,7 @@ impl Client {
             paging: paging::PagingSettings {
                 page_size: config.page_size,
                 parallelism: config.parallelism,
-                permits: std::sync::Arc::new(tokio::sync::Semaphore::new(config.parallelism)),
+                permits: transport::Permits::new(config.parallelism),
                 paging: config.paging,
                 max_pages: config.max_pages_per_read.max(1),
             },

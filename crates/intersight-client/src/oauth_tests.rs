@@ -5,7 +5,10 @@
 use super::*;
 use crate::endpoint::Endpoint;
 use crate::proxy::ProxyConfig;
-use crate::transport::{Auth, Backoff, DecodeFn, TlsOptions, Transport, TransportSettings};
+use crate::transport::{
+    Auth, Backoff, DecodeFn, DecodedGet, Permits, RequestPermit, TlsOptions, Transport,
+    TransportSettings,
+};
 use std::sync::atomic::AtomicUsize;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -348,12 +351,14 @@ fn source(t: &Transport) -> &TokenSource {
 async fn get(t: &Transport) -> Result<Vec<u8>, Error> {
     let decode: DecodeFn<Vec<u8>> =
         Arc::new(|b: &[u8], _: &CancellationToken| serde_json::from_slice::<Vec<u8>>(b));
-    t.get_decoded(
-        "/api/v1/x",
-        &CancellationToken::new(),
-        &Counters::default(),
-        &decode,
-    )
+    let permit = RequestPermit::new(&Permits::new(8), None);
+    t.get_decoded(&DecodedGet {
+        path_and_query: "/api/v1/x",
+        cancel: &CancellationToken::new(),
+        counters: &Counters::default(),
+        decode: &decode,
+        permit: &permit,
+    })
     .await
 }
 

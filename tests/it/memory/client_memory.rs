@@ -101,7 +101,9 @@ async fn fails_within_a_small_multiple_of_its_bytes() {
         text.contains("more than the 1000 objects asked for ($top)"),
         "{text}"
     );
-    // At most `parallelism` bodies at once, plus the first page's results.
+    // At most 2 × `parallelism` bodies at once by construction (being received, or waiting
+    // for or under decode), plus the first page's results; a hostile page fails at its 1001st
+    // object, so its body is freed moments after it arrived.
     assert!(peak < 300 * MIB, "{} MiB", peak / MIB);
     if let Some(rss) = peak_rss_mib() {
         assert!(rss < 300 + 100, "peak RSS {rss} MiB");

@@ -21,8 +21,13 @@
 //!
 //! Bounds: a page may hold at most `$top` objects (the decoder stops at the first object past
 //! it), a read plans or makes at most `MAX_PAGES_PER_READ` page requests per attempt and at
-//! most [`MAX_READS`] attempts, every page request of every read of one client holds one of the
-//! client's `parallelism` permits, and [`ListQuery::timeout`] bounds the whole read.
+//! most [`MAX_READS`] attempts, and [`ListQuery::timeout`] bounds the whole read. Page bodies:
+//! every page request of every read of one client holds one of the client's `parallelism`
+//! request permits until its body has arrived, then one of its `parallelism` decode permits
+//! until that body is decoded and freed, so one client holds at most 2 × `parallelism` page
+//! bodies (each at most the body cap) at once; a read keeps at most
+//! [`PAGES_AHEAD_PER_PERMIT`] × `parallelism` pages started and not yet taken in order (bodies,
+//! or pages decoded ahead of the one the read waits for).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -32,13 +37,13 @@ use std::task::{ready, Context, Poll};
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
 use serde::Deserialize;
-use tokio::sync::Semaphore;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::error::Error;
 use super::filter::Filter;
-use super::transport::{Counters, DecodeFn, Transport};
+use super::transport::{Counters, DecodeFn, DecodedGet, Permits, RequestPermit, Transport};
 use super::{HasMoid, ListQuery, ListStats, Listing};
 use read::read_once;
 
@@ -243,16 +248,24 @@ impl From<Error> for ReadError {
 /// at 1000 objects a page it allows collections of up to about 10 million objects.
 pub(crate) const MAX_PAGES_PER_READ: u64 = 10_000;
 
+/// How many pages per unit of `parallelism` one read keeps started and not yet taken in order.
+/// With 1 (a queue as deep as the permits) the next request could only start once the page the
+/// read waits for was decoded; with 2 it starts once any page's body has arrived, while up to
+/// `parallelism` bodies are decoded or pages wait to be taken in order.
+pub(crate) const PAGES_AHEAD_PER_PERMIT: usize = 2;
+
 /// What paging takes from the client's settings, shared by every read of one [`super::Client`].
 #[derive(Debug, Clone)]
 pub(crate) struct PagingSettings {
     /// `$top` for every page request.
     pub(crate) page_size: u32,
-    /// Page requests of one read queued at once (at most the permits below).
+    /// The client's `parallelism`: its request permits, its decode permits, and half the
+    /// pages one read keeps started ahead (see [`read`]).
     pub(crate) parallelism: usize,
-    /// `parallelism` permits for the whole client: every page request of every read holds one
-    /// while it is sent, retried and decoded, so concurrent reads share the limit.
-    pub(crate) permits: Arc<Semaphore>,
+    /// The client's permits (`parallelism` request and `parallelism` decode permits), shared
+    /// by every page request of every read: a request holds a request permit while it is sent
+    /// and retried until its body has arrived, then a decode permit while that body is decoded.
+    pub(crate) permits: Permits,
     pub(crate) paging: Paging,
     /// The most page requests one read may plan or make per attempt.
     pub(crate) max_pages: u64,
@@ -273,8 +286,9 @@ struct ReadRequest<'a, D> {
 }
 
 impl<D: PageDecoder> ReadRequest<'_, D> {
-    /// Spawns the request for the page at `skip` (see [`PageTask`]).
-    fn fetch(&self, skip: u64) -> PageTask<Page<D::Item>> {
+    /// Spawns the request for the page at `skip` (see [`PageTask`]). It waits for a request
+    /// permit of its own unless given `permit`.
+    fn fetch(&self, skip: u64, permit: Option<OwnedSemaphorePermit>) -> PageTask<Page<D::Item>> {
         let path = PageQuery {
             resource: self.resource,
             filter: self.filter,
@@ -289,6 +303,7 @@ impl<D: PageDecoder> ReadRequest<'_, D> {
             cancel: self.cancel.clone(),
             counters: self.counters.clone(),
             path: path.clone(),
+            permit,
         };
         let (decoder, max_items) = (self.decoder.clone(), self.settings.page_size as usize);
         let decode: DecodeFn<Page<D::Item>> =
@@ -299,24 +314,31 @@ impl<D: PageDecoder> ReadRequest<'_, D> {
     }
 }
 
-/// One GET under the client's page-request permits (owned, so it can run in a task).
+/// One GET under the client's permits (owned, so it can run in a task).
 struct PagedGet {
     transport: Arc<Transport>,
-    permits: Arc<Semaphore>,
+    permits: Permits,
     cancel: CancellationToken,
     counters: Arc<Counters>,
     path: String,
+    /// A request permit the caller took already (a read takes them in page order).
+    permit: Option<OwnedSemaphorePermit>,
 }
 
 impl PagedGet {
-    async fn get<T: Send + 'static>(&self, decode: &DecodeFn<T>) -> Result<T, Error> {
-        let _permit = tokio::select! {
-            biased;
-            _ = self.cancel.cancelled() => return Err(Error::Cancelled),
-            permit = self.permits.acquire() => permit.map_err(|_| Error::Cancelled)?,
-        };
+    async fn get<T: Send + 'static>(self, decode: &DecodeFn<T>) -> Result<T, Error> {
+        if self.cancel.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+        let permit = RequestPermit::new(&self.permits, self.permit);
         self.transport
-            .get_decoded(&self.path, &self.cancel, &self.counters, decode)
+            .get_decoded(&DecodedGet {
+                path_and_query: &self.path,
+                cancel: &self.cancel,
+                counters: &self.counters,
+                decode,
+                permit: &permit,
+            })
             .await
     }
 }

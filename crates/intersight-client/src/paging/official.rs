@@ -22,6 +22,7 @@ pub(super) async fn list_like_official<D: PageDecoder>(
         cancel: read.cancel.clone(),
         counters: read.counters.clone(),
         path,
+        permit: None,
     };
     #[derive(Deserialize)]
     struct CountOnly {

@@ -5,9 +5,12 @@
 
 use std::collections::HashSet;
 
+use futures::stream::FuturesOrdered;
 use futures::StreamExt as _;
 
-use super::{Error, HasMoid, ListStats, PageDecoder, ReadError, ReadRequest};
+use super::{
+    Error, HasMoid, ListStats, PageDecoder, ReadError, ReadRequest, PAGES_AHEAD_PER_PERMIT,
+};
 use crate::memory::OffRuntimeDrop;
 
 /// Reads the collection once: the first page, then the rest by the algorithm its `Count` (or
@@ -19,7 +22,7 @@ pub(super) async fn read_once<D: PageDecoder>(
 ) -> Result<Vec<D::Item>, ReadError> {
     // Each page is fetched and decoded in a task of its own: pages that arrive together decode
     // on every worker thread at once instead of one after another in this task.
-    let first = read.fetch(0).await?;
+    let first = read.fetch(0, None).await?;
     stats.pages += 1;
     let first_results = first.results.unwrap_or_default();
     match first.count {
@@ -59,7 +62,7 @@ async fn read_uncounted<D: PageDecoder>(
             .into());
         }
         skip += step;
-        page = read.fetch(skip).await?.results.unwrap_or_default();
+        page = read.fetch(skip, None).await?.results.unwrap_or_default();
         stats.pages += 1;
         pages += 1;
     }
@@ -101,8 +104,8 @@ impl PagePlan {
 }
 
 /// With an inline count: plans the further pages, refuses a plan over the page limit before
-/// any further request, and fetches them with at most `parallelism` in flight, checking each
-/// page's count, length and anchor.
+/// any further request, and fetches them under the client's permits, taken in page order,
+/// checking each page's count, length and anchor.
 async fn read_counted<D: PageDecoder>(
     read: &ReadRequest<'_, D>,
     read_id: &str,
@@ -141,28 +144,45 @@ async fn read_counted<D: PageDecoder>(
         .reserve(usize::try_from(count).unwrap_or(0).min(1 << 16));
     collected.append(first, 0, false)?;
 
-    // `buffered` queues at most `parallelism` page requests of this read and yields pages in
-    // order (the client's permits bound them across reads); returning early drops (and so
-    // cancels) the rest.
-    let mut pages = futures::stream::iter((1..=plan.further).map(|i| i * plan.step))
-        .map(|skip| {
-            let request = read.fetch(skip);
-            async move { (skip, request.await) }
-        })
-        .buffered(read.settings.parallelism.max(1));
-    while let Some((skip, page)) = pages.next().await {
-        let page = page?;
-        stats.pages += 1;
-        if page.count != Some(count) {
-            return Err(ReadError::Inconsistent(format!(
-                "the page at offset {skip} reports {} objects, the first page {count}",
-                page.count
-                    .map_or_else(|| "no count".to_string(), |c| c.to_string())
-            )));
+    // Pages are requested in page order, each as soon as a request permit is free (the
+    // client's permits bound requests and bodies across reads), and taken in page order; at
+    // most `PAGES_AHEAD_PER_PERMIT` × `parallelism` of this read are started and not yet
+    // taken. Returning early drops (and so cancels) the rest.
+    let ahead = read
+        .settings
+        .parallelism
+        .max(1)
+        .saturating_mul(PAGES_AHEAD_PER_PERMIT);
+    let mut skips = (1..=plan.further).map(|i| i * plan.step).peekable();
+    let mut started = FuturesOrdered::new();
+    loop {
+        let can_start = skips.peek().is_some() && started.len() < ahead;
+        if !can_start && started.is_empty() {
+            break;
         }
-        let results = page.results.unwrap_or_default();
-        check_len(results.len(), expected_len(skip), skip, count)?;
-        collected.append(results, skip, plan.overlapping)?;
+        tokio::select! {
+            biased;
+            _ = read.cancel.cancelled() => return Err(Error::Cancelled.into()),
+            Some((skip, page)) = started.next(), if !started.is_empty() => {
+                let page: super::Page<D::Item> = page?;
+                stats.pages += 1;
+                if page.count != Some(count) {
+                    return Err(ReadError::Inconsistent(format!(
+                        "the page at offset {skip} reports {} objects, the first page {count}",
+                        page.count
+                            .map_or_else(|| "no count".to_string(), |c| c.to_string())
+                    )));
+                }
+                let results = page.results.unwrap_or_default();
+                check_len(results.len(), expected_len(skip), skip, count)?;
+                collected.append(results, skip, plan.overlapping)?;
+            }
+            permit = read.settings.permits.request(), if can_start => {
+                let Some(skip) = skips.next() else { continue };
+                let request = read.fetch(skip, Some(permit?));
+                started.push_back(async move { (skip, request.await) });
+            }
+        }
     }
     Ok(collected.take())
 }

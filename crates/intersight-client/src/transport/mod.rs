@@ -12,6 +12,7 @@
 
 mod classify;
 mod dns;
+mod permits;
 mod request;
 mod retry;
 #[cfg(test)]
@@ -34,6 +35,7 @@ use crate::log::Level;
 
 use classify::error_chain;
 use dns::SystemResolver;
+pub(crate) use permits::{Permits, RequestPermit};
 pub(crate) use request::{server_text, MAX_SERVER_MESSAGE_CHARS};
 pub use retry::{Backoff, RETRIED_STATUSES};
 pub(crate) use retry::{Failure, RetryRule};
@@ -46,6 +48,17 @@ pub use tls::TlsOptions;
 /// the token it is given is cancelled (the attempt it belongs to has ended).
 pub(crate) type DecodeFn<T> =
     Arc<dyn Fn(&[u8], &CancellationToken) -> serde_json::Result<T> + Send + Sync + 'static>;
+
+/// One GET whose body is decoded: what [`Transport::get_decoded`] needs besides the transport.
+pub(crate) struct DecodedGet<'a, T> {
+    /// The path and query, already percent-encoded (signed exactly as given).
+    pub(crate) path_and_query: &'a str,
+    pub(crate) cancel: &'a CancellationToken,
+    pub(crate) counters: &'a Counters,
+    pub(crate) decode: &'a DecodeFn<T>,
+    /// The request's hold on the client's permits (see [`permits`]).
+    pub(crate) permit: &'a RequestPermit,
+}
 
 /// Request and retry counters for one operation, and the read id its log lines carry.
 #[derive(Debug, Default)]
@@ -195,39 +208,34 @@ impl Transport {
         }
     }
 
-    /// GETs `path_and_query` (already percent-encoded; signed exactly as given) and decodes the
-    /// JSON body with `decode`, retrying transient failures (a body that ends early included).
-    /// With OAuth, a 401 drops the token the request carried and repeats it once with a new one.
-    /// Logs a TRACE `request` line per attempt and a WARN `retry` line per retry.
+    /// GETs `get.path_and_query` and decodes the JSON body with `get.decode`, retrying
+    /// transient failures (a body that ends early included). Each attempt holds a request
+    /// permit until its body has been read, then a decode permit while the body is decoded (see
+    /// [`permits`]). With OAuth, a 401 drops the token the request carried and repeats it once
+    /// with a new one. Logs a TRACE `request` line per attempt and a WARN `retry` line per retry.
     pub(crate) async fn get_decoded<T: Send + 'static>(
         &self,
-        path_and_query: &str,
-        cancel: &CancellationToken,
-        counters: &Counters,
-        decode: &DecodeFn<T>,
+        get: &DecodedGet<'_, T>,
     ) -> Result<T, Error> {
+        let (path_and_query, counters) = (get.path_and_query, get.counters);
         // Set once this request met a 401 and is repeated with a new token.
         let repeating = std::sync::atomic::AtomicBool::new(false);
         self.with_retries(
             "GET",
             path_and_query,
             self.auth.scheme(),
-            cancel,
+            get.cancel,
             counters,
             || async {
-                counters.requests.fetch_add(1, Ordering::Relaxed);
                 let mut seen = AttemptLog::default();
+                // A repeat after a body that was decoded (one cut short) waits for a request
+                // permit again; the others still hold theirs.
+                if let Err(error) = get.permit.before_sending().await {
+                    return (seen, Err(Failure::fatal(error)));
+                }
+                counters.requests.fetch_add(1, Ordering::Relaxed);
                 let mut bearer = None;
-                let mut outcome = self
-                    .attempt::<T>(
-                        path_and_query,
-                        decode,
-                        cancel,
-                        &counters.read_id,
-                        &mut seen,
-                        &mut bearer,
-                    )
-                    .await;
+                let mut outcome = self.attempt::<T>(get, &mut seen, &mut bearer).await;
                 match (&mut outcome, &bearer, &self.auth) {
                     (Ok(_), Some(token), _) => token.mark_worked(),
                     (Err(failure), Some(token), Auth::OAuth(source)) => {

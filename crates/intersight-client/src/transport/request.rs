@@ -5,10 +5,13 @@
 use std::time::SystemTime;
 
 use reqwest::header::{HeaderMap, HeaderValue};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
 use super::retry::parse_retry_after;
-use super::{AttemptLog, Auth, DecodeFn, Failure, RetryRule, Transport, RETRIED_STATUSES};
+use super::{
+    AttemptLog, Auth, DecodeFn, DecodedGet, Failure, RetryRule, Transport, RETRIED_STATUSES,
+};
 use crate::error::{Attempts, Error, TransportErrorKind};
 use crate::keys::SecretKey;
 use crate::oauth;
@@ -20,9 +23,12 @@ use crate::signing::{self, RequestToSign};
 /// decode gets a token of its own, a child of `cancel`, that is cancelled when this future is
 /// dropped: a read that times out, a StopProvider and an aborted page task all end the attempt
 /// by dropping it, and the decode, which checks the token as it goes, stops within moments
-/// instead of running on after its read has ended.
+/// instead of running on after its read has ended. The body and `permit` (the decode permit,
+/// see [`super::permits`]) go to the blocking pool together and are freed together when the
+/// decode ends, even when this future was dropped before.
 async fn decode_off_runtime<T: Send + 'static>(
     body: Vec<u8>,
+    permit: OwnedSemaphorePermit,
     decode: &DecodeFn<T>,
     cancel: &CancellationToken,
     path: &str,
@@ -31,7 +37,13 @@ async fn decode_off_runtime<T: Send + 'static>(
     let _stop_when_dropped = token.clone().drop_guard();
     let decode = decode.clone();
     let decoding = token.clone();
-    let outcome = tokio::task::spawn_blocking(move || decode(&body, &decoding)).await;
+    let outcome = tokio::task::spawn_blocking(move || {
+        let decoded = decode(&body, &decoding);
+        drop(body);
+        drop(permit);
+        decoded
+    })
+    .await;
     if token.is_cancelled() {
         return Err(Failure::fatal(Error::Cancelled));
     }
@@ -155,17 +167,17 @@ impl Transport {
     }
 
     /// One request: send, then decode a success, refuse a redirect, or describe an error answer.
+    /// The caller holds a request permit; a success's body is decoded under a decode permit
+    /// instead, the request permit given up once that is held.
     pub(super) async fn attempt<T: Send + 'static>(
         &self,
-        path_and_query: &str,
-        decode: &DecodeFn<T>,
-        cancel: &CancellationToken,
-        read_id: &str,
+        get: &DecodedGet<'_, T>,
         seen: &mut AttemptLog,
         bearer: &mut Option<oauth::Token>,
     ) -> Result<T, Failure> {
+        let path_and_query = get.path_and_query;
         let (url, headers) = self
-            .request_parts(path_and_query, cancel, read_id, bearer)
+            .request_parts(path_and_query, get.cancel, &get.counters.read_id, bearer)
             .await?;
         let response = self
             .http
@@ -205,7 +217,8 @@ impl Transport {
                     .into(),
             }));
         }
-        decode_off_runtime(body, decode, cancel, path_and_query)
+        let permit = get.permit.body_arrived().await.map_err(Failure::fatal)?;
+        decode_off_runtime(body, permit, get.decode, get.cancel, path_and_query)
             .await?
             .map_err(|e| decode_failure(&e, path_and_query))
     }

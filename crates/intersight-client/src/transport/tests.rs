@@ -203,8 +203,15 @@ async fn a_trace_id_header_is_cut_like_the_message() {
 async fn get_bytes(t: &Transport, path: &str, counters: &Counters) -> Result<Vec<u8>, Error> {
     let decode: DecodeFn<Vec<u8>> =
         Arc::new(|b: &[u8], _: &CancellationToken| serde_json::from_slice::<Vec<u8>>(b));
-    t.get_decoded(path, &CancellationToken::new(), counters, &decode)
-        .await
+    let permit = RequestPermit::new(&Permits::new(1), None);
+    t.get_decoded(&DecodedGet {
+        path_and_query: path,
+        cancel: &CancellationToken::new(),
+        counters,
+        decode: &decode,
+        permit: &permit,
+    })
+    .await
 }
 
 fn transport(addr: std::net::SocketAddr) -> Transport {

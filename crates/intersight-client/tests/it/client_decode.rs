@@ -33,6 +33,8 @@ impl HasMoid for Moid {
 struct DecodeLog {
     running: AtomicUsize,
     started: AtomicUsize,
+    /// Decodes that have returned (counted before their body and decode permit are freed).
+    finished: AtomicUsize,
     stopped_by_cancel: AtomicUsize,
     threads: Mutex<Vec<ThreadId>>,
     last_end: Mutex<Option<Instant>>,
@@ -83,6 +85,7 @@ impl PageDecoder for SlowDecoder {
         }
         *log.last_end.lock().unwrap() = Some(Instant::now());
         log.running.fetch_sub(1, Ordering::SeqCst);
+        log.finished.fetch_add(1, Ordering::SeqCst);
         if cancelled {
             log.stopped_by_cancel.fetch_add(1, Ordering::SeqCst);
             return Err(serde::de::Error::custom("cancelled"));
@@ -238,4 +241,47 @@ async fn dropping_a_read_stops_its_decodes() {
     println!("dropped; the decodes ran on for {after:?}");
     assert!(after < Duration::from_millis(100), "{after:?}");
     assert_eq!(decoder.log.stopped_by_cancel.load(Ordering::SeqCst), 3);
+}
+
+/// The bound on page bodies: a request permit is given up once its body has arrived (so the
+/// next request goes out while the body is decoded), but every body is held under a request
+/// or a decode permit, so one client holds at most 2 × `parallelism` bodies (received, waiting
+/// for a decode or decoding), however many reads it serves. Two reads at `parallelism` 2 with
+/// pages that take 20 ms to decode: when each request arrives, the requests made so far less
+/// the decodes finished (every body that may be held) never exceed 4, and exceed 2 (requests
+/// went out while bodies were decoded).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_holds_at_most_twice_parallelism_bodies_and_sends_while_it_decodes() {
+    let decoder = SlowDecoder::new(Duration::from_millis(20));
+    let log = decoder.log.clone();
+    let most_held = Arc::new(AtomicUsize::new(0));
+    let (held, total) = (most_held.clone(), 200);
+    let server = TestServer::start(move |req, i| {
+        let bodies = (i + 1).saturating_sub(log.finished.load(Ordering::SeqCst));
+        held.fetch_max(bodies, Ordering::SeqCst);
+        let top: usize = req.param("$top").unwrap().parse().unwrap();
+        let skip: usize = req.param("$skip").unwrap().parse().unwrap();
+        let results: Vec<serde_json::Value> = (skip..total.min(skip + top))
+            .map(|i| serde_json::json!({"Moid": moid(i)}))
+            .collect();
+        let body = serde_json::json!({"Count": total, "Results": results, "Slow": true});
+        Response::json(200, serde_json::to_vec(&body).unwrap())
+    })
+    .await;
+    let client = client(&server, 10, 2);
+    let (query, cancel) = (ListQuery::new("iam/OAuthTokens"), Cancellation::new());
+    let (a, b) = tokio::join!(
+        client.list_with(&query, &decoder, &cancel),
+        client.list_with(&query, &decoder, &cancel)
+    );
+    let (a, b): (Listing<Moid>, Listing<Moid>) = (a.unwrap(), b.unwrap());
+    assert_eq!((a.items.len(), b.items.len()), (total, total));
+    let most = most_held.load(Ordering::SeqCst);
+    println!("two reads at parallelism 2: at most {most} bodies held");
+    assert!(most <= 4, "{most} bodies held at once with parallelism 2");
+    assert!(
+        most > 2,
+        "no request went out while bodies were decoded: {most}"
+    );
+    assert!(server.stats.max_in_flight.load(Ordering::SeqCst) <= 2);
 }
