@@ -81,7 +81,7 @@ impl ServeConfig {
 /// Generated go-plugin services (`plugin` package): controller, stdio, broker.
 #[allow(clippy::all, missing_docs)]
 pub mod proto {
-    tonic::include_proto!("plugin");
+    include!("../generated/plugin.rs");
 }
 
 /// How long a failed launch keeps running after printing its reason on stdout. go-plugin

@@ -24,13 +24,13 @@ pub mod v6;
 /// Generated tfplugin5 messages, server and client.
 #[allow(clippy::all, missing_docs)]
 pub mod tfplugin5 {
-    tonic::include_proto!("tfplugin5");
+    include!("../generated/tfplugin5.rs");
 }
 
 /// Generated tfplugin6 messages, server and client.
 #[allow(clippy::all, missing_docs)]
 pub mod tfplugin6 {
-    tonic::include_proto!("tfplugin6");
+    include!("../generated/tfplugin6.rs");
 }
 
 pub use limits::{
