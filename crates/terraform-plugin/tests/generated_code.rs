@@ -3,7 +3,7 @@
 //!
 //! The code that prost and tonic generate from `proto/*.proto` is checked in, so a build
 //! compiles no protobuf compiler: protox and prost-reflect (and prost-build's own dependencies)
-//! are dev-dependencies, built for this test only (BENCHMARKS.md, "Issue 18, item 3").
+//! are dev-dependencies, built for this test only (BENCHMARKS.md, "Issue 18, item 3: the first build").
 //! This test compiles the definitions again, with the options the code was made with, into a
 //! temporary directory and fails when the result differs from the checked-in files.
 //! `UPDATE_GENERATED=1 cargo test -p terraform-plugin --test generated_code` writes the result

@@ -2,11 +2,11 @@
 
 use super::*;
 use crate::cty::{msgpack, Severity};
-use crate::provider::test_values::unreachable_context;
 use crate::provider::fields::{
     block, field, Cardinality, FieldKind, ADDITIONAL_PROPERTIES, CLASS_ID, CONCRETE_OBJECT_TYPE,
     MOID,
 };
+use crate::provider::test_values::unreachable_context;
 use std::collections::BTreeMap;
 
 /// An element of `moid` and `object_type` only.

@@ -453,11 +453,11 @@ fn a_declared_property_is_used_by_decode_filter_and_select() {
         Some(&Value::string(r#"{"Ipv4Address":"by the rule"}"#))
     );
     // Filter.
-    let config = obj([
+    let config = object([
         ("ipv4_address", Value::string("10.0.0.1")),
         (
             "owner",
-            Value::List(vec![obj([("ipv4_address", Value::string("10.0.0.2"))])]),
+            Value::List(vec![object([("ipv4_address", Value::string("10.0.0.2"))])]),
         ),
     ]);
     let mut diags = Diagnostics::new();
