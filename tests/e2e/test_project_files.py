@@ -28,6 +28,10 @@ def test_license_is_the_full_mpl_2_0_text_cargo_toml_names():
 def test_changelog_dates_every_version_newest_first():
     headings = re.findall(r"^## (.*)$", (ROOT / "CHANGELOG.md").read_text(), re.M)
     assert headings, "CHANGELOG.md has version headings"
+    # Work not yet released sits under one `## Unreleased` heading, first if present.
+    if headings[0] == "Unreleased":
+        headings = headings[1:]
+    assert "Unreleased" not in headings, "'## Unreleased' only as the first heading"
     parsed = []
     for heading in headings:
         m = re.fullmatch(r"(\d+)\.(\d+)\.(\d+) \((\d{4}-\d{2}-\d{2})\)", heading)
