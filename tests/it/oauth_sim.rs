@@ -79,10 +79,14 @@ async fn tokens_revoked_mid_read_are_replaced_and_the_read_completes() {
         "2500",
         "--plain-http",
         "--revoke-after-uses",
-        "5",
+        "20",
     ]);
+    // About 105 pages, so five or more revocations. A request meeting a revoked token repeats
+    // once with the new one; the new token must outlive every request already in flight (at
+    // most `parallelism`), or a request starved of CPU could meet a second revocation and fail
+    // as the API refusing it: 20 uses leave a wide margin over 4 in flight.
     let mut config = oauth_config(&sim, None);
-    config.page_size = 100;
+    config.page_size = 25;
     config.parallelism = 4;
     config.max_retries = 0;
     let client = Client::new(config).unwrap();

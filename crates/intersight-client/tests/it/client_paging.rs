@@ -198,7 +198,11 @@ async fn a_count_change_mid_read_triggers_a_reread() {
     let listing = list_with(&server, 10, 1).await.unwrap();
     assert_eq!(listing.items.len(), 26);
     assert_eq!(listing.stats.rereads, 1);
-    assert_eq!(listing.stats.requests, 2 + 3);
+    // The first read sends the first page and the page that shows the new count; a request
+    // permit is given up as soon as a body has arrived, so the third page may already have
+    // gone out while the second was decoded. The reread sends its three pages.
+    let first_read = listing.stats.requests - 3;
+    assert!((2..=3).contains(&first_read), "{:?}", listing.stats);
 }
 
 #[tokio::test]
