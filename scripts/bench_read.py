@@ -18,9 +18,9 @@ From each plan's provider log it takes the read's timeline:
 - `page plan` (DEBUG): the first page is in and the further requests start;
 - `list read done` (DEBUG, `elapsed_ms`: the read time bench.py reports);
 - `read response encoded` (DEBUG): the state is encoded and handed to gRPC.
-The bound is bench.py's: rounds × L, rounds = 1 + ceil((ceil(N/P) − 1) / C). A second bound
-also counts the simulator's own CPU per plan (user + system, from /proc), spread over the
-machine's cores, since it serves the pages on the cores the read decodes on.
+The bound is bench.py's: rounds × L, rounds = 1 + ceil((ceil(N/P) − 1) / C). The simulator's
+own CPU per plan (user + system, from /proc) is reported beside it: it serves the pages on the
+cores the read decodes on.
 Medians over the rounds; the load average (1 min) is sampled before each plan.
 """
 
@@ -214,12 +214,10 @@ def report(n, bound, samples):
               f"read/bound {statistics.median(reads) / bound:.2f}, load {statistics.median(loads):.2f} "
               f"[{min(loads):.2f}–{max(loads):.2f}], peak RSS "
               f"{statistics.median(s['rss_mib'] for s in samples[b]):.1f} MiB")
-        # The simulator's CPU on the same cores is part of what the read waits for: the bound
-        # that counts it adds the simulator's CPU per plan spread over the machine's cores.
+        # The simulator serves the pages on the cores the read decodes on: its CPU per plan
+        # (most of it while the read waits out L) says how much of them it takes.
         sim_cpu = statistics.median(s["sim_cpu_ms"] for s in samples[b])
-        with_sim = bound + sim_cpu / (os.cpu_count() or 1)
-        print(f"{b}: simulator CPU per plan {sim_cpu:.0f} ms; bound counting it "
-              f"{with_sim:.0f} ms, read/that bound {statistics.median(reads) / with_sim:.2f}")
+        print(f"{b}: simulator CPU per plan {sim_cpu:.0f} ms (user + system)")
     paired = [a["read_ms"] / b["read_ms"] for a, b in zip(samples["after"], samples["before"])]
     print(f"after/before read, paired by round: median {statistics.median(paired):.3f} "
           f"({', '.join(f'{p:.2f}' for p in paired)})")
