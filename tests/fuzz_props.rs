@@ -1,4 +1,4 @@
-//! The fuzz targets' properties (fuzz/src/props.rs, compiled here by path) as property
+//! The fuzz targets' properties (fuzz/src/props/, compiled here by path) as property
 //! tests, so `cargo test` checks them without the fuzzer; and the fuzz seed corpus
 //! (fuzz/corpus/<target>/seed-*): every seed must still reach deep into its target.
 //!
@@ -7,7 +7,7 @@
 
 // The fuzz crate's library: `pub` there, a private module here.
 #[allow(unreachable_pub)]
-#[path = "../fuzz/src/props.rs"]
+#[path = "../fuzz/src/props/mod.rs"]
 mod props;
 
 use std::collections::BTreeMap;
