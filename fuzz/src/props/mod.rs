@@ -1,4 +1,4 @@
-//! The properties the fuzz targets check, shared with `tests/fuzz_props.rs` (which includes
+//! The properties the fuzz targets check, shared with `tests/fuzz_props/` (which includes
 //! this module by path) so `cargo test` exercises the same code without the fuzzer. Here:
 //! `msgpack_decode` and `config_decode`; `page_decode` in [`page`] (its cost mode in
 //! [`cost`]), `filter_roundtrip` in [`filter`], the structure-aware generators in [`generate`].
