@@ -27,7 +27,7 @@
 //!   (a number that is not a 64-bit integer) again as their JSON text, so numbers of any size
 //!   pass (see [`ScalarMode`]); shapes it has no fast path for (maps) go through the
 //!   reference on just that property, so the two agree by construction there, and tests (here
-//!   and `tests/fuzz_props.rs`) check they agree everywhere else.
+//!   and `tests/fuzz_props/`) check they agree everywhere else.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
