@@ -2,7 +2,7 @@
 contract in docs/index.md ("Logging"):
 
   DEBUG `read start`      data_source, read_id, endpoint (host[:port]), resource, filter (rendered OData, or empty)
-  DEBUG `page plan`       read_id, count, page_size, pages, parallelism
+  DEBUG `page plan`       read_id, count, page_size, pages, parallelism, from
   DEBUG `list read done`  read_id, data_source, resource, elapsed_ms, objects, requests, pages, retries
   TRACE `request`         read_id, method, path, status (or error), bytes, ms, attempt
   WARN  `retry`           read_id, path, attempt, cause, delay_ms

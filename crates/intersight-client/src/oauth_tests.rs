@@ -358,6 +358,7 @@ async fn get(t: &Transport) -> Result<Vec<u8>, Error> {
         counters: &Counters::default(),
         decode: &decode,
         permit: &permit,
+        on_body: None,
     })
     .await
 }

@@ -19,6 +19,15 @@
 //! that returns no `Count` is read sequentially until a short page; one whose own `$top` cap is
 //! below P is followed at the step its first page shows.
 //!
+//! The further requests start when the first page's *body* has arrived, not when it has been
+//! decoded: a bounded scan of the body's first bytes reads `Count` when it comes before
+//! `Results` ([`read`]), the pages are planned as if the first page were full, and the decoded
+//! first page confirms that plan or overrules it. When it overrules it (a server `$top` cap
+//! below P, found only from the first page's length), the requests already started (at most
+//! [`PAGES_AHEAD_PER_PERMIT`] × `parallelism`) are dropped and the read goes on from the
+//! decoded page, with a new plan that may then be refused over the page limit. A plan from the
+//! scanned `Count` that is over the page limit is not started.
+//!
 //! Bounds: a page may hold at most `$top` objects (the decoder stops at the first object past
 //! it), a read plans or makes at most `MAX_PAGES_PER_READ` page requests per attempt and at
 //! most [`MAX_READS`] attempts, and [`ListQuery::timeout`] bounds the whole read. Page bodies:
@@ -43,7 +52,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::error::Error;
 use super::filter::Filter;
-use super::transport::{Counters, DecodeFn, DecodedGet, Permits, RequestPermit, Transport};
+use super::transport::{BodyFn, Counters, DecodeFn, DecodedGet, Permits, RequestPermit, Transport};
 use super::{HasMoid, ListQuery, ListStats, Listing};
 use read::read_once;
 
@@ -289,6 +298,16 @@ impl<D: PageDecoder> ReadRequest<'_, D> {
     /// Spawns the request for the page at `skip` (see [`PageTask`]). It waits for a request
     /// permit of its own unless given `permit`.
     fn fetch(&self, skip: u64, permit: Option<OwnedSemaphorePermit>) -> PageTask<Page<D::Item>> {
+        self.fetch_seeing_body(skip, permit, None)
+    }
+
+    /// [`Self::fetch`], calling `on_body` with each success's body before it is decoded.
+    fn fetch_seeing_body(
+        &self,
+        skip: u64,
+        permit: Option<OwnedSemaphorePermit>,
+        on_body: Option<BodyFn>,
+    ) -> PageTask<Page<D::Item>> {
         let path = PageQuery {
             resource: self.resource,
             filter: self.filter,
@@ -304,6 +323,7 @@ impl<D: PageDecoder> ReadRequest<'_, D> {
             counters: self.counters.clone(),
             path: path.clone(),
             permit,
+            on_body,
         };
         let (decoder, max_items) = (self.decoder.clone(), self.settings.page_size as usize);
         let decode: DecodeFn<Page<D::Item>> =
@@ -323,6 +343,8 @@ struct PagedGet {
     path: String,
     /// A request permit the caller took already (a read takes them in page order).
     permit: Option<OwnedSemaphorePermit>,
+    /// See [`DecodedGet::on_body`].
+    on_body: Option<BodyFn>,
 }
 
 impl PagedGet {
@@ -338,6 +360,7 @@ impl PagedGet {
                 counters: &self.counters,
                 decode,
                 permit: &permit,
+                on_body: self.on_body.as_ref(),
             })
             .await
     }

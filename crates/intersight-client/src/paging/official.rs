@@ -23,6 +23,7 @@ pub(super) async fn list_like_official<D: PageDecoder>(
         counters: read.counters.clone(),
         path,
         permit: None,
+        on_body: None,
     };
     #[derive(Deserialize)]
     struct CountOnly {

@@ -49,6 +49,10 @@ pub use tls::TlsOptions;
 pub(crate) type DecodeFn<T> =
     Arc<dyn Fn(&[u8], &CancellationToken) -> serde_json::Result<T> + Send + Sync + 'static>;
 
+/// Sees a success's body once it has arrived and before it is decoded (on the async runtime:
+/// it must do only small, bounded work, such as reading a few hundred bytes).
+pub(crate) type BodyFn = Arc<dyn Fn(&[u8]) + Send + Sync + 'static>;
+
 /// One GET whose body is decoded: what [`Transport::get_decoded`] needs besides the transport.
 pub(crate) struct DecodedGet<'a, T> {
     /// The path and query, already percent-encoded (signed exactly as given).
@@ -58,6 +62,9 @@ pub(crate) struct DecodedGet<'a, T> {
     pub(crate) decode: &'a DecodeFn<T>,
     /// The request's hold on the client's permits (see [`permits`]).
     pub(crate) permit: &'a RequestPermit,
+    /// Called with each success's body before its decode (a read plans its further pages
+    /// from the first page's `Count` this way).
+    pub(crate) on_body: Option<&'a BodyFn>,
 }
 
 /// Request and retry counters for one operation, and the read id its log lines carry.

@@ -217,6 +217,9 @@ impl Transport {
                     .into(),
             }));
         }
+        if let Some(on_body) = get.on_body {
+            on_body(&body);
+        }
         let permit = get.permit.body_arrived().await.map_err(Failure::fatal)?;
         decode_off_runtime(body, permit, get.decode, get.cancel, path_and_query)
             .await?

@@ -210,6 +210,7 @@ async fn get_bytes(t: &Transport, path: &str, counters: &Counters) -> Result<Vec
         counters,
         decode: &decode,
         permit: &permit,
+        on_body: None,
     })
     .await
 }

@@ -41,11 +41,14 @@ struct DecodeLog {
 }
 
 /// Blocks its thread for `work` on every page whose body says `"Slow":true` (as a CPU-heavy
-/// decode would), checking its token every millisecond and stopping when it is cancelled.
+/// decode would), checking its token every millisecond and stopping when it is cancelled; a
+/// page whose body says `"Fail":true` then fails to decode.
 #[derive(Clone)]
 struct SlowDecoder {
     work: Duration,
     log: Arc<DecodeLog>,
+    /// What a slow page's body says (`"Slow":true`).
+    marker: &'static [u8],
 }
 
 impl SlowDecoder {
@@ -53,6 +56,7 @@ impl SlowDecoder {
         SlowDecoder {
             work,
             log: Arc::default(),
+            marker: b"\"Slow\":true",
         }
     }
 }
@@ -73,7 +77,8 @@ impl PageDecoder for SlowDecoder {
             .lock()
             .unwrap()
             .push(std::thread::current().id());
-        let slow = body.windows(11).any(|w| w == b"\"Slow\":true");
+        let marker = self.marker;
+        let slow = body.windows(marker.len()).any(|w| w == marker);
         let started = Instant::now();
         let mut cancelled = false;
         while slow && started.elapsed() < self.work {
@@ -89,6 +94,9 @@ impl PageDecoder for SlowDecoder {
         if cancelled {
             log.stopped_by_cancel.fetch_add(1, Ordering::SeqCst);
             return Err(serde::de::Error::custom("cancelled"));
+        }
+        if body.windows(11).any(|w| w == b"\"Fail\":true") {
+            return Err(serde::de::Error::custom("the first page is not a page"));
         }
         serde_json::from_slice(body)
     }
@@ -284,4 +292,226 @@ async fn a_client_holds_at_most_twice_parallelism_bodies_and_sends_while_it_deco
         "no request went out while bodies were decoded: {most}"
     );
     assert!(server.stats.max_in_flight.load(Ordering::SeqCst) <= 2);
+}
+
+/// When each page request (by `$skip`) reached the server.
+type Arrivals = Arc<Mutex<Vec<(usize, Instant)>>>;
+
+/// How a test page body is laid out.
+#[derive(Clone, Copy)]
+struct Shape {
+    /// `Count` after `Results` instead of before.
+    count_last: bool,
+    /// The first page is slow to decode (the others fast), or, with `fail`, slow and then not
+    /// a page; without `slow_first`, the other pages are slow.
+    slow_first: bool,
+    fail: bool,
+    /// The server's own `$top` limit, if below ours.
+    cap: Option<usize>,
+}
+
+/// A collection of `total` objects, its pages laid out as `shape` says, recording when each
+/// request arrived.
+async fn shaped_server(total: usize, shape: Shape) -> (TestServer, Arrivals) {
+    let arrivals = Arrivals::default();
+    let seen = arrivals.clone();
+    let server = TestServer::start(move |req, _| {
+        let top: usize = req.param("$top").unwrap().parse().unwrap();
+        let top = shape.cap.map_or(top, |cap| top.min(cap));
+        let skip: usize = req.param("$skip").unwrap().parse().unwrap();
+        seen.lock().unwrap().push((skip, Instant::now()));
+        let results: Vec<serde_json::Value> = (skip..total.min(skip + top))
+            .map(|i| serde_json::json!({"Moid": moid(i)}))
+            .collect();
+        let results = serde_json::to_string(&results).unwrap();
+        let slow = shape.slow_first == (skip == 0);
+        let fail = shape.fail && skip == 0;
+        let body = if shape.count_last {
+            format!(r#"{{"Results":{results},"Count":{total},"Slow":{slow},"Fail":{fail}}}"#)
+        } else {
+            format!(r#"{{"Count":{total},"Results":{results},"Slow":{slow},"Fail":{fail}}}"#)
+        };
+        Response::json(200, body)
+    })
+    .await;
+    (server, arrivals)
+}
+
+/// How long after the first request each further request arrived, in the order they did.
+fn further_arrivals(arrivals: &Arrivals) -> Vec<(usize, Duration)> {
+    let arrivals = arrivals.lock().unwrap().clone();
+    let first = arrivals.iter().find(|(skip, _)| *skip == 0).unwrap().1;
+    arrivals
+        .iter()
+        .filter(|(skip, _)| *skip > 0)
+        .map(|(skip, at)| (*skip, at.saturating_duration_since(first)))
+        .collect()
+}
+
+const FIRST_PAGE_SHAPE: Shape = Shape {
+    count_last: false,
+    slow_first: true,
+    fail: false,
+    cap: None,
+};
+
+/// The further pages are requested once the first page's body has arrived, from its `Count`,
+/// while the first page is still being decoded (here for a second).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn further_requests_go_out_while_the_first_page_is_decoded() {
+    let (server, arrivals) = shaped_server(30, FIRST_PAGE_SHAPE).await;
+    let decoder = SlowDecoder::new(Duration::from_secs(1));
+    let client = client(&server, 10, 2);
+    let query = ListQuery::new("iam/OAuthTokens");
+    let listing: Listing<Moid> = client
+        .list_with(&query, &decoder, &Cancellation::new())
+        .await
+        .unwrap();
+    let moids: Vec<String> = listing.items.iter().map(|m| m.moid.clone()).collect();
+    assert_eq!(moids, (0..30).map(moid).collect::<Vec<_>>());
+    assert_eq!(listing.stats.requests, 4);
+    let further = further_arrivals(&arrivals);
+    println!("further requests after the first: {further:?}");
+    assert_eq!(further.len(), 3);
+    // All three within the first page's decode (one second): requests permits (2) are given
+    // back as bodies arrive.
+    assert!(
+        further
+            .iter()
+            .all(|(_, after)| *after < Duration::from_millis(500)),
+        "{further:?}"
+    );
+}
+
+/// A `Count` after `Results` is not looked for: the read plans from the decoded first page,
+/// as it did before, and reads the collection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_count_after_the_results_waits_for_the_decoded_first_page() {
+    let shape = Shape {
+        count_last: true,
+        ..FIRST_PAGE_SHAPE
+    };
+    let (server, arrivals) = shaped_server(30, shape).await;
+    let decoder = SlowDecoder::new(Duration::from_millis(400));
+    let client = client(&server, 10, 2);
+    let query = ListQuery::new("iam/OAuthTokens");
+    let listing: Listing<Moid> = client
+        .list_with(&query, &decoder, &Cancellation::new())
+        .await
+        .unwrap();
+    let moids: Vec<String> = listing.items.iter().map(|m| m.moid.clone()).collect();
+    assert_eq!(moids, (0..30).map(moid).collect::<Vec<_>>());
+    assert_eq!(listing.stats.requests, 4);
+    let further = further_arrivals(&arrivals);
+    assert_eq!(further.len(), 3);
+    assert!(
+        further
+            .iter()
+            .all(|(_, after)| *after >= Duration::from_millis(400)),
+        "{further:?}"
+    );
+}
+
+/// A first page that fails to decode ends the read with its error; the further requests,
+/// started from its `Count`, are cancelled (their decodes stop) and never become results.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_page_that_fails_to_decode_cancels_the_early_requests() {
+    let shape = Shape {
+        fail: true,
+        ..FIRST_PAGE_SHAPE
+    };
+    let (server, arrivals) = shaped_server(4000, shape).await;
+    // The first page decodes for 300 ms and fails; the others would take 30 s.
+    let decoder = SlowDecoder::new(Duration::from_millis(300));
+    let slow_others = SlowDecoder {
+        work: Duration::from_secs(30),
+        log: decoder.log.clone(),
+        marker: b"\"Slow\":false",
+    };
+    let decoder = TwoSpeeds {
+        first: decoder,
+        others: slow_others,
+    };
+    let client = client(&server, 1000, 2);
+    let query = ListQuery::new("iam/OAuthTokens");
+    let started = Instant::now();
+    let outcome: Result<Listing<Moid>, Error> = client
+        .list_with(&query, &decoder, &Cancellation::new())
+        .await;
+    let ended = Instant::now();
+    let err = outcome.err().expect("the read fails");
+    assert!(matches!(err, Error::Decode { .. }), "{err}");
+    assert!(err.to_string().contains("not a page"), "{err}");
+    assert!(
+        ended - started < Duration::from_secs(2),
+        "{:?}",
+        ended - started
+    );
+    // The further requests went out before the first page failed…
+    let further = further_arrivals(&arrivals);
+    assert!(!further.is_empty());
+    // …and their decodes stopped with the read.
+    let after = work_after(&decoder.first.log, ended).await;
+    assert!(after < Duration::from_millis(100), "{after:?}");
+    let log = &decoder.first.log;
+    assert!(log.started.load(Ordering::SeqCst) >= 2);
+    assert_eq!(
+        log.stopped_by_cancel.load(Ordering::SeqCst),
+        log.started.load(Ordering::SeqCst) - 1
+    );
+}
+
+/// Pages whose body says `"Slow":true` with [`SlowDecoder`] `first`, the others with
+/// `others` (sharing one log).
+#[derive(Clone)]
+struct TwoSpeeds {
+    first: SlowDecoder,
+    others: SlowDecoder,
+}
+
+impl PageDecoder for TwoSpeeds {
+    type Item = Moid;
+
+    fn decode_page(
+        &self,
+        body: &[u8],
+        max_items: usize,
+        cancel: &Cancellation,
+    ) -> serde_json::Result<Page<Moid>> {
+        if body.windows(11).any(|w| w == b"\"Slow\":true") {
+            self.first.decode_page(body, max_items, cancel)
+        } else {
+            self.others.decode_page(body, max_items, cancel)
+        }
+    }
+}
+
+/// A server that caps `$top` below ours: the plan made from the first page's `Count` (full
+/// pages of ours) is dropped once the decoded first page shows the shorter pages, and the
+/// read follows the server's page size.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_page_limit_overrules_the_early_plan() {
+    let shape = Shape {
+        cap: Some(7),
+        ..FIRST_PAGE_SHAPE
+    };
+    let (server, arrivals) = shaped_server(30, shape).await;
+    let decoder = SlowDecoder::new(Duration::from_millis(400));
+    let client = client(&server, 10, 2);
+    let query = ListQuery::new("iam/OAuthTokens");
+    let listing: Listing<Moid> = client
+        .list_with(&query, &decoder, &Cancellation::new())
+        .await
+        .unwrap();
+    let moids: Vec<String> = listing.items.iter().map(|m| m.moid.clone()).collect();
+    assert_eq!(moids, (0..30).map(moid).collect::<Vec<_>>());
+    assert_eq!(listing.stats.rereads, 0);
+    let skips: Vec<usize> = further_arrivals(&arrivals).iter().map(|a| a.0).collect();
+    println!("further requests: {skips:?}");
+    // Early requests for pages of 10 (overlapping: offsets 9, 18, 27) went out first; then
+    // pages of 7 (offsets 6, 12, 18, 24).
+    assert!(skips.contains(&9), "{skips:?}");
+    for skip in [6, 12, 24] {
+        assert!(skips.contains(&skip), "{skips:?}");
+    }
 }
