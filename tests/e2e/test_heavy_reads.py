@@ -139,8 +139,10 @@ def test_a_read_past_max_results_mib_fails_at_once_naming_it(sim_factory, workdi
         "No partial list was returned",
     ):
         assert words in text, f"{words!r} not in\n{err}"
-    # At once: the first page (1000 tokens) is already too much; nothing more was asked for.
-    assert small.stats()["list_requests"] == 1
+    # At once: the first page (1000 tokens) is already too much, and the read stops there. The
+    # one further page the first body's `Count` may have started while that page was decoded
+    # (parallelism 1: one page ahead) is dropped; no other page was asked for.
+    assert small.stats()["list_requests"] in (1, 2), small.stats()
     # The advice works: the selected attributes of the same 1,500 tokens fit.
     rc, out, err = wd.tf("plan", "-no-color", "-input=false", "-target", f"data.{DS}.names")
     assert rc == 0, err
