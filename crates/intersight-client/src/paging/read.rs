@@ -26,9 +26,10 @@ use crate::transport::BodyFn;
 /// count, and a length that gives the same plan) or overrules it: the early requests are
 /// dropped (which cancels them and frees their permits) and the read goes on as without the
 /// scan, from the decoded page. A plan over the page limit is never started early: a `Count`
-/// the pages cannot add up to is still refused before any further request (a server page cap,
-/// seen only on the decoded page, can still turn an early plan into one that is refused, after
-/// the early requests were sent and dropped).
+/// the pages cannot add up to is still refused before any further request. Only a decoded first
+/// page that overrules the early plan can turn it into one that is refused after the early
+/// requests were sent and dropped: a server page cap (seen only on the decoded page), or a first
+/// answer whose body fails to decode and whose retry reports another `Count`.
 pub(super) async fn read_once<D: PageDecoder>(
     read: &ReadRequest<'_, D>,
     read_id: &str,
