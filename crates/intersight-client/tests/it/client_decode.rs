@@ -348,6 +348,22 @@ fn further_arrivals(arrivals: &Arrivals) -> Vec<(usize, Duration)> {
         .collect()
 }
 
+/// Reads 30 objects laid out as `shape` (pages of 10, `parallelism` 2), the first page taking
+/// `first_decode` to decode, and checks that every object came back in order.
+async fn read_thirty(shape: Shape, first_decode: Duration) -> (Listing<Moid>, Arrivals) {
+    let (server, arrivals) = shaped_server(30, shape).await;
+    let decoder = SlowDecoder::new(first_decode);
+    let client = client(&server, 10, 2);
+    let query = ListQuery::new("iam/OAuthTokens");
+    let listing: Listing<Moid> = client
+        .list_with(&query, &decoder, &Cancellation::new())
+        .await
+        .unwrap();
+    let moids: Vec<String> = listing.items.iter().map(|m| m.moid.clone()).collect();
+    assert_eq!(moids, (0..30).map(moid).collect::<Vec<_>>());
+    (listing, arrivals)
+}
+
 const FIRST_PAGE_SHAPE: Shape = Shape {
     count_last: false,
     slow_first: true,
@@ -359,16 +375,7 @@ const FIRST_PAGE_SHAPE: Shape = Shape {
 /// while the first page is still being decoded (here for a second).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn further_requests_go_out_while_the_first_page_is_decoded() {
-    let (server, arrivals) = shaped_server(30, FIRST_PAGE_SHAPE).await;
-    let decoder = SlowDecoder::new(Duration::from_secs(1));
-    let client = client(&server, 10, 2);
-    let query = ListQuery::new("iam/OAuthTokens");
-    let listing: Listing<Moid> = client
-        .list_with(&query, &decoder, &Cancellation::new())
-        .await
-        .unwrap();
-    let moids: Vec<String> = listing.items.iter().map(|m| m.moid.clone()).collect();
-    assert_eq!(moids, (0..30).map(moid).collect::<Vec<_>>());
+    let (listing, arrivals) = read_thirty(FIRST_PAGE_SHAPE, Duration::from_secs(1)).await;
     assert_eq!(listing.stats.requests, 4);
     let further = further_arrivals(&arrivals);
     println!("further requests after the first: {further:?}");
@@ -391,16 +398,7 @@ async fn a_count_after_the_results_waits_for_the_decoded_first_page() {
         count_last: true,
         ..FIRST_PAGE_SHAPE
     };
-    let (server, arrivals) = shaped_server(30, shape).await;
-    let decoder = SlowDecoder::new(Duration::from_millis(400));
-    let client = client(&server, 10, 2);
-    let query = ListQuery::new("iam/OAuthTokens");
-    let listing: Listing<Moid> = client
-        .list_with(&query, &decoder, &Cancellation::new())
-        .await
-        .unwrap();
-    let moids: Vec<String> = listing.items.iter().map(|m| m.moid.clone()).collect();
-    assert_eq!(moids, (0..30).map(moid).collect::<Vec<_>>());
+    let (listing, arrivals) = read_thirty(shape, Duration::from_millis(400)).await;
     assert_eq!(listing.stats.requests, 4);
     let further = further_arrivals(&arrivals);
     assert_eq!(further.len(), 3);
@@ -495,16 +493,7 @@ async fn a_server_page_limit_overrules_the_early_plan() {
         cap: Some(7),
         ..FIRST_PAGE_SHAPE
     };
-    let (server, arrivals) = shaped_server(30, shape).await;
-    let decoder = SlowDecoder::new(Duration::from_millis(400));
-    let client = client(&server, 10, 2);
-    let query = ListQuery::new("iam/OAuthTokens");
-    let listing: Listing<Moid> = client
-        .list_with(&query, &decoder, &Cancellation::new())
-        .await
-        .unwrap();
-    let moids: Vec<String> = listing.items.iter().map(|m| m.moid.clone()).collect();
-    assert_eq!(moids, (0..30).map(moid).collect::<Vec<_>>());
+    let (listing, arrivals) = read_thirty(shape, Duration::from_millis(400)).await;
     assert_eq!(listing.stats.rereads, 0);
     let skips: Vec<usize> = further_arrivals(&arrivals).iter().map(|a| a.0).collect();
     println!("further requests: {skips:?}");
