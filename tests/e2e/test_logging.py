@@ -140,6 +140,10 @@ def test_debug_logs_each_read_start_plan_and_summary(sim_factory, workdir_factor
         assert page_plan["page_size"] == str(PAGE_SIZE), page_plan
         assert page_plan["parallelism"] == str(PARALLELISM), page_plan
         assert is_count(page_plan["pages"]) and int(page_plan["pages"]) >= max(1, math.ceil(want[name] / PAGE_SIZE))
+        # More than one page: planned from the `Count` at the start of the first page's body,
+        # before that page was decoded; a single page has nothing to start early.
+        early = int(page_plan["pages"]) > 1
+        assert page_plan["from"] == ("count of the arrived first page" if early else "decoded first page"), page_plan
         assert done["objects"] == str(want[name]), (name, done)
         assert done["pages"] == page_plan["pages"], (page_plan, done)
         assert done["retries"] == "0", done

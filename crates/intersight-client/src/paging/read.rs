@@ -53,11 +53,13 @@ pub(super) async fn read_once<D: PageDecoder>(
     });
     let mut first = read.fetch_seeing_body(0, None, Some(on_body));
     // The sender goes with the first page's task: when no Count is found, only the page ends
-    // this wait.
+    // this wait. A Count is sent before the page's decode starts, so it is always there once the
+    // page is: looking at it first makes the plan's source depend on the body alone, not on how
+    // the two wake-ups happen to be ordered.
     let count = tokio::select! {
         biased;
-        page = &mut first => return read_from_first(read, read_id, stats, page?).await,
         Ok(count) = &mut scanned_count => count,
+        page = &mut first => return read_from_first(read, read_id, stats, page?).await,
     };
     let page_size = read.settings.page_size;
     let plan = PagePlan::new(count, count.min(u64::from(page_size)), page_size);
